@@ -1,0 +1,149 @@
+//! `Database`: opening a store, the published version readers start from, and the
+//! single-writer lock.
+//!
+//! Concurrency: the current version is an `Arc<Version>` behind a read-write lock held only
+//! long enough to clone or swap the `Arc`. A reader keeps the version it started with for
+//! as long as it lives; a commit publishes a new one after the store has made it durable.
+//! One write transaction at a time holds the writer mutex.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use tensormap_storage::{Backend, MapConfig, MemoryBackend, SledBackend};
+
+use crate::map::{MapState, MapView};
+use crate::persist;
+use crate::txn::{ReadTransaction, WriteTransaction};
+use crate::{Error, Result};
+
+/// One committed state of the database.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Version {
+    pub maps: BTreeMap<String, Arc<MapState>>,
+    pub next_map_id: u32,
+}
+
+impl Version {
+    pub fn map(&self, name: &str) -> Result<MapView<'_>> {
+        self.maps
+            .get(name)
+            .map(|state| MapView { state })
+            .ok_or_else(|| Error::MapNotFound(name.to_string()))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub backend: Arc<dyn Backend>,
+    pub current: RwLock<Arc<Version>>,
+    pub writer: Arc<Mutex<()>>,
+}
+
+/// A tensormap database: tensor maps, persistent and transactional.
+///
+/// Cloning a `Database` gives another handle to the same database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// A map's name, settings and object count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapInfo {
+    /// Its name.
+    pub name: String,
+    /// Its settings.
+    pub config: MapConfig,
+    /// Live objects.
+    pub objects: u64,
+}
+
+impl Database {
+    /// Opens the database directory at `path`, creating it if missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::with_backend(Arc::new(SledBackend::open(path)?))
+    }
+
+    /// A database that lives in memory only.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::with_backend(Arc::new(MemoryBackend::new()))
+    }
+
+    /// Opens a database over any backend (tests use a shared [`MemoryBackend`] to model
+    /// restarts and inject faults).
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Self> {
+        let loaded = persist::load(backend.as_ref())?;
+        let version = Version {
+            maps: loaded
+                .maps
+                .into_iter()
+                .map(|m| (m.name.to_string(), Arc::new(m)))
+                .collect(),
+            next_map_id: loaded.next_map_id,
+        };
+        Ok(Database {
+            inner: Arc::new(Inner {
+                backend,
+                current: RwLock::new(Arc::new(version)),
+                writer: Arc::new(Mutex::new(())),
+            }),
+        })
+    }
+
+    /// Starts a write transaction, waiting for the current writer to finish.
+    pub fn begin_write(&self) -> Result<WriteTransaction> {
+        let guard = Mutex::lock_arc(&self.inner.writer);
+        let base = self.inner.current.read().clone();
+        Ok(WriteTransaction::new(self.inner.clone(), guard, base))
+    }
+
+    /// Starts a read transaction on the latest committed version.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(ReadTransaction::new(self.inner.current.read().clone()))
+    }
+
+    /// Creates map `name` in its own transaction.
+    pub fn create_map(&self, name: &str, config: MapConfig) -> Result<()> {
+        let mut txn = self.begin_write()?;
+        txn.create_map(name, config)?;
+        txn.commit()
+    }
+
+    /// Drops map `name` and everything in it, in its own transaction.
+    pub fn drop_map(&self, name: &str) -> Result<()> {
+        let mut txn = self.begin_write()?;
+        txn.drop_map(name)?;
+        txn.commit()
+    }
+
+    /// Folds every map's splat journal into its stored bricks now, so the next open replays
+    /// nothing. Commits do this by themselves when a journal grows long; this is for a quiet
+    /// moment, such as before copying the database files.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut txn = self.begin_write()?;
+        txn.checkpoint()?;
+        txn.commit()
+    }
+
+    /// Every map, by name.
+    pub fn maps(&self) -> Vec<MapInfo> {
+        self.inner
+            .current
+            .read()
+            .maps
+            .values()
+            .map(|m| MapInfo {
+                name: m.name.to_string(),
+                config: (*m.config).clone(),
+                objects: m.objects.len() as u64,
+            })
+            .collect()
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.inner.backend.size_on_disk()?)
+    }
+}

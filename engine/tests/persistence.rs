@@ -1,0 +1,422 @@
+//! Durability: reopening gives back the same objects, field and answers; a commit that fails
+//! at any write or at the flush leaves the database exactly as it was; damaged records are
+//! errors that name their key.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use rand::Rng;
+use tensormap_engine::{Candidates, Database, Dtype, MapConfig, MemoryBackend};
+use tensormap_storage::keys;
+
+/// Everything observable about a database, bit for bit.
+#[derive(PartialEq)]
+struct Fingerprint {
+    maps: Vec<String>,
+    objects: Vec<(String, String, String, [u32; 3], Vec<u32>, u32)>,
+    bricks: Vec<(String, [u32; 3], Vec<u32>, Vec<u32>)>,
+    answers: Vec<String>,
+    /// Attention ids and weights: weights are sums over segments whose layout a reopen
+    /// changes, so they are compared to a relative 1e-6.
+    attention: Vec<(String, f32)>,
+}
+
+/// Asserts two fingerprints are equal, reporting the first difference briefly.
+#[track_caller]
+fn assert_same(a: &Fingerprint, b: &Fingerprint, context: &str) {
+    assert_close(a, b, context, 0.0)
+}
+
+/// As `assert_same`, with field values allowed to differ by `rel` (relative).
+#[track_caller]
+fn assert_close(a: &Fingerprint, b: &Fingerprint, context: &str, rel: f32) {
+    assert_eq!(a.maps, b.maps, "{context}: maps");
+    assert_eq!(a.objects.len(), b.objects.len(), "{context}: object count");
+    if let Some((x, y)) = a.objects.iter().zip(&b.objects).find(|(x, y)| x != y) {
+        panic!("{context}: objects differ: {:?} vs {:?}", x.1, y.1);
+    }
+    assert_eq!(a.bricks.len(), b.bricks.len(), "{context}: brick count");
+    let close = |p: &u32, q: &u32| {
+        let (p, q) = (f32::from_bits(*p), f32::from_bits(*q));
+        (p - q).abs() <= rel * p.abs().max(q.abs())
+    };
+    let same = |x: &(String, [u32; 3], Vec<u32>, Vec<u32>),
+                y: &(String, [u32; 3], Vec<u32>, Vec<u32>)| {
+        x.0 == y.0
+            && x.1 == y.1
+            && x.3 == y.3
+            && x.2.len() == y.2.len()
+            && x.2.iter().zip(&y.2).all(|(p, q)| close(p, q))
+    };
+    if let Some((x, y)) = a.bricks.iter().zip(&b.bricks).find(|(x, y)| !same(x, y)) {
+        let cell = x.2.iter().zip(&y.2).position(|(p, q)| !close(p, q));
+        let count = x.3.iter().zip(&y.3).position(|(p, q)| p != q);
+        panic!(
+            "{context}: brick {} {:?} vs {} {:?} differs: value {cell:?} {:?} count {count:?}",
+            x.0,
+            x.1,
+            y.0,
+            y.1,
+            cell.map(|c| (f32::from_bits(x.2[c]), f32::from_bits(y.2[c])))
+        );
+    }
+    assert!(a.answers == b.answers, "{context}: answers differ");
+    assert_eq!(a.attention.len(), b.attention.len());
+    for (x, y) in a.attention.iter().zip(&b.attention) {
+        assert_eq!(x.0, y.0, "{context}: attention ranks");
+        assert!(
+            (x.1 - y.1).abs() <= 1e-6 * x.1,
+            "{context}: weights {} vs {}",
+            x.1,
+            y.1
+        );
+    }
+}
+
+fn fingerprint(db: &Database) -> Fingerprint {
+    let read = db.begin_read().unwrap();
+    let mut f = Fingerprint {
+        maps: db.maps().iter().map(|m| format!("{m:?}")).collect(),
+        objects: Vec::new(),
+        bricks: Vec::new(),
+        answers: Vec::new(),
+        attention: Vec::new(),
+    };
+    for name in read.map_names() {
+        let view = read.map(name).unwrap();
+        for o in view.objects() {
+            f.objects.push((
+                name.to_string(),
+                o.id().to_string(),
+                o.kind().to_string(),
+                o.position().map(f32::to_bits),
+                o.embedding().iter().map(|v| v.to_bits()).collect(),
+                o.confidence().to_bits(),
+            ));
+        }
+        // The field as readers see it: counts per brick, values at the map's dtype.
+        let all = view.voxels_within([0.0; 3], 1e6).unwrap();
+        view.field().for_each_brick(&mut |b, brick, _| {
+            let mut values = Vec::new();
+            for n in 0..all.len() {
+                if all.cells[n].map(|c| c / 8) == b {
+                    values.extend(all.value(n).iter().map(|v| v.to_bits()));
+                }
+            }
+            f.bricks
+                .push((name.to_string(), b, values, brick.counts.clone()));
+        });
+        let ch = view.config().channels as usize;
+        let q: Vec<f32> = (0..ch).map(|i| (i as f32 * 0.37).sin()).collect();
+        f.attention
+            .extend(read.attention(name, &q, Candidates::All, 5).unwrap());
+        f.answers.push(format!(
+            "{:?} {:?} {:?}",
+            read.within(name, [10.0, -20.0, 5.0], 60.0).map(|mut v| {
+                v.sort();
+                v
+            }),
+            read.nearest(name, [0.0; 3], 7),
+            view.voxels_within([0.0; 3], 40.0).map(|v| v.len()),
+        ));
+    }
+    f.objects.sort();
+    f.bricks.sort();
+    f
+}
+
+/// Maps of each dtype with several commits, updates, deletes, a checkpoint, and journal
+/// entries after it.
+fn populate(db: &Database, seed: u64) {
+    let mut rng = rng(seed);
+    for (name, dtype) in [("a", Dtype::F32), ("b", Dtype::F16), ("c", Dtype::I8)] {
+        let cfg = MapConfig {
+            resolution: 32,
+            channels: 5,
+            bounds: 100.0,
+            dtype,
+            ..Default::default()
+        };
+        db.create_map(name, cfg.clone()).unwrap();
+        for round in 0..4 {
+            let mut txn = db.begin_write().unwrap();
+            for i in 0..150 {
+                txn.insert(name, object(&mut rng, format!("{round}-{i}"), &cfg))
+                    .unwrap();
+            }
+            for i in 0..20 {
+                let id = format!("{round}-{i}");
+                if i % 2 == 0 {
+                    txn.delete(name, &id).unwrap();
+                } else {
+                    let mut o = txn.get(name, &id).unwrap().unwrap();
+                    o.position = position(&mut rng, cfg.bounds);
+                    txn.update(name, o).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+            if round == 1 {
+                db.checkpoint().unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn reopen_gives_back_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let before = {
+        let db = Database::open(&path).unwrap();
+        populate(&db, 21);
+        let stats = db.begin_read().unwrap().stats("c").unwrap();
+        assert!(
+            stats.journal_entries > 0,
+            "the test needs journal entries after a checkpoint"
+        );
+        fingerprint(&db)
+    };
+    assert!(!before.bricks.is_empty());
+    let db = Database::open(&path).unwrap();
+    assert_same(&fingerprint(&db), &before, "reopened");
+    // A checkpoint stores the f16/i8 bricks rounded, and rounds them in memory to match:
+    // reads stay the same to an ulp of the brick scale.
+    db.checkpoint().unwrap();
+    let checkpointed = fingerprint(&db);
+    assert_close(&checkpointed, &before, "checkpointed", 1e-6);
+    drop(db);
+    // With no journal left to replay, a reopen gives back the checkpointed bricks exactly.
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.begin_read().unwrap().stats("c").unwrap().journal_entries,
+        0
+    );
+    assert_same(
+        &fingerprint(&db),
+        &checkpointed,
+        "reopened after the checkpoint",
+    );
+}
+
+#[test]
+fn dropped_maps_leave_nothing_behind() {
+    let backend = MemoryBackend::new();
+    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    populate(&db, 22);
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(
+        "b",
+        object(
+            &mut rng(1),
+            "fresh".into(),
+            &MapConfig {
+                channels: 5,
+                bounds: 100.0,
+                ..Default::default()
+            },
+        ),
+    )
+    .unwrap();
+    txn.drop_map("b").unwrap();
+    assert!(txn.map("b").is_err());
+    txn.commit().unwrap();
+    let b_id = 1u32;
+    assert!(backend
+        .dump()
+        .keys()
+        .all(|k| !k.starts_with(&keys::map_prefix(b_id))));
+    assert!(backend.dump().keys().all(|k| *k != keys::catalog("b")));
+    let names: Vec<String> = db.maps().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["a", "c"]);
+    let reopened = Database::with_backend(Arc::new(backend)).unwrap();
+    assert_same(&fingerprint(&reopened), &fingerprint(&db), "reopened");
+}
+
+/// Runs the same transaction with a fault injected at every write position in turn.
+fn faults_at_every_write(checkpoint: bool) {
+    let backend = MemoryBackend::new();
+    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    populate(&db, 23);
+    let before = fingerprint(&db);
+    let dump = backend.dump();
+    let cfg = db.maps()[0].config.clone();
+    let change = |db: &Database| {
+        let mut rng = rng(99);
+        let mut txn = db.begin_write().unwrap();
+        for i in 0..15 {
+            txn.insert("a", object(&mut rng, format!("new{i}"), &cfg))
+                .unwrap();
+        }
+        txn.delete("a", "1-5").unwrap();
+        let mut o = txn.get("a", "2-7").unwrap().unwrap();
+        o.position = [1.0, 2.0, 3.0];
+        txn.update("a", o).unwrap();
+        txn.create_map("d", MapConfig::default()).unwrap();
+        if checkpoint {
+            txn.checkpoint().unwrap();
+        }
+        txn.commit()
+    };
+    let mut failures = 0;
+    for n in 0.. {
+        backend.fail_nth_write(n);
+        match change(&db) {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(e.to_string().contains("injected fault"), "{e}");
+                failures += 1;
+                assert_same(
+                    &fingerprint(&db),
+                    &before,
+                    &format!("in memory, after a fault at write {n}"),
+                );
+                assert!(backend.dump() == dump, "stored, after a fault at write {n}");
+                let reopened = Database::with_backend(Arc::new(backend.clone())).unwrap();
+                assert_same(
+                    &fingerprint(&reopened),
+                    &before,
+                    &format!("reopened after a fault at write {n}"),
+                );
+            }
+        }
+    }
+    assert!(failures > 20, "only {failures} write positions");
+    backend.clear_faults();
+    let after = fingerprint(&db);
+    assert!(after != before);
+    let reopened = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    assert_same(&fingerprint(&reopened), &after, "reopened");
+}
+
+#[test]
+fn a_commit_failing_at_any_write_changes_nothing() {
+    faults_at_every_write(false);
+}
+
+#[test]
+fn a_checkpointing_commit_failing_at_any_write_changes_nothing() {
+    faults_at_every_write(true);
+}
+
+#[test]
+fn a_failed_flush_changes_nothing_and_the_retry_succeeds() {
+    let backend = MemoryBackend::new();
+    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    populate(&db, 24);
+    let before = fingerprint(&db);
+    backend.fail_nth_flush(0);
+    let mut txn = db.begin_write().unwrap();
+    txn.delete("a", "0-1").unwrap();
+    assert!(txn.commit().is_err());
+    assert_same(&fingerprint(&db), &before, "reopened");
+    let mut txn = db.begin_write().unwrap();
+    txn.delete("a", "0-1").unwrap();
+    txn.commit().unwrap();
+    assert!(db.begin_read().unwrap().get("a", "0-1").unwrap().is_none());
+}
+
+#[test]
+fn damaged_records_are_errors_naming_their_key() {
+    let backend = MemoryBackend::new();
+    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    populate(&db, 25);
+    db.checkpoint().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    txn.delete("a", "3-1").unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let dump = backend.dump();
+    let pick = |ks: u8| {
+        dump.keys()
+            .find(|k| k.len() > 5 && k[0] == 2 && k[5] == ks)
+            .cloned()
+            .unwrap()
+    };
+    let cases = [
+        (pick(1), "objects"),
+        (pick(2), "bricks"),
+        (pick(3), "journal"),
+        (pick(4), "meta"),
+        (keys::catalog("a"), "catalog"),
+    ];
+    let mut rng = rng(5);
+    for (key, what) in cases {
+        let good = dump[&key].clone();
+        let mut bad = good.clone();
+        let i = rng.random_range(0..bad.len());
+        bad[i] ^= 1 << rng.random_range(0..8);
+        for damaged in [bad, good[..good.len() / 2].to_vec(), Vec::new()] {
+            backend.corrupt(&key, damaged);
+            let err = Database::with_backend(Arc::new(backend.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("corrupt") && err.contains(what),
+                "{what}: {err}"
+            );
+        }
+        backend.corrupt(&key, good);
+    }
+    Database::with_backend(Arc::new(backend)).unwrap();
+}
+
+#[test]
+fn rejected_calls_leave_the_transaction_unchanged() {
+    let db = Database::open_in_memory().unwrap();
+    populate(&db, 26);
+    let mut txn = db.begin_write().unwrap();
+    let cfg = MapConfig {
+        channels: 5,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    let good = object(&mut rng(3), "ok".into(), &cfg);
+    txn.insert("a", good.clone()).unwrap();
+    let view_len = txn.map("a").unwrap().len();
+    let mut bad = Vec::new();
+    bad.push(txn.insert("a", good.clone()).unwrap_err()); // duplicate
+    let mut o = good.clone();
+    o.id = "x".into();
+    o.position = [0.0, 0.0, 101.0];
+    bad.push(txn.insert("a", o.clone()).unwrap_err());
+    o.position = [0.0, f32::NAN, 0.0];
+    bad.push(txn.insert("a", o.clone()).unwrap_err());
+    o.position = [0.0; 3];
+    o.embedding = vec![1.0; 4];
+    bad.push(txn.insert("a", o.clone()).unwrap_err());
+    o.embedding = vec![1.0, 1.0, f32::INFINITY, 1.0, 1.0];
+    bad.push(txn.insert("a", o.clone()).unwrap_err());
+    o.embedding = vec![1.0; 5];
+    o.confidence = 2.0;
+    bad.push(txn.insert("a", o.clone()).unwrap_err());
+    bad.push(txn.insert("zzz", good.clone()).unwrap_err());
+    bad.push(txn.update("a", o.clone()).unwrap_err()); // unknown id
+    let mut moved = good.clone();
+    moved.position = [500.0, 0.0, 0.0];
+    bad.push(txn.update("a", moved).unwrap_err());
+    bad.push(txn.delete("a", "nope").unwrap_err());
+    bad.push(txn.create_map("a", MapConfig::default()).unwrap_err());
+    bad.push(txn.create_map("", MapConfig::default()).unwrap_err());
+    bad.push(
+        txn.create_map(
+            "n",
+            MapConfig {
+                resolution: 7,
+                ..Default::default()
+            },
+        )
+        .unwrap_err(),
+    );
+    bad.push(txn.drop_map("nope").unwrap_err());
+    assert_eq!(bad.len(), 14);
+    for e in &bad {
+        assert!(!e.to_string().is_empty());
+    }
+    assert_eq!(txn.map("a").unwrap().len(), view_len);
+    assert_eq!(txn.get("a", "ok").unwrap(), Some(good));
+    txn.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.map("a").unwrap().len(), view_len);
+}

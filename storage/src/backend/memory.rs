@@ -1,0 +1,165 @@
+//! An in-memory backend for tests, with fault injection: it can be told to fail the Nth
+//! write or the Nth flush from now. A failed commit leaves the contents untouched, which is
+//! what a crash before the flush completes leaves behind in a real store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{Backend, Batch, Op, Visitor};
+use crate::{Error, Result};
+
+#[derive(Debug, Default)]
+struct State {
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Writes (ops) performed so far, over all commits.
+    writes: u64,
+    /// Flushes performed so far (one per commit).
+    flushes: u64,
+    fail_write: Option<u64>,
+    fail_flush: Option<u64>,
+}
+
+/// A shared in-memory store. Clones share the same contents, so a test can drop a
+/// `Database` and open another on the same backend to model a restart.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBackend {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the `n`th write from now (0 = the next one) fail, once.
+    pub fn fail_nth_write(&self, n: u64) {
+        let mut s = self.state.lock();
+        s.fail_write = Some(s.writes + n);
+    }
+
+    /// Makes the `n`th flush from now (0 = the next commit's) fail, once.
+    pub fn fail_nth_flush(&self, n: u64) {
+        let mut s = self.state.lock();
+        s.fail_flush = Some(s.flushes + n);
+    }
+
+    /// Clears any pending injected fault.
+    pub fn clear_faults(&self) {
+        let mut s = self.state.lock();
+        s.fail_write = None;
+        s.fail_flush = None;
+    }
+
+    /// Writes performed so far (successful or not, each op counts once).
+    pub fn writes(&self) -> u64 {
+        self.state.lock().writes
+    }
+
+    /// A copy of the whole contents.
+    pub fn dump(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.state.lock().data.clone()
+    }
+
+    /// Replaces the value at `key` as a disk corruption would (no checks, no counting).
+    pub fn corrupt(&self, key: &[u8], value: Vec<u8>) {
+        self.state.lock().data.insert(key.to_vec(), value);
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.state.lock().data.get(key).cloned())
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<()> {
+        // Copy out first: `f` may take long, and must not run under the lock.
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = {
+            let s = self.state.lock();
+            s.data
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (k, v) in entries {
+            f(&k, &v)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&self, batch: Batch) -> Result<()> {
+        let mut s = self.state.lock();
+        let first = s.writes;
+        let n = batch.len() as u64;
+        if let Some(at) = s.fail_write {
+            if at >= first && at < first + n {
+                s.writes = at + 1;
+                s.fail_write = None;
+                return Err(Error::InjectedFault(format!(
+                    "write {} of {n} in this commit failed",
+                    at - first + 1
+                )));
+            }
+        }
+        s.writes += n;
+        let flush = s.flushes;
+        s.flushes += 1;
+        if s.fail_flush == Some(flush) {
+            s.fail_flush = None;
+            return Err(Error::InjectedFault("flush failed".into()));
+        }
+        for op in batch.ops {
+            match op {
+                Op::Put(k, v) => {
+                    s.data.insert(k, v);
+                }
+                Op::Delete(k) => {
+                    s.data.remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<u64> {
+        let s = self.state.lock();
+        Ok(s.data.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: u8) -> Batch {
+        let mut b = Batch::default();
+        for i in 0..n {
+            b.put(vec![i], vec![i]);
+        }
+        b
+    }
+
+    #[test]
+    fn a_failed_write_or_flush_applies_nothing_and_fires_once() {
+        let m = MemoryBackend::new();
+        m.fail_nth_write(2);
+        assert!(m.commit(batch(4)).is_err());
+        assert!(m.dump().is_empty());
+        m.commit(batch(4)).unwrap();
+        assert_eq!(m.dump().len(), 4);
+        m.fail_nth_flush(0);
+        let mut b = Batch::default();
+        b.delete(vec![0]);
+        assert!(m.commit(b.clone()).is_err());
+        assert_eq!(m.dump().len(), 4);
+        m.commit(b).unwrap();
+        assert_eq!(m.dump().len(), 3);
+    }
+}

@@ -1,0 +1,86 @@
+//! The narrow storage backend trait and the write batch.
+//!
+//! A backend is one ordered key-value space. The engine asks it for point reads, prefix
+//! scans, and one atomic, durable [`Backend::commit`] per transaction.
+
+mod memory;
+mod sled;
+
+pub use self::memory::MemoryBackend;
+pub use self::sled::SledBackend;
+use crate::Result;
+
+/// The callback of [`Backend::scan_prefix`]: called with each key and value.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Set `key` to `value`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove `key` (absent keys are fine).
+    Delete(Vec<u8>),
+}
+
+/// The writes of one commit, applied in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    /// Appends a put.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(Op::Put(key, value));
+    }
+
+    /// Appends a delete.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ops.push(Op::Delete(key));
+    }
+
+    /// Keeps only the writes for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Op) -> bool) {
+        self.ops.retain(keep);
+    }
+
+    /// The writes, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The number of writes.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A persistent ordered key-value store.
+///
+/// Contract of [`commit`](Backend::commit): when it returns `Ok`, every write of the batch is
+/// durable; when it returns `Err`, none of them is visible to later reads (a backend that
+/// cannot guarantee that after a failed flush refuses all further commits with
+/// [`crate::Error::Poisoned`]).
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The value at `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Calls `f` on every entry whose key starts with `prefix`, in key order; stops at the
+    /// first error `f` returns.
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<()>;
+
+    /// Applies `batch` atomically and makes it durable.
+    fn commit(&self, batch: Batch) -> Result<()>;
+
+    /// Bytes the store occupies on disk (the in-memory backend: its logical size).
+    fn size_on_disk(&self) -> Result<u64>;
+}

@@ -1,0 +1,48 @@
+//! The storage error type: I/O failures, corruption (always naming the key), injected faults.
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong below the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The sled store reported an error.
+    #[error("storage I/O error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value failed its checks; `key` names where it was found.
+    #[error("corrupt record at key {key}: {reason}")]
+    Corrupt {
+        /// The key, printed readably (see [`crate::keys::describe`]).
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A value could not be encoded (it exceeds a format limit).
+    #[error("cannot encode {what}: {reason}")]
+    Encode {
+        /// What was being encoded.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A fault injected by [`crate::MemoryBackend`] for testing.
+    #[error("injected fault: {0}")]
+    InjectedFault(String),
+    /// A flush failed after the batch reached the store: its durability is unknown, so the
+    /// backend refuses further writes until the database is reopened.
+    #[error("the store refused writes after a failed flush; reopen the database")]
+    Poisoned,
+    /// An invalid map configuration.
+    #[error("invalid map setting: {0}")]
+    InvalidConfig(String),
+}
+
+impl Error {
+    /// A corruption error for `key` (raw bytes, described readably).
+    pub fn corrupt(key: &[u8], reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            key: crate::keys::describe(key),
+            reason: reason.into(),
+        }
+    }
+}

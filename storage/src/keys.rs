@@ -1,0 +1,137 @@
+//! The layout of keys in the single ordered keyspace.
+//!
+//! ```text
+//! [0x00] name                          global metadata (e.g. "next_map_id")
+//! [0x01] map name                      catalog: CatalogRecord
+//! [0x02] map id (u32 BE) [0x01] id     objects: ObjectRecord
+//! [0x02] map id (u32 BE) [0x02] morton bricks (u64 BE Morton code of the brick)
+//! [0x02] map id (u32 BE) [0x03] seq    journal: JournalRecord (u64 BE)
+//! [0x02] map id (u32 BE) [0x04]        map meta: MapMetaRecord
+//! ```
+//! Big-endian integers keep a keyspace's scan in numeric order, so the journal replays in
+//! sequence order. One commit of the engine is one batch over these keys.
+
+const META: u8 = 0x00;
+const CATALOG: u8 = 0x01;
+const MAP: u8 = 0x02;
+
+/// The keyspaces of one map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Keyspace {
+    /// Object records by id.
+    Objects = 0x01,
+    /// Field bricks by Morton code.
+    Bricks = 0x02,
+    /// Splats since the last checkpoint, by sequence number.
+    Journal = 0x03,
+    /// The map's bookkeeping record.
+    Meta = 0x04,
+}
+
+/// The global key `name`.
+pub fn global(name: &str) -> Vec<u8> {
+    let mut k = vec![META];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The prefix of every catalog key.
+pub fn catalog_prefix() -> Vec<u8> {
+    vec![CATALOG]
+}
+
+/// The catalog key of map `name`.
+pub fn catalog(name: &str) -> Vec<u8> {
+    let mut k = vec![CATALOG];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The prefix of every key of map `map_id`.
+pub fn map_prefix(map_id: u32) -> Vec<u8> {
+    let mut k = vec![MAP];
+    k.extend_from_slice(&map_id.to_be_bytes());
+    k
+}
+
+/// The prefix of one keyspace of a map.
+pub fn keyspace_prefix(map_id: u32, ks: Keyspace) -> Vec<u8> {
+    let mut k = map_prefix(map_id);
+    k.push(ks as u8);
+    k
+}
+
+/// The key of object `id`.
+pub fn object(map_id: u32, id: &str) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Objects);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The key of the brick with Morton code `morton`.
+pub fn brick(map_id: u32, morton: u64) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Bricks);
+    k.extend_from_slice(&morton.to_be_bytes());
+    k
+}
+
+/// The key of journal entry `seq`.
+pub fn journal(map_id: u32, seq: u64) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Journal);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The key of the map's meta record.
+pub fn map_meta(map_id: u32) -> Vec<u8> {
+    keyspace_prefix(map_id, Keyspace::Meta)
+}
+
+/// The trailing u64 of a brick or journal key, if it has one.
+pub fn trailing_u64(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// A readable rendering of any key, for error messages.
+pub fn describe(key: &[u8]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match key.split_first() {
+        Some((&META, rest)) => format!("meta/{}", text(rest)),
+        Some((&CATALOG, rest)) => format!("catalog/{:?}", text(rest)),
+        Some((&MAP, rest)) if rest.len() >= 5 => {
+            let id = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let tail = &rest[5..];
+            match rest[4] {
+                0x01 => format!("map {id}/objects/{:?}", text(tail)),
+                0x02 => format!("map {id}/bricks/{}", trailing_u64(key).unwrap_or(0)),
+                0x03 => format!("map {id}/journal/{}", trailing_u64(key).unwrap_or(0)),
+                0x04 => format!("map {id}/meta"),
+                ks => format!("map {id}/keyspace {ks:#04x}"),
+            }
+        }
+        _ => format!("{key:02x?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_map_then_keyspace_then_number() {
+        assert!(journal(1, 2) < journal(1, 256));
+        assert!(object(1, "zzz") < brick(1, 0));
+        assert!(map_meta(1) < map_prefix(2));
+        assert!(journal(7, 9).starts_with(&keyspace_prefix(7, Keyspace::Journal)));
+    }
+
+    #[test]
+    fn describe_names_the_parts() {
+        assert_eq!(describe(&object(3, "cube_1")), "map 3/objects/\"cube_1\"");
+        assert_eq!(describe(&journal(3, 42)), "map 3/journal/42");
+        assert_eq!(describe(&catalog("scene")), "catalog/\"scene\"");
+        assert_eq!(describe(&[0xff]), "[ff]");
+    }
+}

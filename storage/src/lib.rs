@@ -1,0 +1,29 @@
+//! tensormap-storage: the persistent data model of tensormap.
+//!
+//! It owns everything that touches bytes: the record codec (bincode framed with a format
+//! version and a CRC32), the brick codec (zstd, quantized by the map's dtype), the layout of
+//! keys in the single ordered keyspace, the map configuration and its validation, and the
+//! [`Backend`] trait with its two implementations: [`SledBackend`] for production and
+//! [`MemoryBackend`] for tests, which can be told to fail the Nth write or flush.
+//!
+//! ```
+//! use tensormap_storage::{Backend, Batch, MemoryBackend};
+//! let backend = MemoryBackend::new();
+//! let mut batch = Batch::default();
+//! batch.put(b"k".to_vec(), b"v".to_vec());
+//! backend.commit(batch).unwrap();
+//! assert_eq!(backend.get(b"k").unwrap(), Some(b"v".to_vec()));
+//! ```
+
+mod backend;
+pub mod brick;
+pub mod codec;
+mod config;
+mod error;
+pub mod keys;
+mod records;
+
+pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
+pub use config::{Dtype, MapConfig};
+pub use error::{Error, Result};
+pub use records::{CatalogRecord, JournalRecord, MapMetaRecord, ObjectRecord};
