@@ -1,1 +1,205 @@
-fn main() {}
+//! Criterion benchmarks of the engine against the targets of the foundation issue.
+//! Figures are recorded in BENCHMARKS.md. Run: `cargo bench --bench engine`
+//! (a subset: `cargo bench --bench engine -- radius`).
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tensormap::{Candidates, Database, Field, MapConfig, Object};
+
+const MILLION: usize = 1_000_000;
+
+fn random_object(rng: &mut ChaCha8Rng, id: usize, channels: usize) -> Object {
+    let p = [0; 3].map(|_| rng.random_range(-500.0f32..500.0));
+    let e = (0..channels)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    Object::new(format!("obj{id:07}"), "cube", p, e)
+}
+
+fn objects(n: usize, seed: u64) -> Vec<Object> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|i| random_object(&mut rng, i, 32)).collect()
+}
+
+/// A database in memory holding `n` random objects in map "m" (default settings).
+fn loaded(n: usize) -> Database {
+    let db = Database::open_in_memory().unwrap();
+    db.create_map("m", MapConfig::default()).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for o in objects(n, 7) {
+        txn.insert("m", o).unwrap();
+    }
+    txn.commit().unwrap();
+    db
+}
+
+fn field_ops(c: &mut Criterion) {
+    let cfg = MapConfig::default();
+    let mut field = Field::new(std::sync::Arc::new(cfg.clone()));
+    let objs = objects(10_000, 1);
+    for o in &objs {
+        field.splat(o.position, &o.embedding, true, &mut |_| {});
+    }
+    field.refresh();
+    let mut g = c.benchmark_group("field");
+    // One splat is 7³ cells × 32 channels; an add and its removal keep the field unchanged.
+    let probe = &objs[17];
+    g.bench_function("embed_object_add_and_remove_7x7x7x32", |b| {
+        b.iter(|| {
+            field.splat(
+                black_box(probe.position),
+                &probe.embedding,
+                true,
+                &mut |_| {},
+            );
+            field.splat(
+                black_box(probe.position),
+                &probe.embedding,
+                false,
+                &mut |_| {},
+            );
+        })
+    });
+    field.refresh();
+    g.bench_function("query_region_r100_f32", |b| {
+        b.iter(|| black_box(field.voxels_within(black_box([10.0, -20.0, 30.0]), 100.0)))
+    });
+    let region = field.voxels_within([10.0, -20.0, 30.0], 100.0);
+    let q: Vec<f32> = (0..32).map(|i| (i as f32 * 0.3).sin()).collect();
+    g.bench_function(
+        format!("spatial_attention_{}_cells_top10", region.len()),
+        |b| b.iter(|| black_box(region.attention(black_box(&q), 10))),
+    );
+    g.finish();
+
+    let db = Database::open_in_memory().unwrap();
+    db.create_map("m", cfg).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut id = 0;
+    c.bench_function("txn_insert_one_object", |b| {
+        b.iter(|| {
+            id += 1;
+            txn.insert("m", random_object(&mut rng, id, 32)).unwrap();
+        })
+    });
+}
+
+/// The 1M-object database, built on first use (so a filtered run skips it).
+fn million_db() -> &'static Database {
+    static DB: OnceLock<Database> = OnceLock::new();
+    DB.get_or_init(|| loaded(MILLION))
+}
+
+fn million(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let centers: Vec<[f32; 3]> = (0..1024)
+        .map(|_| [0; 3].map(|_| rng.random_range(-450.0f32..450.0)))
+        .collect();
+    let view = |f: &mut dyn FnMut(&tensormap::MapView<'_>)| {
+        let read = million_db().begin_read().unwrap();
+        f(&read.map("m").unwrap());
+    };
+    let mut g = c.benchmark_group("1M");
+    let mut i = 0;
+    // 1M objects in a 1000³ cube: radius 28.8 holds ~100 on average.
+    g.bench_function("radius_query_100_hits", |b| {
+        view(&mut |v| {
+            let hits: usize = centers
+                .iter()
+                .map(|c| v.within(*c, 28.8).unwrap().len())
+                .sum();
+            println!(
+                "(radius 28.8: {:.1} hits on average)",
+                hits as f64 / centers.len() as f64
+            );
+            b.iter(|| {
+                i = (i + 1) % centers.len();
+                black_box(v.within(centers[i], 28.8).unwrap().len())
+            })
+        })
+    });
+    g.bench_function("nearest_10", |b| {
+        view(&mut |v| {
+            b.iter(|| {
+                i = (i + 1) % centers.len();
+                black_box(v.nearest(centers[i], 10).unwrap().len())
+            })
+        })
+    });
+    let q: Vec<f32> = (0..32).map(|i| (i as f32 * 0.7).cos()).collect();
+    g.sample_size(20);
+    g.bench_function("attention_top10_all", |b| {
+        view(&mut |v| b.iter(|| black_box(v.attention(&q, Candidates::All, 10).unwrap().len())))
+    });
+    g.finish();
+}
+
+fn durable(c: &mut Criterion) {
+    let objs = objects(MILLION, 11);
+    let objs = &objs;
+    let mut g = c.benchmark_group("durable");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(60));
+    g.bench_function("insert_1M_in_batches_of_10k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let db = Database::open(dir.path().join("db")).unwrap();
+                db.create_map("m", MapConfig::default()).unwrap();
+                let start = Instant::now();
+                for chunk in objs.chunks(10_000) {
+                    let mut txn = db.begin_write().unwrap();
+                    for o in chunk {
+                        txn.insert("m", o.clone()).unwrap();
+                    }
+                    txn.commit().unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let built = OnceLock::new();
+    let build = || {
+        let db = Database::open(&path).unwrap();
+        db.create_map("m", MapConfig::default()).unwrap();
+        let start = Instant::now();
+        for chunk in objs.chunks(10_000) {
+            let mut txn = db.begin_write().unwrap();
+            for o in chunk {
+                txn.insert("m", o.clone()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        println!(
+            "1M objects inserted durably in {:.2?}; {} bytes on disk",
+            start.elapsed(),
+            db.size_on_disk().unwrap()
+        );
+    };
+    g.bench_function("open_1M", |b| {
+        built.get_or_init(build);
+        b.iter(|| {
+            let db = Database::open(&path).unwrap();
+            black_box(db.maps()[0].objects)
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = fast;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = field_ops, million
+}
+criterion_group!(slow, durable);
+criterion_main!(fast, slow);

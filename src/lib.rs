@@ -29,12 +29,13 @@
 //! assert_eq!(top.len(), 3);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
 pub use tensormap_engine::{
     Backend, Candidates, Database, Dtype, Error, Field, FieldStats, MapConfig, MapInfo, MapStats,
     MapView, MemoryBackend, Object, ObjectRef, ReadTransaction, Result, VoxelSet, WriteTransaction,
-    MAX_COMPONENT, MAX_JOURNAL_ENTRIES, MAX_MAP_NAME_BYTES, MAX_TEXT_BYTES,
+    MAX_COMPONENT, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES, MAX_TEXT_BYTES,
 };
 /// The storage layer: backends, codecs and on-disk records.
 pub use tensormap_storage as storage;

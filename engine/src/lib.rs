@@ -23,6 +23,7 @@
 //! assert!((top[0].1 + top[1].1 - 1.0).abs() < 1e-6);
 //! # Ok::<(), tensormap_engine::Error>(())
 //! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod attention;
 mod db;
@@ -40,6 +41,6 @@ pub use field::{Field, FieldStats, VoxelSet};
 pub use index::ObjectRef;
 pub use map::{Candidates, MapStats, MapView};
 pub use object::{Object, MAX_COMPONENT, MAX_TEXT_BYTES};
-pub use persist::MAX_JOURNAL_ENTRIES;
+pub use persist::MAX_JOURNAL_SPLATS;
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
 pub use txn::{ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tensormap_storage::{MapConfig, MapMetaRecord};
+use tensormap_storage::{MapConfig, MapMetaRecord, Splat};
 
 use crate::field::{Field, VoxelSet};
 use crate::index::{ObjectIndex, ObjectRef};
@@ -23,6 +23,9 @@ pub(crate) struct MapState {
     pub journal: MapMetaRecord,
     /// Morton codes of bricks changed since the last checkpoint.
     pub dirty_bricks: Arc<BTreeSet<u64>>,
+    /// Splats a write transaction has made but not yet applied to `field` (they are applied
+    /// together, in brick order, for locality). Always empty in a published version.
+    pub pending: Vec<Splat>,
 }
 
 impl MapState {
@@ -35,6 +38,7 @@ impl MapState {
             field: Field::new(config.clone()),
             journal: MapMetaRecord::default(),
             dirty_bricks: Arc::default(),
+            pending: Vec::new(),
             config,
         }
     }
@@ -69,8 +73,8 @@ pub struct MapStats {
     pub covered_cells: u64,
     /// The largest cell norm of the field.
     pub max_norm: f32,
-    /// Splats journaled since the last brick checkpoint.
-    pub journal_entries: u64,
+    /// Splats journaled since the last brick checkpoint (replayed by the next open).
+    pub journal_splats: u64,
 }
 
 /// Read access to one map inside a transaction. Every method sees the transaction's version.
@@ -225,7 +229,7 @@ impl<'a> MapView<'a> {
             bricks: f.bricks,
             covered_cells: f.covered_cells,
             max_norm: f.max_norm,
-            journal_entries: j.journal_next - j.journal_start,
+            journal_splats: j.journal_splats,
         }
     }
 }

@@ -51,33 +51,21 @@ impl Object {
 
     /// Checks the object against the rules of LANGUAGE.md for a map of `config`.
     pub fn validate(&self, config: &MapConfig) -> Result<()> {
-        let bad = |reason: String| {
-            Err(Error::InvalidObject {
+        check_record(&self.id, &self.to_record_ref(), config).map_err(|reason| {
+            Error::InvalidObject {
                 id: self.id.clone(),
                 reason,
-            })
-        };
-        if self.id.is_empty() || self.id.len() > MAX_TEXT_BYTES {
-            return bad(format!(
-                "id must be 1..={MAX_TEXT_BYTES} bytes, found {}",
-                self.id.len()
-            ));
+            }
+        })
+    }
+
+    fn to_record_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            kind: &self.kind,
+            position: &self.position,
+            embedding: &self.embedding,
+            confidence: self.confidence,
         }
-        if self.kind.len() > MAX_TEXT_BYTES {
-            return bad(format!(
-                "type must be at most {MAX_TEXT_BYTES} bytes, found {}",
-                self.kind.len()
-            ));
-        }
-        check_position(&self.position, config).or_else(bad)?;
-        check_vector("embedding", &self.embedding, config.channels as usize).or_else(bad)?;
-        if !(self.confidence.is_finite() && (0.0..=1.0).contains(&self.confidence)) {
-            return bad(format!(
-                "confidence must be in [0, 1], found {}",
-                self.confidence
-            ));
-        }
-        Ok(())
     }
 
     pub(crate) fn to_record(&self) -> ObjectRecord {
@@ -88,16 +76,54 @@ impl Object {
             confidence: self.confidence,
         }
     }
+}
 
-    pub(crate) fn from_record(id: String, r: ObjectRecord) -> Self {
-        Object {
-            id,
-            kind: r.kind,
-            position: r.position,
-            embedding: r.embedding,
+/// The fields of an object, borrowed from an `Object` or a stored record.
+pub(crate) struct RecordRef<'a> {
+    pub kind: &'a str,
+    pub position: &'a [f32; 3],
+    pub embedding: &'a [f32],
+    pub confidence: f32,
+}
+
+impl<'a> From<&'a ObjectRecord> for RecordRef<'a> {
+    fn from(r: &'a ObjectRecord) -> Self {
+        RecordRef {
+            kind: &r.kind,
+            position: &r.position,
+            embedding: &r.embedding,
             confidence: r.confidence,
         }
     }
+}
+
+/// The rules of LANGUAGE.md for one object of a map of `config`.
+pub(crate) fn check_record(
+    id: &str,
+    r: &RecordRef<'_>,
+    config: &MapConfig,
+) -> std::result::Result<(), String> {
+    if id.is_empty() || id.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "id must be 1..={MAX_TEXT_BYTES} bytes, found {}",
+            id.len()
+        ));
+    }
+    if r.kind.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "type must be at most {MAX_TEXT_BYTES} bytes, found {}",
+            r.kind.len()
+        ));
+    }
+    check_position(r.position, config)?;
+    check_vector("embedding", r.embedding, config.channels as usize)?;
+    if !(r.confidence.is_finite() && (0.0..=1.0).contains(&r.confidence)) {
+        return Err(format!(
+            "confidence must be in [0, 1], found {}",
+            r.confidence
+        ));
+    }
+    Ok(())
 }
 
 /// A position must be finite and inside `[-bounds, bounds]` on every axis.

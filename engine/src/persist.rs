@@ -14,18 +14,21 @@ use tensormap_storage::brick::{self, EDGE};
 use tensormap_storage::keys::{self, Keyspace};
 use tensormap_storage::{
     codec, Backend, Batch, CatalogRecord, Dtype, Error as StorageError, JournalRecord,
-    MapMetaRecord, ObjectRecord, Op,
+    MapMetaRecord, ObjectRecord, Op, Splat,
 };
 
-use crate::field::octree::unmorton;
-use crate::index::ObjectIndex;
+use crate::field::octree::{morton, unmorton};
+use crate::index::{IndexBuilder, ObjectIndex};
 use crate::map::MapState;
-use crate::object::Object;
+use crate::object::check_record;
 use crate::Result;
 
-/// Journal entries after which a commit checkpoints whatever the sizes: bounds replay work
-/// on open (~2 µs a splat).
-pub const MAX_JOURNAL_ENTRIES: u64 = 1 << 16;
+/// Journaled splats after which a commit checkpoints whatever the sizes: bounds the replay
+/// work of an open (about 1 µs a splat).
+pub const MAX_JOURNAL_SPLATS: u64 = 1 << 18;
+
+/// Bytes of splats packed into one journal record (well under the codec's decode limit).
+const JOURNAL_RECORD_BYTES: usize = 1 << 20;
 
 /// The global key holding the next map id.
 pub const NEXT_MAP_ID: &str = "next_map_id";
@@ -102,28 +105,64 @@ fn load_map(backend: &dyn Backend, name: &str, rec: CatalogRecord) -> Result<Map
     Ok(state)
 }
 
+/// Entries handed from the scanning thread to the decoding thread at a time.
+const LOAD_CHUNK: usize = 4096;
+
+/// A run of scanned entries packed in one buffer: `(key end, value end)` offsets into `bytes`.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<(usize, usize)>,
+}
+
+/// Reads a map's objects: this thread scans the store while a second decodes, validates
+/// and indexes what it has scanned, so the two overlap.
 fn load_objects(
     backend: &dyn Backend,
     map_id: u32,
     config: &tensormap_storage::MapConfig,
 ) -> Result<ObjectIndex> {
     let prefix = keys::keyspace_prefix(map_id, Keyspace::Objects);
-    let mut objects = Vec::new();
-    backend.scan_prefix(&prefix, &mut |k, v| {
-        let id = std::str::from_utf8(&k[prefix.len()..])
-            .map_err(|_| StorageError::corrupt(k, "object id is not UTF-8"))?
-            .to_string();
-        let rec: ObjectRecord = codec::decode(k, v)?;
-        let o = Object::from_record(id, rec);
-        o.validate(config)
-            .map_err(|e| StorageError::corrupt(k, e.to_string()))?;
-        objects.push(o);
-        Ok(())
-    })?;
-    Ok(ObjectIndex::bulk(
-        config.channels as usize,
-        objects.into_iter(),
-    ))
+    let (send, receive) = std::sync::mpsc::sync_channel::<Chunk>(4);
+    std::thread::scope(|scope| {
+        let decoder = scope.spawn(|| -> Result<ObjectIndex> {
+            let mut builder = IndexBuilder::new(config.channels as usize, 0);
+            for chunk in receive {
+                let mut start = 0;
+                for &(key_end, value_end) in &chunk.ends {
+                    let k = &chunk.bytes[start..key_end];
+                    let v = &chunk.bytes[key_end..value_end];
+                    start = value_end;
+                    let id = std::str::from_utf8(&k[prefix.len()..])
+                        .map_err(|_| StorageError::corrupt(k, "object id is not UTF-8"))?;
+                    let rec: ObjectRecord = codec::decode(k, v)?;
+                    check_record(id, &(&rec).into(), config)
+                        .map_err(|e| StorageError::corrupt(k, e))?;
+                    builder.push(id, &rec.kind, rec.position, &rec.embedding, rec.confidence);
+                }
+            }
+            Ok(builder.finish())
+        });
+        let mut chunk = Chunk::default();
+        let scanned = backend.scan_prefix(&prefix, &mut |k, v| {
+            chunk.bytes.extend_from_slice(k);
+            let key_end = chunk.bytes.len();
+            chunk.bytes.extend_from_slice(v);
+            chunk.ends.push((key_end, chunk.bytes.len()));
+            if chunk.ends.len() == LOAD_CHUNK {
+                // A closed channel means the decoder stopped on an error, reported below.
+                let _ = send.send(std::mem::take(&mut chunk));
+            }
+            Ok(())
+        });
+        let _ = send.send(chunk);
+        drop(send);
+        let decoded = decoder
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        scanned?;
+        decoded
+    })
 }
 
 fn load_field(
@@ -152,6 +191,7 @@ fn load_field(
         },
     )?;
     let mut expected = meta.journal_start;
+    let mut splats = 0u64;
     backend.scan_prefix(
         &keys::keyspace_prefix(map_id, Keyspace::Journal),
         &mut |k, v| {
@@ -169,27 +209,31 @@ fn load_field(
             }
             expected += 1;
             let j: JournalRecord = codec::decode(k, v)?;
-            crate::object::check_position(&j.position, config)
-                .and_then(|_| crate::object::check_vector("embedding", &j.embedding, channels))
-                .map_err(|e| StorageError::corrupt(k, e))?;
-            // Bricks the journal touches differ from their stored copy until the next checkpoint.
-            if !field.splat(j.position, &j.embedding, j.add, &mut |m| {
-                dirty.insert(m);
-            }) {
-                return Err(StorageError::corrupt(
-                    k,
-                    "journal removes a splat the field does not hold",
-                ));
+            for s in &j.splats {
+                crate::object::check_position(&s.position, config)
+                    .and_then(|_| crate::object::check_vector("embedding", &s.embedding, channels))
+                    .map_err(|e| StorageError::corrupt(k, e))?;
+                // Bricks the journal touches differ from their stored copy until the next
+                // checkpoint.
+                if !field.splat(s.position, &s.embedding, s.add, &mut |m| {
+                    dirty.insert(m);
+                }) {
+                    return Err(StorageError::corrupt(
+                        k,
+                        "journal removes a splat the field does not hold",
+                    ));
+                }
             }
+            splats += j.splats.len() as u64;
             Ok(())
         },
     )?;
-    if expected != meta.journal_next {
+    if expected != meta.journal_next || splats != meta.journal_splats {
         return Err(StorageError::corrupt(
             &keys::map_meta(map_id),
             format!(
-                "journal ends at {expected}, meta says {}",
-                meta.journal_next
+                "journal holds records up to {expected} with {splats} splats, meta says {} with {}",
+                meta.journal_next, meta.journal_splats
             ),
         )
         .into());
@@ -201,11 +245,43 @@ fn load_field(
 /// Whether `state` (refreshed) should fold its journal into bricks at this commit: when the
 /// journal would replay slower than the dirty bricks can be read, or is simply long.
 pub fn wants_checkpoint(state: &MapState) -> bool {
-    let entries = state.journal.journal_next - state.journal.journal_start;
-    let entry_bytes = 16 + 4 * state.config.channels as u64;
+    let splats = state.journal.journal_splats;
+    let splat_bytes = 16 + 4 * state.config.channels as u64;
     let brick_bytes = (brick::CELLS as u64) * (4 + 4 * state.config.channels as u64);
-    entries >= MAX_JOURNAL_ENTRIES
-        || (entries > 0 && entries * entry_bytes >= state.dirty_bricks.len() as u64 * brick_bytes)
+    splats >= MAX_JOURNAL_SPLATS
+        || (splats > 0 && splats * splat_bytes >= state.dirty_bricks.len() as u64 * brick_bytes)
+}
+
+/// Applies the transaction's pending splats to the field, sorted by the brick of their
+/// centre (stable, so an object's removal never precedes its addition) so consecutive
+/// splats touch the same few bricks, and journals them in that order.
+pub fn apply_pending(state: &mut MapState, batch: &mut Batch) -> Result<()> {
+    if state.pending.is_empty() {
+        return Ok(());
+    }
+    let mut splats = std::mem::take(&mut state.pending);
+    let edge = EDGE as u32;
+    let key = |s: &Splat| morton(state.field.cell_of(s.position).map(|c| c / edge));
+    splats.sort_by_cached_key(key);
+    let dirty = Arc::make_mut(&mut state.dirty_bricks);
+    for s in &splats {
+        // A removal always finds the cells its object's addition covered.
+        state
+            .field
+            .splat(s.position, &s.embedding, s.add, &mut |m| {
+                dirty.insert(m);
+            });
+    }
+    state.journal.journal_splats += splats.len() as u64;
+    let per_record = (JOURNAL_RECORD_BYTES / (16 + 4 * state.config.channels as usize)).max(1);
+    while !splats.is_empty() {
+        let rest = splats.split_off(per_record.min(splats.len()));
+        let record = codec::encode(&JournalRecord { splats })?;
+        batch.put(keys::journal(state.id, state.journal.journal_next), record);
+        state.journal.journal_next += 1;
+        splats = rest;
+    }
+    Ok(())
 }
 
 /// Adds to `batch` the writes of a checkpoint of `state` (already refreshed): every dirty
@@ -246,6 +322,7 @@ pub fn checkpoint(state: &mut MapState, committed_next: u64, batch: &mut Batch) 
         batch.delete(keys::journal(id, seq));
     }
     state.journal.journal_start = state.journal.journal_next;
+    state.journal.journal_splats = 0;
     state.dirty_bricks = Arc::new(BTreeSet::new());
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 use tensormap_storage::keys;
-use tensormap_storage::{codec, Batch, CatalogRecord, JournalRecord, MapConfig, Op};
+use tensormap_storage::{codec, Batch, CatalogRecord, MapConfig, Op, Splat};
 
 use crate::db::{Inner, Version};
 use crate::map::{MapState, MapView};
@@ -174,8 +174,12 @@ impl WriteTransaction {
         }
     }
 
-    /// Read access to map `name` as this transaction has changed it.
-    pub fn map(&self, name: &str) -> Result<MapView<'_>> {
+    /// Read access to map `name` as this transaction has changed it. (It takes `&mut`
+    /// because the splats the transaction made are applied to the field first.)
+    pub fn map(&mut self, name: &str) -> Result<MapView<'_>> {
+        if let Some(Some(state)) = self.changed.get_mut(name) {
+            persist::apply_pending(state, &mut self.batch)?;
+        }
         self.state(name).map(|state| MapView { state })
     }
 
@@ -200,7 +204,11 @@ impl WriteTransaction {
 
     /// The object `id` of `map`, as an owned copy.
     pub fn get(&self, map: &str, id: &str) -> Result<Option<Object>> {
-        Ok(self.map(map)?.get(id).map(|o| o.to_object()))
+        Ok(MapView {
+            state: self.state(map)?,
+        }
+        .get(id)
+        .map(|o| o.to_object()))
     }
 
     /// Creates an empty map.
@@ -263,7 +271,7 @@ impl WriteTransaction {
         let record = codec::encode(&object.to_record())?;
         let state = state_mut(&mut self.changed, &self.base, map)?;
         self.batch.put(keys::object(state.id, &object.id), record);
-        add(state, &object, &mut self.batch)?;
+        add(state, &object);
         Ok(())
     }
 
@@ -280,9 +288,9 @@ impl WriteTransaction {
         let old = state.objects.object(row).to_object();
         let record = codec::encode(&object.to_record())?;
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        remove(state, &old, &mut self.batch)?;
+        remove(state, old);
         self.batch.put(keys::object(state.id, &object.id), record);
-        add(state, &object, &mut self.batch)?;
+        add(state, &object);
         Ok(())
     }
 
@@ -297,7 +305,7 @@ impl WriteTransaction {
         };
         let old = state.objects.object(row).to_object();
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        remove(state, &old, &mut self.batch)?;
+        remove(state, old);
         self.batch.delete(keys::object(state.id, id));
         Ok(())
     }
@@ -309,8 +317,9 @@ impl WriteTransaction {
             .map_names()
             .into_iter()
             .filter(|name| {
-                self.state(name)
-                    .is_ok_and(|s| s.journal.journal_next > s.journal.journal_start)
+                self.state(name).is_ok_and(|s| {
+                    s.journal.journal_next > s.journal.journal_start || !s.pending.is_empty()
+                })
             })
             .map(str::to_string)
             .collect();
@@ -325,8 +334,9 @@ impl WriteTransaction {
     pub fn commit(mut self) -> Result<()> {
         let mut changed = std::mem::take(&mut self.changed);
         for state in changed.values_mut().flatten() {
-            state.field.refresh();
+            persist::apply_pending(state, &mut self.batch)?;
             if self.force_checkpoint || persist::wants_checkpoint(state) {
+                state.field.refresh();
                 let committed_next = self
                     .base
                     .maps
@@ -339,21 +349,36 @@ impl WriteTransaction {
                 persist::put_meta(state, &mut self.batch)?;
             }
         }
-        if !self.batch.is_empty() {
-            self.inner.backend.commit(std::mem::take(&mut self.batch))?;
-        }
+        // The store writes the batch while another thread finishes the in-memory version
+        // (field aggregates, sealing the object index); neither feeds the other.
+        let batch = std::mem::take(&mut self.batch);
+        let backend = &self.inner.backend;
+        let (stored, changed) = std::thread::scope(|scope| {
+            let finishing = scope.spawn(move || {
+                for state in changed.values_mut().flatten() {
+                    state.field.refresh();
+                    state.objects.seal();
+                }
+                changed
+            });
+            let stored = if batch.is_empty() {
+                Ok(())
+            } else {
+                backend.commit(batch)
+            };
+            match finishing.join() {
+                Ok(changed) => (stored, changed),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        stored?;
         let mut version = (*self.base).clone();
         version.next_map_id = self.next_map_id;
         for (name, state) in changed {
             match state {
-                Some(mut state) => {
-                    state.objects.seal();
-                    version.maps.insert(name, Arc::new(state));
-                }
-                None => {
-                    version.maps.remove(&name);
-                }
-            }
+                Some(state) => version.maps.insert(name, Arc::new(state)),
+                None => version.maps.remove(&name),
+            };
         }
         *self.inner.current.write() = Arc::new(version);
         Ok(())
@@ -394,34 +419,24 @@ fn state_mut<'a>(
         .ok_or_else(|| Error::MapNotFound(name.to_string()))
 }
 
-/// Indexes `o`, splats it and journals the splat.
-fn add(state: &mut MapState, o: &Object, batch: &mut Batch) -> Result<()> {
-    journal(state, o, true, batch)?;
+/// Indexes `o` and queues its splat.
+fn add(state: &mut MapState, o: &Object) {
+    state.pending.push(Splat {
+        add: true,
+        position: o.position,
+        embedding: o.embedding.clone(),
+    });
     state.objects.insert(o);
-    Ok(())
 }
 
-/// Unindexes `o` (which is live), removes its splat and journals the removal.
-fn remove(state: &mut MapState, o: &Object, batch: &mut Batch) -> Result<()> {
-    journal(state, o, false, batch)?;
+/// Unindexes `o` (which is live) and queues the removal of its splat.
+fn remove(state: &mut MapState, o: Object) {
     if let Some(row) = state.objects.find(&o.id) {
         state.objects.remove(row);
     }
-    Ok(())
-}
-
-fn journal(state: &mut MapState, o: &Object, add: bool, batch: &mut Batch) -> Result<()> {
-    let record = codec::encode(&JournalRecord {
-        add,
+    state.pending.push(Splat {
+        add: false,
         position: o.position,
-        embedding: o.embedding.clone(),
-    })?;
-    batch.put(keys::journal(state.id, state.journal.journal_next), record);
-    state.journal.journal_next += 1;
-    let dirty = Arc::make_mut(&mut state.dirty_bricks);
-    // A removal of a live object's splat always finds its cells covered.
-    state.field.splat(o.position, &o.embedding, add, &mut |m| {
-        dirty.insert(m);
+        embedding: o.embedding,
     });
-    Ok(())
 }

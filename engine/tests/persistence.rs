@@ -173,7 +173,7 @@ fn reopen_gives_back_the_same_database() {
         populate(&db, 21);
         let stats = db.begin_read().unwrap().stats("c").unwrap();
         assert!(
-            stats.journal_entries > 0,
+            stats.journal_splats > 0,
             "the test needs journal entries after a checkpoint"
         );
         fingerprint(&db)
@@ -190,7 +190,7 @@ fn reopen_gives_back_the_same_database() {
     // With no journal left to replay, a reopen gives back the checkpointed bricks exactly.
     let db = Database::open(&path).unwrap();
     assert_eq!(
-        db.begin_read().unwrap().stats("c").unwrap().journal_entries,
+        db.begin_read().unwrap().stats("c").unwrap().journal_splats,
         0
     );
     assert_same(

@@ -68,14 +68,14 @@ fn each_dtype_matches_the_reference_through_changes_and_checkpoints() {
                     model.insert(id.clone(), o);
                 }
             }
-            let before = db.begin_read().unwrap().stats("m").unwrap().journal_entries;
+            let before = db.begin_read().unwrap().stats("m").unwrap().journal_splats;
             txn.commit().unwrap();
             if round % 3 == 2 {
                 db.checkpoint().unwrap();
             }
             let read = db.begin_read().unwrap();
             let stats = read.stats("m").unwrap();
-            if stats.journal_entries < before {
+            if stats.journal_splats < before {
                 checkpoints += 1;
             }
             assert_field_matches(&read.map("m").unwrap(), &model, &*tolerance(dtype));

@@ -14,6 +14,7 @@
 //! backend.commit(batch).unwrap();
 //! assert_eq!(backend.get(b"k").unwrap(), Some(b"v".to_vec()));
 //! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod backend;
 pub mod brick;
@@ -26,4 +27,4 @@ mod records;
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
 pub use config::{Dtype, MapConfig};
 pub use error::{Error, Result};
-pub use records::{CatalogRecord, JournalRecord, MapMetaRecord, ObjectRecord};
+pub use records::{CatalogRecord, JournalRecord, MapMetaRecord, ObjectRecord, Splat};

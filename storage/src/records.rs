@@ -24,10 +24,9 @@ pub struct ObjectRecord {
     pub confidence: f32,
 }
 
-/// One splat applied to the field after the last brick checkpoint:
-/// key `map/<id>/journal/<seq>`. Replayed in `seq` order on open.
+/// One splat: an object's embedding added to (or removed from) the field at its position.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-pub struct JournalRecord {
+pub struct Splat {
     /// `true` adds the splat, `false` removes it.
     pub add: bool,
     /// The object's position when the splat was made.
@@ -36,14 +35,25 @@ pub struct JournalRecord {
     pub embedding: Vec<f32>,
 }
 
+/// Splats applied to the field after the last brick checkpoint, in the order they were
+/// applied: key `map/<id>/journal/<seq>`. Replayed in `seq` order on open.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct JournalRecord {
+    /// The splats of this record, in application order.
+    pub splats: Vec<Splat>,
+}
+
 /// Per-map bookkeeping: key `map/<id>/meta`.
 ///
-/// Invariant: the journal holds exactly the sequence numbers `journal_start..journal_next`,
-/// and the stored bricks plus those splats replayed in order are the field.
+/// Invariant: the journal holds exactly the records `journal_start..journal_next`, together
+/// `journal_splats` splats, and the stored bricks plus those splats replayed in order are
+/// the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct MapMetaRecord {
     /// First journal sequence number not folded into the stored bricks.
     pub journal_start: u64,
     /// The next sequence number to write.
     pub journal_next: u64,
+    /// Splats in the journal records.
+    pub journal_splats: u64,
 }

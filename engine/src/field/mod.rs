@@ -13,7 +13,7 @@ pub mod octree;
 
 use std::sync::Arc;
 
-use tensormap_storage::brick::{CELLS, EDGE};
+use tensormap_storage::brick::EDGE;
 use tensormap_storage::{Dtype, MapConfig};
 
 use self::octree::{brick_agg, cell_in_brick, morton, Agg, Brick, Octree};
@@ -249,42 +249,56 @@ impl Field {
             channels: ch,
             ..Default::default()
         };
+        // The cells whose centres can lie in the sphere, per axis; each brick scans only its
+        // part of that box. Centres are computed in f64 exactly as `cell_center` does.
+        let last = cfg.resolution - 1;
+        let lo = center.map(|c| cfg.cell_of(c - radius).saturating_sub(1));
+        let hi = center.map(|c| (cfg.cell_of(c + radius) + 1).min(last));
+        let axis_d2 = |a: usize, i: u32| {
+            let d = cfg.cell_center(i) as f64 - center[a] as f64;
+            d * d
+        };
+        let dtype = cfg.dtype;
         self.tree.visit(
             &mut |origin, size, _| box_dist2(origin, size) <= r2,
             &mut |b, brick, agg| {
                 let scale = self.max_abs(brick, agg);
-                for n in 0..CELLS {
-                    if brick.counts[n] == 0 {
+                let range = |a: usize| (lo[a].max(b[a] * e), hi[a].min(b[a] * e + e - 1));
+                let ((x0, x1), (y0, y1), (z0, z1)) = (range(0), range(1), range(2));
+                for k in z0..=z1 {
+                    let dz = axis_d2(2, k);
+                    if dz > r2 {
                         continue;
                     }
-                    let n32 = n as u32;
-                    let ijk = [
-                        b[0] * e + n32 % e,
-                        b[1] * e + (n32 / e) % e,
-                        b[2] * e + n32 / (e * e),
-                    ];
-                    let pos = ijk.map(|v| cfg.cell_center(v));
-                    let d2: f64 = (0..3)
-                        .map(|a| {
-                            let d = pos[a] as f64 - center[a] as f64;
-                            d * d
-                        })
-                        .sum();
-                    if d2 > r2 {
-                        continue;
+                    for j in y0..=y1 {
+                        let dyz = dz + axis_d2(1, j);
+                        if dyz > r2 {
+                            continue;
+                        }
+                        for i in x0..=x1 {
+                            if dyz + axis_d2(0, i) > r2 {
+                                continue;
+                            }
+                            let n = cell_in_brick(i, j, k);
+                            if brick.counts[n] == 0 {
+                                continue;
+                            }
+                            let v = &brick.values[n * ch..(n + 1) * ch];
+                            let start = out.values.len();
+                            if dtype == Dtype::F32 {
+                                out.values.extend_from_slice(v);
+                            } else {
+                                out.values
+                                    .extend(v.iter().map(|x| dtype.quantize(*x, scale)));
+                            }
+                            if out.values[start..].iter().all(|x| *x == 0.0) {
+                                out.values.truncate(start);
+                                continue;
+                            }
+                            out.cells.push([i, j, k]);
+                            out.centers.push([i, j, k].map(|c| cfg.cell_center(c)));
+                        }
                     }
-                    let start = out.values.len();
-                    out.values.extend(
-                        brick.values[n * ch..(n + 1) * ch]
-                            .iter()
-                            .map(|v| cfg.dtype.quantize(*v, scale)),
-                    );
-                    if out.values[start..].iter().all(|v| *v == 0.0) {
-                        out.values.truncate(start);
-                        continue;
-                    }
-                    out.cells.push(ijk);
-                    out.centers.push(pos);
                 }
             },
         );

@@ -2,8 +2,9 @@
 //! `len × channels` array so an attention scan is a matrix-vector product, and ids and
 //! types are shared `Arc<str>`s (types interned).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::Object;
 
@@ -16,8 +17,8 @@ pub struct Columns {
     pub positions: Vec<[f32; 3]>,
     pub embeddings: Vec<f32>,
     pub confidence: Vec<f32>,
-    pub by_id: HashMap<Arc<str>, u32>,
-    types: HashSet<Arc<str>>,
+    pub by_id: FxHashMap<Arc<str>, u32>,
+    types: FxHashSet<Arc<str>>,
 }
 
 impl Columns {
@@ -29,8 +30,8 @@ impl Columns {
             positions: Vec::new(),
             embeddings: Vec::new(),
             confidence: Vec::new(),
-            by_id: HashMap::new(),
-            types: HashSet::new(),
+            by_id: FxHashMap::default(),
+            types: FxHashSet::default(),
         }
     }
 
@@ -50,6 +51,12 @@ impl Columns {
     }
 
     fn intern(&mut self, kind: &str) -> Arc<str> {
+        // Rows arrive in runs of one type often enough that the last one is worth a look.
+        if let Some(last) = self.kinds.last() {
+            if **last == *kind {
+                return last.clone();
+            }
+        }
         if let Some(k) = self.types.get(kind) {
             return k.clone();
         }
@@ -63,6 +70,19 @@ impl Columns {
         let id: Arc<str> = Arc::from(o.id.as_str());
         let kind = self.intern(&o.kind);
         self.push_parts(id, kind, o.position, &o.embedding, o.confidence)
+    }
+
+    /// Appends an object given by parts (its id must not be present), returning its slot.
+    pub fn push_parts_of(
+        &mut self,
+        id: &str,
+        kind: &str,
+        position: [f32; 3],
+        embedding: &[f32],
+        confidence: f32,
+    ) -> u32 {
+        let kind = self.intern(kind);
+        self.push_parts(Arc::from(id), kind, position, embedding, confidence)
     }
 
     /// Appends the row `slot` of `other`, sharing its strings.

@@ -70,6 +70,45 @@ impl<'a> ObjectRef<'a> {
     }
 }
 
+/// Collects objects (ids unique, validated by the caller) for one bulk-loaded segment.
+#[derive(Debug)]
+pub struct IndexBuilder {
+    cols: Columns,
+}
+
+impl IndexBuilder {
+    /// A builder expecting about `n` objects.
+    pub fn new(channels: usize, n: usize) -> Self {
+        IndexBuilder {
+            cols: Columns::with_capacity(channels, n),
+        }
+    }
+
+    /// Adds one object.
+    pub fn push(
+        &mut self,
+        id: &str,
+        kind: &str,
+        position: [f32; 3],
+        embedding: &[f32],
+        confidence: f32,
+    ) {
+        self.cols
+            .push_parts_of(id, kind, position, embedding, confidence);
+    }
+
+    /// The index of everything pushed.
+    pub fn finish(self) -> ObjectIndex {
+        let channels = self.cols.channels;
+        let mut index = ObjectIndex::new(channels);
+        index.live = self.cols.len();
+        if self.cols.len() > 0 {
+            index.segs.push(SegRef::new(Segment::build(self.cols)));
+        }
+        index
+    }
+}
+
 /// One version of a map's objects.
 #[derive(Debug, Clone)]
 pub struct ObjectIndex {
@@ -90,20 +129,6 @@ impl ObjectIndex {
             mem_dead: Vec::new(),
             live: 0,
         }
-    }
-
-    /// An index of `objects` (ids unique, validated by the caller), bulk-loaded as one segment.
-    pub fn bulk(channels: usize, objects: impl ExactSizeIterator<Item = Object>) -> Self {
-        let mut cols = Columns::with_capacity(channels, objects.len());
-        for o in objects {
-            cols.push(&o);
-        }
-        let mut index = ObjectIndex::new(channels);
-        index.live = cols.len();
-        if cols.len() > 0 {
-            index.segs.push(SegRef::new(Segment::build(cols)));
-        }
-        index
     }
 
     /// Live objects.

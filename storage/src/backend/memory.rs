@@ -74,11 +74,7 @@ impl Backend for MemoryBackend {
         Ok(self.state.lock().data.get(key).cloned())
     }
 
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut Visitor<'_>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         // Copy out first: `f` may take long, and must not run under the lock.
         let entries: Vec<(Vec<u8>, Vec<u8>)> = {
             let s = self.state.lock();

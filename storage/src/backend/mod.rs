@@ -72,11 +72,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Calls `f` on every entry whose key starts with `prefix`, in key order; stops at the
     /// first error `f` returns.
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut Visitor<'_>,
-    ) -> Result<()>;
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()>;
 
     /// Applies `batch` atomically and makes it durable.
     fn commit(&self, batch: Batch) -> Result<()>;

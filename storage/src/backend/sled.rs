@@ -17,10 +17,15 @@ pub struct SledBackend {
 
 impl SledBackend {
     /// Opens (creating if missing) the database directory at `path`.
+    ///
+    /// sled's background flusher is off: every commit flushes itself, and nothing is
+    /// acknowledged before its flush returns.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(256 << 20)
+            .cache_capacity(1 << 30)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
             .open()?;
         Ok(SledBackend {
             db,
@@ -34,11 +39,7 @@ impl Backend for SledBackend {
         Ok(self.db.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut Visitor<'_>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<()> {
         for entry in self.db.scan_prefix(prefix) {
             let (k, v) = entry?;
             f(&k, &v)?;
