@@ -14,10 +14,11 @@ use tensormap_storage::brick::{self, EDGE};
 use tensormap_storage::keys::{self, Keyspace};
 use tensormap_storage::{
     codec, Backend, Batch, CatalogRecord, Dtype, Error as StorageError, JournalRecord,
-    MapMetaRecord, ObjectRecord, Op, Splat,
+    JournalRecordRef, MapMetaRecord, ObjectRecord, Op, Splat,
 };
 
 use crate::field::octree::{morton, unmorton};
+use crate::field::Field;
 use crate::index::{IndexBuilder, ObjectIndex};
 use crate::map::MapState;
 use crate::object::check_record;
@@ -25,7 +26,7 @@ use crate::Result;
 
 /// Journaled splats after which a commit checkpoints whatever the sizes: bounds the replay
 /// work of an open (about 1 µs a splat).
-pub const MAX_JOURNAL_SPLATS: u64 = 1 << 18;
+pub const MAX_JOURNAL_SPLATS: u64 = 1 << 16;
 
 /// Bytes of splats packed into one journal record (well under the codec's decode limit).
 const JOURNAL_RECORD_BYTES: usize = 1 << 20;
@@ -242,8 +243,9 @@ fn load_field(
     Ok(())
 }
 
-/// Whether `state` (refreshed) should fold its journal into bricks at this commit: when the
-/// journal would replay slower than the dirty bricks can be read, or is simply long.
+/// Whether `state` should fold its journal into bricks at this commit: when the journal
+/// would replay slower than the dirty bricks can be read, or is simply long. Asked before
+/// the commit journals its own splats.
 pub fn wants_checkpoint(state: &MapState) -> bool {
     let splats = state.journal.journal_splats;
     let splat_bytes = 16 + 4 * state.config.channels as u64;
@@ -252,35 +254,46 @@ pub fn wants_checkpoint(state: &MapState) -> bool {
         || (splats > 0 && splats * splat_bytes >= state.dirty_bricks.len() as u64 * brick_bytes)
 }
 
-/// Applies the transaction's pending splats to the field, sorted by the brick of their
-/// centre (stable, so an object's removal never precedes its addition) so consecutive
-/// splats touch the same few bricks, and journals them in that order.
-pub fn apply_pending(state: &mut MapState, batch: &mut Batch) -> Result<()> {
-    if state.pending.is_empty() {
-        return Ok(());
-    }
+/// Orders the transaction's pending splats by the brick of their centre (stable, so an
+/// object's removal never precedes its addition), so that consecutive splats touch the same
+/// few bricks, and journals them in that order. Returns them for [`apply_splats`], which
+/// must apply them in the same order before the field is read or checkpointed.
+pub fn journal_pending(state: &mut MapState, batch: &mut Batch) -> Result<Vec<Splat>> {
     let mut splats = std::mem::take(&mut state.pending);
+    if splats.is_empty() {
+        return Ok(splats);
+    }
     let edge = EDGE as u32;
     let key = |s: &Splat| morton(state.field.cell_of(s.position).map(|c| c / edge));
     splats.sort_by_cached_key(key);
-    let dirty = Arc::make_mut(&mut state.dirty_bricks);
-    for s in &splats {
-        // A removal always finds the cells its object's addition covered.
-        state
-            .field
-            .splat(s.position, &s.embedding, s.add, &mut |m| {
-                dirty.insert(m);
-            });
-    }
     state.journal.journal_splats += splats.len() as u64;
     let per_record = (JOURNAL_RECORD_BYTES / (16 + 4 * state.config.channels as usize)).max(1);
-    while !splats.is_empty() {
-        let rest = splats.split_off(per_record.min(splats.len()));
-        let record = codec::encode(&JournalRecord { splats })?;
+    for chunk in splats.chunks(per_record) {
+        let record = codec::encode(&JournalRecordRef { splats: chunk })?;
         batch.put(keys::journal(state.id, state.journal.journal_next), record);
         state.journal.journal_next += 1;
-        splats = rest;
     }
+    Ok(splats)
+}
+
+/// Applies journaled splats to `field`, noting the bricks they touch in `dirty`.
+pub fn apply_splats(field: &mut Field, dirty: &mut Arc<BTreeSet<u64>>, splats: &[Splat]) {
+    if splats.is_empty() {
+        return;
+    }
+    let dirty = Arc::make_mut(dirty);
+    for s in splats {
+        // A removal always finds the cells its object's addition covered.
+        field.splat(s.position, &s.embedding, s.add, &mut |m| {
+            dirty.insert(m);
+        });
+    }
+}
+
+/// Journals and applies the pending splats (see [`journal_pending`]).
+pub fn apply_pending(state: &mut MapState, batch: &mut Batch) -> Result<()> {
+    let splats = journal_pending(state, batch)?;
+    apply_splats(&mut state.field, &mut state.dirty_bricks, &splats);
     Ok(())
 }
 

@@ -333,9 +333,15 @@ impl WriteTransaction {
     /// Makes every change durable, then visible to new readers. On error nothing changed.
     pub fn commit(mut self) -> Result<()> {
         let mut changed = std::mem::take(&mut self.changed);
+        // Splats journaled in this batch but applied to the field only below, off the
+        // store's path (for maps that checkpoint they must be applied first).
+        let mut unapplied: Vec<Vec<Splat>> = Vec::new();
         for state in changed.values_mut().flatten() {
-            persist::apply_pending(state, &mut self.batch)?;
-            if self.force_checkpoint || persist::wants_checkpoint(state) {
+            // Decided on the journal as committed so far, before this commit's splats.
+            let checkpoint = self.force_checkpoint || persist::wants_checkpoint(state);
+            let splats = persist::journal_pending(state, &mut self.batch)?;
+            if checkpoint {
+                persist::apply_splats(&mut state.field, &mut state.dirty_bricks, &splats);
                 state.field.refresh();
                 let committed_next = self
                     .base
@@ -344,32 +350,44 @@ impl WriteTransaction {
                     .filter(|b| b.id == state.id)
                     .map_or(0, |b| b.journal.journal_next);
                 persist::checkpoint(state, committed_next, &mut self.batch)?;
+                unapplied.push(Vec::new());
+            } else {
+                unapplied.push(splats);
             }
             if state.journal != self.base_journal(state) {
                 persist::put_meta(state, &mut self.batch)?;
             }
         }
-        // The store writes the batch while another thread finishes the in-memory version
-        // (field aggregates, sealing the object index); neither feeds the other.
+        // The store writes the batch while two more threads finish the in-memory version:
+        // one applies the splats and refreshes the fields' aggregates, one seals the object
+        // indexes. None of the three feeds another.
         let batch = std::mem::take(&mut self.batch);
         let backend = &self.inner.backend;
-        let (stored, changed) = std::thread::scope(|scope| {
-            let finishing = scope.spawn(move || {
-                for state in changed.values_mut().flatten() {
-                    state.field.refresh();
-                    state.objects.seal();
+        let mut indexes = Vec::new();
+        let mut fields = Vec::new();
+        for (state, splats) in changed.values_mut().flatten().zip(&unapplied) {
+            indexes.push(&mut state.objects);
+            fields.push((&mut state.field, &mut state.dirty_bricks, splats));
+        }
+        let stored = std::thread::scope(|scope| {
+            let sealing = scope.spawn(move || indexes.into_iter().for_each(|i| i.seal()));
+            let splatting = scope.spawn(move || {
+                for (field, dirty, splats) in fields {
+                    persist::apply_splats(field, dirty, splats);
+                    field.refresh();
                 }
-                changed
             });
             let stored = if batch.is_empty() {
                 Ok(())
             } else {
                 backend.commit(batch)
             };
-            match finishing.join() {
-                Ok(changed) => (stored, changed),
-                Err(panic) => std::panic::resume_unwind(panic),
+            for worker in [sealing, splatting] {
+                if let Err(panic) = worker.join() {
+                    std::panic::resume_unwind(panic);
+                }
             }
+            stored
         });
         stored?;
         let mut version = (*self.base).clone();

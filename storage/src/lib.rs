@@ -27,4 +27,6 @@ mod records;
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
 pub use config::{Dtype, MapConfig};
 pub use error::{Error, Result};
-pub use records::{CatalogRecord, JournalRecord, MapMetaRecord, ObjectRecord, Splat};
+pub use records::{
+    CatalogRecord, JournalRecord, JournalRecordRef, MapMetaRecord, ObjectRecord, Splat,
+};

@@ -43,6 +43,13 @@ pub struct JournalRecord {
     pub splats: Vec<Splat>,
 }
 
+/// A [`JournalRecord`] borrowed for encoding: the same bytes, without copying the splats.
+#[derive(Debug, Clone, Copy, PartialEq, bincode::Encode)]
+pub struct JournalRecordRef<'a> {
+    /// The splats of this record, in application order.
+    pub splats: &'a [Splat],
+}
+
 /// Per-map bookkeeping: key `map/<id>/meta`.
 ///
 /// Invariant: the journal holds exactly the records `journal_start..journal_next`, together

@@ -3,8 +3,9 @@
 //! A version of the index is a list of immutable [`Segment`]s (columns + bulk-loaded
 //! R*-tree), each with a copy-on-write tombstone bitset, plus a small mutable memtable that
 //! only a write transaction fills. Committing seals the memtable into a new segment and
-//! merges the newest segments while the newer is at least half the size of the one before
-//! it, so a version holds O(log n) segments and each object is rewritten O(log n) times.
+//! merges the newest four segments whenever they are of about one size (size-tiered
+//! compaction), so a version holds O(log n) segments and each object is rewritten
+//! O(log n) times.
 //! Publishing a version clones a few `Arc`s: no tree is ever copied per commit.
 //!
 //! Invariant: every id is live in at most one place (one segment slot, or the memtable).
@@ -29,6 +30,13 @@ pub struct Row {
 }
 
 const MEM: u32 = u32::MAX;
+
+/// Segments of about one size merged into one (size-tiered compaction): each object is
+/// rewritten about log₄(n / batch) times.
+const FAN_IN: usize = 4;
+
+/// Segments beyond which the two newest merge whatever their sizes.
+const MAX_SEGMENTS: usize = 24;
 
 /// Rows per thread below which an attention scan stays on one thread.
 const PARALLEL_ROWS: usize = 1 << 17;
@@ -430,13 +438,17 @@ impl ObjectIndex {
             }
             i += 1;
         }
-        while self.segs.len() >= 2 {
+        loop {
             let n = self.segs.len();
-            if self.segs[n - 1].live() * 2 < self.segs[n - 2].live() {
+            let k = if n >= FAN_IN && self.segs[n - FAN_IN].live() <= 2 * self.segs[n - 1].live() {
+                FAN_IN
+            } else if n > MAX_SEGMENTS {
+                2
+            } else {
                 break;
-            }
-            let merged = compact(&self.segs[n - 2..], self.channels);
-            self.segs.truncate(n - 2);
+            };
+            let merged = compact(&self.segs[n - k..], self.channels);
+            self.segs.truncate(n - k);
             self.segs.push(merged);
         }
     }
