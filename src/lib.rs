@@ -3,39 +3,164 @@
 //! An embedded spatial database engine: link it like SQLite and get a persistent,
 //! transactional store of *tensor maps*. Each map is a sparse octree of tensor voxels (a
 //! 3-D grid of vectors) kept together with an R*-tree index of the objects embedded in it.
+//! Query it with TensorQL ([`Database::execute`]) or through the typed API underneath.
 //!
 //! ```
 //! use tensormap::{Candidates, Database, MapConfig, Object};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let db = Database::open(dir.path().join("scene.db"))?;
-//! db.create_map("scene", MapConfig::default())?;
+//! db.execute("CREATE MAP scene WITH (channels = 4)")?;
+//! db.execute("INSERT INTO scene (id, type, position, embedding) VALUES
+//!     ('cube_1', 'cube', [100, 50, -30], [0.2, -0.4, 0.6, 0.1]),
+//!     ('ball_7', 'sphere', [-100, 30, 50], [0.9, 0.1, 0.0, 0.3])")?;
+//! let r = db.execute("SELECT id FROM scene WHERE WITHIN(position, [90, 50, -30], 20)")?;
+//! assert_eq!(r[0].rows[0][0].to_string(), "cube_1");
 //!
+//! // The same data through the typed API.
 //! let mut txn = db.begin_write()?;
-//! for i in 0..10 {
-//!     let embedding = (0..32).map(|c| ((i * 7 + c) % 5) as f32 / 5.0).collect();
-//!     txn.insert("scene", Object::new(format!("obj_{i}"), "cube", [i as f32 * 10.0, 0.0, 0.0], embedding))?;
-//! }
+//! txn.insert("scene", Object::new("pyr_2", "pyramid", [0.0, 0.0, 0.0], vec![0.0, 1.0, 0.0, 0.0]))?;
 //! txn.commit()?; // durable when this returns
-//!
 //! let read = db.begin_read()?;
 //! let scene = read.map("scene")?;
-//! assert_eq!(scene.within([0.0, 0.0, 0.0], 25.0)?.len(), 3);
-//! let nearest = scene.nearest([41.0, 0.0, 0.0], 2)?;
-//! assert_eq!(nearest[0].0.id(), "obj_4");
-//! let cell = scene.cell_of([0.0, 0.0, 0.0])?;
-//! assert!(scene.voxel(cell[0], cell[1], cell[2])?.iter().any(|v| *v != 0.0));
-//! let top = scene.attention(&[1.0; 32], Candidates::All, 3)?;
-//! assert_eq!(top.len(), 3);
+//! assert_eq!(scene.nearest([1.0, 0.0, 0.0], 1)?[0].0.id(), "pyr_2");
+//! let top = scene.attention(&[1.0, 0.0, 0.0, 0.0], Candidates::All, 1)?;
+//! assert_eq!(top[0].0.id(), "ball_7");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
 pub use tensormap_engine::{
-    Backend, Candidates, Database, Dtype, Error, Field, FieldStats, MapConfig, MapInfo, MapStats,
-    MapView, MemoryBackend, Object, ObjectRef, ReadTransaction, Result, VoxelSet, WriteTransaction,
+    format_number, Backend, Candidates, Dtype, Field, FieldStats, MapConfig, MapInfo, MapStats,
+    MapView, MemoryBackend, Object, ObjectRef, ReadTransaction, Value, VoxelSet, WriteTransaction,
     MAX_COMPONENT, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES, MAX_TEXT_BYTES,
 };
+/// TensorQL: parser, planner, executor.
+pub use tensormap_query as query;
+pub use tensormap_query::{QueryResult, Session};
 /// The storage layer: backends, codecs and on-disk records.
 pub use tensormap_storage as storage;
+
+/// Errors of the typed API (the engine's).
+pub use tensormap_engine::Error;
+/// Errors of TensorQL statements, with line and column.
+pub use tensormap_query::Error as QueryError;
+/// The result type of the typed API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A database and one TensorQL session on it (its open `BEGIN`, if any).
+///
+/// It dereferences to the engine's [`tensormap_engine::Database`], so the typed API
+/// (`begin_write`, `begin_read`, `create_map`, `register_function`, ...) is available too.
+/// While a TensorQL transaction is open it holds the writer lock: a `begin_write` on the
+/// same thread would wait for it forever.
+pub struct Database {
+    engine: tensormap_engine::Database,
+    session: Arc<Mutex<Session>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+/// Another connection to the same database: it shares the data and the registered
+/// functions, and has its own TensorQL session (its own `BEGIN`).
+impl Clone for Database {
+    fn clone(&self) -> Self {
+        Self::from_engine(self.engine.clone())
+    }
+}
+
+impl std::ops::Deref for Database {
+    type Target = tensormap_engine::Database;
+    fn deref(&self) -> &Self::Target {
+        &self.engine
+    }
+}
+
+impl Database {
+    /// Opens the database directory at `path`, creating it if missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::from_engine(tensormap_engine::Database::open(path)?))
+    }
+
+    /// A database that lives in memory only.
+    pub fn open_in_memory() -> Result<Self> {
+        Ok(Self::from_engine(
+            tensormap_engine::Database::open_in_memory()?,
+        ))
+    }
+
+    /// A database over any storage backend.
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Self> {
+        Ok(Self::from_engine(tensormap_engine::Database::with_backend(
+            backend,
+        )?))
+    }
+
+    /// Wraps an engine database with a fresh session.
+    pub fn from_engine(engine: tensormap_engine::Database) -> Self {
+        let session = Arc::new(Mutex::new(Session::new(engine.clone())));
+        Database { engine, session }
+    }
+
+    /// Runs every TensorQL statement of `sql` in order and returns each statement's result.
+    /// The whole script is parsed first: a syntax error anywhere runs nothing. A statement
+    /// that fails stops the script (the ones before it have run; inside `BEGIN` they are
+    /// still uncommitted).
+    pub fn execute(&self, sql: &str) -> std::result::Result<Vec<QueryResult>, QueryError> {
+        self.session.lock().execute(sql)
+    }
+
+    /// An iterator that parses and runs one statement of `sql` per step, so a script's
+    /// results can be consumed (printed, streamed) as they come. It stops after the first
+    /// error (a statement with a syntax error is reported when it is reached; the ones
+    /// before it have run).
+    pub fn execute_iter(&self, sql: &str) -> Statements {
+        Statements {
+            script: tensormap_query::Script::new(sql),
+            session: self.session.clone(),
+            failed: false,
+        }
+    }
+
+    /// Whether a TensorQL `BEGIN` is open.
+    pub fn in_transaction(&self) -> bool {
+        self.session.lock().in_transaction()
+    }
+}
+
+/// The statements of a script, run one per `next()` (see [`Database::execute_iter`]).
+#[derive(Debug)]
+pub struct Statements {
+    script: tensormap_query::Script,
+    session: Arc<Mutex<Session>>,
+    failed: bool,
+}
+
+impl Iterator for Statements {
+    type Item = std::result::Result<QueryResult, QueryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            // Nothing runs after an error.
+            return None;
+        }
+        let r = match self.script.next()? {
+            Ok(parsed) => self.session.lock().run(&parsed),
+            Err(e) => Err(e),
+        };
+        self.failed = r.is_err();
+        Some(r)
+    }
+}

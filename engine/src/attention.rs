@@ -53,6 +53,26 @@ pub fn score_rows(
     }
 }
 
+/// The softmax weight of every row of `rows` (`n × channels`) for `query`:
+/// `exp(s_i - max) / Σ exp(s_j - max)` with `s_i = row_i · query / √channels`.
+pub fn attention_weights(rows: &[f32], channels: usize, query: &[f32]) -> Vec<f32> {
+    let n = rows.len().checked_div(channels).unwrap_or(0);
+    let mut scores = vec![0.0f32; n];
+    score_rows(
+        rows,
+        channels,
+        query,
+        1.0 / (channels as f32).sqrt(),
+        &mut |i, s| scores[i] = s,
+    );
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
+    let sum: f64 = scores.iter().map(|s| ((s - max) as f64).exp()).sum();
+    scores
+        .iter()
+        .map(|s| (((s - max) as f64).exp() / sum) as f32)
+        .collect()
+}
+
 /// One candidate in the top-k heap, ordered worst first (low score, then high key).
 struct Entry<K, V> {
     score: f32,

@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub backend: Arc<dyn Backend>,
     pub current: RwLock<Arc<Version>>,
     pub writer: Arc<Mutex<()>>,
+    pub functions: crate::Registry,
 }
 
 /// A tensormap database: tensor maps, persistent and transactional.
@@ -88,6 +89,7 @@ impl Database {
                 backend,
                 current: RwLock::new(Arc::new(version)),
                 writer: Arc::new(Mutex::new(())),
+                functions: crate::Registry::default(),
             }),
         })
     }
@@ -140,6 +142,23 @@ impl Database {
                 objects: m.objects.len() as u64,
             })
             .collect()
+    }
+
+    /// Registers a scalar function callable from TensorQL as `name(arg, ...)` with exactly
+    /// `arity` arguments (names are case-insensitive; a later registration replaces an
+    /// earlier one).
+    pub fn register_function(
+        &self,
+        name: &str,
+        arity: usize,
+        f: impl Fn(&[crate::Value]) -> std::result::Result<crate::Value, String> + Send + Sync + 'static,
+    ) {
+        self.inner.functions.register(name, arity, Arc::new(f));
+    }
+
+    /// The registered functions.
+    pub fn functions(&self) -> &crate::Registry {
+        &self.inner.functions
     }
 
     /// Bytes the database occupies on disk.

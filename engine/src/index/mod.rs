@@ -53,6 +53,10 @@ impl<'a> ObjectRef<'a> {
     pub fn id(&self) -> &'a str {
         &self.cols.ids[self.slot as usize]
     }
+    /// The type, shared (no copy).
+    pub fn shared_kind(&self) -> Arc<str> {
+        self.cols.kinds[self.slot as usize].clone()
+    }
     /// The type.
     pub fn kind(&self) -> &'a str {
         &self.cols.kinds[self.slot as usize]
@@ -73,7 +77,8 @@ impl<'a> ObjectRef<'a> {
     pub fn to_object(&self) -> Object {
         self.cols.to_object(self.slot)
     }
-    pub(crate) fn shared_id(&self) -> Arc<str> {
+    /// The id, shared (no copy).
+    pub fn shared_id(&self) -> Arc<str> {
         self.cols.ids[self.slot as usize].clone()
     }
 }

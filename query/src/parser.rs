@@ -1,0 +1,884 @@
+//! The parser: tokens to statements, by recursive descent with a nesting limit.
+
+use crate::ast::*;
+use crate::error::{Error, Pos, Result};
+use crate::lexer::{tokenize_partial, Tok, Token};
+
+/// How deeply expressions may nest (parentheses, vectors, calls, unary operators).
+pub const MAX_DEPTH: usize = 64;
+
+/// Words that cannot be bare map, column or alias names (quote them: `"from"`).
+const RESERVED: [&str; 33] = [
+    "select", "from", "where", "group", "by", "order", "limit", "offset", "and", "or", "not", "in",
+    "as", "asc", "desc", "insert", "into", "values", "update", "set", "delete", "create", "drop",
+    "show", "describe", "explain", "begin", "commit", "rollback", "with", "true", "false",
+    "voxels",
+];
+
+/// Whether `word` is reserved.
+pub fn is_reserved(word: &str) -> bool {
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
+}
+
+/// Statements of later issues, refused with a clear error for now.
+const NOT_YET: [(&str, &str); 5] = [
+    ("load", "LOAD MODEL"),
+    ("snapshot", "SNAPSHOT"),
+    ("restore", "RESTORE"),
+    ("render", "RENDER"),
+    ("models", "models"),
+];
+
+/// A statement, where it starts, and its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The statement.
+    pub statement: Statement,
+    /// Where it starts.
+    pub pos: Pos,
+    /// Its text, without the terminating `;`.
+    pub text: String,
+}
+
+/// Parses a script: statements separated by `;` (optional after the last).
+pub fn parse_script(text: &str) -> Result<Vec<Parsed>> {
+    Script::new(text).collect()
+}
+
+/// The statements of a script, parsed one at a time: a statement is returned before a
+/// later one is looked at, so a script can run up to its first mistake. Ends after the
+/// first error.
+#[derive(Debug)]
+pub struct Script {
+    text: String,
+    parser: Parser,
+    /// A lexical error, met where the tokens end.
+    lex_error: Option<Error>,
+    done: bool,
+}
+
+impl Script {
+    /// The statements of `text`.
+    pub fn new(text: &str) -> Self {
+        let (tokens, lex_error) = tokenize_partial(text);
+        Script {
+            text: text.to_string(),
+            parser: Parser {
+                tokens,
+                i: 0,
+                depth: 0,
+            },
+            lex_error,
+            done: false,
+        }
+    }
+
+    fn next_statement(&mut self) -> Option<Result<Parsed>> {
+        let p = &mut self.parser;
+        while p.accept_sym(";") {}
+        if p.at_eof() {
+            return self.lex_error.take().map(Err);
+        }
+        let start = p.peek().clone();
+        let parsed = p.statement().and_then(|statement| {
+            let end = p.peek().offset;
+            if !p.accept_sym(";") && !p.at_eof() {
+                return Err(p.unexpected("';' or the end of the statement"));
+            }
+            Ok(Parsed {
+                statement,
+                pos: start.pos,
+                text: self.text[start.offset..end].trim().to_string(),
+            })
+        });
+        Some(match parsed {
+            // Running into the tokens' early end is the lexical error's doing.
+            Err(_) if self.parser.at_eof() && self.lex_error.is_some() => Err(self
+                .lex_error
+                .take()
+                .unwrap_or_else(|| Error::new(start.pos, "invalid input"))),
+            other => other,
+        })
+    }
+}
+
+impl Iterator for Script {
+    type Item = Result<Parsed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_statement();
+        if !matches!(r, Some(Ok(_))) {
+            self.done = true;
+        }
+        r
+    }
+}
+
+/// Parses exactly one statement.
+pub fn parse_statement(text: &str) -> Result<Statement> {
+    let mut all = parse_script(text)?;
+    match all.len() {
+        1 => Ok(all.remove(0).statement),
+        0 => Err(Error::new(Pos { line: 1, col: 1 }, "empty statement")),
+        _ => Err(Error::new(
+            all[1].pos,
+            "expected one statement, found several",
+        )),
+    }
+}
+
+#[derive(Debug)]
+struct Parser {
+    tokens: Vec<Token>,
+    i: usize,
+    depth: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> &Token {
+        &self.tokens[self.i.min(self.tokens.len() - 1)]
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.tokens[(self.i + n).min(self.tokens.len() - 1)].tok
+    }
+
+    fn pos(&self) -> Pos {
+        self.peek().pos
+    }
+
+    fn at_eof(&self) -> bool {
+        self.peek().tok == Tok::Eof
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.i < self.tokens.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+
+    fn unexpected(&self, what: &str) -> Error {
+        Error::new(
+            self.pos(),
+            format!("expected {what}, found {}", self.peek().tok.describe()),
+        )
+    }
+
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(&self.peek().tok, Tok::Ident(w) if w.eq_ignore_ascii_case(kw))
+    }
+
+    fn accept_kw(&mut self, kw: &str) -> bool {
+        if self.is_kw(kw) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_kw(&mut self, kw: &str) -> Result<()> {
+        if self.accept_kw(kw) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&kw.to_ascii_uppercase()))
+        }
+    }
+
+    fn accept_sym(&mut self, sym: &str) -> bool {
+        if self.peek().tok == Tok::Sym(sym_static(sym)) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_sym(&mut self, sym: &str) -> Result<()> {
+        if self.accept_sym(sym) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("'{sym}'")))
+        }
+    }
+
+    /// A map, column or alias name.
+    fn name(&mut self, what: &str) -> Result<String> {
+        match &self.peek().tok {
+            Tok::Ident(w) if !is_reserved(w) => {
+                let w = w.clone();
+                self.bump();
+                Ok(w)
+            }
+            Tok::Quoted(w) => {
+                let w = w.clone();
+                self.bump();
+                Ok(w)
+            }
+            _ => Err(self.unexpected(what)),
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement> {
+        let pos = self.pos();
+        let word = match &self.peek().tok {
+            Tok::Ident(w) => w.to_ascii_lowercase(),
+            _ => return Err(self.unexpected("a statement")),
+        };
+        if let Some((_, what)) = NOT_YET.iter().find(|(w, _)| *w == word) {
+            return Err(Error::new(pos, format!("{what} is not supported yet")));
+        }
+        let second = match self.peek_at(1) {
+            Tok::Ident(w) => w.to_ascii_lowercase(),
+            _ => String::new(),
+        };
+        match (word.as_str(), second.as_str()) {
+            ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
+            ("insert", _) => self.insert(),
+            ("update", _) => self.update(),
+            ("delete", _) => self.delete(),
+            ("create", "map") => self.create_map(),
+            ("drop", "map") => {
+                self.bump();
+                self.bump();
+                let if_exists = self.is_kw("if")
+                    && matches!(self.peek_at(1), Tok::Ident(w) if w.eq_ignore_ascii_case("exists"));
+                if if_exists {
+                    self.bump();
+                    self.bump();
+                }
+                Ok(Statement::DropMap {
+                    name: self.name("a map name")?,
+                    if_exists,
+                })
+            }
+            ("create" | "drop" | "show", "model" | "models") => {
+                Err(Error::new(pos, "models are not supported yet".to_string()))
+            }
+            ("show", "maps") => {
+                self.bump();
+                self.bump();
+                Ok(Statement::ShowMaps)
+            }
+            ("describe", _) => {
+                self.bump();
+                Ok(Statement::Describe {
+                    name: self.name("a map name")?,
+                })
+            }
+            ("explain", _) => {
+                self.bump();
+                if !self.is_kw("select") {
+                    return Err(self.unexpected("SELECT after EXPLAIN"));
+                }
+                Ok(Statement::Explain(Box::new(self.statement()?)))
+            }
+            ("begin", _) => {
+                self.bump();
+                self.accept_kw("transaction");
+                Ok(Statement::Begin)
+            }
+            ("commit", _) => {
+                self.bump();
+                Ok(Statement::Commit)
+            }
+            ("rollback", _) => {
+                self.bump();
+                Ok(Statement::Rollback)
+            }
+            ("create" | "drop", _) => {
+                self.bump();
+                Err(self.unexpected("MAP"))
+            }
+            ("show", _) => {
+                self.bump();
+                Err(self.unexpected("MAPS"))
+            }
+            _ => Err(self.unexpected("a statement")),
+        }
+    }
+
+    fn create_map(&mut self) -> Result<Statement> {
+        self.bump();
+        self.bump();
+        let name = self.name("a map name")?;
+        let mut settings = Vec::new();
+        if self.accept_kw("with") {
+            self.expect_sym("(")?;
+            loop {
+                let pos = self.pos();
+                let key = self.name("a setting name")?;
+                self.expect_sym("=")?;
+                settings.push((key.to_ascii_lowercase(), self.setting()?, Span(pos)));
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+        }
+        Ok(Statement::CreateMap { name, settings })
+    }
+
+    fn signed_number(&mut self) -> Result<f64> {
+        let neg = self.accept_sym("-");
+        match self.peek().tok {
+            Tok::Number(n) => {
+                self.bump();
+                Ok(if neg { -n } else { n })
+            }
+            _ => Err(self.unexpected("a number")),
+        }
+    }
+
+    fn setting(&mut self) -> Result<Setting> {
+        match &self.peek().tok {
+            Tok::Str(s) => {
+                let s = s.clone();
+                self.bump();
+                Ok(Setting::Str(s))
+            }
+            Tok::Ident(w) => {
+                let w = w.to_ascii_lowercase();
+                self.bump();
+                Ok(Setting::Word(w))
+            }
+            Tok::Sym("[") => {
+                self.bump();
+                let mut v = Vec::new();
+                if !self.accept_sym("]") {
+                    loop {
+                        v.push(self.signed_number()?);
+                        if !self.accept_sym(",") {
+                            break;
+                        }
+                    }
+                    self.expect_sym("]")?;
+                }
+                Ok(Setting::Vector(v))
+            }
+            _ => Ok(Setting::Number(self.signed_number()?)),
+        }
+    }
+
+    fn insert(&mut self) -> Result<Statement> {
+        self.bump();
+        self.expect_kw("into")?;
+        let map = self.name("a map name")?;
+        let mut columns = Vec::new();
+        if self.accept_sym("(") {
+            loop {
+                let pos = self.pos();
+                columns.push((self.name("a column name")?, Span(pos)));
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+        }
+        self.expect_kw("values")?;
+        let mut rows = Vec::new();
+        loop {
+            let pos = self.pos();
+            self.expect_sym("(")?;
+            let mut row = Vec::new();
+            loop {
+                row.push(self.expr()?);
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+            rows.push((row, Span(pos)));
+            if !self.accept_sym(",") {
+                break;
+            }
+        }
+        Ok(Statement::Insert { map, columns, rows })
+    }
+
+    fn update(&mut self) -> Result<Statement> {
+        self.bump();
+        let map = self.name("a map name")?;
+        self.expect_kw("set")?;
+        let mut set = Vec::new();
+        loop {
+            let pos = self.pos();
+            let col = self.name("a column name")?;
+            self.expect_sym("=")?;
+            set.push((col, self.expr()?, Span(pos)));
+            if !self.accept_sym(",") {
+                break;
+            }
+        }
+        let filter = if self.accept_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(Statement::Update { map, set, filter })
+    }
+
+    fn delete(&mut self) -> Result<Statement> {
+        self.bump();
+        self.expect_kw("from")?;
+        let map = self.name("a map name")?;
+        let filter = if self.accept_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(Statement::Delete { map, filter })
+    }
+
+    fn count(&mut self, what: &str) -> Result<u64> {
+        let pos = self.pos();
+        match self.peek().tok {
+            Tok::Number(n) if n >= 0.0 && n.fract() == 0.0 && n <= u64::MAX as f64 => {
+                self.bump();
+                Ok(n as u64)
+            }
+            Tok::Number(_) | Tok::Sym("-") => Err(Error::new(
+                pos,
+                format!("{what} must be a non-negative integer"),
+            )),
+            _ => Err(self.unexpected(&format!("a number after {what}"))),
+        }
+    }
+
+    fn select(&mut self) -> Result<Select> {
+        self.expect_kw("select")?;
+        let mut items = Vec::new();
+        loop {
+            let pos = self.pos();
+            if self.accept_sym("*") {
+                items.push(SelectItem::Wildcard(Span(pos)));
+            } else {
+                let e = self.expr()?;
+                let alias = if self.accept_kw("as") {
+                    Some(self.name("an alias")?)
+                } else {
+                    match &self.peek().tok {
+                        Tok::Ident(w) if !is_reserved(w) => Some(self.name("an alias")?),
+                        Tok::Quoted(_) => Some(self.name("an alias")?),
+                        _ => None,
+                    }
+                };
+                items.push(SelectItem::Expr(e, alias));
+            }
+            if !self.accept_sym(",") {
+                break;
+            }
+        }
+        self.expect_kw("from")?;
+        let from_pos = Span(self.pos());
+        let from = if self.is_kw("voxels") && *self.peek_at(1) == Tok::Sym("(") {
+            self.bump();
+            self.bump();
+            let m = self.name("a map name")?;
+            self.expect_sym(")")?;
+            Source::Voxels(m)
+        } else {
+            Source::Map(self.name("a map name")?)
+        };
+        let filter = if self.accept_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let mut group_by = Vec::new();
+        if self.accept_kw("group") {
+            self.expect_kw("by")?;
+            loop {
+                group_by.push(self.expr()?);
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+        }
+        let mut order_by = Vec::new();
+        if self.accept_kw("order") {
+            self.expect_kw("by")?;
+            loop {
+                let e = self.expr()?;
+                let desc = if self.accept_kw("desc") {
+                    true
+                } else {
+                    self.accept_kw("asc");
+                    false
+                };
+                order_by.push((e, desc));
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+        }
+        let mut limit = None;
+        let mut offset = None;
+        if self.accept_kw("limit") {
+            limit = Some(self.count("LIMIT")?);
+            if self.accept_kw("offset") {
+                offset = Some(self.count("OFFSET")?);
+            }
+        }
+        Ok(Select {
+            items,
+            from,
+            from_pos,
+            filter,
+            group_by,
+            order_by,
+            limit,
+            offset,
+        })
+    }
+
+    fn expr(&mut self) -> Result<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::new(
+                self.pos(),
+                format!("expression nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let e = self.or();
+        self.depth -= 1;
+        e
+    }
+
+    fn binary(&mut self, op: BinOp, l: Expr, r: Expr) -> Expr {
+        let pos = l.pos;
+        Expr {
+            kind: ExprKind::Binary(op, Box::new(l), Box::new(r)),
+            pos,
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr> {
+        let mut l = self.and()?;
+        while self.accept_kw("or") {
+            let r = self.and()?;
+            l = self.binary(BinOp::Or, l, r);
+        }
+        Ok(l)
+    }
+
+    fn and(&mut self) -> Result<Expr> {
+        let mut l = self.not()?;
+        while self.accept_kw("and") {
+            let r = self.not()?;
+            l = self.binary(BinOp::And, l, r);
+        }
+        Ok(l)
+    }
+
+    fn not(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        if self.accept_kw("not") {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(Error::new(
+                    pos,
+                    format!("expression nested deeper than {MAX_DEPTH} levels"),
+                ));
+            }
+            let e = self.not();
+            self.depth -= 1;
+            return Ok(Expr {
+                kind: ExprKind::Not(Box::new(e?)),
+                pos,
+            });
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Expr> {
+        let l = self.additive()?;
+        let op = match &self.peek().tok {
+            Tok::Sym("=") => Some(BinOp::Eq),
+            Tok::Sym("!=") => Some(BinOp::Ne),
+            Tok::Sym("<") => Some(BinOp::Lt),
+            Tok::Sym("<=") => Some(BinOp::Le),
+            Tok::Sym(">") => Some(BinOp::Gt),
+            Tok::Sym(">=") => Some(BinOp::Ge),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.bump();
+            let r = self.additive()?;
+            return Ok(self.binary(op, l, r));
+        }
+        let negated = self.is_kw("not")
+            && matches!(self.peek_at(1), Tok::Ident(w) if w.eq_ignore_ascii_case("in"));
+        if negated {
+            self.bump();
+        }
+        if self.accept_kw("in") {
+            self.expect_sym("(")?;
+            let mut list = Vec::new();
+            loop {
+                list.push(self.expr()?);
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+            let pos = l.pos;
+            return Ok(Expr {
+                kind: ExprKind::In {
+                    expr: Box::new(l),
+                    list,
+                    negated,
+                },
+                pos,
+            });
+        }
+        Ok(l)
+    }
+
+    fn additive(&mut self) -> Result<Expr> {
+        let mut l = self.multiplicative()?;
+        loop {
+            let op = if self.accept_sym("+") {
+                BinOp::Add
+            } else if self.accept_sym("-") {
+                BinOp::Sub
+            } else {
+                return Ok(l);
+            };
+            let r = self.multiplicative()?;
+            l = self.binary(op, l, r);
+        }
+    }
+
+    fn multiplicative(&mut self) -> Result<Expr> {
+        let mut l = self.unary()?;
+        loop {
+            let op = if self.accept_sym("*") {
+                BinOp::Mul
+            } else if self.accept_sym("/") {
+                BinOp::Div
+            } else {
+                return Ok(l);
+            };
+            let r = self.unary()?;
+            l = self.binary(op, l, r);
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        if self.accept_sym("-") {
+            // `-` before a number literal makes a negative literal (`-2 * 3` is `(-2) * 3`).
+            if let Tok::Number(n) = self.peek().tok {
+                self.bump();
+                return Ok(Expr {
+                    kind: ExprKind::Number(-n),
+                    pos,
+                });
+            }
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(Error::new(
+                    pos,
+                    format!("expression nested deeper than {MAX_DEPTH} levels"),
+                ));
+            }
+            let e = self.unary();
+            self.depth -= 1;
+            return Ok(Expr {
+                kind: ExprKind::Neg(Box::new(e?)),
+                pos,
+            });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        let kind = match self.peek().tok.clone() {
+            Tok::Number(n) => {
+                self.bump();
+                ExprKind::Number(n)
+            }
+            Tok::Str(s) => {
+                self.bump();
+                ExprKind::Str(s)
+            }
+            Tok::Quoted(q) => {
+                self.bump();
+                ExprKind::Column(q)
+            }
+            Tok::Sym("(") => {
+                self.bump();
+                let e = self.expr()?;
+                self.expect_sym(")")?;
+                return Ok(Expr { kind: e.kind, pos });
+            }
+            Tok::Sym("[") => {
+                self.bump();
+                let mut items = Vec::new();
+                if !self.accept_sym("]") {
+                    loop {
+                        items.push(self.expr()?);
+                        if !self.accept_sym(",") {
+                            break;
+                        }
+                    }
+                    self.expect_sym("]")?;
+                }
+                ExprKind::Vector(items)
+            }
+            Tok::Ident(w) => {
+                if *self.peek_at(1) == Tok::Sym("(") {
+                    self.bump();
+                    self.bump();
+                    let name = w.to_ascii_lowercase();
+                    if self.accept_sym("*") {
+                        self.expect_sym(")")?;
+                        ExprKind::Call {
+                            name,
+                            args: Vec::new(),
+                            star: true,
+                        }
+                    } else {
+                        let mut args = Vec::new();
+                        if !self.accept_sym(")") {
+                            loop {
+                                args.push(self.expr()?);
+                                if !self.accept_sym(",") {
+                                    break;
+                                }
+                            }
+                            self.expect_sym(")")?;
+                        }
+                        ExprKind::Call {
+                            name,
+                            args,
+                            star: false,
+                        }
+                    }
+                } else if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") {
+                    self.bump();
+                    ExprKind::Bool(w.eq_ignore_ascii_case("true"))
+                } else if is_reserved(&w) {
+                    return Err(self.unexpected("an expression"));
+                } else {
+                    self.bump();
+                    ExprKind::Column(w)
+                }
+            }
+            _ => return Err(self.unexpected("an expression")),
+        };
+        Ok(Expr { kind, pos })
+    }
+}
+
+fn sym_static(s: &str) -> &'static str {
+    match s {
+        "(" => "(",
+        ")" => ")",
+        "[" => "[",
+        "]" => "]",
+        "," => ",",
+        ";" => ";",
+        "." => ".",
+        "*" => "*",
+        "+" => "+",
+        "-" => "-",
+        "/" => "/",
+        "=" => "=",
+        "<" => "<",
+        ">" => ">",
+        "<=" => "<=",
+        ">=" => ">=",
+        _ => "!=",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(sql: &str) {
+        let a = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let printed = a.to_string();
+        let b = parse_statement(&printed).unwrap_or_else(|e| panic!("{printed}: {e}"));
+        assert_eq!(a, b, "{sql} → {printed}");
+        assert_eq!(printed, b.to_string());
+    }
+
+    #[test]
+    fn every_form_round_trips() {
+        for sql in [
+            "CREATE MAP scene",
+            "CREATE MAP scene WITH (resolution = 64, channels = 32, bounds = 500, dtype = 'f32', sigma = 2.0, splat_radius = 3)",
+            "DROP MAP scene",
+            "DROP MAP IF EXISTS scene",
+            "SHOW MAPS",
+            "describe scene",
+            "INSERT INTO scene (id, type, position, embedding, confidence) VALUES ('cube_1', 'cube', [100, 50, -30], [0.23, -0.45], 0.98), ('b', 'sphere', [-1e2, 3, 5], [1, 2], 1)",
+            "UPDATE scene SET position = [0, 0, 0], confidence = 0.5 WHERE id = 'cube_1'",
+            "DELETE FROM scene WHERE type = 'cube' AND WITHIN(position, [0, 0, 0], 50)",
+            "SELECT * FROM scene",
+            "SELECT id, x + y * 2 - -z AS s, DISTANCE(position, [1, 2, 3]) d FROM scene WHERE NOT (x < 3 OR y >= 4) AND type NOT IN ('a', 'b') ORDER BY d DESC, id LIMIT 10 OFFSET 5",
+            "SELECT type, COUNT(*), AVG(confidence) FROM scene GROUP BY type ORDER BY COUNT(*) DESC",
+            "SELECT i, j, k, norm FROM VOXELS(scene) WHERE WITHIN(center, [0, 0, 0], 100) ORDER BY ATTENTION([0.1, 0.2]) DESC LIMIT 10",
+            "EXPLAIN SELECT id FROM scene WHERE WITHIN(position, [0, 0, 0], 5)",
+            "BEGIN", "COMMIT", "ROLLBACK",
+            "SELECT \"select\", \"odd name\" FROM \"my map\"",
+            "SELECT 'it''s', TRUE, FALSE, [] FROM m",
+            "SELECT -(x - 3), - 2 * 3, 0.1, 1e300, -0.0 FROM m",
+        ] {
+            round_trip(sql);
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = parse_statement("SELECT * FORM scene").unwrap_err();
+        assert_eq!(e.to_string(), "error at 1:10: expected FROM, found 'FORM'");
+        let e = parse_statement("SELECT id\nFROM m WHERE x >").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 2, col: 17 });
+        let e = parse_statement("SNAPSHOT scene TO 'x'").unwrap_err();
+        assert!(e.message.contains("not supported yet"));
+        assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
+        assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!(
+            "SELECT {}1{} FROM m",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert!(parse_statement(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested"));
+        let nots = format!("SELECT * FROM m WHERE {} x", "NOT ".repeat(100_000));
+        assert!(parse_statement(&nots).is_err());
+        let negs = format!("SELECT {} x FROM m", "- ".repeat(100_000));
+        assert!(parse_statement(&negs).is_err());
+        let vecs = format!(
+            "SELECT {}1{} FROM m",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(parse_statement(&vecs).is_err());
+    }
+
+    #[test]
+    fn scripts_split_on_semicolons() {
+        let s = parse_script("SHOW MAPS;;\n SELECT 1 FROM m; BEGIN").unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[1].pos, Pos { line: 2, col: 2 });
+        assert_eq!(s[1].text, "SELECT 1 FROM m");
+        assert!(parse_script("SHOW MAPS SHOW MAPS").is_err());
+    }
+}

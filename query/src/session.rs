@@ -1,0 +1,506 @@
+//! A session runs statements on a database: auto-commit outside `BEGIN`, one write
+//! transaction between `BEGIN` and `COMMIT`/`ROLLBACK`.
+//!
+//! Every write statement checks all it will do before doing any of it, so a statement that
+//! fails has no effect, also inside a transaction (which stays open).
+
+use std::collections::HashSet;
+
+use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, WriteTransaction};
+
+use crate::ast::{Expr, Select, Setting, Source, Span, Statement};
+use crate::error::{Error, Pos, Result};
+use crate::eval::{as_number, as_vector, Env, Row, Scope, OBJECT_COLUMNS};
+use crate::exec::{explain, select, QueryResult};
+use crate::parser::{parse_script, Parsed};
+
+/// A connection's state: the database and the open transaction, if any.
+pub struct Session {
+    db: Database,
+    txn: Option<WriteTransaction>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("in_transaction", &self.txn.is_some())
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session on `db`.
+    pub fn new(db: Database) -> Self {
+        Session { db, txn: None }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Whether a `BEGIN` is open.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Runs every statement of `sql`, stopping at the first error.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
+        let parsed = parse_script(sql)?;
+        let mut out = Vec::with_capacity(parsed.len());
+        for p in &parsed {
+            out.push(self.run(p)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one parsed statement.
+    pub fn run(&mut self, p: &Parsed) -> Result<QueryResult> {
+        let pos = p.pos;
+        let engine = |e| Error::engine(pos, e);
+        match &p.statement {
+            Statement::Begin => {
+                if self.txn.is_some() {
+                    return Err(Error::new(pos, "a transaction is already open"));
+                }
+                self.txn = Some(self.db.begin_write().map_err(engine)?);
+                Ok(QueryResult::status("BEGIN"))
+            }
+            Statement::Commit => match self.txn.take() {
+                Some(t) => {
+                    t.commit().map_err(engine)?;
+                    Ok(QueryResult::status("COMMIT"))
+                }
+                None => Err(Error::new(pos, "no transaction is open")),
+            },
+            Statement::Rollback => match self.txn.take() {
+                Some(t) => {
+                    t.abort();
+                    Ok(QueryResult::status("ROLLBACK"))
+                }
+                None => Err(Error::new(pos, "no transaction is open")),
+            },
+            Statement::Select(sel) => {
+                self.read(sel, pos, |view, sel, db| select(view, sel, db.functions()))
+            }
+            Statement::Explain(inner) => match inner.as_ref() {
+                Statement::Select(sel) => {
+                    // Names are checked as for running it, so EXPLAIN reports the same errors.
+                    self.read(sel, pos, |_, sel, db| explain(sel, db.functions()))
+                }
+                _ => Err(Error::new(pos, "EXPLAIN applies to SELECT")),
+            },
+            Statement::ShowMaps => {
+                let mut rows = Vec::new();
+                let maps = match &mut self.txn {
+                    Some(t) => t
+                        .map_names()
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                    None => self.db.maps().into_iter().map(|m| m.name).collect(),
+                };
+                for name in maps {
+                    let r = self.read_map(&name, pos, |v| {
+                        let c = v.config();
+                        Ok(vec![
+                            Value::text(v.name()),
+                            Value::Number(c.resolution as f64),
+                            Value::Number(c.channels as f64),
+                            Value::Number(c.bounds),
+                            Value::Number(v.len() as f64),
+                        ])
+                    })?;
+                    rows.push(r);
+                }
+                Ok(QueryResult {
+                    columns: ["name", "resolution", "channels", "bounds", "objects"]
+                        .map(String::from)
+                        .to_vec(),
+                    status: format!("SHOW MAPS {}", rows.len()),
+                    rows,
+                })
+            }
+            Statement::Describe { name } => {
+                let bytes = self.db.size_on_disk().map_err(engine)?;
+                let row = self.read_map(name, pos, |v| {
+                    let c = v.config();
+                    let s = v.stats();
+                    Ok(vec![
+                        Value::text(v.name()),
+                        Value::Number(c.resolution as f64),
+                        Value::Number(c.channels as f64),
+                        Value::Number(c.bounds),
+                        Value::text(c.dtype.name()),
+                        Value::Number(c.sigma),
+                        Value::Number(c.splat_radius as f64),
+                        Value::Number(s.objects as f64),
+                        Value::Number(s.bricks as f64),
+                        Value::Number(s.covered_cells as f64),
+                        Value::Number(bytes as f64),
+                    ])
+                })?;
+                Ok(QueryResult {
+                    columns: [
+                        "name",
+                        "resolution",
+                        "channels",
+                        "bounds",
+                        "dtype",
+                        "sigma",
+                        "splat_radius",
+                        "objects",
+                        "bricks",
+                        "covered_cells",
+                        "bytes_on_disk",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    rows: vec![row],
+                    status: "DESCRIBE".into(),
+                })
+            }
+            Statement::CreateMap { name, settings } => {
+                let config = map_config(settings)?;
+                self.write(pos, |t| {
+                    t.create_map(name, config).map_err(engine)?;
+                    Ok(QueryResult::status("CREATE MAP"))
+                })
+            }
+            Statement::DropMap { name, if_exists } => self.write(pos, |t| {
+                if *if_exists && t.map(name).is_err() {
+                    return Ok(QueryResult::status("DROP MAP"));
+                }
+                t.drop_map(name).map_err(engine)?;
+                Ok(QueryResult::status("DROP MAP"))
+            }),
+            Statement::Insert { map, columns, rows } => {
+                let functions = self.db.clone();
+                self.write(pos, |t| {
+                    insert(t, functions.functions(), map, columns, rows, pos)
+                })
+            }
+            Statement::Update { map, set, filter } => {
+                let functions = self.db.clone();
+                self.write(pos, |t| {
+                    update(t, functions.functions(), map, set, filter.as_ref(), pos)
+                })
+            }
+            Statement::Delete { map, filter } => {
+                let functions = self.db.clone();
+                self.write(pos, |t| {
+                    delete(t, functions.functions(), map, filter.as_ref(), pos)
+                })
+            }
+        }
+    }
+
+    /// Runs `f` on the map a query reads, from the open transaction or a fresh read.
+    fn read(
+        &mut self,
+        sel: &Select,
+        pos: Pos,
+        f: impl FnOnce(&MapView<'_>, &Select, &Database) -> Result<QueryResult>,
+    ) -> Result<QueryResult> {
+        let (Source::Map(name) | Source::Voxels(name)) = &sel.from;
+        let at = sel.from_pos.0;
+        let db = self.db.clone();
+        match &mut self.txn {
+            Some(t) => f(&t.map(name).map_err(|e| Error::engine(at, e))?, sel, &db),
+            None => {
+                let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
+                f(&r.map(name).map_err(|e| Error::engine(at, e))?, sel, &db)
+            }
+        }
+    }
+
+    fn read_map(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        f: impl FnOnce(&MapView<'_>) -> Result<Vec<Value>>,
+    ) -> Result<Vec<Value>> {
+        match &mut self.txn {
+            Some(t) => f(&t.map(name).map_err(|e| Error::engine(pos, e))?),
+            None => {
+                let r = self.db.begin_read().map_err(|e| Error::engine(pos, e))?;
+                f(&r.map(name).map_err(|e| Error::engine(pos, e))?)
+            }
+        }
+    }
+
+    /// Runs a write in the open transaction, or in its own committed one.
+    fn write(
+        &mut self,
+        pos: Pos,
+        f: impl FnOnce(&mut WriteTransaction) -> Result<QueryResult>,
+    ) -> Result<QueryResult> {
+        match &mut self.txn {
+            Some(t) => f(t),
+            None => {
+                let mut t = self.db.begin_write().map_err(|e| Error::engine(pos, e))?;
+                let r = f(&mut t)?;
+                t.commit().map_err(|e| Error::engine(pos, e))?;
+                Ok(r)
+            }
+        }
+    }
+}
+
+fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {
+    let mut c = MapConfig::default();
+    for (key, value, at) in settings {
+        let pos = at.0;
+        let number = || match value {
+            Setting::Number(n) => Ok(*n),
+            other => Err(Error::new(
+                pos,
+                format!("{key} must be a number, found {other}"),
+            )),
+        };
+        let integer = || {
+            let n = number()?;
+            if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&n) {
+                Ok(n as u32)
+            } else {
+                Err(Error::new(
+                    pos,
+                    format!("{key} must be a non-negative integer, found {n}"),
+                ))
+            }
+        };
+        match key.as_str() {
+            "resolution" => c.resolution = integer()?,
+            "channels" => c.channels = integer()?,
+            "splat_radius" => c.splat_radius = integer()?,
+            "bounds" => c.bounds = number()?,
+            "sigma" => c.sigma = number()?,
+            "dtype" => {
+                c.dtype = match value {
+                    Setting::Str(s) | Setting::Word(s) => {
+                        Dtype::parse(s).map_err(|e| Error::new(pos, e.to_string()))?
+                    }
+                    other => {
+                        return Err(Error::new(
+                            pos,
+                            format!("dtype must be 'f32', 'f16' or 'i8', found {other}"),
+                        ))
+                    }
+                }
+            }
+            other => return Err(Error::new(pos, format!("unknown map setting '{other}'"))),
+        }
+    }
+    c.validate().map_err(|e| {
+        let pos = settings.first().map_or(Pos { line: 1, col: 1 }, |s| s.2 .0);
+        Error::new(pos, e.to_string())
+    })?;
+    Ok(c)
+}
+
+/// A constant expression's value (INSERT rows read no columns).
+fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
+    env.check(e, &[], &[], true)?;
+    env.eval(e, Scope::Row(&Row::None))
+}
+
+fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {
+    match v {
+        Value::Text(s) => Ok(s.to_string()),
+        other => Err(Error::new(
+            pos,
+            format!("{what} must be text, found a {}", other.type_name()),
+        )),
+    }
+}
+
+/// Sets column `col` of `o` to `v`.
+fn assign(o: &mut Object, col: &str, v: &Value, pos: Pos) -> Result<()> {
+    match col {
+        "id" => o.id = text(v, pos, "id")?,
+        "type" => o.kind = text(v, pos, "type")?,
+        "position" => {
+            let p = as_vector(v, pos, "position")?;
+            o.position = <[f32; 3]>::try_from(&p[..]).map_err(|_| {
+                Error::new(
+                    pos,
+                    format!("position must have 3 values, found {}", p.len()),
+                )
+            })?;
+        }
+        "x" => o.position[0] = as_number(v, pos, "x")? as f32,
+        "y" => o.position[1] = as_number(v, pos, "y")? as f32,
+        "z" => o.position[2] = as_number(v, pos, "z")? as f32,
+        "embedding" => o.embedding = as_vector(v, pos, "embedding")?.to_vec(),
+        "confidence" => o.confidence = as_number(v, pos, "confidence")? as f32,
+        other => return Err(Error::new(pos, format!("unknown column '{other}'"))),
+    }
+    Ok(())
+}
+
+fn insert(
+    t: &mut WriteTransaction,
+    functions: &tensormap_engine::Registry,
+    map: &str,
+    columns: &[(String, Span)],
+    rows: &[(Vec<Expr>, Span)],
+    pos: Pos,
+) -> Result<QueryResult> {
+    let env = Env {
+        functions,
+        attention: Vec::new(),
+    };
+    let default = ["id", "type", "position", "embedding", "confidence"];
+    let cols: Vec<(String, Pos)> = if columns.is_empty() {
+        default.iter().map(|c| (c.to_string(), pos)).collect()
+    } else {
+        columns.iter().map(|(c, s)| (c.clone(), s.0)).collect()
+    };
+    let mut seen_cols = HashSet::new();
+    for (c, p) in &cols {
+        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+            return Err(Error::new(*p, format!("unknown column '{c}'")));
+        }
+        if !seen_cols.insert(c.as_str()) {
+            return Err(Error::new(*p, format!("column '{c}' given twice")));
+        }
+    }
+    if !seen_cols.contains("id") {
+        return Err(Error::new(pos, "INSERT needs an id column"));
+    }
+    let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+    let config = view.config().clone();
+    let mut objects = Vec::with_capacity(rows.len());
+    let mut ids = HashSet::new();
+    for (row, at) in rows {
+        let at = at.0;
+        if row.len() != cols.len() {
+            return Err(Error::new(
+                at,
+                format!("{} values for {} columns", row.len(), cols.len()),
+            ));
+        }
+        let mut o = Object::new("", "", [f32::NAN; 3], Vec::new());
+        for ((c, _), e) in cols.iter().zip(row) {
+            assign(&mut o, c, &constant(&env, e)?, e.pos)?;
+        }
+        o.validate(&config).map_err(|e| Error::engine(at, e))?;
+        if view.get(&o.id).is_some() || !ids.insert(o.id.clone()) {
+            return Err(Error::new(
+                at,
+                format!("map '{map}' already has an object with id '{}'", o.id),
+            ));
+        }
+        objects.push(o);
+    }
+    let n = objects.len();
+    for o in objects {
+        t.insert(map, o).map_err(|e| Error::engine(pos, e))?;
+    }
+    Ok(QueryResult::status(format!("INSERT {n}")))
+}
+
+/// The objects of `map` that `filter` selects, as owned copies, in id order.
+fn matching(
+    t: &mut WriteTransaction,
+    env: &Env<'_>,
+    map: &str,
+    filter: Option<&Expr>,
+    pos: Pos,
+) -> Result<Vec<Object>> {
+    if let Some(f) = filter {
+        env.check(f, &OBJECT_COLUMNS, &[], true)?;
+    }
+    let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+    let mut out = Vec::new();
+    for o in view.objects() {
+        let keep = match filter {
+            None => true,
+            Some(f) => match env.eval(f, Scope::Row(&Row::Obj(o, 0)))? {
+                Value::Bool(b) => b,
+                Value::Null => false,
+                other => {
+                    return Err(Error::new(
+                        f.pos,
+                        format!("WHERE expects a boolean, found a {}", other.type_name()),
+                    ))
+                }
+            },
+        };
+        if keep {
+            out.push(o.to_object());
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+fn update(
+    t: &mut WriteTransaction,
+    functions: &tensormap_engine::Registry,
+    map: &str,
+    set: &[(String, Expr, Span)],
+    filter: Option<&Expr>,
+    pos: Pos,
+) -> Result<QueryResult> {
+    let env = Env {
+        functions,
+        attention: Vec::new(),
+    };
+    for (c, e, at) in set {
+        if c == "id" {
+            return Err(Error::new(at.0, "the id of an object cannot be updated"));
+        }
+        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+            return Err(Error::new(at.0, format!("unknown column '{c}'")));
+        }
+        env.check(e, &OBJECT_COLUMNS, &[], true)?;
+    }
+    let targets = matching(t, &env, map, filter, pos)?;
+    let config = t
+        .map(map)
+        .map_err(|e| Error::engine(pos, e))?
+        .config()
+        .clone();
+    let mut updated = Vec::with_capacity(targets.len());
+    {
+        let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+        for old in &targets {
+            let Some(row) = view.get(&old.id) else {
+                continue;
+            };
+            let mut o = old.clone();
+            for (c, e, _) in set {
+                // Every expression sees the row as it was before this statement.
+                let v = env.eval(e, Scope::Row(&Row::Obj(row, 0)))?;
+                assign(&mut o, c, &v, e.pos)?;
+            }
+            o.validate(&config).map_err(|e| Error::engine(pos, e))?;
+            updated.push(o);
+        }
+    }
+    let n = updated.len();
+    for o in updated {
+        t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+    }
+    Ok(QueryResult::status(format!("UPDATE {n}")))
+}
+
+fn delete(
+    t: &mut WriteTransaction,
+    functions: &tensormap_engine::Registry,
+    map: &str,
+    filter: Option<&Expr>,
+    pos: Pos,
+) -> Result<QueryResult> {
+    let env = Env {
+        functions,
+        attention: Vec::new(),
+    };
+    let targets = matching(t, &env, map, filter, pos)?;
+    let n = targets.len();
+    for o in targets {
+        t.delete(map, &o.id).map_err(|e| Error::engine(pos, e))?;
+    }
+    Ok(QueryResult::status(format!("DELETE {n}")))
+}
