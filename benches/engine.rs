@@ -77,6 +77,13 @@ fn field_ops(c: &mut Criterion) {
     );
     g.finish();
 
+    c.bench_function("parse_typical_statement", |b| {
+        let sql = "SELECT id, type, DISTANCE(position, [10, -20, 30]) AS d FROM scene \
+                   WHERE type IN ('cube', 'sphere') AND WITHIN(position, [10, -20, 30], 100) \
+                   ORDER BY d LIMIT 10";
+        b.iter(|| black_box(tensormap::query::parse_statement(black_box(sql)).unwrap()))
+    });
+
     let db = Database::open_in_memory().unwrap();
     db.create_map("m", cfg).unwrap();
     let mut txn = db.begin_write().unwrap();
@@ -124,12 +131,39 @@ fn million(c: &mut Criterion) {
             })
         })
     });
+    // What a program using the typed API pays to see its hits' ids.
+    g.bench_function("radius_query_100_hits_reading_ids", |b| {
+        view(&mut |v| {
+            b.iter(|| {
+                i = (i + 1) % centers.len();
+                let hits = v.within(centers[i], 28.8).unwrap();
+                black_box(hits.iter().map(|o| o.id().len()).sum::<usize>())
+            })
+        })
+    });
     g.bench_function("nearest_10", |b| {
         view(&mut |v| {
             b.iter(|| {
                 i = (i + 1) % centers.len();
                 black_box(v.nearest(centers[i], 10).unwrap().len())
             })
+        })
+    });
+    // The same radius queries through TensorQL: parse + plan + run + result rows.
+    let sqls: Vec<String> = centers
+        .iter()
+        .map(|c| {
+            format!(
+                "SELECT id FROM m WHERE WITHIN(position, [{:?}, {:?}, {:?}], 28.8)",
+                c[0], c[1], c[2]
+            )
+        })
+        .collect();
+    g.bench_function("execute_radius_query_100_hits", |b| {
+        let db = million_db();
+        b.iter(|| {
+            i = (i + 1) % sqls.len();
+            black_box(db.execute(&sqls[i]).unwrap()[0].rows.len())
         })
     });
     let q: Vec<f32> = (0..32).map(|i| (i as f32 * 0.7).cos()).collect();

@@ -161,6 +161,31 @@ impl Database {
         &self.inner.functions
     }
 
+    /// Bytes the committed records of map `name` take in the store (keys and values, before
+    /// the store's own overhead; see [`Database::size_on_disk`] for the whole file set).
+    /// Reads every record of the map.
+    pub fn map_stored_bytes(&self, name: &str) -> Result<u64> {
+        let id = {
+            let current = self.inner.current.read();
+            current.map(name)?.state.id
+        };
+        let mut bytes = tensormap_storage::keys::catalog(name).len() as u64;
+        if let Some(v) = self
+            .inner
+            .backend
+            .get(&tensormap_storage::keys::catalog(name))?
+        {
+            bytes += v.len() as u64;
+        }
+        self.inner
+            .backend
+            .scan_prefix(&tensormap_storage::keys::map_prefix(id), &mut |k, v| {
+                bytes += (k.len() + v.len()) as u64;
+                Ok(())
+            })?;
+        Ok(bytes)
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.inner.backend.size_on_disk()?)

@@ -376,9 +376,10 @@ impl Env<'_> {
                 for v in &vals {
                     sum += as_number(v, arg.pos, &name.to_ascii_uppercase())?;
                 }
+                // Over no rows SUM and AVG are NULL, as in SQL.
                 Ok(match (name, vals.len()) {
-                    ("sum", _) => Value::Number(sum),
                     (_, 0) => Value::Null,
+                    ("sum", _) => Value::Number(sum),
                     _ => Value::Number(sum / vals.len() as f64),
                 })
             }
@@ -464,13 +465,15 @@ impl Env<'_> {
     }
 
     /// Checks every column and function of `e` before any row is read, so that a mistake is
-    /// reported even on an empty map. `columns` are the source's; `aliases` may also be used.
+    /// reported even on an empty map. `columns` are the source's; `aliases` may also be used;
+    /// `forbid` names the clause (WHERE, GROUP BY, ...) where aggregates and ATTENTION are
+    /// not allowed.
     pub fn check(
         &self,
         e: &Expr,
         columns: &[&str],
         aliases: &[&str],
-        in_where: bool,
+        forbid: Option<&str>,
     ) -> Result<()> {
         match &e.kind {
             ExprKind::Column(c) => {
@@ -482,24 +485,24 @@ impl Env<'_> {
             }
             ExprKind::Vector(v) => v
                 .iter()
-                .try_for_each(|x| self.check(x, columns, aliases, in_where)),
-            ExprKind::Neg(x) | ExprKind::Not(x) => self.check(x, columns, aliases, in_where),
+                .try_for_each(|x| self.check(x, columns, aliases, forbid)),
+            ExprKind::Neg(x) | ExprKind::Not(x) => self.check(x, columns, aliases, forbid),
             ExprKind::Binary(_, l, r) => {
-                self.check(l, columns, aliases, in_where)?;
-                self.check(r, columns, aliases, in_where)
+                self.check(l, columns, aliases, forbid)?;
+                self.check(r, columns, aliases, forbid)
             }
             ExprKind::In { expr, list, .. } => {
-                self.check(expr, columns, aliases, in_where)?;
+                self.check(expr, columns, aliases, forbid)?;
                 list.iter()
-                    .try_for_each(|x| self.check(x, columns, aliases, in_where))
+                    .try_for_each(|x| self.check(x, columns, aliases, forbid))
             }
             ExprKind::Call { name, args, star } => {
                 let upper = name.to_ascii_uppercase();
                 if AGGREGATES.contains(&name.as_str()) {
-                    if in_where {
+                    if let Some(clause) = forbid {
                         return Err(Error::new(
                             e.pos,
-                            format!("aggregate {upper} is not allowed in WHERE"),
+                            format!("aggregate {upper} is not allowed in {clause}"),
                         ));
                     }
                     if !*star && args.len() != 1 {
@@ -517,8 +520,19 @@ impl Env<'_> {
                             format!("{upper} takes {arity} arguments, found {}", args.len()),
                         ));
                     }
-                    if name == "attention" && in_where {
-                        return Err(Error::new(e.pos, "ATTENTION is not allowed in WHERE"));
+                    if name == "attention" {
+                        if let Some(clause) = forbid {
+                            return Err(Error::new(
+                                e.pos,
+                                format!("ATTENTION is not allowed in {clause}"),
+                            ));
+                        }
+                        if args.iter().any(crate::plan::reads_columns) {
+                            return Err(Error::new(
+                                e.pos,
+                                "ATTENTION takes a constant query vector, not a column",
+                            ));
+                        }
                     }
                 } else {
                     let f = self
@@ -533,7 +547,7 @@ impl Env<'_> {
                     }
                 }
                 args.iter()
-                    .try_for_each(|x| self.check(x, columns, aliases, in_where))
+                    .try_for_each(|x| self.check(x, columns, aliases, forbid))
             }
             _ => Ok(()),
         }

@@ -66,19 +66,25 @@ enum Output<'q> {
     Column(&'static str),
 }
 
-/// Runs a query on `view`.
-pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<QueryResult> {
-    let mut env = Env {
-        functions,
-        attention: Vec::new(),
-    };
+/// A query's names, checked: what it outputs and what its GROUP BY keys are.
+struct Prepared<'q> {
+    outputs: Vec<Output<'q>>,
+    names: Vec<String>,
+    aliases: Vec<&'q str>,
+    /// GROUP BY with aliases replaced by the expressions they name.
+    group_by: Vec<&'q Expr>,
+}
+
+/// Checks every name of `sel` before a row is read (so mistakes show on empty maps too).
+fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
     let (columns, star): (&[&str], &[&'static str]) = match sel.from {
         Source::Map(_) => (&OBJECT_COLUMNS, &OBJECT_STAR),
         Source::Voxels(_) => (&VOXEL_COLUMNS, &VOXEL_STAR),
     };
-    // Every name is checked before a row is read.
     let mut outputs = Vec::new();
     let mut names = Vec::new();
+    let mut aliases = Vec::new();
+    let mut aliased = Vec::new();
     for item in &sel.items {
         match item {
             SelectItem::Wildcard(_) => {
@@ -88,32 +94,54 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
                 }
             }
             SelectItem::Expr(e, alias) => {
-                env.check(e, columns, &[], false)?;
+                env.check(e, columns, &[], None)?;
                 outputs.push(Output::Expr(e));
                 names.push(alias.clone().unwrap_or_else(|| match &e.kind {
                     ExprKind::Column(c) => c.clone(),
                     _ => e.to_string(),
                 }));
+                if let Some(a) = alias {
+                    aliases.push(a.as_str());
+                    aliased.push((a.as_str(), e));
+                }
             }
         }
     }
-    let aliases: Vec<&str> = sel
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            SelectItem::Expr(_, Some(a)) => Some(a.as_str()),
-            _ => None,
-        })
-        .collect();
     if let Some(w) = &sel.filter {
-        env.check(w, columns, &[], true)?;
+        env.check(w, columns, &[], Some("WHERE"))?;
     }
+    let mut group_by = Vec::new();
     for g in &sel.group_by {
-        env.check(g, columns, &aliases, true)?;
+        let resolved = match &g.kind {
+            ExprKind::Column(c) => aliased.iter().find(|(a, _)| *a == c).map_or(g, |(_, e)| *e),
+            _ => g,
+        };
+        env.check(resolved, columns, &[], Some("GROUP BY"))?;
+        group_by.push(resolved);
     }
     for (o, _) in &sel.order_by {
-        env.check(o, columns, &aliases, false)?;
+        env.check(o, columns, &aliases, None)?;
     }
+    Ok(Prepared {
+        outputs,
+        names,
+        aliases,
+        group_by,
+    })
+}
+
+/// Runs a query on `view`.
+pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<QueryResult> {
+    let mut env = Env {
+        functions,
+        attention: Vec::new(),
+    };
+    let Prepared {
+        outputs,
+        names,
+        aliases,
+        group_by,
+    } = prepare(&env, sel)?;
     let plan = plan(&env, sel)?;
 
     // Rows from the access path, then WHERE.
@@ -239,61 +267,81 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
         env.attention.push((key, weights));
     }
 
-    // Groups, or one output per row.
+    // Groups, or one unit per row; sort keys first, so that only the rows LIMIT keeps are
+    // projected.
     let groups: Vec<Vec<Row<'_>>> = if plan.aggregate {
-        group(&env, sel, rows)?
+        group(&env, &group_by, std::mem::take(&mut rows))?
     } else {
-        rows.into_iter().map(|r| vec![r]).collect()
+        Vec::new()
     };
-    let mut out: Vec<(Vec<Value>, Vec<Value>, Option<Row<'_>>)> = Vec::with_capacity(groups.len());
-    for g in &groups {
-        let scope = if plan.aggregate {
-            Scope::Group(g)
-        } else {
-            Scope::Row(&g[0])
-        };
-        let mut values = Vec::with_capacity(outputs.len());
-        for o in &outputs {
-            values.push(match o {
-                Output::Expr(e) => env.eval(e, scope)?,
-                Output::Column(c) => match scope {
-                    Scope::Row(r) => r.column(c).unwrap_or(Value::Null),
-                    Scope::Group(rs) => rs.first().and_then(|r| r.column(c)).unwrap_or(Value::Null),
-                },
-            });
+    let units: Vec<(Scope<'_, '_>, Option<Row<'_>>)> = if plan.aggregate {
+        groups.iter().map(|g| (Scope::Group(g), None)).collect()
+    } else {
+        rows.iter().map(|r| (Scope::Row(r), Some(*r))).collect()
+    };
+    let project = |o: &Output<'_>, scope: Scope<'_, '_>| -> Result<Value> {
+        match o {
+            Output::Expr(e) => env.eval(e, scope),
+            Output::Column(c) => Ok(match scope {
+                Scope::Row(r) => r.column(c).unwrap_or(Value::Null),
+                Scope::Group(rs) => rs.first().and_then(|r| r.column(c)).unwrap_or(Value::Null),
+            }),
         }
+    };
+    // ORDER BY a name that is an alias sorts by that output.
+    let key_outputs: Vec<Option<usize>> = sel
+        .order_by
+        .iter()
+        .map(|(e, _)| match &e.kind {
+            ExprKind::Column(c) if aliases.contains(&c.as_str()) => {
+                names.iter().position(|n| n == c)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut keyed = Vec::with_capacity(units.len());
+    for (scope, row) in units {
         let mut keys = Vec::with_capacity(sel.order_by.len());
-        for (e, _) in &sel.order_by {
-            let alias = match &e.kind {
-                ExprKind::Column(c) => names
-                    .iter()
-                    .position(|n| n == c)
-                    .filter(|_| aliases.contains(&c.as_str())),
-                _ => None,
-            };
+        for ((e, _), alias) in sel.order_by.iter().zip(&key_outputs) {
             keys.push(match alias {
-                Some(i) => values[i].clone(),
+                Some(i) => project(&outputs[*i], scope)?,
                 None => env.eval(e, scope)?,
             });
         }
-        out.push((
-            values,
-            keys,
-            if plan.aggregate {
-                None
-            } else {
-                g.first().copied()
-            },
-        ));
+        keyed.push((keys, scope, row));
     }
     let presorted = matches!(
         plan.access,
         Access::Nearest { .. } | Access::AttentionTop { .. }
     );
-    if !presorted {
-        out.sort_by(|a, b| {
+    if !presorted && sel.order_by.is_empty() && !plan.aggregate {
+        // Only the tie order: by id (unique), read once per row rather than per comparison;
+        // voxels by cell.
+        if let Source::Voxels(_) = sel.from {
+            keyed.sort_by(|a, b| match (&a.2, &b.2) {
+                (Some(x), Some(y)) => x.tie_cmp(y),
+                _ => Ordering::Equal,
+            });
+        } else {
+            let mut by_id: Vec<(&str, usize)> = keyed
+                .iter()
+                .enumerate()
+                .map(|(i, k)| match k.2 {
+                    Some(Row::Obj(o, _)) => (o.id(), i),
+                    _ => ("", i),
+                })
+                .collect();
+            by_id.sort_unstable();
+            let mut slots: Vec<Option<_>> = keyed.into_iter().map(Some).collect();
+            keyed = by_id
+                .into_iter()
+                .filter_map(|(_, i)| slots[i].take())
+                .collect();
+        }
+    } else if !presorted {
+        keyed.sort_by(|a, b| {
             for (i, (_, desc)) in sel.order_by.iter().enumerate() {
-                let o = a.1[i].total_cmp(&b.1[i]);
+                let o = a.0[i].total_cmp(&b.0[i]);
                 let o = if *desc { o.reverse() } else { o };
                 if o != Ordering::Equal {
                     return o;
@@ -309,12 +357,15 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
     let limit = sel
         .limit
         .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
-    let rows: Vec<Vec<Value>> = out
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| r.0)
-        .collect();
+    let mut result = Vec::with_capacity(keyed.len().saturating_sub(offset).min(limit));
+    for (_, scope, _) in keyed.into_iter().skip(offset).take(limit) {
+        let mut values = Vec::with_capacity(outputs.len());
+        for o in &outputs {
+            values.push(project(o, scope)?);
+        }
+        result.push(values);
+    }
+    let rows = result;
     Ok(QueryResult {
         status: format!("SELECT {}", rows.len()),
         columns: names,
@@ -347,14 +398,14 @@ fn passes(env: &Env<'_>, filter: Option<&Expr>, row: &Row<'_>) -> Result<bool> {
 
 /// Rows grouped by the GROUP BY keys, groups in key order; one group (maybe empty) without
 /// GROUP BY.
-fn group<'a>(env: &Env<'_>, sel: &Select, rows: Vec<Row<'a>>) -> Result<Vec<Vec<Row<'a>>>> {
-    if sel.group_by.is_empty() {
+fn group<'a>(env: &Env<'_>, group_by: &[&Expr], rows: Vec<Row<'a>>) -> Result<Vec<Vec<Row<'a>>>> {
+    if group_by.is_empty() {
         return Ok(vec![rows]);
     }
     let mut keyed: Vec<(Vec<Value>, Row<'a>)> = Vec::with_capacity(rows.len());
     for row in rows {
-        let mut key = Vec::with_capacity(sel.group_by.len());
-        for g in &sel.group_by {
+        let mut key = Vec::with_capacity(group_by.len());
+        for g in group_by {
             key.push(env.eval(g, Scope::Row(&row))?);
         }
         keyed.push((key, row));
@@ -391,6 +442,7 @@ pub fn explain(sel: &Select, functions: &Registry) -> Result<QueryResult> {
         functions,
         attention: Vec::new(),
     };
+    prepare(&env, sel)?;
     let plan: Plan<'_> = plan(&env, sel)?;
     let lines = crate::plan::explain(&plan, sel);
     Ok(QueryResult {

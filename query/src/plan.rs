@@ -57,7 +57,8 @@ fn constant(env: &Env<'_>, e: &Expr) -> Option<tensormap_engine::Value> {
     env.eval(e, Scope::Row(&Row::None)).ok()
 }
 
-fn reads_columns(e: &Expr) -> bool {
+/// Whether `e` reads a column of the row (ATTENTION counts: it reads the row's weight).
+pub fn reads_columns(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Column(_) => true,
         ExprKind::Vector(v) => v.iter().any(reads_columns),

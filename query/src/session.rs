@@ -122,7 +122,8 @@ impl Session {
                 })
             }
             Statement::Describe { name } => {
-                let bytes = self.db.size_on_disk().map_err(engine)?;
+                // Committed bytes (0 for a map this transaction created).
+                let bytes = self.db.map_stored_bytes(name).unwrap_or(0);
                 let row = self.read_map(name, pos, |v| {
                     let c = v.config();
                     let s = v.stats();
@@ -290,17 +291,16 @@ fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {
             }
             other => return Err(Error::new(pos, format!("unknown map setting '{other}'"))),
         }
+        // The defaults are valid and each setting is checked alone: the first failure is
+        // this setting's.
+        c.validate().map_err(|e| Error::new(pos, e.to_string()))?;
     }
-    c.validate().map_err(|e| {
-        let pos = settings.first().map_or(Pos { line: 1, col: 1 }, |s| s.2 .0);
-        Error::new(pos, e.to_string())
-    })?;
     Ok(c)
 }
 
 /// A constant expression's value (INSERT rows read no columns).
 fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
-    env.check(e, &[], &[], true)?;
+    env.check(e, &[], &[], Some("VALUES"))?;
     env.eval(e, Scope::Row(&Row::None))
 }
 
@@ -409,7 +409,7 @@ fn matching(
     pos: Pos,
 ) -> Result<Vec<Object>> {
     if let Some(f) = filter {
-        env.check(f, &OBJECT_COLUMNS, &[], true)?;
+        env.check(f, &OBJECT_COLUMNS, &[], Some("WHERE"))?;
     }
     let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
     let mut out = Vec::new();
@@ -454,7 +454,7 @@ fn update(
         if !OBJECT_COLUMNS.contains(&c.as_str()) {
             return Err(Error::new(at.0, format!("unknown column '{c}'")));
         }
-        env.check(e, &OBJECT_COLUMNS, &[], true)?;
+        env.check(e, &OBJECT_COLUMNS, &[], Some("SET"))?;
     }
     let targets = matching(t, &env, map, filter, pos)?;
     let config = t

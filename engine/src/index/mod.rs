@@ -282,7 +282,7 @@ impl ObjectIndex {
             heads.push(Reverse((OrdF32(d2), MEM, slot)));
         }
         // Take k, plus any rows tied with the kth, then order ties by id.
-        let mut hits: Vec<(Row, f32)> = Vec::with_capacity(k + 1);
+        let mut hits: Vec<(Row, f32)> = Vec::with_capacity(k.min(self.live) + 1);
         while let Some(Reverse((OrdF32(d2), seg, slot))) = heads.pop() {
             if hits.len() >= k && hits.last().is_some_and(|h| h.1 < d2) {
                 break;
