@@ -323,19 +323,26 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
                 _ => Ordering::Equal,
             });
         } else {
-            let mut by_id: Vec<(&str, usize)> = keyed
+            // The first 8 bytes as an integer decide most comparisons without a memcmp.
+            let prefix = |id: &str| {
+                let mut b = [0u8; 8];
+                let n = id.len().min(8);
+                b[..n].copy_from_slice(&id.as_bytes()[..n]);
+                u64::from_be_bytes(b)
+            };
+            let mut by_id: Vec<(u64, &str, usize)> = keyed
                 .iter()
                 .enumerate()
                 .map(|(i, k)| match k.2 {
-                    Some(Row::Obj(o, _)) => (o.id(), i),
-                    _ => ("", i),
+                    Some(Row::Obj(o, _)) => (prefix(o.id()), o.id(), i),
+                    _ => (0, "", i),
                 })
                 .collect();
             by_id.sort_unstable();
             let mut slots: Vec<Option<_>> = keyed.into_iter().map(Some).collect();
             keyed = by_id
                 .into_iter()
-                .filter_map(|(_, i)| slots[i].take())
+                .filter_map(|(_, _, i)| slots[i].take())
                 .collect();
         }
     } else if !presorted {

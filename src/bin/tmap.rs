@@ -118,17 +118,18 @@ impl Shell {
     /// Runs a script, printing each result as it comes; false at the first error.
     fn run_script(&mut self, sql: &str) -> bool {
         let mut out = std::io::stdout().lock();
-        for result in self.db.execute_iter(sql) {
+        let mut statements = self.db.execute_iter(sql);
+        loop {
             let start = Instant::now();
+            let Some(result) = statements.next() else {
+                break;
+            };
+            let elapsed = start.elapsed();
             match result {
                 Ok(r) => {
                     print_result(&mut out, &r, self.format);
                     if self.timer {
-                        let _ = writeln!(
-                            out,
-                            "Run Time: {:.3} ms",
-                            start.elapsed().as_secs_f64() * 1e3
-                        );
+                        let _ = writeln!(out, "Run Time: {:.3} ms", elapsed.as_secs_f64() * 1e3);
                     }
                 }
                 Err(e) => {
