@@ -174,6 +174,17 @@ fn million(c: &mut Criterion) {
     g.finish();
 }
 
+fn render_view(c: &mut Criterion) {
+    // The seed's tensor_to_svg: 1,000 objects and the heatmap of a 64³ × 32 field.
+    let db = loaded(1000);
+    let opts = tensormap::RenderOptions::default();
+    let svg = db.render("SELECT * FROM m", &opts).unwrap();
+    println!("(tensor_to_svg: {} bytes of SVG)", svg.len());
+    c.bench_function("render/tensor_to_svg_1000_objects_heatmap", |b| {
+        b.iter(|| black_box(db.render("SELECT * FROM m", &opts).unwrap().len()))
+    });
+}
+
 fn durable(c: &mut Criterion) {
     let objs = objects(MILLION, 11);
     let objs = &objs;
@@ -233,7 +244,7 @@ fn durable(c: &mut Criterion) {
 criterion_group! {
     name = fast;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = field_ops, million
+    targets = field_ops, render_view, million
 }
 criterion_group!(slow, durable);
 criterion_main!(fast, slow);

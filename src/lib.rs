@@ -44,6 +44,9 @@ pub use tensormap_engine::{
 /// TensorQL: parser, planner, executor.
 pub use tensormap_query as query;
 pub use tensormap_query::{QueryResult, Session};
+/// The renderer: scenes, cameras, SVG and .svg3d.
+pub use tensormap_render as render;
+pub use tensormap_render::{Camera, RenderOptions};
 /// The storage layer: backends, codecs and on-disk records.
 pub use tensormap_storage as storage;
 
@@ -132,6 +135,16 @@ impl Database {
             session: self.session.clone(),
             failed: false,
         }
+    }
+
+    /// Renders the objects that the SELECT `select` chooses as SVG text (its select list
+    /// aside), with the map's field as a heatmap when `opts.heatmap` (see `RENDER`).
+    pub fn render(
+        &self,
+        select: &str,
+        opts: &RenderOptions,
+    ) -> std::result::Result<String, QueryError> {
+        self.session.lock().render(select, opts)
     }
 
     /// Whether a TensorQL `BEGIN` is open.

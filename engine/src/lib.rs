@@ -40,7 +40,7 @@ mod value;
 pub use attention::attention_weights;
 pub use db::{Database, MapInfo};
 pub use error::{Error, Result};
-pub use field::{Field, FieldStats, VoxelSet};
+pub use field::{CoarseCell, Field, FieldStats, VoxelSet};
 pub use functions::{Function, Registry, ScalarFn};
 pub use index::ObjectRef;
 pub use map::{Candidates, MapStats, MapView};

@@ -83,6 +83,15 @@ pub enum Statement {
     Select(Box<Select>),
     /// `EXPLAIN <statement>`
     Explain(Box<Statement>),
+    /// `RENDER SELECT ... [TO 'file'] [WITH (k = v, ...)]`
+    Render {
+        /// The objects to draw.
+        select: Box<Select>,
+        /// The file to write (`.svg` or `.svg3d`); without it the SVG is returned as a row.
+        to: Option<String>,
+        /// Settings: width, height, camera, rotation, fov, perspective, heatmap, axes, legend.
+        settings: Vec<(String, Setting, Span)>,
+    },
     /// `BEGIN`
     Begin,
     /// `COMMIT`
@@ -433,6 +442,22 @@ impl Display for Statement {
             }
             Statement::Select(s) => write!(f, "{s}"),
             Statement::Explain(s) => write!(f, "EXPLAIN {s}"),
+            Statement::Render {
+                select,
+                to,
+                settings,
+            } => {
+                write!(f, "RENDER {select}")?;
+                if let Some(path) = to {
+                    write!(f, " TO {}", string(path))?;
+                }
+                if !settings.is_empty() {
+                    f.write_str(" WITH (")?;
+                    list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
+                    f.write_char(')')?;
+                }
+                Ok(())
+            }
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod lexer;
 pub mod parser;
 pub mod plan;
+pub mod render;
 mod session;
 
 pub use error::{Error, Pos, Result};

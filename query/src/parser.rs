@@ -21,11 +21,10 @@ pub fn is_reserved(word: &str) -> bool {
 }
 
 /// Statements of later issues, refused with a clear error for now.
-const NOT_YET: [(&str, &str); 5] = [
+const NOT_YET: [(&str, &str); 4] = [
     ("load", "LOAD MODEL"),
     ("snapshot", "SNAPSHOT"),
     ("restore", "RESTORE"),
-    ("render", "RENDER"),
     ("models", "models"),
 ];
 
@@ -271,6 +270,35 @@ impl Parser {
                     name: self.name("a map name")?,
                 })
             }
+            ("render", _) => {
+                self.bump();
+                if !self.is_kw("select") {
+                    return Err(self.unexpected("SELECT after RENDER"));
+                }
+                let select = Box::new(self.select()?);
+                let to = if self.accept_kw("to") {
+                    match &self.peek().tok {
+                        Tok::Str(s) => {
+                            let s = s.clone();
+                            self.bump();
+                            Some(s)
+                        }
+                        _ => return Err(self.unexpected("a file name string after TO")),
+                    }
+                } else {
+                    None
+                };
+                let settings = if self.accept_kw("with") {
+                    self.settings()?
+                } else {
+                    Vec::new()
+                };
+                Ok(Statement::Render {
+                    select,
+                    to,
+                    settings,
+                })
+            }
             ("explain", _) => {
                 self.bump();
                 if !self.is_kw("select") {
@@ -307,21 +335,29 @@ impl Parser {
         self.bump();
         self.bump();
         let name = self.name("a map name")?;
-        let mut settings = Vec::new();
-        if self.accept_kw("with") {
-            self.expect_sym("(")?;
-            loop {
-                let pos = self.pos();
-                let key = self.name("a setting name")?;
-                self.expect_sym("=")?;
-                settings.push((key.to_ascii_lowercase(), self.setting()?, Span(pos)));
-                if !self.accept_sym(",") {
-                    break;
-                }
-            }
-            self.expect_sym(")")?;
-        }
+        let settings = if self.accept_kw("with") {
+            self.settings()?
+        } else {
+            Vec::new()
+        };
         Ok(Statement::CreateMap { name, settings })
+    }
+
+    /// `(key = value, ...)` after WITH.
+    fn settings(&mut self) -> Result<Vec<(String, Setting, Span)>> {
+        let mut settings = Vec::new();
+        self.expect_sym("(")?;
+        loop {
+            let pos = self.pos();
+            let key = self.name("a setting name")?;
+            self.expect_sym("=")?;
+            settings.push((key.to_ascii_lowercase(), self.setting()?, Span(pos)));
+            if !self.accept_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(")")?;
+        Ok(settings)
     }
 
     fn signed_number(&mut self) -> Result<f64> {
@@ -829,6 +865,8 @@ mod tests {
             "SELECT type, COUNT(*), AVG(confidence) FROM scene GROUP BY type ORDER BY COUNT(*) DESC",
             "SELECT i, j, k, norm FROM VOXELS(scene) WHERE WITHIN(center, [0, 0, 0], 100) ORDER BY ATTENTION([0.1, 0.2]) DESC LIMIT 10",
             "EXPLAIN SELECT id FROM scene WHERE WITHIN(position, [0, 0, 0], 5)",
+            "RENDER SELECT * FROM scene WHERE WITHIN(position, [0, 0, 0], 300) TO 'view.svg' WITH (width = 800, height = 600, camera = [0, 0, -500], rotation = [30, 45, 0], fov = 60, perspective = 1200, heatmap = true)",
+            "RENDER SELECT id FROM scene LIMIT 3",
             "BEGIN", "COMMIT", "ROLLBACK",
             "SELECT \"select\", \"odd name\" FROM \"my map\"",
             "SELECT 'it''s', TRUE, FALSE, [] FROM m",
@@ -845,6 +883,10 @@ mod tests {
         let e = parse_statement("SELECT id\nFROM m WHERE x >").unwrap_err();
         assert_eq!(e.pos, Pos { line: 2, col: 17 });
         let e = parse_statement("SNAPSHOT scene TO 'x'").unwrap_err();
+        assert!(e.message.contains("not supported yet"));
+        let e = parse_statement("RENDER SHOW MAPS").unwrap_err();
+        assert!(e.message.contains("SELECT after RENDER"), "{e}");
+        let e = parse_statement("LOAD MODEL vllm FROM 'w.vllm'").unwrap_err();
         assert!(e.message.contains("not supported yet"));
         assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
         assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());

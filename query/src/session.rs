@@ -83,6 +83,36 @@ impl Session {
             Statement::Select(sel) => {
                 self.read(sel, pos, |view, sel, db| select(view, sel, db.functions()))
             }
+            Statement::Render {
+                select: sel,
+                to,
+                settings,
+            } => {
+                let svg3d = to
+                    .as_ref()
+                    .is_some_and(|p| p.to_ascii_lowercase().ends_with(".svg3d"));
+                let opts = crate::render::options(settings, svg3d)?;
+                let svg = self.read(sel, pos, |view, sel, db| {
+                    let svg = crate::render::render_select(view, sel, &opts, db.functions())?;
+                    Ok(QueryResult {
+                        columns: vec!["svg".into()],
+                        rows: vec![vec![Value::text(&svg)]],
+                        status: "RENDER".into(),
+                    })
+                })?;
+                match to {
+                    None => Ok(svg),
+                    Some(path) => {
+                        let text = svg.rows[0][0].to_string();
+                        write_atomically(path, &text)
+                            .map_err(|e| Error::new(pos, format!("cannot write '{path}': {e}")))?;
+                        Ok(QueryResult::status(format!(
+                            "RENDER {} bytes to '{path}'",
+                            text.len()
+                        )))
+                    }
+                }
+            }
             Statement::Explain(inner) => match inner.as_ref() {
                 Statement::Select(sel) => {
                     // Names are checked as for running it, so EXPLAIN reports the same errors.
@@ -196,6 +226,26 @@ impl Session {
         }
     }
 
+    /// Renders the objects the SELECT `sql` selects with `opts` (see `RENDER`).
+    pub fn render(&mut self, sql: &str, opts: &tensormap_render::RenderOptions) -> Result<String> {
+        let parsed = crate::parser::parse_statement(sql)?;
+        let Statement::Select(sel) = parsed else {
+            return Err(Error::new(
+                Pos { line: 1, col: 1 },
+                "render expects a SELECT statement",
+            ));
+        };
+        let r = self.read(&sel, Pos { line: 1, col: 1 }, |view, sel, db| {
+            let svg = crate::render::render_select(view, sel, opts, db.functions())?;
+            Ok(QueryResult {
+                columns: vec!["svg".into()],
+                rows: vec![vec![Value::text(&svg)]],
+                status: String::new(),
+            })
+        })?;
+        Ok(r.rows[0][0].to_string())
+    }
+
     /// Runs `f` on the map a query reads, from the open transaction or a fresh read.
     fn read(
         &mut self,
@@ -246,6 +296,15 @@ impl Session {
             }
         }
     }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees
+/// half a file.
+fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
+    let target = std::path::Path::new(path);
+    let tmp = target.with_extension("tmp-render");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, target)
 }
 
 fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {

@@ -7,6 +7,9 @@ use tensormap_query::{QueryResult, Session};
 
 const KINDS: [&str; 4] = ["cube", "sphere", "torus", "point"];
 
+/// A WHERE clause's text and the same predicate in Rust.
+type Filter = Box<dyn Fn(&Object) -> bool>;
+
 fn setup(seed: u64, n: usize) -> (Session, Vec<Object>) {
     let db = Database::open_in_memory().unwrap();
     db.create_map(
@@ -143,7 +146,7 @@ fn radius_nearest_attention_and_aggregates_match_brute_force() {
         // Attention: the fast path (no WHERE, or only WITHIN) and the general one (a filter).
         let q: Vec<f32> = (0..4).map(|_| rng.random_range(-2.0f32..2.0)).collect();
         let k = rng.random_range(1..10);
-        let cases: [(String, Box<dyn Fn(&Object) -> bool>); 3] = [
+        let cases: [(String, Filter); 3] = [
             (String::new(), Box::new(|_| true)),
             (
                 format!(" WHERE WITHIN(position, {}, 80)", vec_sql(&c)),

@@ -96,6 +96,19 @@ impl VoxelSet {
     }
 }
 
+/// A region of the field at a coarse octree level, for drawing it without visiting cells.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CoarseCell {
+    /// World position of the region's centre.
+    pub center: [f32; 3],
+    /// Half its width, world units.
+    pub half_size: f32,
+    /// The largest cell norm inside it (from the octree's aggregates).
+    pub max_norm: f32,
+    /// Cells covered inside it.
+    pub covered: u32,
+}
+
 /// Figures of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FieldStats {
@@ -302,6 +315,31 @@ impl Field {
                 }
             },
         );
+        out
+    }
+
+    /// The field summarized by at most `max_regions` octree nodes: the deepest level with
+    /// no more nodes than that (8^level), never finer than a brick. Read from the nodes'
+    /// aggregates alone.
+    pub fn coarse(&self, max_regions: usize) -> Vec<CoarseCell> {
+        let mut level = 0;
+        while level < self.tree.depth && 8usize.saturating_pow(level + 1) <= max_regions {
+            level += 1;
+        }
+        let e = EDGE as u32;
+        let cell = self.config.cell_size();
+        let mut out = Vec::new();
+        self.tree.visit_level(level, &mut |origin, size, agg| {
+            let cells = (size * e) as f64;
+            let center = origin
+                .map(|b| (-self.config.bounds + (b * e) as f64 * cell + cells * cell / 2.0) as f32);
+            out.push(CoarseCell {
+                center,
+                half_size: (cells * cell / 2.0) as f32,
+                max_norm: agg.max_norm,
+                covered: agg.covered,
+            });
+        });
         out
     }
 

@@ -180,6 +180,38 @@ impl Octree {
         refresh(&mut self.root, self.channels);
     }
 
+    /// Calls `f(first brick, bricks per axis, agg)` for every node `level` levels below the
+    /// root (or for a brick above that level).
+    pub fn visit_level(&self, level: u32, f: &mut dyn FnMut([u32; 3], u32, &Agg)) {
+        fn walk(
+            node: &Node,
+            origin: [u32; 3],
+            size: u32,
+            level: u32,
+            f: &mut dyn FnMut([u32; 3], u32, &Agg),
+        ) {
+            match &node.kind {
+                Kind::Inner(children) if level > 0 => {
+                    let half = size / 2;
+                    for (i, child) in children.iter().enumerate() {
+                        if let Some(child) = child.as_deref() {
+                            let o = [
+                                origin[0] + (i as u32 & 1) * half,
+                                origin[1] + ((i as u32 >> 1) & 1) * half,
+                                origin[2] + ((i as u32 >> 2) & 1) * half,
+                            ];
+                            walk(child, o, half, level - 1, f);
+                        }
+                    }
+                }
+                _ => f(origin, size, &node.agg),
+            }
+        }
+        if let Some(root) = self.root.as_deref() {
+            walk(root, [0, 0, 0], 1 << self.depth, level, f);
+        }
+    }
+
     /// Calls `f(brick coords, brick, agg)` for every brick whose node passes `keep`, which
     /// sees each node's brick range `(first brick, bricks per axis)` and aggregate.
     pub fn visit<'a>(

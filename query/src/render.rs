@@ -1,0 +1,144 @@
+//! `RENDER SELECT ...`: the objects a query selects, drawn by tensormap-render, with the
+//! map's field as a heatmap read from the octree's coarse levels.
+
+use tensormap_engine::{MapView, Registry, Value};
+use tensormap_render::{render, Camera, RenderOptions, Scene, SceneObject, VoxelSample};
+
+use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
+use crate::error::{Error, Pos, Result};
+use crate::exec::select;
+
+/// Most octree nodes the heatmap draws (the deepest level with no more nodes).
+pub const HEATMAP_REGIONS: usize = 4096;
+
+/// Render options from `WITH (...)` settings.
+pub fn options(settings: &[(String, Setting, Span)], svg3d: bool) -> Result<RenderOptions> {
+    let mut o = RenderOptions {
+        svg3d,
+        ..RenderOptions::default()
+    };
+    for (key, value, at) in settings {
+        let pos = at.0;
+        let number = |lo: f64, hi: f64| match value {
+            Setting::Number(n) if (lo..=hi).contains(n) => Ok(*n),
+            other => Err(Error::new(
+                pos,
+                format!("{key} must be a number in [{lo}, {hi}], found {other}"),
+            )),
+        };
+        let vector = || match value {
+            Setting::Vector(v)
+                if v.len() == 3 && v.iter().all(|x| x.is_finite() && x.abs() <= 1e9) =>
+            {
+                Ok([v[0] as f32, v[1] as f32, v[2] as f32])
+            }
+            other => Err(Error::new(
+                pos,
+                format!("{key} must be a vector of 3 numbers, found {other}"),
+            )),
+        };
+        let flag = || match value {
+            Setting::Word(w) if w == "true" => Ok(true),
+            Setting::Word(w) if w == "false" => Ok(false),
+            other => Err(Error::new(
+                pos,
+                format!("{key} must be true or false, found {other}"),
+            )),
+        };
+        match key.as_str() {
+            "width" => o.width = number(1.0, 16384.0)?.round() as u32,
+            "height" => o.height = number(1.0, 16384.0)?.round() as u32,
+            "camera" => o.camera.position = vector()?,
+            "rotation" => o.camera.rotation = vector()?,
+            "fov" => o.camera.fov = number(1e-3, 1e6)? as f32,
+            "perspective" => o.camera.perspective = number(1e-3, 1e12)? as f32,
+            "heatmap" => o.heatmap = flag()?,
+            "axes" => o.axes = flag()?,
+            "legend" => o.legend = flag()?,
+            other => return Err(Error::new(pos, format!("unknown render setting '{other}'"))),
+        }
+    }
+    Ok(o)
+}
+
+fn column(name: &str, pos: Pos) -> SelectItem {
+    SelectItem::Expr(
+        Expr {
+            kind: ExprKind::Column(name.into()),
+            pos,
+        },
+        None,
+    )
+}
+
+/// Draws the objects `sel` selects (its select list aside) from `view`.
+pub fn render_select(
+    view: &MapView<'_>,
+    sel: &Select,
+    opts: &RenderOptions,
+    functions: &Registry,
+) -> Result<String> {
+    if let Source::Voxels(_) = sel.from {
+        return Err(Error::new(
+            sel.from_pos.0,
+            "RENDER draws a map's objects (its heatmap shows the field): use FROM map",
+        ));
+    }
+    let pos = sel.from_pos.0;
+    let mut query = sel.clone();
+    query.items = ["id", "type", "position", "confidence", "embedding"]
+        .iter()
+        .map(|c| column(c, pos))
+        .collect();
+    let rows = select(view, &query, functions)?.rows;
+    let mut objects = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (
+            Value::Text(id),
+            Value::Text(kind),
+            Value::Vector(p),
+            Value::Number(c),
+            Value::Vector(e),
+        ) = (&row[0], &row[1], &row[2], &row[3], &row[4])
+        else {
+            continue;
+        };
+        let activation = if e.is_empty() {
+            0.0
+        } else {
+            e.iter().map(|x| x.abs()).sum::<f32>() / e.len() as f32
+        };
+        objects.push(SceneObject {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            position: [p[0], p[1], p[2]],
+            confidence: *c as f32,
+            activation: activation.min(1.0),
+        });
+    }
+    let voxels = if opts.heatmap {
+        view.field()
+            .coarse(HEATMAP_REGIONS)
+            .into_iter()
+            .map(|c| VoxelSample {
+                center: c.center,
+                half_size: c.half_size,
+                magnitude: c.max_norm,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let scene = Scene {
+        objects,
+        voxels,
+        bounds: view.config().bounds as f32,
+        map_name: view.name().to_string(),
+    };
+    Ok(render(&scene, opts))
+}
+
+/// The camera of the default options (for documentation and the shell's help).
+pub fn default_camera() -> Camera {
+    Camera::default()
+}
