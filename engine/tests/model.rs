@@ -26,7 +26,7 @@ fn step() -> impl Strategy<Value = Step> {
     let pos = prop::array::uniform3(-100i16..=100);
     let emb = prop::array::uniform3(any::<i8>());
     prop_oneof![
-        6 => (0u8..24, pos.clone(), emb.clone()).prop_map(|(id, pos, emb)| Step::Insert { id, pos, emb }),
+        6 => (0u8..24, pos.clone(), emb).prop_map(|(id, pos, emb)| Step::Insert { id, pos, emb }),
         3 => (0u8..24, pos, emb).prop_map(|(id, pos, emb)| Step::Update { id, pos, emb }),
         3 => (0u8..24).prop_map(|id| Step::Delete { id }),
         2 => Just(Step::Commit),
@@ -50,7 +50,7 @@ fn config() -> MapConfig {
 fn make(id: u8, pos: [i16; 3], emb: [i8; 3]) -> Object {
     Object::new(
         format!("o{id}"),
-        if id % 2 == 0 { "even" } else { "odd" },
+        if id.is_multiple_of(2) { "even" } else { "odd" },
         pos.map(|v| v as f32 * 0.99),
         emb.iter().map(|v| *v as f32 / 64.0).collect(),
     )

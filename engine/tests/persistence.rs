@@ -11,12 +11,17 @@ use rand::Rng;
 use tensormap_engine::{Candidates, Database, Dtype, MapConfig, MemoryBackend};
 use tensormap_storage::keys;
 
+/// An object as bits: map, id, type, position, embedding, confidence.
+type ObjectBits = (String, String, String, [u32; 3], Vec<u32>, u32);
+/// A brick as readers see it: map, brick, value bits, splat counts.
+type BrickBits = (String, [u32; 3], Vec<u32>, Vec<u32>);
+
 /// Everything observable about a database, bit for bit.
 #[derive(PartialEq)]
 struct Fingerprint {
     maps: Vec<String>,
-    objects: Vec<(String, String, String, [u32; 3], Vec<u32>, u32)>,
-    bricks: Vec<(String, [u32; 3], Vec<u32>, Vec<u32>)>,
+    objects: Vec<ObjectBits>,
+    bricks: Vec<BrickBits>,
     answers: Vec<String>,
     /// Attention ids and weights: weights are sums over segments whose layout a reopen
     /// changes, so they are compared to a relative 1e-6.
@@ -42,8 +47,7 @@ fn assert_close(a: &Fingerprint, b: &Fingerprint, context: &str, rel: f32) {
         let (p, q) = (f32::from_bits(*p), f32::from_bits(*q));
         (p - q).abs() <= rel * p.abs().max(q.abs())
     };
-    let same = |x: &(String, [u32; 3], Vec<u32>, Vec<u32>),
-                y: &(String, [u32; 3], Vec<u32>, Vec<u32>)| {
+    let same = |x: &BrickBits, y: &BrickBits| {
         x.0 == y.0
             && x.1 == y.1
             && x.3 == y.3

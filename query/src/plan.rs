@@ -111,6 +111,13 @@ fn conjuncts(e: &Expr) -> Vec<&Expr> {
     }
 }
 
+/// The sphere of a top-level `WITHIN(<column>, const, const)` conjunct of `filter`, if any.
+pub fn range_of(env: &Env<'_>, filter: &Expr, column: &str) -> Option<([f32; 3], f32)> {
+    conjuncts(filter)
+        .into_iter()
+        .find_map(|p| within(env, p, column))
+}
+
 /// Plans `sel`.
 pub fn plan<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Plan<'q>> {
     let aggregate = !sel.group_by.is_empty()

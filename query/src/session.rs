@@ -471,8 +471,16 @@ fn matching(
         env.check(f, &OBJECT_COLUMNS, &[], Some("WHERE"))?;
     }
     let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+    // A top-level WITHIN is answered by the R*-tree, as in a query; the whole WHERE is then
+    // checked on its rows.
+    let candidates: Vec<_> = match filter.and_then(|f| crate::plan::range_of(env, f, "position")) {
+        Some((center, radius)) => view
+            .within(center, radius)
+            .map_err(|e| Error::engine(pos, e))?,
+        None => view.objects().collect(),
+    };
     let mut out = Vec::new();
-    for o in view.objects() {
+    for o in candidates {
         let keep = match filter {
             None => true,
             Some(f) => match env.eval(f, Scope::Row(&Row::Obj(o, 0)))? {

@@ -63,6 +63,17 @@ pub struct Node {
     pub kind: Kind,
 }
 
+/// The first brick of child `i` (bit 0: x, 1: y, 2: z) of a node at `origin` whose
+/// children are `half` bricks wide.
+fn child_origin(origin: [u32; 3], half: u32, i: usize) -> [u32; 3] {
+    let i = i as u32;
+    [
+        origin[0] + (i & 1) * half,
+        origin[1] + ((i >> 1) & 1) * half,
+        origin[2] + ((i >> 2) & 1) * half,
+    ]
+}
+
 /// The index of a cell inside its brick.
 pub fn cell_in_brick(i: u32, j: u32, k: u32) -> usize {
     let e = EDGE as u32;
@@ -195,12 +206,7 @@ impl Octree {
                     let half = size / 2;
                     for (i, child) in children.iter().enumerate() {
                         if let Some(child) = child.as_deref() {
-                            let o = [
-                                origin[0] + (i as u32 & 1) * half,
-                                origin[1] + ((i as u32 >> 1) & 1) * half,
-                                origin[2] + ((i as u32 >> 2) & 1) * half,
-                            ];
-                            walk(child, o, half, level - 1, f);
+                            walk(child, child_origin(origin, half, i), half, level - 1, f);
                         }
                     }
                 }
@@ -241,12 +247,7 @@ fn visit<'a>(
             let half = size / 2;
             for (i, child) in children.iter().enumerate() {
                 if let Some(child) = child.as_deref() {
-                    let o = [
-                        origin[0] + (i as u32 & 1) * half,
-                        origin[1] + ((i as u32 >> 1) & 1) * half,
-                        origin[2] + ((i as u32 >> 2) & 1) * half,
-                    ];
-                    visit(child, o, half, keep, f);
+                    visit(child, child_origin(origin, half, i), half, keep, f);
                 }
             }
         }
