@@ -1,4 +1,4 @@
-//! Reader threads run radius queries, counts and field checks while a writer commits
+//! Eight reader threads run radius queries, counts and field checks while a writer commits
 //! batches: no reader ever sees part of a batch, and a reader's version never changes.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -109,11 +109,19 @@ fn run(db: Database, seconds: f64, readers: usize) {
 
 #[test]
 fn readers_never_see_a_partial_batch_in_memory() {
-    run(Database::open_in_memory().unwrap(), 2.0, 3);
+    run(Database::open_in_memory().unwrap(), 2.0, 8);
 }
 
+/// Eight readers and one writer on sled for 5 s (the long form: 30 s, `--ignored`).
 #[test]
 fn readers_never_see_a_partial_batch_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    run(Database::open(dir.path().join("db")).unwrap(), 2.0, 3);
+    run(Database::open(dir.path().join("db")).unwrap(), 5.0, 8);
+}
+
+#[test]
+#[ignore = "long: 30 s (cargo test --release --test concurrency -- --ignored)"]
+fn readers_never_see_a_partial_batch_on_disk_long() {
+    let dir = tempfile::tempdir().unwrap();
+    run(Database::open(dir.path().join("db")).unwrap(), 30.0, 8);
 }

@@ -407,7 +407,13 @@ impl Env<'_> {
                 let a = point(&vals[0], arg_pos(0), &upper)?;
                 let b = point(&vals[1], arg_pos(1), &upper)?;
                 let r = as_number(&vals[2], arg_pos(2), &upper)? as f32;
-                Ok(Value::Bool(r >= 0.0 && dist2(a, b) <= r * r))
+                if !(r.is_finite() && r >= 0.0) {
+                    return Err(Error::new(
+                        arg_pos(2),
+                        format!("WITHIN radius must be a finite number >= 0, found {r}"),
+                    ));
+                }
+                Ok(Value::Bool(dist2(a, b) <= r * r))
             }
             "cosine" => {
                 let a = as_vector(&vals[0], arg_pos(0), &upper)?;
