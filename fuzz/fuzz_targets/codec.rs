@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tensormap_storage::{brick, codec, CatalogRecord, Dtype, JournalRecord, MapMetaRecord, ObjectRecord};
+use tensormap_storage::{
+    brick, codec, CatalogRecord, Dtype, JournalRecord, MapMetaRecord, ObjectRecord,
+};
 
 fuzz_target!(|data: &[u8]| {
     let key = b"fuzz";

@@ -23,33 +23,57 @@ enum Step {
 }
 
 fn object(id: u8, pos: [i8; 3], emb: [i8; 2]) -> Object {
-    Object::new(format!("o{}", id % 32), "t", pos.map(|v| v as f32 * 0.7), emb.iter().map(|v| *v as f32 / 32.0).collect())
+    Object::new(
+        format!("o{}", id % 32),
+        "t",
+        pos.map(|v| v as f32 * 0.7),
+        emb.iter().map(|v| *v as f32 / 32.0).collect(),
+    )
 }
 
 fn observed(db: &Database) -> BTreeMap<String, Object> {
     let read = db.begin_read().expect("read");
     let view = read.map("m").expect("map");
-    view.objects().map(|o| (o.id().to_string(), o.to_object())).collect()
+    view.objects()
+        .map(|o| (o.id().to_string(), o.to_object()))
+        .collect()
 }
 
 fn field(db: &Database) -> Vec<(Vec<u32>, Vec<u32>)> {
     let read = db.begin_read().expect("read");
     let view = read.map("m").expect("map");
     let all = view.voxels_within([0.0; 3], 1000.0).expect("voxels");
-    (0..all.len()).map(|n| (all.cells[n].to_vec(), all.value(n).iter().map(|v| v.to_bits()).collect())).collect()
+    (0..all.len())
+        .map(|n| {
+            (
+                all.cells[n].to_vec(),
+                all.value(n).iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
 }
 
 fuzz_target!(|steps: Vec<Step>| {
     let backend = MemoryBackend::new();
     let mut db = Database::with_backend(Arc::new(backend.clone())).expect("open");
-    let cfg = MapConfig { resolution: 8, channels: 2, bounds: 100.0, sigma: 1.0, splat_radius: 1, ..Default::default() };
+    let cfg = MapConfig {
+        resolution: 8,
+        channels: 2,
+        bounds: 100.0,
+        sigma: 1.0,
+        splat_radius: 1,
+        ..Default::default()
+    };
     db.create_map("m", cfg).expect("create");
     let mut committed: BTreeMap<String, Object> = BTreeMap::new();
     let mut pending: Vec<Step> = Vec::new();
     for step in steps.into_iter().take(64) {
         match step {
             Step::Insert { .. } | Step::Update { .. } | Step::Delete { .. } => pending.push(step),
-            Step::Commit | Step::CommitFailingAtWrite(_) | Step::CommitFailingAtFlush | Step::Checkpoint => {
+            Step::Commit
+            | Step::CommitFailingAtWrite(_)
+            | Step::CommitFailingAtFlush
+            | Step::Checkpoint => {
                 let before_field = field(&db);
                 let mut txn = db.begin_write().expect("begin");
                 let mut model = committed.clone();
@@ -94,7 +118,11 @@ fuzz_target!(|steps: Vec<Step>| {
                     Ok(()) => committed = model,
                     Err(_) => {
                         assert!(fault, "a commit failed without an injected fault");
-                        assert_eq!(field(&db), before_field, "a failed commit changed the field");
+                        assert_eq!(
+                            field(&db),
+                            before_field,
+                            "a failed commit changed the field"
+                        );
                     }
                 }
                 backend.clear_faults();

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use tensormap_query::parse_script;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(statements) = parse_script(text) {
         let printed: Vec<String> = statements.iter().map(|s| s.statement.to_string()).collect();
         let again = parse_script(&printed.join(";\n")).expect("printed statements parse");
