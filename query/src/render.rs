@@ -2,7 +2,7 @@
 //! map's field as a heatmap read from the octree's coarse levels.
 
 use tensormap_engine::{MapView, Registry, Value};
-use tensormap_render::{render, Camera, RenderOptions, Scene, SceneObject, VoxelSample};
+use tensormap_render::{render, RenderOptions, Scene, SceneObject, VoxelSample};
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
 use crate::error::{Error, Pos, Result};
@@ -136,9 +136,4 @@ pub fn render_select(
         map_name: view.name().to_string(),
     };
     Ok(render(&scene, opts))
-}
-
-/// The camera of the default options (for documentation and the shell's help).
-pub fn default_camera() -> Camera {
-    Camera::default()
 }
