@@ -185,6 +185,21 @@ fn render_view(c: &mut Criterion) {
     });
 }
 
+/// A new database at `path` with `objs` committed in batches of 10k; the time it took.
+fn insert_durably(path: &std::path::Path, objs: &[Object]) -> (Duration, Database) {
+    let db = Database::open(path).unwrap();
+    db.create_map("m", MapConfig::default()).unwrap();
+    let start = Instant::now();
+    for chunk in objs.chunks(10_000) {
+        let mut txn = db.begin_write().unwrap();
+        for o in chunk {
+            txn.insert("m", o.clone()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    (start.elapsed(), db)
+}
+
 fn durable(c: &mut Criterion) {
     let objs = objects(MILLION, 11);
     let objs = &objs;
@@ -196,17 +211,7 @@ fn durable(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let dir = tempfile::tempdir().unwrap();
-                let db = Database::open(dir.path().join("db")).unwrap();
-                db.create_map("m", MapConfig::default()).unwrap();
-                let start = Instant::now();
-                for chunk in objs.chunks(10_000) {
-                    let mut txn = db.begin_write().unwrap();
-                    for o in chunk {
-                        txn.insert("m", o.clone()).unwrap();
-                    }
-                    txn.commit().unwrap();
-                }
-                total += start.elapsed();
+                total += insert_durably(&dir.path().join("db"), objs).0;
             }
             total
         })
@@ -215,19 +220,9 @@ fn durable(c: &mut Criterion) {
     let path = dir.path().join("db");
     let built = OnceLock::new();
     let build = || {
-        let db = Database::open(&path).unwrap();
-        db.create_map("m", MapConfig::default()).unwrap();
-        let start = Instant::now();
-        for chunk in objs.chunks(10_000) {
-            let mut txn = db.begin_write().unwrap();
-            for o in chunk {
-                txn.insert("m", o.clone()).unwrap();
-            }
-            txn.commit().unwrap();
-        }
+        let (took, db) = insert_durably(&path, objs);
         println!(
-            "1M objects inserted durably in {:.2?}; {} bytes on disk",
-            start.elapsed(),
+            "1M objects inserted durably in {took:.2?}; {} bytes on disk",
             db.size_on_disk().unwrap()
         );
     };
