@@ -274,6 +274,24 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
     } else {
         Vec::new()
     };
+    let presorted = matches!(plan.access, Access::Nearest { .. } | Access::AttentionTop { .. });
+    if !presorted && sel.order_by.is_empty() && !plan.aggregate {
+        // Only the tie order: by id (unique; its first 8 bytes as an integer decide most
+        // comparisons without a memcmp), or by cell for voxels.
+        match sel.from {
+            Source::Voxels(_) => rows.sort_by(|a, b| a.tie_cmp(b)),
+            Source::Map(_) => rows.sort_by_cached_key(|r| match r {
+                Row::Obj(o, _) => {
+                    let id = o.id();
+                    let mut b = [0u8; 8];
+                    let n = id.len().min(8);
+                    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+                    (u64::from_be_bytes(b), id)
+                }
+                _ => (0, ""),
+            }),
+        }
+    }
     let units: Vec<(Scope<'_, '_>, Option<Row<'_>>)> = if plan.aggregate {
         groups.iter().map(|g| (Scope::Group(g), None)).collect()
     } else {
@@ -310,42 +328,7 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
         }
         keyed.push((keys, scope, row));
     }
-    let presorted = matches!(
-        plan.access,
-        Access::Nearest { .. } | Access::AttentionTop { .. }
-    );
-    if !presorted && sel.order_by.is_empty() && !plan.aggregate {
-        // Only the tie order: by id (unique), read once per row rather than per comparison;
-        // voxels by cell.
-        if let Source::Voxels(_) = sel.from {
-            keyed.sort_by(|a, b| match (&a.2, &b.2) {
-                (Some(x), Some(y)) => x.tie_cmp(y),
-                _ => Ordering::Equal,
-            });
-        } else {
-            // The first 8 bytes as an integer decide most comparisons without a memcmp.
-            let prefix = |id: &str| {
-                let mut b = [0u8; 8];
-                let n = id.len().min(8);
-                b[..n].copy_from_slice(&id.as_bytes()[..n]);
-                u64::from_be_bytes(b)
-            };
-            let mut by_id: Vec<(u64, &str, usize)> = keyed
-                .iter()
-                .enumerate()
-                .map(|(i, k)| match k.2 {
-                    Some(Row::Obj(o, _)) => (prefix(o.id()), o.id(), i),
-                    _ => (0, "", i),
-                })
-                .collect();
-            by_id.sort_unstable();
-            let mut slots: Vec<Option<_>> = keyed.into_iter().map(Some).collect();
-            keyed = by_id
-                .into_iter()
-                .filter_map(|(_, _, i)| slots[i].take())
-                .collect();
-        }
-    } else if !presorted {
+    if !presorted && !sel.order_by.is_empty() {
         keyed.sort_by(|a, b| {
             for (i, (_, desc)) in sel.order_by.iter().enumerate() {
                 let o = a.0[i].total_cmp(&b.0[i]);
