@@ -274,7 +274,10 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
     } else {
         Vec::new()
     };
-    let presorted = matches!(plan.access, Access::Nearest { .. } | Access::AttentionTop { .. });
+    let presorted = matches!(
+        plan.access,
+        Access::Nearest { .. } | Access::AttentionTop { .. }
+    );
     if !presorted && sel.order_by.is_empty() && !plan.aggregate {
         // Only the tie order: by id (unique; its first 8 bytes as an integer decide most
         // comparisons without a memcmp), or by cell for voxels.
