@@ -11,8 +11,9 @@
 //! let backend = MemoryBackend::new();
 //! let mut batch = Batch::default();
 //! batch.put(b"k".to_vec(), b"v".to_vec());
-//! backend.commit(batch).unwrap();
-//! assert_eq!(backend.get(b"k").unwrap(), Some(b"v".to_vec()));
+//! backend.commit(batch)?;
+//! assert_eq!(backend.get(b"k")?, Some(b"v".to_vec()));
+//! # Ok::<(), tensormap_storage::Error>(())
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
