@@ -14,14 +14,15 @@ use faer::{Accum, ColMut, ColRef, MatRef, Par};
 /// for the scores to stay in L1.
 const CHUNK: usize = 1024;
 
-/// Calls `f(row, score)` for every row of the row-major `rows` (`n × channels`), where
-/// `score = (row · query) · scale`.
+/// Calls `f(first, scores)` for blocks of consecutive rows of the row-major `rows`
+/// (`n × channels`), where `scores[i] = (row_{first+i} · query) · scale`. The block is the
+/// caller's to change (to mask rows out, say).
 pub fn score_rows(
     rows: &[f32],
     channels: usize,
     query: &[f32],
     scale: f32,
-    f: &mut dyn FnMut(usize, f32),
+    f: &mut dyn FnMut(usize, &mut [f32]),
 ) {
     if channels == 0 {
         return;
@@ -46,9 +47,7 @@ pub fn score_rows(
             scale,
             Par::Seq,
         );
-        for (i, s) in scores[..len].iter().enumerate() {
-            f(start + i, *s);
-        }
+        f(start, &mut scores[..len]);
         start += len;
     }
 }
@@ -63,7 +62,7 @@ pub fn attention_weights(rows: &[f32], channels: usize, query: &[f32]) -> Vec<f3
         channels,
         query,
         1.0 / (channels as f32).sqrt(),
-        &mut |i, s| scores[i] = s,
+        &mut |first, block| scores[first..first + block.len()].copy_from_slice(block),
     );
     let max = scores.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
     let sum: f64 = scores.iter().map(|s| ((s - max) as f64).exp()).sum();
@@ -110,11 +109,9 @@ impl<K: Ord, V> Ord for Entry<K, V> {
 pub struct Ranked<K, V> {
     k: usize,
     heap: BinaryHeap<Reverse<Entry<K, V>>>,
-    /// Running maximum score and `Σ exp(s - max)` over every score folded in.
+    /// Running maximum score and `Σ exp(s - max)` over every score offered.
     max: f32,
     sum: f64,
-    /// Scores not yet folded into `max`/`sum` (folded a block at a time, one rescale each).
-    pending: Vec<f32>,
 }
 
 impl<K: Ord, V> Ranked<K, V> {
@@ -125,19 +122,41 @@ impl<K: Ord, V> Ranked<K, V> {
             heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
             max: f32::NEG_INFINITY,
             sum: 0.0,
-            pending: Vec::with_capacity(CHUNK),
         }
     }
 
-    /// Offers one row; `key` is computed only when the row may enter the top k.
-    pub fn offer(&mut self, score: f32, key: impl FnOnce() -> K, value: V) {
-        self.pending.push(score);
-        if self.pending.len() == CHUNK {
-            self.fold();
-        }
+    /// Offers the rows `first .. first + scores.len()`; a row scored −∞ counts for nothing
+    /// (a deleted row). `key` and `value` are asked for only of rows that may enter the
+    /// top k.
+    pub fn offer_block(
+        &mut self,
+        first: usize,
+        scores: &[f32],
+        key: impl Fn(usize) -> K,
+        value: impl Fn(usize) -> V,
+    ) {
+        self.fold(scores);
         if self.k == 0 {
             return;
         }
+        // Below the worst of a full heap nothing enters: one compare per row.
+        let mut floor = self.floor();
+        for (i, &s) in scores.iter().enumerate() {
+            if s >= floor && s != f32::NEG_INFINITY {
+                self.offer_one(s, || key(first + i), value(first + i));
+                floor = self.floor();
+            }
+        }
+    }
+
+    fn floor(&self) -> f32 {
+        match self.heap.peek() {
+            Some(Reverse(worst)) if self.heap.len() >= self.k => worst.score,
+            _ => f32::NEG_INFINITY,
+        }
+    }
+
+    fn offer_one(&mut self, score: f32, key: impl FnOnce() -> K, value: V) {
         if self.heap.len() < self.k {
             self.heap.push(Reverse(Entry {
                 score,
@@ -163,26 +182,25 @@ impl<K: Ord, V> Ranked<K, V> {
         }
     }
 
-    fn fold(&mut self) {
-        let block_max = self
-            .pending
+    /// Folds `scores` into the running maximum and `Σ exp(s − max)`: one rescale per block.
+    fn fold(&mut self, scores: &[f32]) {
+        let block_max = scores
             .iter()
-            .fold(f32::NEG_INFINITY, |m, s| m.max(*s));
+            .fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
+        if block_max == f32::NEG_INFINITY {
+            return;
+        }
         if block_max > self.max {
             if self.sum > 0.0 {
                 self.sum *= ((self.max - block_max) as f64).exp();
             }
             self.max = block_max;
         }
-        let max = self.max;
-        self.sum += self.pending.iter().map(|s| (s - max).exp()).sum::<f32>() as f64;
-        self.pending.clear();
+        self.sum += f64::from(exp_sum(scores, self.max));
     }
 
     /// Combines the rows offered to `other` into this one.
-    pub fn merge(&mut self, mut other: Ranked<K, V>) {
-        other.fold();
-        self.fold();
+    pub fn merge(&mut self, other: Ranked<K, V>) {
         if other.max > self.max {
             self.sum *= ((self.max - other.max) as f64).exp();
             self.max = other.max;
@@ -202,8 +220,7 @@ impl<K: Ord, V> Ranked<K, V> {
 
     /// The number of rows offered is not kept; this is the softmax denominator's state.
     /// Returns the top k as `(key, value, weight)`, best first.
-    pub fn finish(mut self) -> Vec<(K, V, f32)> {
-        self.fold();
+    pub fn finish(self) -> Vec<(K, V, f32)> {
         let (max, sum) = (self.max, self.sum);
         let mut top: Vec<Entry<K, V>> = self.heap.into_iter().map(|Reverse(e)| e).collect();
         top.sort_by(|a, b| b.rank(a));
@@ -220,6 +237,44 @@ impl<K: Ord, V> Ranked<K, V> {
     }
 }
 
+/// `Σ exp(s − max)` over `scores`, all ≤ `max`, in eight lanes the compiler vectorizes.
+fn exp_sum(scores: &[f32], max: f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = scores.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|&s| exp_le0(s - max)).sum();
+    for c in chunks {
+        for (lane, &s) in lanes.iter_mut().zip(c) {
+            *lane += exp_le0(s - max);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// `e^x` for `x ≤ 0`, within 2e-7 relative; 0 below −87 (and for −∞). Branch-free so that
+/// loops over it vectorize: Cephes' `expf`, `e^x = 2^n · e^r` with `n = round(x·log₂e)`,
+/// `|r| ≤ ln2/2` and a degree-5 polynomial for `e^r`.
+#[inline(always)]
+fn exp_le0(x: f32) -> f32 {
+    // Adding 1.5·2²³ rounds to an integer, which then sits in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let xc = if x > -87.0 { x } else { -87.0 };
+    let t = xc * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
+    let ni = t.to_bits() as i32 - ROUND.to_bits() as i32;
+    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let y = 1.0 + r + r * r * p;
+    let pow2 = f32::from_bits(((ni + 127) as u32) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        y * pow2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +288,9 @@ mod tests {
         let q = [0.5, -1.0, 2.0];
         let scale = 1.0 / (ch as f32).sqrt();
         let mut ranked = Ranked::new(4);
-        score_rows(&rows, ch, &q, scale, &mut |n, s| ranked.offer(s, || n, n));
+        score_rows(&rows, ch, &q, scale, &mut |first, block| {
+            ranked.offer_block(first, block, |n| n, |n| n)
+        });
         let got = ranked.finish();
 
         let scores: Vec<f64> = rows
@@ -259,18 +316,13 @@ mod tests {
             .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
             .collect();
         let mut one = Ranked::new(5);
-        all.iter()
-            .enumerate()
-            .for_each(|(i, s)| one.offer(*s, || i, ()));
+        one.offer_block(0, &all, |i| i, |_| ());
         let mut a = Ranked::new(5);
         let mut b = Ranked::new(5);
-        all.iter().enumerate().for_each(|(i, s)| {
-            if i % 2 == 0 {
-                a.offer(*s, || i, ())
-            } else {
-                b.offer(*s, || i, ())
-            }
-        });
+        for (n, block) in all.chunks(700).enumerate() {
+            let half = if n % 2 == 0 { &mut a } else { &mut b };
+            half.offer_block(n * 700, block, |i| i, |_| ());
+        }
         a.merge(b);
         let (x, y) = (one.finish(), a.finish());
         assert_eq!(
@@ -280,5 +332,39 @@ mod tests {
         for (p, q) in x.iter().zip(&y) {
             assert!((p.2 - q.2).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn exp_is_within_two_ten_millionths_of_f64() {
+        let mut worst = 0.0f64;
+        for i in 0..=2_000_000 {
+            let x = -87.0 * i as f32 / 2_000_000.0;
+            let want = (x as f64).exp();
+            worst = worst.max(((exp_le0(x) as f64) - want).abs() / want);
+        }
+        assert!(worst < 2e-7, "relative error {worst}");
+        assert_eq!(exp_le0(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_le0(-100.0), 0.0);
+        assert_eq!(exp_le0(0.0), 1.0);
+    }
+
+    #[test]
+    fn rows_scored_minus_infinity_count_for_nothing() {
+        let mut masked = Ranked::new(2);
+        masked.offer_block(0, &[1.0, f32::NEG_INFINITY, 0.5, 3.0], |i| i, |i| i);
+        let mut kept = Ranked::new(2);
+        kept.offer_block(0, &[1.0, 0.5, 3.0], |i| [0, 2, 3][i], |i| [0, 2, 3][i]);
+        let (x, y) = (masked.finish(), kept.finish());
+        assert_eq!(x.iter().map(|e| e.0).collect::<Vec<_>>(), vec![3, 0]);
+        assert_eq!(
+            x.iter().map(|e| e.0).collect::<Vec<_>>(),
+            y.iter().map(|e| e.0).collect::<Vec<_>>()
+        );
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p.2 - q.2).abs() < 1e-7);
+        }
+        let mut none = Ranked::<usize, usize>::new(3);
+        none.offer_block(0, &[f32::NEG_INFINITY; 4], |i| i, |i| i);
+        assert!(none.finish().is_empty());
     }
 }

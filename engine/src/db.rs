@@ -121,8 +121,10 @@ impl Database {
     }
 
     /// Folds every map's splat journal into its stored bricks now, so the next open replays
-    /// nothing. Commits do this by themselves when a journal grows long; this is for a quiet
-    /// moment, such as before copying the database files.
+    /// nothing, and merges each map's object index into one segment, so queries search one
+    /// tree. Commits fold journals by themselves when they grow long and keep O(log n)
+    /// segments; this is for a quiet moment: after a bulk load, or before copying the
+    /// database files.
     pub fn checkpoint(&self) -> Result<()> {
         let mut txn = self.begin_write()?;
         txn.checkpoint()?;

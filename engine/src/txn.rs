@@ -310,15 +310,17 @@ impl WriteTransaction {
         Ok(())
     }
 
-    /// Makes the commit fold every map's splat journal into stored bricks (see
-    /// [`crate::Database::checkpoint`]).
+    /// Makes the commit fold every map's splat journal into stored bricks and merge every
+    /// map's index into one segment (see [`crate::Database::checkpoint`]).
     pub fn checkpoint(&mut self) -> Result<()> {
         let journaled: Vec<String> = self
             .map_names()
             .into_iter()
             .filter(|name| {
                 self.state(name).is_ok_and(|s| {
-                    s.journal.journal_next > s.journal.journal_start || !s.pending.is_empty()
+                    s.journal.journal_next > s.journal.journal_start
+                        || !s.pending.is_empty()
+                        || s.objects.segments() > 1
                 })
             })
             .map(str::to_string)
@@ -370,7 +372,15 @@ impl WriteTransaction {
             fields.push((&mut state.field, &mut state.dirty_bricks, splats));
         }
         let stored = std::thread::scope(|scope| {
-            let sealing = scope.spawn(move || indexes.into_iter().for_each(|i| i.seal()));
+            let merge_all = self.force_checkpoint;
+            let sealing = scope.spawn(move || {
+                for index in indexes {
+                    index.seal();
+                    if merge_all {
+                        index.merge_all();
+                    }
+                }
+            });
             let splatting = scope.spawn(move || {
                 for (field, dirty, splats) in fields {
                     persist::apply_splats(field, dirty, splats);

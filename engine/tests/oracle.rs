@@ -202,6 +202,24 @@ fn committed_answers_match_brute_force() {
 }
 
 #[test]
+fn a_checkpoint_merges_the_index_into_one_segment_with_the_same_answers() {
+    let db = Database::open_in_memory().unwrap();
+    let model = build(&db, 11);
+    let segments = |db: &Database| {
+        let read = db.begin_read().unwrap();
+        let segments = read.map("m").unwrap().stats().index_segments;
+        segments
+    };
+    assert!(segments(&db) > 1);
+    db.checkpoint().unwrap();
+    assert_eq!(segments(&db), 1);
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    assert_eq!(view.len(), model.len());
+    run_queries(&view, &model, 12, 40);
+}
+
+#[test]
 fn answers_inside_a_write_transaction_see_its_changes() {
     let db = Database::open_in_memory().unwrap();
     let mut model = build(&db, 3);

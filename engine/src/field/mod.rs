@@ -85,9 +85,13 @@ impl VoxelSet {
     pub fn attention(&self, query: &[f32], k: usize) -> Vec<(usize, f32)> {
         let scale = 1.0 / (self.channels as f32).sqrt();
         let mut ranked = Ranked::new(k);
-        attention::score_rows(&self.values, self.channels, query, scale, &mut |n, s| {
-            ranked.offer(s, || self.cells[n], n)
-        });
+        attention::score_rows(
+            &self.values,
+            self.channels,
+            query,
+            scale,
+            &mut |first, block| ranked.offer_block(first, block, |n| self.cells[n], |n| n),
+        );
         ranked
             .finish()
             .into_iter()

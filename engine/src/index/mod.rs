@@ -1,7 +1,7 @@
 //! The object index of one map: an LSM in miniature.
 //!
-//! A version of the index is a list of immutable [`Segment`]s (columns + bulk-loaded
-//! R*-tree), each with a copy-on-write tombstone bitset, plus a small mutable memtable that
+//! A version of the index is a list of immutable [`Segment`]s (columns + a packed
+//! R-tree), each with a copy-on-write tombstone bitset, plus a small mutable memtable that
 //! only a write transaction fills. Committing seals the memtable into a new segment and
 //! merges the newest four segments whenever they are of about one size (size-tiered
 //! compaction), so a version holds O(log n) segments and each object is rewritten
@@ -11,13 +11,13 @@
 //! Invariant: every id is live in at most one place (one segment slot, or the memtable).
 
 mod columns;
+mod packed;
 mod segment;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use self::columns::Columns;
+use self::packed::{dist2, Nearest};
 use self::segment::{SegRef, Segment};
 use crate::attention::{score_rows, Ranked};
 use crate::Object;
@@ -116,7 +116,12 @@ impl IndexBuilder {
         let mut index = ObjectIndex::new(channels);
         index.live = self.cols.len();
         if self.cols.len() > 0 {
-            index.segs.push(SegRef::new(Segment::build(self.cols)));
+            let rows: Vec<_> = (0..self.cols.len() as u32)
+                .map(|slot| (&self.cols, slot))
+                .collect();
+            index
+                .segs
+                .push(SegRef::new(Segment::build(channels, &rows)));
         }
         index
     }
@@ -230,14 +235,14 @@ impl ObjectIndex {
         let r2 = radius * radius;
         let mut out = Vec::new();
         for (i, s) in self.segs.iter().enumerate() {
-            for e in s.seg.rtree.locate_within_distance(center, r2) {
-                if !s.is_dead(e.data) {
-                    out.push(Row {
-                        seg: i as u32,
-                        slot: e.data,
-                    });
-                }
-            }
+            let seg = i as u32;
+            s.seg
+                .tree
+                .within(&s.seg.cols.positions, center, r2, &mut |slot| {
+                    if !s.is_dead(slot) {
+                        out.push(Row { seg, slot });
+                    }
+                });
         }
         for (slot, p) in self.mem.positions.iter().enumerate() {
             if !self.mem_dead[slot] && dist2(p, &center) <= r2 {
@@ -252,48 +257,26 @@ impl ObjectIndex {
 
     /// The `k` rows nearest `point` with their distances, nearest first, ties by id.
     pub fn nearest(&self, point: [f32; 3], k: usize) -> Vec<(Row, f32)> {
-        if k == 0 {
-            return Vec::new();
+        let mut search = Nearest::new(k);
+        for (slot, p) in self.mem.positions.iter().enumerate() {
+            if !self.mem_dead[slot] {
+                search.offer(dist2(p, &point), MEM, slot as u32);
+            }
         }
-        // One nearest-neighbour stream per segment, merged by a heap on their heads.
-        let mut streams: Vec<_> = self
+        let trees: Vec<_> = self
             .segs
             .iter()
-            .map(|s| s.seg.rtree.nearest_neighbor_iter_with_distance_2(point))
+            .map(|s| (&s.seg.tree, s.seg.cols.positions.as_slice()))
             .collect();
-        let mut heads = BinaryHeap::new();
-        let next_live = |i: usize, streams: &mut Vec<_>| -> Option<(f32, u32)> {
-            let it: &mut rstar::iterators::NearestNeighborDistance2Iterator<'_, _> =
-                &mut streams[i];
-            it.find(|(e, _): &(&segment::Entry, f32)| !self.segs[i].is_dead(e.data))
-                .map(|(e, d2)| (d2, e.data))
-        };
-        for i in 0..streams.len() {
-            if let Some((d2, slot)) = next_live(i, &mut streams) {
-                heads.push(Reverse((OrdF32(d2), i as u32, slot)));
-            }
-        }
-        let mut mem: Vec<(f32, u32)> = (0..self.mem.len())
-            .filter(|s| !self.mem_dead[*s])
-            .map(|s| (dist2(&self.mem.positions[s], &point), s as u32))
+        search.search(&trees, point, &|seg, slot| {
+            !self.segs[seg as usize].is_dead(slot)
+        });
+        // The search keeps rows tied with the kth: order ties by id, then cut.
+        let mut hits: Vec<(Row, f32)> = search
+            .into_vec()
+            .into_iter()
+            .map(|(d2, seg, slot)| (Row { seg, slot }, d2))
             .collect();
-        mem.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (d2, slot) in mem {
-            heads.push(Reverse((OrdF32(d2), MEM, slot)));
-        }
-        // Take k, plus any rows tied with the kth, then order ties by id.
-        let mut hits: Vec<(Row, f32)> = Vec::with_capacity(k.min(self.live) + 1);
-        while let Some(Reverse((OrdF32(d2), seg, slot))) = heads.pop() {
-            if hits.len() >= k && hits.last().is_some_and(|h| h.1 < d2) {
-                break;
-            }
-            hits.push((Row { seg, slot }, d2));
-            if seg != MEM {
-                if let Some((d2, slot)) = next_live(seg as usize, &mut streams) {
-                    heads.push(Reverse((OrdF32(d2), seg, slot)));
-                }
-            }
-        }
         hits.sort_by(|a, b| {
             a.1.total_cmp(&b.1)
                 .then_with(|| self.object(a.0).id().cmp(self.object(b.0).id()))
@@ -371,6 +354,11 @@ impl ObjectIndex {
         let ch = self.channels;
         let scale = 1.0 / (ch as f32).sqrt();
         let cols = self.cols(Row { seg, slot: 0 });
+        let any_dead = if seg == MEM {
+            self.mem_dead.iter().any(|d| *d)
+        } else {
+            self.segs[seg as usize].dead_count > 0
+        };
         let dead = |slot: u32| {
             if seg == MEM {
                 self.mem_dead[slot as usize]
@@ -383,11 +371,24 @@ impl ObjectIndex {
             ch,
             query,
             scale,
-            &mut |n, s| {
-                let slot = (start + n) as u32;
-                if !dead(slot) {
-                    ranked.offer(s, || cols.ids[slot as usize].clone(), Row { seg, slot });
+            &mut |first, block| {
+                let first = start + first;
+                if any_dead {
+                    for (i, s) in block.iter_mut().enumerate() {
+                        if dead((first + i) as u32) {
+                            *s = f32::NEG_INFINITY;
+                        }
+                    }
                 }
+                ranked.offer_block(
+                    first,
+                    block,
+                    |slot| cols.ids[slot].clone(),
+                    |slot| Row {
+                        seg,
+                        slot: slot as u32,
+                    },
+                );
             },
         );
     }
@@ -405,7 +406,14 @@ impl ObjectIndex {
             ch,
             query,
             1.0 / (ch as f32).sqrt(),
-            &mut |n, s| ranked.offer(s, || self.object(rows[n]).shared_id(), rows[n]),
+            &mut |first, block| {
+                ranked.offer_block(
+                    first,
+                    block,
+                    |n| self.object(rows[n]).shared_id(),
+                    |n| rows[n],
+                )
+            },
         );
         ranked
             .finish()
@@ -418,17 +426,16 @@ impl ObjectIndex {
     /// header; segments that are mostly tombstones are rewritten.
     pub fn seal(&mut self) {
         if !self.mem.ids.is_empty() {
-            let mut cols = Columns::with_capacity(self.channels, self.mem.len());
-            for slot in 0..self.mem.len() as u32 {
-                if !self.mem_dead[slot as usize] {
-                    cols.push_from(&self.mem, slot);
-                }
+            let rows: Vec<_> = (0..self.mem.len() as u32)
+                .filter(|slot| !self.mem_dead[*slot as usize])
+                .map(|slot| (&self.mem, slot))
+                .collect();
+            if !rows.is_empty() {
+                let seg = Segment::build(self.channels, &rows);
+                self.segs.push(SegRef::new(seg));
             }
             self.mem = Columns::new(self.channels);
             self.mem_dead.clear();
-            if cols.len() > 0 {
-                self.segs.push(SegRef::new(Segment::build(cols)));
-            }
         }
         // Rewrite segments more than half dead; drop empty ones.
         let mut i = 0;
@@ -457,38 +464,25 @@ impl ObjectIndex {
             self.segs.push(merged);
         }
     }
+
+    /// Merges every segment into one (after [`ObjectIndex::seal`]): one tree to search.
+    pub fn merge_all(&mut self) {
+        if self.segs.len() > 1 {
+            let merged = compact(&self.segs, self.channels);
+            self.segs = vec![merged];
+        }
+    }
 }
 
 /// One segment holding the live rows of `segs`.
 fn compact(segs: &[SegRef], channels: usize) -> SegRef {
-    let live = segs.iter().map(SegRef::live).sum();
-    let mut cols = Columns::with_capacity(channels, live);
-    for s in segs {
-        for slot in 0..s.seg.cols.len() as u32 {
-            if !s.is_dead(slot) {
-                cols.push_from(&s.seg.cols, slot);
-            }
-        }
-    }
-    SegRef::new(Segment::build(cols))
-}
-
-fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
-    let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-    d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
-}
-
-/// f32 ordered by `total_cmp`, for heaps.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct OrdF32(f32);
-impl Eq for OrdF32 {}
-impl PartialOrd for OrdF32 {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for OrdF32 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
+    let rows: Vec<_> = segs
+        .iter()
+        .flat_map(|s| {
+            (0..s.seg.cols.len() as u32)
+                .filter(|slot| !s.is_dead(*slot))
+                .map(|slot| (&s.seg.cols, slot))
+        })
+        .collect();
+    SegRef::new(Segment::build(channels, &rows))
 }

@@ -1,39 +1,37 @@
-//! An immutable segment of the object index: columns plus a bulk-loaded R*-tree over
-//! `(position → slot)`, and the copy-on-write tombstone bitset that marks its dead slots.
+//! An immutable segment of the object index: columns in the order of a packed R-tree
+//! over their positions (so a slot is a place in the tree), and the copy-on-write
+//! tombstone bitset that marks its dead slots.
 
 use std::sync::Arc;
 
-use rstar::primitives::GeomWithData;
-use rstar::RTree;
-
 use super::columns::Columns;
+use super::packed::{tree_order, PackedTree};
 
-/// An R*-tree entry: a position and the slot of its object.
-pub type Entry = GeomWithData<[f32; 3], u32>;
-
-/// Columns and the R*-tree over them; never changed once built.
+/// Columns and the tree over them; never changed once built.
 #[derive(Debug)]
 pub struct Segment {
     pub cols: Columns,
-    pub rtree: RTree<Entry>,
+    pub tree: PackedTree,
 }
 
 impl Segment {
-    /// Bulk-loads the R*-tree over `cols`.
-    pub fn build(cols: Columns) -> Self {
-        let entries: Vec<Entry> = cols
-            .positions
+    /// A segment holding `rows` (columns and slot), in the tree's order.
+    pub fn build(channels: usize, rows: &[(&Columns, u32)]) -> Self {
+        let positions: Vec<[f32; 3]> = rows
             .iter()
-            .enumerate()
-            .map(|(slot, p)| Entry::new(*p, slot as u32))
+            .map(|(c, slot)| c.positions[*slot as usize])
             .collect();
+        let mut cols = Columns::with_capacity(channels, rows.len());
+        for i in tree_order(&positions) {
+            let (from, slot) = rows[i as usize];
+            cols.push_from(from, slot);
+        }
         Segment {
-            rtree: RTree::bulk_load(entries),
+            tree: PackedTree::build(&cols.positions),
             cols,
         }
     }
 }
-
 /// A segment as one index version sees it: which of its slots are deleted.
 #[derive(Debug, Clone)]
 pub struct SegRef {

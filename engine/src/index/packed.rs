@@ -1,0 +1,477 @@
+//! A static, packed R-tree over points: the spatial index of one immutable segment.
+//!
+//! The points are put in *tree order* by a top-down sort-tile-recursive partition: every
+//! aligned run of `B^(l+1)` points is the subtree of one node of level `l`, and its
+//! children are the `B` runs of `B^l` points inside it. So the tree stores no pointers
+//! and no slots: level `l` is a flat array of bounding boxes, node `n`'s children are
+//! nodes `n·B .. n·B + B` of level `l − 1`, and leaf `n` holds points `n·B .. n·B + B`.
+//! A segment keeps its columns in this order, so a slot *is* a position in the tree and
+//! a query's hits lie together in memory.
+//!
+//! Measured against rstar 0.14's bulk-loaded tree on 1M uniform points (1024 random
+//! centers, radius holding ~100, 2-core EPYC): radius 5–6 µs against 12.5–17 µs, nearest 10
+//! 3.5 µs against 7.3–8.3 µs. rstar's nodes are vectors of enums reached by pointer and its
+//! queries are generic iterators; here a node's children are 16 boxes in one array.
+//!
+//! Distances are squared f32 sums in the order x, y, z, the same as a point's. Rounding
+//! is monotonic, so a box's distance never exceeds that of a point inside it, and its
+//! farthest distance never falls short of one: pruning by box and accepting a whole box
+//! give exactly the points a brute-force check with the same formula gives.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Children per node and points per leaf.
+const B: usize = 16;
+
+/// A bounding box: min x, y, z then max x, y, z.
+type Aabb = [f32; 6];
+
+const EMPTY: Aabb = [
+    f32::INFINITY,
+    f32::INFINITY,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    f32::NEG_INFINITY,
+    f32::NEG_INFINITY,
+];
+
+/// The boxes of every level over points already in tree order.
+#[derive(Debug, Clone)]
+pub struct PackedTree {
+    /// `levels[0]` bounds the leaves, the last level holds at most `B` nodes.
+    levels: Vec<Vec<Aabb>>,
+    len: usize,
+}
+
+/// The permutation that puts `points` in tree order: `order[i]` is the index in `points`
+/// of the `i`-th point of the tree.
+pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
+    let mut items: Vec<([f32; 3], u32)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (*p, i as u32))
+        .collect();
+    let mut cap = B;
+    while cap < items.len() {
+        cap = cap.saturating_mul(B);
+    }
+    partition(&mut items, cap);
+    items.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Orders `items`, the points of one subtree holding at most `cap` (a power of `B`), so
+/// that each run of `cap / B` is a compact child: slabs by x, columns by y, runs by z.
+fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
+    if items.len() <= B {
+        return;
+    }
+    let child = cap / B;
+    let children = items.len().div_ceil(child);
+    let slabs = (children as f64).cbrt().ceil() as usize;
+    let by = |axis: usize| {
+        move |a: &([f32; 3], u32), b: &([f32; 3], u32)| a.0[axis].total_cmp(&b.0[axis])
+    };
+    items.sort_unstable_by(by(0));
+    for slab in items.chunks_mut(children.div_ceil(slabs) * child) {
+        let in_slab = slab.len().div_ceil(child);
+        let columns = (in_slab as f64).sqrt().ceil() as usize;
+        slab.sort_unstable_by(by(1));
+        for column in slab.chunks_mut(in_slab.div_ceil(columns) * child) {
+            column.sort_unstable_by(by(2));
+            for run in column.chunks_mut(child) {
+                partition(run, child);
+            }
+        }
+    }
+}
+
+fn bound(boxes: impl Iterator<Item = Aabb>) -> Aabb {
+    boxes.fold(EMPTY, |mut acc, b| {
+        for a in 0..3 {
+            acc[a] = acc[a].min(b[a]);
+            acc[a + 3] = acc[a + 3].max(b[a + 3]);
+        }
+        acc
+    })
+}
+
+/// Squared distance between two points, summed x, y, z.
+#[inline]
+pub fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+    d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+}
+
+/// Squared distance from `c` to the nearest point of box `b` (0 inside it).
+#[inline]
+fn near2(b: &Aabb, c: &[f32; 3]) -> f32 {
+    let d = [0, 1, 2].map(|a| (b[a] - c[a]).max(c[a] - b[a + 3]).max(0.0));
+    d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+}
+
+/// Squared distance from `c` to the farthest corner of box `b`.
+#[inline]
+fn far2(b: &Aabb, c: &[f32; 3]) -> f32 {
+    let d = [0, 1, 2].map(|a| (c[a] - b[a]).max(b[a + 3] - c[a]));
+    d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+}
+
+impl PackedTree {
+    /// The tree over `points`, which must be in the order [`tree_order`] gives.
+    pub fn build(points: &[[f32; 3]]) -> Self {
+        let mut levels = Vec::new();
+        let mut boxes: Vec<Aabb> = points
+            .chunks(B)
+            .map(|leaf| bound(leaf.iter().map(|p| [p[0], p[1], p[2], p[0], p[1], p[2]])))
+            .collect();
+        while boxes.len() > B {
+            let up = boxes.chunks(B).map(|c| bound(c.iter().copied())).collect();
+            levels.push(std::mem::replace(&mut boxes, up));
+        }
+        levels.push(boxes);
+        PackedTree {
+            levels,
+            len: points.len(),
+        }
+    }
+
+    /// The points (by index in tree order) of node `n` of level `level`.
+    fn span(&self, level: usize, n: usize) -> std::ops::Range<usize> {
+        let width = B.pow(level as u32 + 1);
+        n * width..((n + 1) * width).min(self.len)
+    }
+
+    /// The children of node `n` of level `level ≥ 1`, as node numbers of `level − 1`.
+    fn children(&self, level: usize, n: usize) -> std::ops::Range<usize> {
+        n * B..((n + 1) * B).min(self.levels[level - 1].len())
+    }
+
+    /// Calls `hit` with the index of every point within `r2` (squared) of `c`; `points`
+    /// are the ones the tree was built over, in tree order.
+    pub fn within(&self, points: &[[f32; 3]], c: [f32; 3], r2: f32, hit: &mut impl FnMut(u32)) {
+        // Depth-first; a node is pushed only once its box is known to meet the ball, and
+        // a leaf is scanned at once. At most B nodes wait per level.
+        let mut stack = [(0u32, 0u32); STACK];
+        let mut len = 0;
+        let top = self.levels.len() - 1;
+        let mut visit =
+            |level: usize, n: usize, stack: &mut [(u32, u32); STACK], len: &mut usize| {
+                let b = &self.levels[level][n];
+                if near2(b, &c) > r2 {
+                    return;
+                }
+                if far2(b, &c) <= r2 {
+                    self.span(level, n).for_each(|i| hit(i as u32));
+                } else if level == 0 {
+                    for i in self.span(0, n) {
+                        if dist2(&points[i], &c) <= r2 {
+                            hit(i as u32);
+                        }
+                    }
+                } else {
+                    stack[*len] = (level as u32, n as u32);
+                    *len += 1;
+                }
+            };
+        for n in 0..self.levels[top].len() {
+            visit(top, n, &mut stack, &mut len);
+        }
+        while len > 0 {
+            len -= 1;
+            let (level, n) = (stack[len].0 as usize, stack[len].1 as usize);
+            for m in self.children(level, n) {
+                visit(level - 1, m, &mut stack, &mut len);
+            }
+        }
+    }
+}
+
+/// Room for the nodes waiting in a depth-first walk: B per level, for more levels than
+/// 2³² points need.
+const STACK: usize = B * 9;
+
+/// Best-first nearest-neighbour search over several trees at once (the segments of one
+/// index version), keeping the `k` nearest and everything tied with the `k`-th.
+#[derive(Debug)]
+pub struct Nearest {
+    k: usize,
+    /// `(squared distance, tree, index)`, nearest first.
+    best: Vec<(f32, u32, u32)>,
+}
+
+/// A node waiting in the search's queue: its box distance, tree, level and number.
+type Pending = Reverse<(OrdF32, u32, u32, u32)>;
+
+impl Nearest {
+    pub fn new(k: usize) -> Self {
+        Nearest {
+            k,
+            // `k` may be far beyond the points there are (`usize::MAX`, say).
+            best: Vec::with_capacity(k.min(1 << 12) + 1),
+        }
+    }
+
+    /// The squared distance beyond which nothing can enter: the k-th best so far.
+    fn bound(&self) -> f32 {
+        if self.best.len() >= self.k {
+            self.best[self.k - 1].0
+        } else {
+            f32::INFINITY
+        }
+    }
+
+    /// Offers point `index` of tree `tree` at squared distance `d2`.
+    pub fn offer(&mut self, d2: f32, tree: u32, index: u32) {
+        if self.k == 0 || d2 > self.bound() {
+            return;
+        }
+        let at = self.best.partition_point(|b| b.0 <= d2);
+        self.best.insert(at, (d2, tree, index));
+        // Drop what lies beyond the k-th; ties with it stay for the caller to order.
+        while self.best.len() > self.k && self.best[self.best.len() - 1].0 > self.best[self.k - 1].0
+        {
+            self.best.pop();
+        }
+    }
+
+    /// Searches `trees` (each with its points in tree order); `live(tree, index)` says
+    /// whether a point counts.
+    pub fn search(
+        &mut self,
+        trees: &[(&PackedTree, &[[f32; 3]])],
+        c: [f32; 3],
+        live: &impl Fn(u32, u32) -> bool,
+    ) {
+        if self.k == 0 {
+            return;
+        }
+        // A first bound from the leaf nearest by box in each tree, found by descent; the
+        // queue then skips that leaf.
+        let mut seeded = vec![usize::MAX; trees.len()];
+        for (t, (tree, points)) in trees.iter().enumerate() {
+            let mut top = 0..tree.levels[tree.levels.len() - 1].len();
+            let mut n = 0;
+            for level in (0..tree.levels.len()).rev() {
+                let boxes = &tree.levels[level];
+                n = top
+                    .clone()
+                    .map(|m| (near2(&boxes[m], &c), m))
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .map_or(0, |(_, m)| m);
+                if level > 0 {
+                    top = tree.children(level, n);
+                }
+            }
+            if tree.len > 0 {
+                self.scan_leaf(tree, points, t as u32, n, c, live);
+                seeded[t] = n;
+            }
+        }
+        let mut queue: BinaryHeap<Pending> = BinaryHeap::with_capacity(64);
+        for (t, (tree, _)) in trees.iter().enumerate() {
+            let top = tree.levels.len() - 1;
+            for (n, b) in tree.levels[top].iter().enumerate() {
+                let d = near2(b, &c);
+                if d <= self.bound() {
+                    queue.push(Reverse((OrdF32(d), t as u32, top as u32, n as u32)));
+                }
+            }
+        }
+        while let Some(Reverse((OrdF32(d), t, level, n))) = queue.pop() {
+            if d > self.bound() {
+                break;
+            }
+            let (tree, points) = trees[t as usize];
+            let (level, n) = (level as usize, n as usize);
+            if level == 0 {
+                if seeded[t as usize] != n {
+                    self.scan_leaf(tree, points, t, n, c, live);
+                }
+                continue;
+            }
+            let boxes = &tree.levels[level - 1];
+            for m in tree.children(level, n) {
+                let d = near2(&boxes[m], &c);
+                if d <= self.bound() {
+                    queue.push(Reverse((OrdF32(d), t, level as u32 - 1, m as u32)));
+                }
+            }
+        }
+    }
+
+    fn scan_leaf(
+        &mut self,
+        tree: &PackedTree,
+        points: &[[f32; 3]],
+        t: u32,
+        leaf: usize,
+        c: [f32; 3],
+        live: &impl Fn(u32, u32) -> bool,
+    ) {
+        for i in tree.span(0, leaf) {
+            let d2 = dist2(&points[i], &c);
+            if d2 <= self.bound() && live(t, i as u32) {
+                self.offer(d2, t, i as u32);
+            }
+        }
+    }
+
+    /// `(squared distance, tree, index)` of the k nearest and any tied with the k-th,
+    /// nearest first.
+    pub fn into_vec(self) -> Vec<(f32, u32, u32)> {
+        self.best
+    }
+}
+
+/// f32 ordered by `total_cmp`, for heaps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrdF32(pub f32);
+impl Eq for OrdF32 {}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Point sets of awkward sizes and shapes: empty, one, around powers of B, on a grid
+    /// (many ties), flat, and clustered.
+    fn point_sets() -> Vec<Vec<[f32; 3]>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut sets = Vec::new();
+        for n in [0, 1, 2, 15, 16, 17, 255, 256, 257, 4097, 20_000] {
+            sets.push(
+                (0..n)
+                    .map(|_| [0; 3].map(|_| rng.random_range(-100.0f32..100.0)))
+                    .collect(),
+            );
+        }
+        sets.push(
+            (0..1000)
+                .map(|i| [(i % 10) as f32, (i / 10 % 10) as f32, (i / 100) as f32])
+                .collect(),
+        );
+        sets.push(
+            (0..3000)
+                .map(|_| {
+                    [
+                        rng.random_range(-5.0f32..5.0),
+                        0.0,
+                        rng.random_range(-5.0f32..5.0),
+                    ]
+                })
+                .collect(),
+        );
+        sets.push(
+            (0..3000)
+                .map(|i| {
+                    let c = (i % 3) as f32 * 50.0;
+                    [0; 3].map(|_| c + rng.random_range(-1.0f32..1.0))
+                })
+                .collect(),
+        );
+        sets.push(vec![[7.0, 7.0, 7.0]; 100]);
+        sets
+    }
+
+    /// A tree over `points` and the points in tree order.
+    fn build(points: &[[f32; 3]]) -> (PackedTree, Vec<[f32; 3]>) {
+        let order = tree_order(points);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert!(
+            sorted.iter().enumerate().all(|(i, v)| i as u32 == *v),
+            "not a permutation"
+        );
+        let ordered: Vec<[f32; 3]> = order.iter().map(|i| points[*i as usize]).collect();
+        (PackedTree::build(&ordered), ordered)
+    }
+
+    #[test]
+    fn within_and_nearest_match_brute_force() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for points in point_sets() {
+            let (tree, ordered) = build(&points);
+            for _ in 0..50 {
+                let c = [0; 3].map(|_| rng.random_range(-120.0f32..120.0));
+                let r = rng.random_range(0.0f32..60.0);
+                let r2 = r * r;
+                let mut got = Vec::new();
+                tree.within(&ordered, c, r2, &mut |i| got.push(i));
+                got.sort_unstable();
+                let want: Vec<u32> = (0..ordered.len() as u32)
+                    .filter(|i| dist2(&ordered[*i as usize], &c) <= r2)
+                    .collect();
+                assert_eq!(got, want, "within {c:?} {r} over {} points", points.len());
+
+                // Every third point is dead.
+                let live = |_: u32, i: u32| !i.is_multiple_of(3);
+                let k = rng.random_range(0..40);
+                let mut search = Nearest::new(k);
+                search.search(&[(&tree, &ordered)], c, &live);
+                let got: Vec<f32> = search.into_vec().iter().map(|b| b.0).collect();
+                let mut all: Vec<f32> = (0..ordered.len() as u32)
+                    .filter(|i| live(0, *i))
+                    .map(|i| dist2(&ordered[i as usize], &c))
+                    .collect();
+                all.sort_by(f32::total_cmp);
+                // The k nearest distances, plus every one tied with the k-th.
+                let cut = match all.get(k.wrapping_sub(1)) {
+                    Some(kth) if k > 0 => all.partition_point(|d| d <= kth),
+                    _ if k == 0 => 0,
+                    _ => all.len(),
+                };
+                assert_eq!(
+                    got,
+                    all[..cut],
+                    "nearest {k} to {c:?} over {} points",
+                    points.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_searches_several_trees_as_one() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let sets: Vec<Vec<[f32; 3]>> = [5000, 300, 17]
+            .iter()
+            .map(|n| {
+                (0..*n)
+                    .map(|_| [0; 3].map(|_| rng.random_range(-50.0f32..50.0)))
+                    .collect()
+            })
+            .collect();
+        let built: Vec<_> = sets.iter().map(|s| build(s)).collect();
+        let trees: Vec<_> = built.iter().map(|(t, p)| (t, p.as_slice())).collect();
+        for _ in 0..100 {
+            let c = [0; 3].map(|_| rng.random_range(-60.0f32..60.0));
+            let mut search = Nearest::new(10);
+            search.search(&trees, c, &|_, _| true);
+            let got: Vec<(u32, u32)> = search.into_vec().iter().map(|b| (b.1, b.2)).collect();
+            let mut all: Vec<(f32, u32, u32)> = trees
+                .iter()
+                .enumerate()
+                .flat_map(|(t, (_, p))| {
+                    p.iter()
+                        .enumerate()
+                        .map(move |(i, q)| (dist2(q, &c), t as u32, i as u32))
+                })
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let want: Vec<(u32, u32)> = all[..10].iter().map(|b| (b.1, b.2)).collect();
+            assert_eq!(got, want);
+        }
+    }
+}
