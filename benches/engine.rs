@@ -6,25 +6,13 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{objects, random_object, MILLION, RADIUS_100_HITS};
 use criterion::{criterion_group, criterion_main, Criterion};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tensormap::{Candidates, Database, Field, MapConfig, Object};
-
-const MILLION: usize = 1_000_000;
-
-fn random_object(rng: &mut ChaCha8Rng, id: usize, channels: usize) -> Object {
-    let p = [0; 3].map(|_| rng.random_range(-500.0f32..500.0));
-    let e = (0..channels)
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect();
-    Object::new(format!("obj{id:07}"), "cube", p, e)
-}
-
-fn objects(n: usize, seed: u64) -> Vec<Object> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|i| random_object(&mut rng, i, 32)).collect()
-}
 
 /// A database in memory holding `n` random objects in map "m" (default settings).
 fn loaded(n: usize) -> Database {
@@ -104,30 +92,28 @@ fn million_db() -> &'static Database {
 }
 
 fn million(c: &mut Criterion) {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let centers: Vec<[f32; 3]> = (0..1024)
-        .map(|_| [0; 3].map(|_| rng.random_range(-450.0f32..450.0)))
-        .collect();
+    let centers = common::centers(1024, 5);
     let view = |f: &mut dyn FnMut(&tensormap::MapView<'_>)| {
         let read = million_db().begin_read().unwrap();
         f(&read.map("m").unwrap());
     };
     let mut g = c.benchmark_group("1M");
     let mut i = 0;
-    // 1M objects in a 1000³ cube: radius 28.8 holds ~100 on average.
+    view(&mut |v| {
+        let hits: usize = centers
+            .iter()
+            .map(|c| v.within(*c, RADIUS_100_HITS).unwrap().len())
+            .sum();
+        println!(
+            "(radius {RADIUS_100_HITS}: {:.1} hits on average)",
+            hits as f64 / centers.len() as f64
+        );
+    });
     g.bench_function("radius_query_100_hits", |b| {
         view(&mut |v| {
-            let hits: usize = centers
-                .iter()
-                .map(|c| v.within(*c, 28.8).unwrap().len())
-                .sum();
-            println!(
-                "(radius 28.8: {:.1} hits on average)",
-                hits as f64 / centers.len() as f64
-            );
             b.iter(|| {
                 i = (i + 1) % centers.len();
-                black_box(v.within(centers[i], 28.8).unwrap().len())
+                black_box(v.within(centers[i], RADIUS_100_HITS).unwrap().len())
             })
         })
     });
@@ -136,7 +122,7 @@ fn million(c: &mut Criterion) {
         view(&mut |v| {
             b.iter(|| {
                 i = (i + 1) % centers.len();
-                let hits = v.within(centers[i], 28.8).unwrap();
+                let hits = v.within(centers[i], RADIUS_100_HITS).unwrap();
                 black_box(hits.iter().map(|o| o.id().len()).sum::<usize>())
             })
         })
@@ -154,7 +140,7 @@ fn million(c: &mut Criterion) {
         .iter()
         .map(|c| {
             format!(
-                "SELECT id FROM m WHERE WITHIN(position, [{:?}, {:?}, {:?}], 28.8)",
+                "SELECT id FROM m WHERE WITHIN(position, [{:?}, {:?}, {:?}], {RADIUS_100_HITS})",
                 c[0], c[1], c[2]
             )
         })
@@ -166,7 +152,7 @@ fn million(c: &mut Criterion) {
             black_box(db.execute(&sqls[i]).unwrap()[0].rows.len())
         })
     });
-    let q: Vec<f32> = (0..32).map(|i| (i as f32 * 0.7).cos()).collect();
+    let q = common::query_vector();
     g.sample_size(20);
     g.bench_function("attention_top10_all", |b| {
         view(&mut |v| b.iter(|| black_box(v.attention(&q, Candidates::All, 10).unwrap().len())))

@@ -1,0 +1,45 @@
+//! The seeded data every benchmark uses: objects uniformly in `[-500, 500]³` with
+//! 32-channel embeddings in [-1, 1], and query centers in `[-450, 450]³`.
+
+#![allow(dead_code)] // each bench uses a part of it
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tensormap::Object;
+
+pub mod sqlite;
+
+pub const MILLION: usize = 1_000_000;
+
+/// The side of the cube the objects fill, in world units.
+pub const EXTENT: f32 = 1000.0;
+
+/// In a 1000³ cube holding 1M objects, a ball of this radius holds ~100 of them.
+pub const RADIUS_100_HITS: f32 = 28.8;
+
+pub fn random_object(rng: &mut ChaCha8Rng, id: usize, channels: usize) -> Object {
+    let p = [0; 3].map(|_| rng.random_range(-500.0f32..500.0));
+    let e = (0..channels)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    Object::new(format!("obj{id:07}"), "cube", p, e)
+}
+
+/// `n` objects with ids `obj0000000`, `obj0000001`, … drawn from `seed`.
+pub fn objects(n: usize, seed: u64) -> Vec<Object> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|i| random_object(&mut rng, i, 32)).collect()
+}
+
+/// `n` query centers drawn from `seed`, 50 units inside the objects' cube.
+pub fn centers(n: usize, seed: u64) -> Vec<[f32; 3]> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| [0; 3].map(|_| rng.random_range(-450.0f32..450.0)))
+        .collect()
+}
+
+/// The attention query every benchmark uses.
+pub fn query_vector() -> Vec<f32> {
+    (0..32).map(|i| (i as f32 * 0.7).cos()).collect()
+}
