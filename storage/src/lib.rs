@@ -24,6 +24,7 @@ mod config;
 mod error;
 pub mod keys;
 mod records;
+pub mod snapshot;
 
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
 pub use config::{Dtype, MapConfig};
@@ -31,3 +32,4 @@ pub use error::{Error, Result};
 pub use records::{
     CatalogRecord, JournalRecord, JournalRecordRef, MapMetaRecord, ObjectRecord, Splat,
 };
+pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
