@@ -251,7 +251,8 @@ fn json_keeps_every_f32_exactly() {
         format: Format::Json,
         ..Default::default()
     };
-    let bytes = scene.to_bytes(&options).unwrap();
+    let mut bytes = b"\n\n  \r\n\t ".to_vec(); // blank lines before the document
+    bytes.extend(scene.to_bytes(&options).unwrap());
     let back = SnapshotReader::from_bytes(bytes, "mem")
         .unwrap()
         .into_snapshot()

@@ -129,11 +129,12 @@ impl SnapshotReader {
 
     /// Opens and checks a snapshot of `len` bytes read from `src`.
     pub fn from_source(src: Box<dyn ReadAt>, len: u64, name: &str) -> Result<Self> {
-        let mut first = [0u8; 4];
-        let n = len.min(4) as usize;
+        // Enough to see the magic, or a JSON document's `{` after some blank lines.
+        let mut first = [0u8; 256];
+        let n = len.min(first.len() as u64) as usize;
         src.read_exact_at(&mut first[..n], 0)
             .map_err(|e| SnapshotError::io(name, e))?;
-        let kind = if n == 4 && first == MAGIC {
+        let kind = if n >= 4 && first[..4] == MAGIC {
             Kind::Binary(open_binary(src, len, name)?)
         } else if first[..n]
             .iter()
