@@ -59,13 +59,23 @@ impl ReadAt for File {
     }
 }
 
-impl ReadAt for Vec<u8> {
+/// A snapshot held in memory.
+struct Memory(Vec<u8>);
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Memory({} bytes)", self.0.len())
+    }
+}
+
+impl ReadAt for Memory {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
         let end = start
             .checked_add(buf.len())
             .ok_or(std::io::ErrorKind::UnexpectedEof)?;
         let src = self
+            .0
             .get(start..end)
             .ok_or(std::io::ErrorKind::UnexpectedEof)?;
         buf.copy_from_slice(src);
@@ -124,7 +134,7 @@ impl SnapshotReader {
     /// Opens and checks a snapshot held in memory; `name` names it in errors.
     pub fn from_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
         let len = bytes.len() as u64;
-        Self::from_source(Box::new(bytes), len, name)
+        Self::from_source(Box::new(Memory(bytes)), len, name)
     }
 
     /// Opens and checks a snapshot of `len` bytes read from `src`.
