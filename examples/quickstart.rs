@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let read = db.begin_read()?;
     let scene = read.map("scene")?;
-    let stats = scene.stats();
+    let stats = scene.stats()?;
     println!(
         "map 'scene': {} objects, {} bricks, {} covered cells, max cell norm {:.3}",
         stats.objects, stats.bricks, stats.covered_cells, stats.max_norm

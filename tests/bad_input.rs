@@ -275,7 +275,8 @@ fn damaged_files_are_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8 (byte 17)"));
 
-    // Truncated and bit-flipped records: opening is an error naming the key, never a panic.
+    // Truncated and bit-flipped records: opening is an error naming the key, never a panic
+    // (a map's bricks and journal are read on its field's first use: the error comes then).
     let backend = MemoryBackend::new();
     {
         let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
@@ -292,17 +293,43 @@ fn damaged_files_are_errors() {
             v
         }] {
             backend.corrupt(key, bad);
+            let field_error = |db: &Database| {
+                let read = db.begin_read().unwrap();
+                read.map_names()
+                    .iter()
+                    .find_map(|m| read.map(m).unwrap().field().err())
+            };
             match Database::with_backend(Arc::new(backend.clone())) {
                 Err(e) => {
                     assert!(e.to_string().contains("corrupt"), "{e}");
                     damaged += 1;
                 }
-                // A damaged global counter can still be a valid number.
-                Ok(_) => assert!(key.starts_with(&[0]), "damage to {key:?} went unnoticed"),
+                Ok(db) => match field_error(&db) {
+                    Some(e) => {
+                        assert!(e.to_string().contains("corrupt"), "{e}");
+                        damaged += 1;
+                    }
+                    // A damaged global counter can still be a valid number.
+                    None => assert!(key.starts_with(&[0]), "damage to {key:?} went unnoticed"),
+                },
             }
             backend.corrupt(key, value.clone());
         }
     }
     assert!(damaged >= 10, "{damaged}");
+    // Segment files likewise.
+    for (id, bytes) in backend.dump_blobs() {
+        for bad in [bytes[..bytes.len() / 2].to_vec(), {
+            let mut v = bytes.clone();
+            let i = v.len() / 3;
+            v[i] ^= 0x10;
+            v
+        }] {
+            backend.corrupt_blob(id, &bad);
+            let e = Database::with_backend(Arc::new(backend.clone())).unwrap_err();
+            assert!(e.to_string().contains("corrupt segment"), "{e}");
+            backend.corrupt_blob(id, &bytes);
+        }
+    }
     Database::with_backend(Arc::new(backend)).unwrap();
 }

@@ -45,7 +45,11 @@ fn run(db: Database, seconds: f64, readers: usize) {
                     assert_eq!(n % BATCH, 0, "a reader saw part of a batch");
                     let hits = view.within([0.0; 3], 1000.0).unwrap().len() as u64;
                     assert_eq!(hits, n, "the R*-tree and the count disagree");
-                    let sum = view.field().root_agg().map_or(0.0, |a| a.sum[0] as f64);
+                    let sum = view
+                        .field()
+                        .unwrap()
+                        .root_agg()
+                        .map_or(0.0, |a| a.sum[0] as f64);
                     let want = n as f64 * k;
                     assert!(
                         (sum - want).abs() <= 1e-3 * want.max(1.0),

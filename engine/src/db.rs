@@ -40,6 +40,30 @@ pub(crate) struct Inner {
     pub current: RwLock<Arc<Version>>,
     pub writer: Arc<Mutex<()>>,
     pub functions: crate::Registry,
+    pub options: Options,
+    /// The next blob id to hand out. Only the writer allocates; an id is never reused in
+    /// a process, even when the commit that took it failed.
+    pub next_blob: Mutex<u64>,
+}
+
+/// How a database lays out what it stores. The defaults suit most uses; tests set small
+/// values to exercise every path with little data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// A commit that inserts at least this many objects into a map writes them as a new
+    /// segment file (the bulk path); smaller commits store them as object records.
+    pub bulk_rows: usize,
+    /// Object records of a map beyond which a commit seals them all into a segment file.
+    pub seal_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bulk_rows: 4096,
+            seal_rows: 16384,
+        }
+    }
 }
 
 /// A tensormap database: tensor maps, persistent and transactional.
@@ -62,9 +86,17 @@ pub struct MapInfo {
 }
 
 impl Database {
-    /// Opens the database directory at `path`, creating it if missing.
+    /// Opens the database directory at `path`, creating it if missing. The time it takes
+    /// does not grow with the data: segment files are mapped and checked, not decoded, and
+    /// each map's voxel field is read on first use. A database another process has open is
+    /// an error ("database '…' is open in another process").
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::with_backend(Arc::new(SledBackend::open(path)?))
+        Self::open_with(path, Options::default())
+    }
+
+    /// [`Database::open`] with storage options.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::with_backend_options(Arc::new(SledBackend::open(path)?), options)
     }
 
     /// A database that lives in memory only.
@@ -75,7 +107,12 @@ impl Database {
     /// Opens a database over any backend (tests use a shared [`MemoryBackend`] to model
     /// restarts and inject faults).
     pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Self> {
-        let loaded = persist::load(backend.as_ref())?;
+        Self::with_backend_options(backend, Options::default())
+    }
+
+    /// [`Database::with_backend`] with storage options.
+    pub fn with_backend_options(backend: Arc<dyn Backend>, options: Options) -> Result<Self> {
+        let loaded = persist::load(&backend)?;
         let version = Version {
             maps: loaded
                 .maps
@@ -90,6 +127,8 @@ impl Database {
                 current: RwLock::new(Arc::new(version)),
                 writer: Arc::new(Mutex::new(())),
                 functions: crate::Registry::default(),
+                options,
+                next_blob: Mutex::new(loaded.next_blob),
             }),
         })
     }
@@ -120,11 +159,11 @@ impl Database {
         txn.commit()
     }
 
-    /// Folds every map's splat journal into its stored bricks now, so the next open replays
-    /// nothing, and merges each map's object index into one segment, so queries search one
-    /// tree. Commits fold journals by themselves when they grow long and keep O(log n)
-    /// segments; this is for a quiet moment: after a bulk load, or before copying the
-    /// database files.
+    /// Folds every map's field journal into its stored bricks now, so loading the field
+    /// replays nothing, and merges each map's objects into one segment file without its
+    /// deleted rows, so queries search one tree and the disk holds only live data.
+    /// Commits fold journals by themselves when they grow long and keep O(log n) segments;
+    /// this is for a quiet moment: after a bulk load, or before copying the database files.
     pub fn checkpoint(&self) -> Result<()> {
         let mut txn = self.begin_write()?;
         txn.checkpoint()?;
@@ -163,15 +202,21 @@ impl Database {
         &self.inner.functions
     }
 
-    /// Bytes the committed records of map `name` take in the store (keys and values, before
-    /// the store's own overhead; see [`Database::size_on_disk`] for the whole file set).
-    /// Reads every record of the map.
+    /// Bytes the committed data of map `name` takes in the store: its records (keys and
+    /// values) and its segment files, before the store's own overhead (see
+    /// [`Database::size_on_disk`] for the whole file set).
     pub fn map_stored_bytes(&self, name: &str) -> Result<u64> {
-        let id = {
+        let (id, files) = {
             let current = self.inner.current.read();
-            current.map(name)?.state.id
+            let state = current.map(name)?.state;
+            let files: u64 = state
+                .objects
+                .durable()
+                .map(|s| s.file.blob().len() as u64)
+                .sum();
+            (state.id, files)
         };
-        let mut bytes = tensormap_storage::keys::catalog(name).len() as u64;
+        let mut bytes = files + tensormap_storage::keys::catalog(name).len() as u64;
         if let Some(v) = self
             .inner
             .backend
@@ -186,6 +231,27 @@ impl Database {
                 Ok(())
             })?;
         Ok(bytes)
+    }
+
+    /// The logical size of map `name`: what its live objects hold (id, type, position,
+    /// embedding, confidence) plus its field's stored bricks at the map's dtype (values and
+    /// splat counts) — the measure [`Database::size_on_disk`] is compared against.
+    pub fn map_logical_bytes(&self, name: &str) -> Result<u64> {
+        let read = self.begin_read()?;
+        let view = read.map(name)?;
+        let ch = view.config().channels as u64;
+        let objects: u64 = view
+            .objects()
+            .map(|o| (o.id().len() + o.kind().len()) as u64 + 12 + 4 * ch + 4)
+            .sum();
+        let width = match view.config().dtype {
+            tensormap_storage::Dtype::F32 => 4,
+            tensormap_storage::Dtype::F16 => 2,
+            tensormap_storage::Dtype::I8 => 1,
+        };
+        let cells = tensormap_storage::brick::CELLS as u64;
+        let bricks = view.stats()?.bricks;
+        Ok(objects + bricks * cells * (ch * width + 4))
     }
 
     /// Bytes the database occupies on disk.

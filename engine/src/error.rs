@@ -51,4 +51,8 @@ pub enum Error {
     /// An invalid query argument (a NaN centre, a negative radius, a wrong-length vector...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A map's field could not be read from the store (it is read on first use after an
+    /// open); every later use reports the same error.
+    #[error(transparent)]
+    Field(std::sync::Arc<Error>),
 }

@@ -26,6 +26,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod attention;
+mod commit;
 mod db;
 mod error;
 pub mod field;
@@ -38,14 +39,14 @@ mod txn;
 mod value;
 
 pub use attention::attention_weights;
-pub use db::{Database, MapInfo};
+pub use db::{Database, MapInfo, Options};
 pub use error::{Error, Result};
 pub use field::{CoarseCell, Field, FieldStats, VoxelSet};
 pub use functions::{Function, Registry, ScalarFn};
 pub use index::ObjectRef;
 pub use map::{Candidates, MapStats, MapView};
 pub use object::{Object, MAX_COMPONENT, MAX_TEXT_BYTES};
-pub use persist::MAX_JOURNAL_SPLATS;
+pub use persist::{MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS};
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
 pub use txn::{ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
 pub use value::{format_number, Value};

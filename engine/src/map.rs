@@ -2,14 +2,62 @@
 //! ([`MapView`]), shared by read and write transactions.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tensormap_storage::{MapConfig, MapMetaRecord, Splat};
+use tensormap_storage::{JournalEntry, MapConfig, MapMetaRecord};
 
 use crate::field::{Field, VoxelSet};
 use crate::index::{ObjectIndex, ObjectRef};
 use crate::object::{check_position, check_vector};
 use crate::{Error, Result};
+
+/// A field and the bricks it holds that differ from their stored copies.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedField {
+    pub field: Field,
+    pub dirty: BTreeSet<u64>,
+}
+
+/// The loader of a field not read yet.
+pub(crate) type FieldLoader = Box<dyn Fn() -> Result<LoadedField> + Send + Sync>;
+
+/// A map's field as loaded on open: read (bricks, then the journal replayed) on first use,
+/// so opening a database costs nothing per brick. Every version that shares it shares
+/// the one load.
+pub(crate) struct LazyField {
+    cell: OnceLock<std::result::Result<LoadedField, Arc<Error>>>,
+    load: FieldLoader,
+}
+
+impl std::fmt::Debug for LazyField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LazyField(loaded: {})", self.cell.get().is_some())
+    }
+}
+
+impl LazyField {
+    pub fn new(load: FieldLoader) -> Self {
+        LazyField {
+            cell: OnceLock::new(),
+            load,
+        }
+    }
+
+    /// The field, loading it the first time (concurrent callers wait for that load).
+    pub fn get(&self) -> Result<&LoadedField> {
+        self.cell
+            .get_or_init(|| (self.load)().map_err(Arc::new))
+            .as_ref()
+            .map_err(|e| Error::Field(e.clone()))
+    }
+}
+
+/// A map's field: in memory, or still on disk.
+#[derive(Debug, Clone)]
+pub(crate) enum FieldSlot {
+    Ready(Field),
+    Lazy(Arc<LazyField>),
+}
 
 /// A map's objects and field at one version.
 #[derive(Debug, Clone)]
@@ -18,14 +66,15 @@ pub(crate) struct MapState {
     pub name: Arc<str>,
     pub config: Arc<MapConfig>,
     pub objects: ObjectIndex,
-    pub field: Field,
+    pub field: FieldSlot,
     /// The committed journal range (see `MapMetaRecord`).
     pub journal: MapMetaRecord,
-    /// Morton codes of bricks changed since the last checkpoint.
+    /// Morton codes of bricks changed since the last checkpoint (meaningful once the field
+    /// is `Ready`).
     pub dirty_bricks: Arc<BTreeSet<u64>>,
-    /// Splats a write transaction has made but not yet applied to `field` (they are applied
-    /// together, in brick order, for locality). Always empty in a published version.
-    pub pending: Vec<Splat>,
+    /// Field changes a write transaction has made but not yet applied (removals: they are
+    /// applied together, in brick order, for locality). Always empty in a published version.
+    pub pending: Vec<JournalEntry>,
 }
 
 impl MapState {
@@ -35,11 +84,41 @@ impl MapState {
             id,
             name: Arc::from(name),
             objects: ObjectIndex::new(config.channels as usize),
-            field: Field::new(config.clone()),
+            field: FieldSlot::Ready(Field::new(config.clone())),
             journal: MapMetaRecord::default(),
             dirty_bricks: Arc::default(),
             pending: Vec::new(),
             config,
+        }
+    }
+
+    /// The field, loading it if needed.
+    pub fn field(&self) -> Result<&Field> {
+        match &self.field {
+            FieldSlot::Ready(f) => Ok(f),
+            FieldSlot::Lazy(lazy) => Ok(&lazy.get()?.field),
+        }
+    }
+
+    /// The field (`Ready`, loading it if needed) and its dirty-brick set, both writable.
+    pub fn field_and_dirty(&mut self) -> Result<(&mut Field, &mut BTreeSet<u64>)> {
+        self.field_mut()?;
+        match &mut self.field {
+            FieldSlot::Ready(f) => Ok((f, Arc::make_mut(&mut self.dirty_bricks))),
+            FieldSlot::Lazy(_) => Err(Error::InvalidArgument("field not loaded".into())),
+        }
+    }
+
+    /// Makes the field `Ready` (a private copy a writer can change), loading it if needed.
+    pub fn field_mut(&mut self) -> Result<&mut Field> {
+        if let FieldSlot::Lazy(lazy) = &self.field {
+            let loaded = lazy.get()?;
+            self.dirty_bricks = Arc::new(loaded.dirty.clone());
+            self.field = FieldSlot::Ready(loaded.field.clone());
+        }
+        match &mut self.field {
+            FieldSlot::Ready(f) => Ok(f),
+            FieldSlot::Lazy(_) => Err(Error::InvalidArgument("field not loaded".into())),
         }
     }
 }
@@ -198,38 +277,39 @@ impl<'a> MapView<'a> {
     /// The value of cell `(i, j, k)` at the map's dtype (zeros where nothing is splatted).
     pub fn voxel(&self, i: u32, j: u32, k: u32) -> Result<Vec<f32>> {
         self.check_cell([i, j, k])?;
-        Ok(self.state.field.voxel([i, j, k]))
+        Ok(self.state.field()?.voxel([i, j, k]))
     }
 
     /// The occupied cells whose centre lies within `radius` of `center`.
     pub fn voxels_within(&self, center: [f32; 3], radius: f32) -> Result<VoxelSet> {
         check_point(center)?;
         check_radius(radius)?;
-        Ok(self.state.field.voxels_within(center, radius))
+        Ok(self.state.field()?.voxels_within(center, radius))
     }
 
     /// The cell holding world position `p` (which must be inside the bounds).
     pub fn cell_of(&self, p: [f32; 3]) -> Result<[u32; 3]> {
         check_position(&p, &self.state.config).map_err(Error::InvalidArgument)?;
-        Ok(self.state.field.cell_of(p))
+        Ok(p.map(|x| self.state.config.cell_of(x)))
     }
 
-    /// The map's field, for whole-field traversals (rendering, snapshots).
-    pub fn field(&self) -> &'a Field {
-        &self.state.field
+    /// The map's field, for whole-field traversals (rendering, snapshots). The first use
+    /// after an open reads it from the store, which can fail (a damaged brick or journal).
+    pub fn field(&self) -> Result<&'a Field> {
+        self.state.field()
     }
 
-    /// Figures of the map.
-    pub fn stats(&self) -> MapStats {
-        let f = self.state.field.stats();
-        let j = self.state.journal;
-        MapStats {
+    /// Figures of the map (reads the field on its first use).
+    pub fn stats(&self) -> Result<MapStats> {
+        let f = self.state.field()?.stats();
+        let j = &self.state.journal;
+        Ok(MapStats {
             objects: self.state.objects.len() as u64,
             index_segments: self.state.objects.segments() as u64,
             bricks: f.bricks,
             covered_cells: f.covered_cells,
             max_norm: f.max_norm,
             journal_splats: j.journal_splats,
-        }
+        })
     }
 }

@@ -12,9 +12,13 @@ use std::sync::Arc;
 use parking_lot::lock_api::ArcMutexGuard;
 use parking_lot::RawMutex;
 use tensormap_storage::keys;
-use tensormap_storage::{codec, Batch, CatalogRecord, MapConfig, Op, Splat};
+use tensormap_storage::{
+    codec, Batch, CatalogRecord, JournalEntry, ManifestRecord, MapConfig, Op, Splat,
+};
 
+use crate::commit;
 use crate::db::{Inner, Version};
+use crate::index::RowHome;
 use crate::map::{MapState, MapView};
 use crate::persist;
 use crate::{Error, Object, Result};
@@ -102,21 +106,23 @@ impl ReadTransaction {
 
     /// Figures of `map`.
     pub fn stats(&self, map: &str) -> Result<crate::MapStats> {
-        Ok(self.map(map)?.stats())
+        self.map(map)?.stats()
     }
 }
 
 /// The one open write transaction. Dropping it without `commit` rolls it back.
 pub struct WriteTransaction {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     _guard: ArcMutexGuard<RawMutex, ()>,
-    base: Arc<Version>,
+    pub(crate) base: Arc<Version>,
     /// Maps changed by this transaction: `None` = dropped.
-    changed: BTreeMap<String, Option<MapState>>,
-    next_map_id: u32,
-    batch: Batch,
+    pub(crate) changed: BTreeMap<String, Option<MapState>>,
+    pub(crate) next_map_id: u32,
+    pub(crate) batch: Batch,
     /// Checkpoint every changed map at commit, whatever its journal length.
-    force_checkpoint: bool,
+    pub(crate) force_checkpoint: bool,
+    /// Segment files of dropped maps, removed once the commit is durable.
+    pub(crate) dropped_blobs: Vec<u64>,
 }
 
 impl std::fmt::Debug for WriteTransaction {
@@ -158,6 +164,7 @@ impl WriteTransaction {
             changed: BTreeMap::new(),
             batch: Batch::default(),
             force_checkpoint: false,
+            dropped_blobs: Vec::new(),
         }
     }
 
@@ -175,10 +182,10 @@ impl WriteTransaction {
     }
 
     /// Read access to map `name` as this transaction has changed it. (It takes `&mut`
-    /// because the splats the transaction made are applied to the field first.)
+    /// because the field changes the transaction made are applied to the field first.)
     pub fn map(&mut self, name: &str) -> Result<MapView<'_>> {
         if let Some(Some(state)) = self.changed.get_mut(name) {
-            persist::apply_pending(state, &mut self.batch)?;
+            commit::apply_now(state, &mut self.batch)?;
         }
         self.state(name).map(|state| MapView { state })
     }
@@ -226,9 +233,11 @@ impl WriteTransaction {
             map_id: id,
             config: config.clone(),
         })?;
+        let manifest = codec::encode(&ManifestRecord::default())?;
         let state = MapState::new(id, name, config);
         self.batch.put(keys::catalog(name), record);
-        persist::put_meta(&state, &mut self.batch)?;
+        persist::journal::put_meta(&state, &mut self.batch)?;
+        self.batch.put(keys::manifest(id), manifest);
         self.batch
             .put(keys::global(persist::NEXT_MAP_ID), codec::encode(&next)?);
         self.next_map_id = next;
@@ -238,7 +247,16 @@ impl WriteTransaction {
 
     /// Drops a map and everything in it.
     pub fn drop_map(&mut self, name: &str) -> Result<()> {
-        let id = self.state(name)?.id;
+        let state = self.state(name)?;
+        // Readers of earlier versions may still read this map's field: read it before its
+        // records go.
+        state.field()?;
+        let id = state.id;
+        let blobs: Vec<u64> = state
+            .objects
+            .durable()
+            .filter_map(|s| s.durable_id())
+            .collect();
         let prefix = keys::map_prefix(id);
         let mut doomed = Vec::new();
         self.inner.backend.scan_prefix(&prefix, &mut |k, _| {
@@ -254,6 +272,7 @@ impl WriteTransaction {
             self.batch.delete(k);
         }
         self.batch.delete(keys::catalog(name));
+        self.dropped_blobs.extend(blobs);
         self.changed.insert(name.to_string(), None);
         Ok(())
     }
@@ -268,10 +287,47 @@ impl WriteTransaction {
                 id: object.id,
             });
         }
-        let record = codec::encode(&object.to_record())?;
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        self.batch.put(keys::object(state.id, &object.id), record);
-        add(state, &object);
+        state.objects.insert(&object);
+        Ok(())
+    }
+
+    /// Adds every object of `objects` to `map`, or none: each is validated, and checked
+    /// against the map's ids and the others', before any is added. Checking the ids of a
+    /// large batch costs one pass over each segment's id table, not a search per object,
+    /// so this is the fast way to load many objects. The error names the first bad object.
+    pub fn insert_many(&mut self, map: &str, objects: Vec<Object>) -> Result<()> {
+        let state = self.state(map)?;
+        let mut seen = rustc_hash::FxHashSet::default();
+        for o in &objects {
+            o.validate(&state.config)?;
+            if !seen.insert(o.id.as_str()) || state.objects.find_in_memtable(&o.id) {
+                return Err(Error::DuplicateId {
+                    map: map.to_string(),
+                    id: o.id.clone(),
+                });
+            }
+        }
+        let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+        let taken = if ids.len() < 64 {
+            ids.iter()
+                .copied()
+                .filter(|id| state.objects.find(id).is_some())
+                .collect()
+        } else {
+            state.objects.find_many_in_segments(&ids)
+        };
+        if let Some(id) = ids.iter().find(|id| taken.contains(id)) {
+            return Err(Error::DuplicateId {
+                map: map.to_string(),
+                id: id.to_string(),
+            });
+        }
+        drop(seen);
+        let state = state_mut(&mut self.changed, &self.base, map)?;
+        for o in &objects {
+            state.objects.insert(o);
+        }
         Ok(())
     }
 
@@ -279,41 +335,36 @@ impl WriteTransaction {
     pub fn update(&mut self, map: &str, object: Object) -> Result<()> {
         let state = self.state(map)?;
         object.validate(&state.config)?;
-        let Some(row) = state.objects.find(&object.id) else {
+        if state.objects.find(&object.id).is_none() {
             return Err(Error::ObjectNotFound {
                 map: map.to_string(),
                 id: object.id,
             });
-        };
-        let old = state.objects.object(row).to_object();
-        let record = codec::encode(&object.to_record())?;
+        }
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        remove(state, old);
-        self.batch.put(keys::object(state.id, &object.id), record);
-        add(state, &object);
+        remove(state, &object.id, &mut self.batch);
+        state.objects.insert(&object);
         Ok(())
     }
 
     /// Deletes object `id`, removing its splat.
     pub fn delete(&mut self, map: &str, id: &str) -> Result<()> {
         let state = self.state(map)?;
-        let Some(row) = state.objects.find(id) else {
+        if state.objects.find(id).is_none() {
             return Err(Error::ObjectNotFound {
                 map: map.to_string(),
                 id: id.to_string(),
             });
-        };
-        let old = state.objects.object(row).to_object();
+        }
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        remove(state, old);
-        self.batch.delete(keys::object(state.id, id));
+        remove(state, id, &mut self.batch);
         Ok(())
     }
 
-    /// Makes the commit fold every map's splat journal into stored bricks and merge every
-    /// map's index into one segment (see [`crate::Database::checkpoint`]).
+    /// Makes the commit fold every map's field journal into stored bricks and merge every
+    /// map's objects into one segment file (see [`crate::Database::checkpoint`]).
     pub fn checkpoint(&mut self) -> Result<()> {
-        let journaled: Vec<String> = self
+        let untidy: Vec<String> = self
             .map_names()
             .into_iter()
             .filter(|name| {
@@ -321,11 +372,13 @@ impl WriteTransaction {
                     s.journal.journal_next > s.journal.journal_start
                         || !s.pending.is_empty()
                         || s.objects.segments() > 1
+                        || s.objects.volatile().next().is_some()
+                        || s.objects.segs().iter().any(|g| g.dead_count > 0)
                 })
             })
             .map(str::to_string)
             .collect();
-        for name in journaled {
+        for name in untidy {
             state_mut(&mut self.changed, &self.base, &name)?;
         }
         self.force_checkpoint = true;
@@ -333,99 +386,16 @@ impl WriteTransaction {
     }
 
     /// Makes every change durable, then visible to new readers. On error nothing changed.
-    pub fn commit(mut self) -> Result<()> {
-        let mut changed = std::mem::take(&mut self.changed);
-        // Splats journaled in this batch but applied to the field only below, off the
-        // store's path (for maps that checkpoint they must be applied first).
-        let mut unapplied: Vec<Vec<Splat>> = Vec::new();
-        for state in changed.values_mut().flatten() {
-            // Decided on the journal as committed so far, before this commit's splats.
-            let checkpoint = self.force_checkpoint || persist::wants_checkpoint(state);
-            let splats = persist::journal_pending(state, &mut self.batch)?;
-            if checkpoint {
-                persist::apply_splats(&mut state.field, &mut state.dirty_bricks, &splats);
-                state.field.refresh();
-                let committed_next = self
-                    .base
-                    .maps
-                    .get(state.name.as_ref())
-                    .filter(|b| b.id == state.id)
-                    .map_or(0, |b| b.journal.journal_next);
-                persist::checkpoint(state, committed_next, &mut self.batch)?;
-                unapplied.push(Vec::new());
-            } else {
-                unapplied.push(splats);
-            }
-            if state.journal != self.base_journal(state) {
-                persist::put_meta(state, &mut self.batch)?;
-            }
-        }
-        // The store writes the batch while two more threads finish the in-memory version:
-        // one applies the splats and refreshes the fields' aggregates, one seals the object
-        // indexes. None of the three feeds another.
-        let batch = std::mem::take(&mut self.batch);
-        let backend = &self.inner.backend;
-        let mut indexes = Vec::new();
-        let mut fields = Vec::new();
-        for (state, splats) in changed.values_mut().flatten().zip(&unapplied) {
-            indexes.push(&mut state.objects);
-            fields.push((&mut state.field, &mut state.dirty_bricks, splats));
-        }
-        let stored = std::thread::scope(|scope| {
-            let merge_all = self.force_checkpoint;
-            let sealing = scope.spawn(move || {
-                for index in indexes {
-                    index.seal();
-                    if merge_all {
-                        index.merge_all();
-                    }
-                }
-            });
-            let splatting = scope.spawn(move || {
-                for (field, dirty, splats) in fields {
-                    persist::apply_splats(field, dirty, splats);
-                    field.refresh();
-                }
-            });
-            let stored = if batch.is_empty() {
-                Ok(())
-            } else {
-                backend.commit(batch)
-            };
-            for worker in [sealing, splatting] {
-                if let Err(panic) = worker.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-            stored
-        });
-        stored?;
-        let mut version = (*self.base).clone();
-        version.next_map_id = self.next_map_id;
-        for (name, state) in changed {
-            match state {
-                Some(state) => version.maps.insert(name, Arc::new(state)),
-                None => version.maps.remove(&name),
-            };
-        }
-        *self.inner.current.write() = Arc::new(version);
-        Ok(())
-    }
-
-    fn base_journal(&self, state: &MapState) -> tensormap_storage::MapMetaRecord {
-        self.base
-            .maps
-            .get(state.name.as_ref())
-            .filter(|b| b.id == state.id)
-            .map(|b| b.journal)
-            .unwrap_or_default()
+    pub fn commit(self) -> Result<()> {
+        commit::commit(self)
     }
 
     /// Discards every change.
     pub fn abort(self) {}
 }
 
-/// The transaction's private copy of map `name`, made on first use.
+/// The transaction's private copy of map `name`, made on first use: its field is read
+/// (if it was not yet) so the transaction can change it.
 fn state_mut<'a>(
     changed: &'a mut BTreeMap<String, Option<MapState>>,
     base: &Version,
@@ -434,11 +404,12 @@ fn state_mut<'a>(
     let entry = match changed.entry(name.to_string()) {
         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::btree_map::Entry::Vacant(e) => {
-            let copy = base
+            let mut copy = base
                 .maps
                 .get(name)
                 .map(|s| MapState::clone(s))
                 .ok_or_else(|| Error::MapNotFound(name.to_string()))?;
+            copy.field_mut()?;
             e.insert(Some(copy))
         }
     };
@@ -447,24 +418,29 @@ fn state_mut<'a>(
         .ok_or_else(|| Error::MapNotFound(name.to_string()))
 }
 
-/// Indexes `o` and queues its splat.
-fn add(state: &mut MapState, o: &Object) {
-    state.pending.push(Splat {
-        add: true,
-        position: o.position,
-        embedding: o.embedding.clone(),
-    });
-    state.objects.insert(o);
-}
-
-/// Unindexes `o` (which is live) and queues the removal of its splat.
-fn remove(state: &mut MapState, o: Object) {
-    if let Some(row) = state.objects.find(&o.id) {
-        state.objects.remove(row);
-    }
-    state.pending.push(Splat {
-        add: false,
-        position: o.position,
-        embedding: o.embedding,
-    });
+/// Unindexes the live object `id` and queues the removal of its splat, by reference when
+/// its row is in a segment file.
+fn remove(state: &mut MapState, id: &str, batch: &mut Batch) {
+    let Some(row) = state.objects.find(id) else {
+        return;
+    };
+    let o = state.objects.object(row);
+    let splat = || {
+        JournalEntry::Splat(Splat {
+            add: false,
+            position: o.position(),
+            embedding: o.embedding().to_vec(),
+        })
+    };
+    let entry = match state.objects.home(row) {
+        RowHome::Memtable { applied: false } => None,
+        RowHome::Memtable { applied: true } => Some(splat()),
+        RowHome::Volatile => {
+            batch.delete(keys::object(state.id, id));
+            Some(splat())
+        }
+        RowHome::Durable { segment, slot } => Some(JournalEntry::RemoveRow { segment, slot }),
+    };
+    state.pending.extend(entry);
+    state.objects.remove(row);
 }

@@ -194,7 +194,7 @@ fn committed_answers_match_brute_force() {
     let read = db.begin_read().unwrap();
     let view = read.map("m").unwrap();
     assert_eq!(view.len(), model.len());
-    assert!(view.stats().index_segments >= 1);
+    assert!(view.stats().unwrap().index_segments >= 1);
     for o in model.values() {
         assert_eq!(view.get(&o.id).unwrap().to_object(), *o);
     }
@@ -207,7 +207,7 @@ fn a_checkpoint_merges_the_index_into_one_segment_with_the_same_answers() {
     let model = build(&db, 11);
     let segments = |db: &Database| {
         let read = db.begin_read().unwrap();
-        let segments = read.map("m").unwrap().stats().index_segments;
+        let segments = read.map("m").unwrap().stats().unwrap().index_segments;
         segments
     };
     assert!(segments(&db) > 1);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::*;
 use rand::Rng;
-use tensormap_engine::{Candidates, Database, Dtype, MapConfig, MemoryBackend};
+use tensormap_engine::{Candidates, Database, Dtype, MapConfig, MemoryBackend, Options};
 use tensormap_storage::keys;
 
 /// An object as bits: map, id, type, position, embedding, confidence.
@@ -102,7 +102,7 @@ fn fingerprint(db: &Database) -> Fingerprint {
         }
         // The field as readers see it: counts per brick, values at the map's dtype.
         let all = view.voxels_within([0.0; 3], 1e6).unwrap();
-        view.field().for_each_brick(&mut |b, brick, _| {
+        view.field().unwrap().for_each_brick(&mut |b, brick, _| {
             let mut values = Vec::new();
             for n in 0..all.len() {
                 if all.cells[n].map(|c| c / 8) == b {
@@ -168,13 +168,44 @@ fn populate(db: &Database, seed: u64) {
     }
 }
 
+/// Options small enough that `populate` takes every storage path: bulk commits write
+/// segment files, records are sealed into files, files are compacted.
+fn small() -> Options {
+    Options {
+        bulk_rows: 40,
+        seal_rows: 100,
+    }
+}
+
+fn open_memory(backend: &MemoryBackend, options: Options) -> Database {
+    Database::with_backend_options(Arc::new(backend.clone()), options).unwrap()
+}
+
 #[test]
 fn reopen_gives_back_the_same_database() {
+    reopen_gives_back(Options::default());
+}
+
+#[test]
+fn reopen_gives_back_the_same_database_from_segment_files() {
+    reopen_gives_back(small());
+}
+
+fn reopen_gives_back(options: Options) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let before = {
-        let db = Database::open(&path).unwrap();
+        let db = Database::open_with(&path, options).unwrap();
         populate(&db, 21);
+        // One more small commit: journal entries after whatever the last commit folded.
+        let mut txn = db.begin_write().unwrap();
+        for name in ["a", "b", "c"] {
+            txn.delete(name, "3-30").unwrap();
+            let mut o = txn.get(name, "2-31").unwrap().unwrap();
+            o.position = [1.0, 2.0, 3.0];
+            txn.update(name, o).unwrap();
+        }
+        txn.commit().unwrap();
         let stats = db.begin_read().unwrap().stats("c").unwrap();
         assert!(
             stats.journal_splats > 0,
@@ -183,7 +214,7 @@ fn reopen_gives_back_the_same_database() {
         fingerprint(&db)
     };
     assert!(!before.bricks.is_empty());
-    let db = Database::open(&path).unwrap();
+    let db = Database::open_with(&path, options).unwrap();
     assert_same(&fingerprint(&db), &before, "reopened");
     // A checkpoint stores the f16/i8 bricks rounded, and rounds them in memory to match:
     // reads stay the same to an ulp of the brick scale.
@@ -192,7 +223,7 @@ fn reopen_gives_back_the_same_database() {
     assert_close(&checkpointed, &before, "checkpointed", 1e-6);
     drop(db);
     // With no journal left to replay, a reopen gives back the checkpointed bricks exactly.
-    let db = Database::open(&path).unwrap();
+    let db = Database::open_with(&path, options).unwrap();
     assert_eq!(
         db.begin_read().unwrap().stats("c").unwrap().journal_splats,
         0
@@ -207,8 +238,10 @@ fn reopen_gives_back_the_same_database() {
 #[test]
 fn dropped_maps_leave_nothing_behind() {
     let backend = MemoryBackend::new();
-    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    let db = open_memory(&backend, small());
     populate(&db, 22);
+    let files = backend.dump_blobs().len();
+    assert!(files >= 3, "{files} segment files");
     let mut txn = db.begin_write().unwrap();
     txn.insert(
         "b",
@@ -234,22 +267,30 @@ fn dropped_maps_leave_nothing_behind() {
     assert!(backend.dump().keys().all(|k| *k != keys::catalog("b")));
     let names: Vec<String> = db.maps().into_iter().map(|m| m.name).collect();
     assert_eq!(names, ["a", "c"]);
-    let reopened = Database::with_backend(Arc::new(backend)).unwrap();
+    let read = db.begin_read().unwrap();
+    let in_use: usize = ["a", "c"]
+        .iter()
+        .map(|m| read.map(m).unwrap().stats().unwrap().index_segments as usize)
+        .sum();
+    assert!(backend.dump_blobs().len() <= in_use, "map b's files remain");
+    let reopened = open_memory(&backend, small());
     assert_same(&fingerprint(&reopened), &fingerprint(&db), "reopened");
 }
 
-/// Runs the same transaction with a fault injected at every write position in turn.
-fn faults_at_every_write(checkpoint: bool) {
+/// Runs the same transaction with a fault injected at every write position in turn (with
+/// small options the commit writes segment files too: a fault can hit any of them).
+fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize) {
     let backend = MemoryBackend::new();
-    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    let db = open_memory(&backend, options);
     populate(&db, 23);
     let before = fingerprint(&db);
     let dump = backend.dump();
+    let blobs = backend.dump_blobs();
     let cfg = db.maps()[0].config.clone();
     let change = |db: &Database| {
         let mut rng = rng(99);
         let mut txn = db.begin_write().unwrap();
-        for i in 0..15 {
+        for i in 0..50 {
             txn.insert("a", object(&mut rng, format!("new{i}"), &cfg))
                 .unwrap();
         }
@@ -277,7 +318,11 @@ fn faults_at_every_write(checkpoint: bool) {
                     &format!("in memory, after a fault at write {n}"),
                 );
                 assert!(backend.dump() == dump, "stored, after a fault at write {n}");
-                let reopened = Database::with_backend(Arc::new(backend.clone())).unwrap();
+                assert!(
+                    backend.dump_blobs() == blobs,
+                    "segment files, after a fault at write {n}"
+                );
+                let reopened = open_memory(&backend, options);
                 assert_same(
                     &fingerprint(&reopened),
                     &before,
@@ -286,22 +331,32 @@ fn faults_at_every_write(checkpoint: bool) {
             }
         }
     }
-    assert!(failures > 20, "only {failures} write positions");
+    assert!(failures > positions, "only {failures} write positions");
     backend.clear_faults();
     let after = fingerprint(&db);
     assert!(after != before);
-    let reopened = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    let reopened = open_memory(&backend, options);
     assert_same(&fingerprint(&reopened), &after, "reopened");
 }
 
 #[test]
 fn a_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(false);
+    faults_at_every_write(false, Options::default(), 20);
 }
 
 #[test]
 fn a_checkpointing_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(true);
+    faults_at_every_write(true, Options::default(), 20);
+}
+
+#[test]
+fn a_bulk_commit_failing_at_any_write_changes_nothing() {
+    faults_at_every_write(false, small(), 8);
+}
+
+#[test]
+fn a_compacting_commit_failing_at_any_write_changes_nothing() {
+    faults_at_every_write(true, small(), 8);
 }
 
 #[test]
@@ -324,11 +379,14 @@ fn a_failed_flush_changes_nothing_and_the_retry_succeeds() {
 #[test]
 fn damaged_records_are_errors_naming_their_key() {
     let backend = MemoryBackend::new();
-    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    let db = open_memory(&backend, small());
     populate(&db, 25);
     db.checkpoint().unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.delete("a", "3-1").unwrap();
+    let mut o = txn.get("a", "3-3").unwrap().unwrap();
+    o.id = "fresh".into();
+    txn.insert("a", o).unwrap();
     txn.commit().unwrap();
     drop(db);
     let dump = backend.dump();
@@ -336,34 +394,69 @@ fn damaged_records_are_errors_naming_their_key() {
         dump.keys()
             .find(|k| k.len() > 5 && k[0] == 2 && k[5] == ks)
             .cloned()
-            .unwrap()
+            .unwrap_or_else(|| panic!("no key of keyspace {ks}"))
     };
-    let cases = [
+    // Found on open: the records that say what the map holds.
+    let on_open = [
         (pick(1), "objects"),
-        (pick(2), "bricks"),
-        (pick(3), "journal"),
         (pick(4), "meta"),
+        (pick(5), "manifest"),
+        (pick(6), "dead"),
         (keys::catalog("a"), "catalog"),
     ];
+    // Found when the field is first read: its bricks and journal.
+    let on_field = [(pick(2), "bricks"), (pick(3), "journal")];
     let mut rng = rng(5);
-    for (key, what) in cases {
-        let good = dump[&key].clone();
+    for (key, what) in on_open.iter().chain(&on_field) {
+        let good = dump[key].clone();
         let mut bad = good.clone();
         let i = rng.random_range(0..bad.len());
         bad[i] ^= 1 << rng.random_range(0..8);
         for damaged in [bad, good[..good.len() / 2].to_vec(), Vec::new()] {
-            backend.corrupt(&key, damaged);
-            let err = Database::with_backend(Arc::new(backend.clone()))
-                .unwrap_err()
-                .to_string();
+            backend.corrupt(key, damaged);
+            let err = match Database::with_backend_options(Arc::new(backend.clone()), small()) {
+                Err(e) => e.to_string(),
+                Ok(db) => {
+                    assert!(
+                        on_field.iter().any(|(k, _)| k == key),
+                        "{what}: damage not found on open"
+                    );
+                    let read = db.begin_read().unwrap();
+                    let view = read.map("a").unwrap();
+                    assert!(view.within([0.0; 3], 50.0).is_ok(), "objects need no field");
+                    let first = view.voxels_within([0.0; 3], 50.0).unwrap_err().to_string();
+                    // Every later use reports the same error; a writer cannot start on it.
+                    assert_eq!(view.field().unwrap_err().to_string(), first);
+                    let mut txn = db.begin_write().unwrap();
+                    assert!(txn.delete("a", "0-1").is_err());
+                    first
+                }
+            };
             assert!(
                 err.contains("corrupt") && err.contains(what),
                 "{what}: {err}"
             );
         }
-        backend.corrupt(&key, good);
+        backend.corrupt(key, good);
     }
-    Database::with_backend(Arc::new(backend)).unwrap();
+    // Segment files: any damage is an error naming the segment and the offset.
+    for (id, good) in backend.dump_blobs() {
+        let mut bad = good.clone();
+        let at = rng.random_range(0..bad.len());
+        bad[at] ^= 0x10;
+        for damaged in [bad, good[..good.len() / 2].to_vec(), Vec::new()] {
+            backend.corrupt_blob(id, &damaged);
+            let err = Database::with_backend_options(Arc::new(backend.clone()), small())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("corrupt segment {id:016x} at offset")),
+                "segment {id}: {err}"
+            );
+        }
+        backend.corrupt_blob(id, &good);
+    }
+    Database::with_backend_options(Arc::new(backend), small()).unwrap();
 }
 
 #[test]

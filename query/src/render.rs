@@ -118,6 +118,7 @@ pub fn render_select(
     }
     let voxels = if opts.heatmap {
         view.field()
+            .map_err(|e| Error::engine(pos, e))?
             .coarse(HEATMAP_REGIONS)
             .into_iter()
             .map(|c| VoxelSample {

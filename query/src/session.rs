@@ -156,7 +156,7 @@ impl Session {
                 let bytes = self.db.map_stored_bytes(name).unwrap_or(0);
                 let row = self.read_map(name, pos, |v| {
                     let c = v.config();
-                    let s = v.stats();
+                    let s = v.stats().map_err(|e| Error::engine(pos, e))?;
                     Ok(vec![
                         Value::text(v.name()),
                         Value::Number(c.resolution as f64),

@@ -35,9 +35,41 @@ pub enum Error {
     /// An invalid map configuration.
     #[error("invalid map setting: {0}")]
     InvalidConfig(String),
+    /// The database is open in another process (its folder is locked).
+    #[error("database '{path}' is open in another process")]
+    Locked {
+        /// The database folder.
+        path: String,
+    },
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A segment blob failed its checks.
+    #[error("corrupt segment {segment:016x} at offset {offset}: {reason}")]
+    CorruptSegment {
+        /// The segment's blob id (its file is `segments/<id>.seg`).
+        segment: u64,
+        /// Byte offset in the segment where the damage was found.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
     /// A corruption error for `key` (raw bytes, described readably).
     pub fn corrupt(key: &[u8], reason: impl Into<String>) -> Self {
         Error::Corrupt {

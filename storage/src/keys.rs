@@ -7,7 +7,12 @@
 //! [0x02] map id (u32 BE) [0x02] morton bricks (u64 BE Morton code of the brick)
 //! [0x02] map id (u32 BE) [0x03] seq    journal: JournalRecord (u64 BE)
 //! [0x02] map id (u32 BE) [0x04]        map meta: MapMetaRecord
+//! [0x02] map id (u32 BE) [0x05]        manifest: ManifestRecord (the map's segment files)
+//! [0x02] map id (u32 BE) [0x06] seg chunk   dead slots of a segment (u64 BE, u32 BE)
 //! ```
+//! Objects under `objects` are the map's *recent* rows: those committed in small
+//! transactions since they were last sealed into a segment file. Everything else lives in
+//! the segment files the manifest names.
 //! Big-endian integers keep a keyspace's scan in numeric order, so the journal replays in
 //! sequence order. One commit of the engine is one batch over these keys.
 
@@ -27,6 +32,10 @@ pub enum Keyspace {
     Journal = 0x03,
     /// The map's bookkeeping record.
     Meta = 0x04,
+    /// The list of the map's segment files.
+    Manifest = 0x05,
+    /// Tombstone bitsets of segment rows, in chunks.
+    Dead = 0x06,
 }
 
 /// The global key `name`.
@@ -88,6 +97,34 @@ pub fn map_meta(map_id: u32) -> Vec<u8> {
     keyspace_prefix(map_id, Keyspace::Meta)
 }
 
+/// The key of the map's manifest.
+pub fn manifest(map_id: u32) -> Vec<u8> {
+    keyspace_prefix(map_id, Keyspace::Manifest)
+}
+
+/// The key of chunk `chunk` of the dead-slot bitset of segment `segment`.
+pub fn dead(map_id: u32, segment: u64, chunk: u32) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Dead);
+    k.extend_from_slice(&segment.to_be_bytes());
+    k.extend_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+/// The prefix of every dead-slot chunk of segment `segment`.
+pub fn dead_prefix(map_id: u32, segment: u64) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Dead);
+    k.extend_from_slice(&segment.to_be_bytes());
+    k
+}
+
+/// The segment and chunk of a dead-slot key.
+pub fn parse_dead(key: &[u8]) -> Option<(u64, u32)> {
+    let tail = key.get(key.len().checked_sub(12)?..)?;
+    let seg = u64::from_be_bytes(tail[..8].try_into().ok()?);
+    let chunk = u32::from_be_bytes(tail[8..].try_into().ok()?);
+    Some((seg, chunk))
+}
+
 /// The trailing u64 of a brick or journal key, if it has one.
 pub fn trailing_u64(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
@@ -108,6 +145,11 @@ pub fn describe(key: &[u8]) -> String {
                 0x02 => format!("map {id}/bricks/{}", trailing_u64(key).unwrap_or(0)),
                 0x03 => format!("map {id}/journal/{}", trailing_u64(key).unwrap_or(0)),
                 0x04 => format!("map {id}/meta"),
+                0x05 => format!("map {id}/manifest"),
+                0x06 => match parse_dead(key) {
+                    Some((seg, chunk)) => format!("map {id}/dead/{seg:016x}/{chunk}"),
+                    None => format!("map {id}/dead/?"),
+                },
                 ks => format!("map {id}/keyspace {ks:#04x}"),
             }
         }
@@ -133,5 +175,8 @@ mod tests {
         assert_eq!(describe(&journal(3, 42)), "map 3/journal/42");
         assert_eq!(describe(&catalog("scene")), "catalog/\"scene\"");
         assert_eq!(describe(&[0xff]), "[ff]");
+        assert_eq!(describe(&manifest(2)), "map 2/manifest");
+        assert_eq!(describe(&dead(2, 0x10, 3)), "map 2/dead/0000000000000010/3");
+        assert_eq!(parse_dead(&dead(9, 77, 5)), Some((77, 5)));
     }
 }

@@ -1,10 +1,12 @@
 //! tensormap-storage: the persistent data model of tensormap.
 //!
 //! It owns everything that touches bytes: the record codec (bincode framed with a format
-//! version and a CRC32), the brick codec (zstd, quantized by the map's dtype), the layout of
-//! keys in the single ordered keyspace, the map configuration and its validation, and the
-//! [`Backend`] trait with its two implementations: [`SledBackend`] for production and
-//! [`MemoryBackend`] for tests, which can be told to fail the Nth write or flush.
+//! version and a CRC32), the brick codec (zstd, quantized by the map's dtype), the segment
+//! file format (columns viewed in place from a memory map), the layout of keys in the
+//! single ordered keyspace, the map configuration and its validation, and the [`Backend`]
+//! trait with its two implementations: [`SledBackend`] for production (sled plus a folder
+//! of segment files) and [`MemoryBackend`] for tests, which can be told to fail the Nth
+//! write or flush.
 //!
 //! ```
 //! use tensormap_storage::{Backend, Batch, MemoryBackend};
@@ -18,6 +20,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod backend;
+mod blob;
 pub mod brick;
 pub mod codec;
 mod config;
@@ -25,11 +28,15 @@ mod error;
 pub mod keys;
 mod records;
 pub mod snapshot;
+pub mod segment;
 
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
+pub use blob::{AlignedBuf, Blob};
 pub use config::{Dtype, MapConfig};
 pub use error::{Error, Result};
 pub use records::{
-    CatalogRecord, JournalRecord, JournalRecordRef, MapMetaRecord, ObjectRecord, Splat,
+    CatalogRecord, JournalEntry, JournalRecord, JournalRecordRef, ManifestRecord, MapMetaRecord,
+    ObjectRecord, SegmentMeta, Splat,
 };
 pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
+pub use segment::SegmentFile;

@@ -35,32 +35,75 @@ pub struct Splat {
     pub embedding: Vec<f32>,
 }
 
-/// Splats applied to the field after the last brick checkpoint, in the order they were
-/// applied: key `map/<id>/journal/<seq>`. Replayed in `seq` order on open.
+/// One change to the field, as the journal records it.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-pub struct JournalRecord {
-    /// The splats of this record, in application order.
-    pub splats: Vec<Splat>,
+pub enum JournalEntry {
+    /// One object's splat, with its data (objects of small commits, whose rows are records).
+    Splat(Splat),
+    /// Every row of segment `segment` added at once by the bulk splat (a bulk commit: the
+    /// rows are in the segment file, so the journal names it instead of copying them).
+    AddSegment {
+        /// The segment's blob id.
+        segment: u64,
+    },
+    /// The splat of row `slot` of segment `segment` removed (its data is in the file).
+    RemoveRow {
+        /// The segment's blob id.
+        segment: u64,
+        /// The row.
+        slot: u32,
+    },
 }
 
-/// A [`JournalRecord`] borrowed for encoding: the same bytes, without copying the splats.
+/// Changes made to the field after the last brick checkpoint, in the order they were
+/// applied: key `map/<id>/journal/<seq>`. Replayed in `seq` order when the field is loaded.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct JournalRecord {
+    /// The entries of this record, in application order.
+    pub entries: Vec<JournalEntry>,
+}
+
+/// A [`JournalRecord`] borrowed for encoding: the same bytes, without copying the entries.
 #[derive(Debug, Clone, Copy, PartialEq, bincode::Encode)]
 pub struct JournalRecordRef<'a> {
-    /// The splats of this record, in application order.
-    pub splats: &'a [Splat],
+    /// The entries of this record, in application order.
+    pub entries: &'a [JournalEntry],
 }
 
 /// Per-map bookkeeping: key `map/<id>/meta`.
 ///
 /// Invariant: the journal holds exactly the records `journal_start..journal_next`, together
-/// `journal_splats` splats, and the stored bricks plus those splats replayed in order are
-/// the field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
+/// `journal_splats` single-row entries and `journal_bulk` segment entries, and the stored
+/// bricks plus those entries replayed in order are the field. Every segment an entry names
+/// is in `journal_segments`, and stays in the manifest until the next checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct MapMetaRecord {
     /// First journal sequence number not folded into the stored bricks.
     pub journal_start: u64,
     /// The next sequence number to write.
     pub journal_next: u64,
-    /// Splats in the journal records.
+    /// `Splat` and `RemoveRow` entries in the journal records.
     pub journal_splats: u64,
+    /// `AddSegment` entries in the journal records.
+    pub journal_bulk: u64,
+    /// The segments journal entries name, ascending.
+    pub journal_segments: Vec<u64>,
+}
+
+/// A map's segment files, oldest first: key `map/<id>/manifest`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
+pub struct ManifestRecord {
+    /// The segments.
+    pub segments: Vec<SegmentMeta>,
+}
+
+/// One segment file of a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct SegmentMeta {
+    /// Its blob id (file `segments/<id>.seg`).
+    pub id: u64,
+    /// Rows in it, dead ones included.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
 }

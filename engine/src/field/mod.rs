@@ -9,6 +9,7 @@
 //! Each cell also counts the splats covering it. Removing the last one sets the cell to 0
 //! exactly, so deleting every object leaves an empty field rather than rounding residue.
 
+mod bulk;
 pub mod octree;
 
 use std::sync::Arc;

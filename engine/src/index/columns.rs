@@ -35,17 +35,6 @@ impl Columns {
         }
     }
 
-    pub fn with_capacity(channels: usize, n: usize) -> Self {
-        let mut c = Columns::new(channels);
-        c.ids.reserve(n);
-        c.kinds.reserve(n);
-        c.positions.reserve(n);
-        c.embeddings.reserve(n * channels);
-        c.confidence.reserve(n);
-        c.by_id.reserve(n);
-        c
-    }
-
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -72,32 +61,6 @@ impl Columns {
         self.push_parts(id, kind, o.position, &o.embedding, o.confidence)
     }
 
-    /// Appends an object given by parts (its id must not be present), returning its slot.
-    pub fn push_parts_of(
-        &mut self,
-        id: &str,
-        kind: &str,
-        position: [f32; 3],
-        embedding: &[f32],
-        confidence: f32,
-    ) -> u32 {
-        let kind = self.intern(kind);
-        self.push_parts(Arc::from(id), kind, position, embedding, confidence)
-    }
-
-    /// Appends the row `slot` of `other`, sharing its strings.
-    pub fn push_from(&mut self, other: &Columns, slot: u32) -> u32 {
-        let s = slot as usize;
-        let kind = self.intern(&other.kinds[s]);
-        self.push_parts(
-            other.ids[s].clone(),
-            kind,
-            other.positions[s],
-            other.embedding(slot),
-            other.confidence[s],
-        )
-    }
-
     fn push_parts(
         &mut self,
         id: Arc<str>,
@@ -121,14 +84,123 @@ impl Columns {
         &self.embeddings[s..s + self.channels]
     }
 
-    pub fn to_object(&self, slot: u32) -> Object {
-        let s = slot as usize;
-        Object {
-            id: self.ids[s].to_string(),
-            kind: self.kinds[s].to_string(),
-            position: self.positions[s],
-            embedding: self.embedding(slot).to_vec(),
-            confidence: self.confidence[s],
+    pub fn kind_of(&self, slot: u32) -> &str {
+        &self.kinds[slot as usize]
+    }
+}
+
+/// Some rows of a memtable, in the order given.
+pub struct Picked<'a> {
+    pub cols: &'a Columns,
+    pub slots: Vec<u32>,
+}
+
+impl tensormap_storage::segment::Rows for Picked<'_> {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        &self.cols.ids[self.slots[i] as usize]
+    }
+    fn kind(&self, i: usize) -> &str {
+        &self.cols.kinds[self.slots[i] as usize]
+    }
+    fn position(&self, i: usize) -> [f32; 3] {
+        self.cols.positions[self.slots[i] as usize]
+    }
+    fn embedding(&self, i: usize) -> &[f32] {
+        self.cols.embedding(self.slots[i])
+    }
+    fn confidence(&self, i: usize) -> f32 {
+        self.cols.confidence[self.slots[i] as usize]
+    }
+}
+
+/// Decoded object records, as rows (the volatile rows read on open).
+#[derive(Debug, Default)]
+pub struct RecordRows {
+    ids: Vec<String>,
+    records: Vec<tensormap_storage::ObjectRecord>,
+}
+
+impl RecordRows {
+    pub fn push(&mut self, id: &str, record: tensormap_storage::ObjectRecord) {
+        self.ids.push(id.to_string());
+        self.records.push(record);
+    }
+}
+
+impl tensormap_storage::segment::Rows for RecordRows {
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        &self.ids[i]
+    }
+    fn kind(&self, i: usize) -> &str {
+        &self.records[i].kind
+    }
+    fn position(&self, i: usize) -> [f32; 3] {
+        self.records[i].position
+    }
+    fn embedding(&self, i: usize) -> &[f32] {
+        &self.records[i].embedding
+    }
+    fn confidence(&self, i: usize) -> f32 {
+        self.records[i].confidence
+    }
+}
+
+/// Two row sets one after the other.
+pub struct Chain<'a, A, B> {
+    pub a: &'a A,
+    pub b: &'a B,
+}
+
+impl<A: tensormap_storage::segment::Rows, B: tensormap_storage::segment::Rows>
+    tensormap_storage::segment::Rows for Chain<'_, A, B>
+{
+    fn len(&self) -> usize {
+        self.a.len() + self.b.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        let n = self.a.len();
+        if i < n {
+            self.a.id(i)
+        } else {
+            self.b.id(i - n)
+        }
+    }
+    fn kind(&self, i: usize) -> &str {
+        let n = self.a.len();
+        if i < n {
+            self.a.kind(i)
+        } else {
+            self.b.kind(i - n)
+        }
+    }
+    fn position(&self, i: usize) -> [f32; 3] {
+        let n = self.a.len();
+        if i < n {
+            self.a.position(i)
+        } else {
+            self.b.position(i - n)
+        }
+    }
+    fn embedding(&self, i: usize) -> &[f32] {
+        let n = self.a.len();
+        if i < n {
+            self.a.embedding(i)
+        } else {
+            self.b.embedding(i - n)
+        }
+    }
+    fn confidence(&self, i: usize) -> f32 {
+        let n = self.a.len();
+        if i < n {
+            self.a.confidence(i)
+        } else {
+            self.b.confidence(i - n)
         }
     }
 }

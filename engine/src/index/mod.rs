@@ -1,24 +1,34 @@
 //! The object index of one map: an LSM in miniature.
 //!
-//! A version of the index is a list of immutable [`Segment`]s (columns + a packed
-//! R-tree), each with a copy-on-write tombstone bitset, plus a small mutable memtable that
-//! only a write transaction fills. Committing seals the memtable into a new segment and
-//! merges the newest four segments whenever they are of about one size (size-tiered
-//! compaction), so a version holds O(log n) segments and each object is rewritten
-//! O(log n) times.
-//! Publishing a version clones a few `Arc`s: no tree is ever copied per commit.
+//! A version of the index is a list of immutable segments (columns in packed R-tree
+//! order, see [`segment`]), each with a copy-on-write tombstone bitset, plus a small
+//! mutable memtable that only a write transaction fills. Durable segments are files the
+//! map's manifest names, viewed in place (memory-mapped); volatile segments are built in
+//! memory over the rows of small commits, which are stored as records until enough of
+//! them are sealed into a file. The segment list keeps every durable segment before every
+//! volatile one. Publishing a version clones a few `Arc`s: no tree is ever copied per
+//! commit.
+//!
+//! Committing turns the memtable into a segment: a durable one written directly when the
+//! commit inserts many rows (the bulk path), a volatile one otherwise. Volatile segments
+//! merge in memory when of about one size; durable ones merge when of about one size or
+//! mostly dead (see `persist`), so a version holds O(log n) segments.
 //!
 //! Invariant: every id is live in at most one place (one segment slot, or the memtable).
 
 mod columns;
 mod packed;
-mod segment;
+pub mod segment;
 
 use std::sync::Arc;
 
+use tensormap_storage::segment::id_hash;
+use tensormap_storage::SegmentFile;
+
 use self::columns::Columns;
+pub use self::columns::{Chain, Picked, RecordRows};
 use self::packed::{dist2, Nearest};
-use self::segment::{SegRef, Segment};
+use self::segment::{Home, LiveRows, SegRef};
 use crate::attention::{score_rows, Ranked};
 use crate::Object;
 
@@ -33,97 +43,97 @@ const MEM: u32 = u32::MAX;
 
 /// Segments of about one size merged into one (size-tiered compaction): each object is
 /// rewritten about log₄(n / batch) times.
-const FAN_IN: usize = 4;
+pub const FAN_IN: usize = 4;
 
-/// Segments beyond which the two newest merge whatever their sizes.
-const MAX_SEGMENTS: usize = 24;
+/// Volatile segments beyond which the two newest merge whatever their sizes.
+const MAX_VOLATILE: usize = 24;
 
 /// Rows per thread below which an attention scan stays on one thread.
 const PARALLEL_ROWS: usize = 1 << 17;
 
+/// Where a live row is stored, as the commit needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowHome {
+    /// Inserted by this transaction: `applied` when its splat is already in the field.
+    Memtable { applied: bool },
+    /// In a volatile segment: stored as an object record.
+    Volatile,
+    /// Slot `slot` of durable segment `segment`.
+    Durable { segment: u64, slot: u32 },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Src<'a> {
+    Mem(&'a Columns),
+    Seg(&'a SegmentFile),
+}
+
 /// A borrowed view of one object of an index.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectRef<'a> {
-    cols: &'a Columns,
+    src: Src<'a>,
     slot: u32,
 }
 
 impl<'a> ObjectRef<'a> {
     /// The id.
     pub fn id(&self) -> &'a str {
-        &self.cols.ids[self.slot as usize]
+        match self.src {
+            Src::Mem(c) => &c.ids[self.slot as usize],
+            Src::Seg(f) => f.id_of(self.slot as usize),
+        }
     }
     /// The type, shared (no copy).
     pub fn shared_kind(&self) -> Arc<str> {
-        self.cols.kinds[self.slot as usize].clone()
+        match self.src {
+            Src::Mem(c) => c.kinds[self.slot as usize].clone(),
+            Src::Seg(f) => f.types()[f.kind_codes()[self.slot as usize] as usize].clone(),
+        }
     }
     /// The type.
     pub fn kind(&self) -> &'a str {
-        &self.cols.kinds[self.slot as usize]
+        match self.src {
+            Src::Mem(c) => c.kind_of(self.slot),
+            Src::Seg(f) => &f.types()[f.kind_codes()[self.slot as usize] as usize],
+        }
     }
     /// The position.
     pub fn position(&self) -> [f32; 3] {
-        self.cols.positions[self.slot as usize]
+        match self.src {
+            Src::Mem(c) => c.positions[self.slot as usize],
+            Src::Seg(f) => f.positions()[self.slot as usize],
+        }
     }
     /// The embedding.
     pub fn embedding(&self) -> &'a [f32] {
-        self.cols.embedding(self.slot)
+        match self.src {
+            Src::Mem(c) => c.embedding(self.slot),
+            Src::Seg(f) => f.embedding(self.slot as usize),
+        }
     }
     /// The confidence.
     pub fn confidence(&self) -> f32 {
-        self.cols.confidence[self.slot as usize]
+        match self.src {
+            Src::Mem(c) => c.confidence[self.slot as usize],
+            Src::Seg(f) => f.confidence()[self.slot as usize],
+        }
     }
     /// An owned copy.
     pub fn to_object(&self) -> Object {
-        self.cols.to_object(self.slot)
+        Object {
+            id: self.id().to_string(),
+            kind: self.kind().to_string(),
+            position: self.position(),
+            embedding: self.embedding().to_vec(),
+            confidence: self.confidence(),
+        }
     }
-    /// The id, shared (no copy).
+    /// The id as a shared string (segment rows allocate one).
     pub fn shared_id(&self) -> Arc<str> {
-        self.cols.ids[self.slot as usize].clone()
-    }
-}
-
-/// Collects objects (ids unique, validated by the caller) for one bulk-loaded segment.
-#[derive(Debug)]
-pub struct IndexBuilder {
-    cols: Columns,
-}
-
-impl IndexBuilder {
-    /// A builder expecting about `n` objects.
-    pub fn new(channels: usize, n: usize) -> Self {
-        IndexBuilder {
-            cols: Columns::with_capacity(channels, n),
+        match self.src {
+            Src::Mem(c) => c.ids[self.slot as usize].clone(),
+            Src::Seg(f) => Arc::from(f.id_of(self.slot as usize)),
         }
-    }
-
-    /// Adds one object.
-    pub fn push(
-        &mut self,
-        id: &str,
-        kind: &str,
-        position: [f32; 3],
-        embedding: &[f32],
-        confidence: f32,
-    ) {
-        self.cols
-            .push_parts_of(id, kind, position, embedding, confidence);
-    }
-
-    /// The index of everything pushed.
-    pub fn finish(self) -> ObjectIndex {
-        let channels = self.cols.channels;
-        let mut index = ObjectIndex::new(channels);
-        index.live = self.cols.len();
-        if self.cols.len() > 0 {
-            let rows: Vec<_> = (0..self.cols.len() as u32)
-                .map(|slot| (&self.cols, slot))
-                .collect();
-            index
-                .segs
-                .push(SegRef::new(Segment::build(channels, &rows)));
-        }
-        index
     }
 }
 
@@ -131,9 +141,12 @@ impl IndexBuilder {
 #[derive(Debug, Clone)]
 pub struct ObjectIndex {
     channels: usize,
+    /// Durable segments (manifest order), then volatile ones.
     segs: Vec<SegRef>,
     mem: Columns,
     mem_dead: Vec<bool>,
+    /// Memtable rows below this slot have had their splats applied to the field.
+    mem_applied: usize,
     live: usize,
 }
 
@@ -145,8 +158,21 @@ impl ObjectIndex {
             segs: Vec::new(),
             mem: Columns::new(channels),
             mem_dead: Vec::new(),
+            mem_applied: 0,
             live: 0,
         }
+    }
+
+    /// An index over durable segments (with their dead bitsets) and volatile rows, as
+    /// loaded from the store.
+    pub fn loaded(channels: usize, durable: Vec<SegRef>, volatile: Option<SegmentFile>) -> Self {
+        let mut index = ObjectIndex::new(channels);
+        index.segs = durable;
+        if let Some(v) = volatile.filter(|v| v.rows() > 0) {
+            index.segs.push(SegRef::new(v, Home::Volatile));
+        }
+        index.live = index.segs.iter().map(SegRef::live).sum();
+        index
     }
 
     /// Live objects.
@@ -164,18 +190,18 @@ impl ObjectIndex {
         self.segs.len()
     }
 
-    fn cols(&self, row: Row) -> &Columns {
+    fn src(&self, row: Row) -> Src<'_> {
         if row.seg == MEM {
-            &self.mem
+            Src::Mem(&self.mem)
         } else {
-            &self.segs[row.seg as usize].seg.cols
+            Src::Seg(&self.segs[row.seg as usize].file)
         }
     }
 
     /// The object at `row`.
     pub fn object(&self, row: Row) -> ObjectRef<'_> {
         ObjectRef {
-            cols: self.cols(row),
+            src: self.src(row),
             slot: row.slot,
         }
     }
@@ -187,13 +213,59 @@ impl ObjectIndex {
                 return Some(Row { seg: MEM, slot });
             }
         }
+        let h = id_hash(id);
         self.segs.iter().enumerate().rev().find_map(|(i, s)| {
-            let slot = *s.seg.cols.by_id.get(id)?;
+            let slot = s.file.find_hashed(id, h)?;
             (!s.is_dead(slot)).then_some(Row {
                 seg: i as u32,
                 slot,
             })
         })
+    }
+
+    /// True when `id` is live in the memtable.
+    pub fn find_in_memtable(&self, id: &str) -> bool {
+        self.mem
+            .by_id
+            .get(id)
+            .is_some_and(|s| !self.mem_dead[*s as usize])
+    }
+
+    /// Which of `ids` (distinct) are live in the segments (not the memtable): merges each
+    /// segment's sorted hash table with the ids' hashes, so checking a large batch costs
+    /// one pass per segment rather than a search per id.
+    pub fn find_many_in_segments<'i>(&self, ids: &[&'i str]) -> Vec<&'i str> {
+        let mut hashed: Vec<(u64, usize)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id_hash(id), i))
+            .collect();
+        hashed.sort_unstable();
+        let mut found = Vec::new();
+        for s in &self.segs {
+            let (hashes, slots) = (s.file.id_hashes(), s.file.id_slots());
+            let (mut a, mut b) = (0, 0);
+            while a < hashed.len() && b < hashes.len() {
+                match hashed[a].0.cmp(&hashes[b]) {
+                    std::cmp::Ordering::Less => a += 1,
+                    std::cmp::Ordering::Greater => b += 1,
+                    std::cmp::Ordering::Equal => {
+                        // Every segment entry with this hash against this id.
+                        let id = ids[hashed[a].1];
+                        let mut c = b;
+                        while c < hashes.len() && hashes[c] == hashed[a].0 {
+                            let slot = slots[c];
+                            if !s.is_dead(slot) && s.file.id_of(slot as usize) == id {
+                                found.push(id);
+                            }
+                            c += 1;
+                        }
+                        a += 1;
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// Adds `o`, whose id must not be live.
@@ -202,6 +274,22 @@ impl ObjectIndex {
         self.mem.push(o);
         self.mem_dead.push(false);
         self.live += 1;
+    }
+
+    /// Where the live row `row` is stored.
+    pub fn home(&self, row: Row) -> RowHome {
+        if row.seg == MEM {
+            return RowHome::Memtable {
+                applied: (row.slot as usize) < self.mem_applied,
+            };
+        }
+        match self.segs[row.seg as usize].home {
+            Home::Volatile => RowHome::Volatile,
+            Home::Durable(segment) => RowHome::Durable {
+                segment,
+                slot: row.slot,
+            },
+        }
     }
 
     /// Deletes the live row `row`.
@@ -214,10 +302,10 @@ impl ObjectIndex {
         self.live -= 1;
     }
 
-    /// Every live row, segments oldest first, then the memtable.
+    /// Every live row, segments first (in list order), then the memtable.
     pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
         let segs = self.segs.iter().enumerate().flat_map(|(i, s)| {
-            (0..s.seg.cols.len() as u32)
+            (0..s.len() as u32)
                 .filter(move |slot| !s.is_dead(*slot))
                 .map(move |slot| Row {
                     seg: i as u32,
@@ -236,13 +324,11 @@ impl ObjectIndex {
         let mut out = Vec::new();
         for (i, s) in self.segs.iter().enumerate() {
             let seg = i as u32;
-            s.seg
-                .tree
-                .within(&s.seg.cols.positions, center, r2, &mut |slot| {
-                    if !s.is_dead(slot) {
-                        out.push(Row { seg, slot });
-                    }
-                });
+            s.tree().within(s.positions(), center, r2, &mut |slot| {
+                if !s.is_dead(slot) {
+                    out.push(Row { seg, slot });
+                }
+            });
         }
         for (slot, p) in self.mem.positions.iter().enumerate() {
             if !self.mem_dead[slot] && dist2(p, &center) <= r2 {
@@ -266,7 +352,7 @@ impl ObjectIndex {
         let trees: Vec<_> = self
             .segs
             .iter()
-            .map(|s| (&s.seg.tree, s.seg.cols.positions.as_slice()))
+            .map(|s| (s.tree(), s.positions()))
             .collect();
         search.search(&trees, point, &|seg, slot| {
             !self.segs[seg as usize].is_dead(slot)
@@ -277,11 +363,13 @@ impl ObjectIndex {
             .into_iter()
             .map(|(d2, seg, slot)| (Row { seg, slot }, d2))
             .collect();
-        hits.sort_by(|a, b| {
-            a.1.total_cmp(&b.1)
-                .then_with(|| self.object(a.0).id().cmp(self.object(b.0).id()))
-        });
-        hits.truncate(k);
+        if hits.len() > k || hits.windows(2).any(|w| w[0].1 == w[1].1) {
+            hits.sort_by(|a, b| {
+                a.1.total_cmp(&b.1)
+                    .then_with(|| self.object(a.0).id().cmp(self.object(b.0).id()))
+            });
+            hits.truncate(k);
+        }
         hits.into_iter().map(|(r, d2)| (r, d2.sqrt())).collect()
     }
 
@@ -294,7 +382,7 @@ impl ObjectIndex {
             .min(8);
         let per_thread = (self.live / threads).max(PARALLEL_ROWS);
         for (i, s) in self.segs.iter().enumerate() {
-            let n = s.seg.cols.len();
+            let n = s.len();
             let mut start = 0;
             while start < n {
                 let end = (start + per_thread).min(n);
@@ -313,7 +401,7 @@ impl ObjectIndex {
             ranked
         };
         let total: usize = pieces.iter().map(|p| p.2 - p.1).sum();
-        let mut ranked = if threads > 1 && total > PARALLEL_ROWS {
+        let ranked = if threads > 1 && total > PARALLEL_ROWS {
             // Split the pieces into `threads` groups of about equal rows.
             let mut groups: Vec<Vec<(u32, usize, usize)>> = vec![Vec::new(); threads];
             let mut loads = vec![0usize; threads];
@@ -336,28 +424,28 @@ impl ObjectIndex {
         } else {
             run(&pieces)
         };
-        std::mem::replace(&mut ranked, Ranked::new(0))
+        ranked
             .finish()
             .into_iter()
             .map(|(_, row, w)| (row, w))
             .collect()
     }
 
-    fn score_piece(
-        &self,
+    fn score_piece<'s>(
+        &'s self,
         seg: u32,
         start: usize,
         end: usize,
         query: &[f32],
-        ranked: &mut Ranked<Arc<str>, Row>,
+        ranked: &mut Ranked<&'s str, Row>,
     ) {
         let ch = self.channels;
         let scale = 1.0 / (ch as f32).sqrt();
-        let cols = self.cols(Row { seg, slot: 0 });
-        let any_dead = if seg == MEM {
-            self.mem_dead.iter().any(|d| *d)
+        let (embeddings, any_dead): (&[f32], bool) = if seg == MEM {
+            (&self.mem.embeddings, self.mem_dead.iter().any(|d| *d))
         } else {
-            self.segs[seg as usize].dead_count > 0
+            let s = &self.segs[seg as usize];
+            (s.file.embeddings(), s.dead_count > 0)
         };
         let dead = |slot: u32| {
             if seg == MEM {
@@ -367,7 +455,7 @@ impl ObjectIndex {
             }
         };
         score_rows(
-            &cols.embeddings[start * ch..end * ch],
+            &embeddings[start * ch..end * ch],
             ch,
             query,
             scale,
@@ -383,7 +471,13 @@ impl ObjectIndex {
                 ranked.offer_block(
                     first,
                     block,
-                    |slot| cols.ids[slot].clone(),
+                    |slot| {
+                        self.object(Row {
+                            seg,
+                            slot: slot as u32,
+                        })
+                        .id()
+                    },
                     |slot| Row {
                         seg,
                         slot: slot as u32,
@@ -407,12 +501,7 @@ impl ObjectIndex {
             query,
             1.0 / (ch as f32).sqrt(),
             &mut |first, block| {
-                ranked.offer_block(
-                    first,
-                    block,
-                    |n| self.object(rows[n]).shared_id(),
-                    |n| rows[n],
-                )
+                ranked.offer_block(first, block, |n| self.object(rows[n]).id(), |n| rows[n])
             },
         );
         ranked
@@ -422,67 +511,142 @@ impl ObjectIndex {
             .collect()
     }
 
-    /// Turns the memtable into a segment and merges segments by the policy in the module
-    /// header; segments that are mostly tombstones are rewritten.
-    pub fn seal(&mut self) {
-        if !self.mem.ids.is_empty() {
-            let rows: Vec<_> = (0..self.mem.len() as u32)
-                .filter(|slot| !self.mem_dead[*slot as usize])
-                .map(|slot| (&self.mem, slot))
-                .collect();
-            if !rows.is_empty() {
-                let seg = Segment::build(self.channels, &rows);
-                self.segs.push(SegRef::new(seg));
-            }
-            self.mem = Columns::new(self.channels);
-            self.mem_dead.clear();
+    // ---- Commit support: turning the memtable into segments, merging segments. ----
+
+    /// Live memtable rows not yet applied to the field, as (position, embedding) pairs in
+    /// slot order; marks them applied.
+    pub fn take_unapplied(&mut self) -> Vec<([f32; 3], Vec<f32>)> {
+        let out = (self.mem_applied..self.mem.len())
+            .filter(|s| !self.mem_dead[*s])
+            .map(|s| (self.mem.positions[s], self.mem.embedding(s as u32).to_vec()))
+            .collect();
+        self.mem_applied = self.mem.len();
+        out
+    }
+
+    /// True when no memtable row has been applied to the field yet.
+    pub fn nothing_applied(&self) -> bool {
+        self.mem_applied == 0
+    }
+
+    /// The live memtable rows, in slot order.
+    pub fn memtable_rows(&self) -> Picked<'_> {
+        Picked {
+            cols: &self.mem,
+            slots: (0..self.mem.len() as u32)
+                .filter(|s| !self.mem_dead[*s as usize])
+                .collect(),
         }
-        // Rewrite segments more than half dead; drop empty ones.
-        let mut i = 0;
+    }
+
+    /// Durable segments (the manifest's list), in order.
+    pub fn durable(&self) -> impl Iterator<Item = &SegRef> {
+        self.segs.iter().filter(|s| s.durable_id().is_some())
+    }
+
+    /// Volatile segments.
+    pub fn volatile(&self) -> impl Iterator<Item = &SegRef> {
+        self.segs.iter().filter(|s| s.durable_id().is_none())
+    }
+
+    /// Every segment.
+    pub fn segs(&self) -> &[SegRef] {
+        &self.segs
+    }
+
+    /// Replaces the memtable by `file`: a new durable segment of its live rows.
+    pub fn install_memtable(&mut self, file: SegmentFile) {
+        let id = file.id();
+        self.clear_memtable();
+        let at = self.durable().count();
+        self.segs.insert(at, SegRef::new(file, Home::Durable(id)));
+    }
+
+    /// Turns the memtable into a volatile segment (rows stored as records) and merges
+    /// volatile segments of about one size. Segments that are mostly dead are rewritten.
+    pub fn seal_volatile(&mut self, map_id: u32) -> tensormap_storage::Result<()> {
+        let rows = self.memtable_rows();
+        if !rows.slots.is_empty() {
+            let file = segment::build(map_id, self.channels, &rows, 0)?;
+            self.segs.push(SegRef::new(file, Home::Volatile));
+        }
+        self.clear_memtable();
+        let first = self.durable().count();
+        // Drop empty volatile segments; rewrite mostly dead ones.
+        let mut i = first;
         while i < self.segs.len() {
             let s = &self.segs[i];
             if s.live() == 0 {
                 self.segs.remove(i);
                 continue;
             }
-            if s.dead_count * 2 > s.seg.cols.len() {
-                self.segs[i] = compact(&[self.segs[i].clone()], self.channels);
+            if s.dead_count * 2 > s.len() {
+                let file =
+                    segment::build(map_id, self.channels, &LiveRows::of(&self.segs[i..=i]), 0)?;
+                self.segs[i] = SegRef::new(file, Home::Volatile);
             }
             i += 1;
         }
         loop {
             let n = self.segs.len();
-            let k = if n >= FAN_IN && self.segs[n - FAN_IN].live() <= 2 * self.segs[n - 1].live() {
+            let volatile = n - first;
+            let k = if volatile >= FAN_IN
+                && self.segs[n - FAN_IN].live() <= 2 * self.segs[n - 1].live()
+            {
                 FAN_IN
-            } else if n > MAX_SEGMENTS {
+            } else if volatile > MAX_VOLATILE {
                 2
             } else {
                 break;
             };
-            let merged = compact(&self.segs[n - k..], self.channels);
+            let file =
+                segment::build(map_id, self.channels, &LiveRows::of(&self.segs[n - k..]), 0)?;
             self.segs.truncate(n - k);
-            self.segs.push(merged);
+            self.segs.push(SegRef::new(file, Home::Volatile));
+        }
+        Ok(())
+    }
+
+    /// The memtable row `slot`.
+    pub fn memtable_object(&self, slot: u32) -> ObjectRef<'_> {
+        self.object(Row { seg: MEM, slot })
+    }
+
+    /// Replaces the durable segments `range` by `file` (their live rows), or removes them
+    /// when `file` is None (they had no live rows).
+    pub fn replace(&mut self, range: std::ops::Range<usize>, file: Option<SegmentFile>) {
+        let at = range.start;
+        self.segs.drain(range);
+        if let Some(file) = file {
+            let id = file.id();
+            self.segs.insert(at, SegRef::new(file, Home::Durable(id)));
         }
     }
 
-    /// Merges every segment into one (after [`ObjectIndex::seal`]): one tree to search.
-    pub fn merge_all(&mut self) {
-        if self.segs.len() > 1 {
-            let merged = compact(&self.segs, self.channels);
-            self.segs = vec![merged];
+    /// Replaces every volatile segment and the memtable by `file`, a durable segment of
+    /// their live rows.
+    pub fn install_sealed(&mut self, file: SegmentFile) {
+        let id = file.id();
+        let first = self.durable().count();
+        self.segs.truncate(first);
+        self.clear_memtable();
+        self.segs.push(SegRef::new(file, Home::Durable(id)));
+    }
+
+    /// Views durable segment `id` through `blob`, the file it was just written to.
+    pub fn rebind(&mut self, id: u64, blob: &tensormap_storage::Blob) {
+        for s in &mut self.segs {
+            if s.durable_id() == Some(id) {
+                if let Ok(file) = (*s.file).clone().rebind(id, blob.clone()) {
+                    s.file = Arc::new(file);
+                }
+            }
         }
     }
-}
 
-/// One segment holding the live rows of `segs`.
-fn compact(segs: &[SegRef], channels: usize) -> SegRef {
-    let rows: Vec<_> = segs
-        .iter()
-        .flat_map(|s| {
-            (0..s.seg.cols.len() as u32)
-                .filter(|slot| !s.is_dead(*slot))
-                .map(|slot| (&s.seg.cols, slot))
-        })
-        .collect();
-    SegRef::new(Segment::build(channels, &rows))
+    fn clear_memtable(&mut self) {
+        self.mem = Columns::new(self.channels);
+        self.mem_dead.clear();
+        self.mem_applied = 0;
+    }
 }

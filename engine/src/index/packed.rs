@@ -21,11 +21,11 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Children per node and points per leaf.
-const B: usize = 16;
+/// Children per node and points per leaf (the segment format's fan-out).
+const B: usize = tensormap_storage::segment::TREE_FANOUT;
 
 /// A bounding box: min x, y, z then max x, y, z.
-type Aabb = [f32; 6];
+pub type Aabb = tensormap_storage::segment::Aabb;
 
 const EMPTY: Aabb = [
     f32::INFINITY,
@@ -36,11 +36,13 @@ const EMPTY: Aabb = [
     f32::NEG_INFINITY,
 ];
 
-/// The boxes of every level over points already in tree order.
-#[derive(Debug, Clone)]
-pub struct PackedTree {
-    /// `levels[0]` bounds the leaves, the last level holds at most `B` nodes.
-    levels: Vec<Vec<Aabb>>,
+/// A packed tree viewed in place: the boxes of every level (leaves first, as the segment
+/// file stores them) over `len` points in tree order.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedTree<'a> {
+    /// `levels[0]` bounds the leaves; the last level holds at most `B` nodes.
+    levels: &'a [std::ops::Range<usize>],
+    boxes: &'a [Aabb],
     len: usize,
 }
 
@@ -117,23 +119,35 @@ fn far2(b: &Aabb, c: &[f32; 3]) -> f32 {
     d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
 }
 
-impl PackedTree {
-    /// The tree over `points`, which must be in the order [`tree_order`] gives.
-    pub fn build(points: &[[f32; 3]]) -> Self {
-        let mut levels = Vec::new();
-        let mut boxes: Vec<Aabb> = points
-            .chunks(B)
-            .map(|leaf| bound(leaf.iter().map(|p| [p[0], p[1], p[2], p[0], p[1], p[2]])))
-            .collect();
-        while boxes.len() > B {
-            let up = boxes.chunks(B).map(|c| bound(c.iter().copied())).collect();
-            levels.push(std::mem::replace(&mut boxes, up));
+/// The boxes of a packed tree over `points` (in the order [`tree_order`] gives): node
+/// counts per level, leaves first, and every level's boxes concatenated in that order.
+pub fn build(points: &[[f32; 3]]) -> (Vec<usize>, Vec<Aabb>) {
+    let mut level: Vec<Aabb> = points
+        .chunks(B)
+        .map(|leaf| bound(leaf.iter().map(|p| [p[0], p[1], p[2], p[0], p[1], p[2]])))
+        .collect();
+    let mut lens = Vec::new();
+    let mut boxes = Vec::new();
+    loop {
+        lens.push(level.len());
+        boxes.extend_from_slice(&level);
+        if level.len() <= B {
+            break;
         }
-        levels.push(boxes);
-        PackedTree {
-            levels,
-            len: points.len(),
-        }
+        level = level.chunks(B).map(|c| bound(c.iter().copied())).collect();
+    }
+    (lens, boxes)
+}
+
+impl<'a> PackedTree<'a> {
+    /// A view of a tree over `len` points: `levels` ranges of `boxes`, leaves first.
+    pub fn new(levels: &'a [std::ops::Range<usize>], boxes: &'a [Aabb], len: usize) -> Self {
+        PackedTree { levels, boxes, len }
+    }
+
+    /// The boxes of one level.
+    fn level(&self, l: usize) -> &'a [Aabb] {
+        &self.boxes[self.levels[l].clone()]
     }
 
     /// The points (by index in tree order) of node `n` of level `level`.
@@ -144,7 +158,7 @@ impl PackedTree {
 
     /// The children of node `n` of level `level ≥ 1`, as node numbers of `level − 1`.
     fn children(&self, level: usize, n: usize) -> std::ops::Range<usize> {
-        n * B..((n + 1) * B).min(self.levels[level - 1].len())
+        n * B..((n + 1) * B).min(self.level(level - 1).len())
     }
 
     /// Calls `hit` with the index of every point within `r2` (squared) of `c`; `points`
@@ -157,7 +171,7 @@ impl PackedTree {
         let top = self.levels.len() - 1;
         let mut visit =
             |level: usize, n: usize, stack: &mut [(u32, u32); STACK], len: &mut usize| {
-                let b = &self.levels[level][n];
+                let b = &self.level(level)[n];
                 if near2(b, &c) > r2 {
                     return;
                 }
@@ -174,7 +188,7 @@ impl PackedTree {
                     *len += 1;
                 }
             };
-        for n in 0..self.levels[top].len() {
+        for n in 0..self.level(top).len() {
             visit(top, n, &mut stack, &mut len);
         }
         while len > 0 {
@@ -239,7 +253,7 @@ impl Nearest {
     /// whether a point counts.
     pub fn search(
         &mut self,
-        trees: &[(&PackedTree, &[[f32; 3]])],
+        trees: &[(PackedTree<'_>, &[[f32; 3]])],
         c: [f32; 3],
         live: &impl Fn(u32, u32) -> bool,
     ) {
@@ -250,10 +264,10 @@ impl Nearest {
         // queue then skips that leaf.
         let mut seeded = vec![usize::MAX; trees.len()];
         for (t, (tree, points)) in trees.iter().enumerate() {
-            let mut top = 0..tree.levels[tree.levels.len() - 1].len();
+            let mut top = 0..tree.level(tree.levels.len() - 1).len();
             let mut n = 0;
             for level in (0..tree.levels.len()).rev() {
-                let boxes = &tree.levels[level];
+                let boxes = tree.level(level);
                 n = top
                     .clone()
                     .map(|m| (near2(&boxes[m], &c), m))
@@ -264,14 +278,14 @@ impl Nearest {
                 }
             }
             if tree.len > 0 {
-                self.scan_leaf(tree, points, t as u32, n, c, live);
+                self.scan_leaf(*tree, points, t as u32, n, c, live);
                 seeded[t] = n;
             }
         }
         let mut queue: BinaryHeap<Pending> = BinaryHeap::with_capacity(64);
         for (t, (tree, _)) in trees.iter().enumerate() {
             let top = tree.levels.len() - 1;
-            for (n, b) in tree.levels[top].iter().enumerate() {
+            for (n, b) in tree.level(top).iter().enumerate() {
                 let d = near2(b, &c);
                 if d <= self.bound() {
                     queue.push(Reverse((OrdF32(d), t as u32, top as u32, n as u32)));
@@ -290,7 +304,7 @@ impl Nearest {
                 }
                 continue;
             }
-            let boxes = &tree.levels[level - 1];
+            let boxes = tree.level(level - 1);
             for m in tree.children(level, n) {
                 let d = near2(&boxes[m], &c);
                 if d <= self.bound() {
@@ -302,7 +316,7 @@ impl Nearest {
 
     fn scan_leaf(
         &mut self,
-        tree: &PackedTree,
+        tree: PackedTree<'_>,
         points: &[[f32; 3]],
         t: u32,
         leaf: usize,
@@ -385,8 +399,21 @@ mod tests {
         sets
     }
 
+    /// A tree over some points: its level ranges, boxes and the points in tree order.
+    struct Owned {
+        levels: Vec<std::ops::Range<usize>>,
+        boxes: Vec<Aabb>,
+        points: Vec<[f32; 3]>,
+    }
+
+    impl Owned {
+        fn tree(&self) -> PackedTree<'_> {
+            PackedTree::new(&self.levels, &self.boxes, self.points.len())
+        }
+    }
+
     /// A tree over `points` and the points in tree order.
-    fn build(points: &[[f32; 3]]) -> (PackedTree, Vec<[f32; 3]>) {
+    fn build_tree(points: &[[f32; 3]]) -> Owned {
         let order = tree_order(points);
         let mut sorted = order.clone();
         sorted.sort_unstable();
@@ -395,20 +422,34 @@ mod tests {
             "not a permutation"
         );
         let ordered: Vec<[f32; 3]> = order.iter().map(|i| points[*i as usize]).collect();
-        (PackedTree::build(&ordered), ordered)
+        let (lens, boxes) = build(&ordered);
+        let mut start = 0;
+        let levels = lens
+            .iter()
+            .map(|n| {
+                start += n;
+                start - n..start
+            })
+            .collect();
+        Owned {
+            levels,
+            boxes,
+            points: ordered,
+        }
     }
 
     #[test]
     fn within_and_nearest_match_brute_force() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for points in point_sets() {
-            let (tree, ordered) = build(&points);
+            let owned = build_tree(&points);
+            let (tree, ordered) = (owned.tree(), &owned.points);
             for _ in 0..50 {
                 let c = [0; 3].map(|_| rng.random_range(-120.0f32..120.0));
                 let r = rng.random_range(0.0f32..60.0);
                 let r2 = r * r;
                 let mut got = Vec::new();
-                tree.within(&ordered, c, r2, &mut |i| got.push(i));
+                tree.within(ordered, c, r2, &mut |i| got.push(i));
                 got.sort_unstable();
                 let want: Vec<u32> = (0..ordered.len() as u32)
                     .filter(|i| dist2(&ordered[*i as usize], &c) <= r2)
@@ -419,7 +460,7 @@ mod tests {
                 let live = |_: u32, i: u32| !i.is_multiple_of(3);
                 let k = rng.random_range(0..40);
                 let mut search = Nearest::new(k);
-                search.search(&[(&tree, &ordered)], c, &live);
+                search.search(&[(tree, ordered.as_slice())], c, &live);
                 let got: Vec<f32> = search.into_vec().iter().map(|b| b.0).collect();
                 let mut all: Vec<f32> = (0..ordered.len() as u32)
                     .filter(|i| live(0, *i))
@@ -453,8 +494,11 @@ mod tests {
                     .collect()
             })
             .collect();
-        let built: Vec<_> = sets.iter().map(|s| build(s)).collect();
-        let trees: Vec<_> = built.iter().map(|(t, p)| (t, p.as_slice())).collect();
+        let built: Vec<_> = sets.iter().map(|s| build_tree(s)).collect();
+        let trees: Vec<_> = built
+            .iter()
+            .map(|o| (o.tree(), o.points.as_slice()))
+            .collect();
         for _ in 0..100 {
             let c = [0; 3].map(|_| rng.random_range(-60.0f32..60.0));
             let mut search = Nearest::new(10);

@@ -1,6 +1,7 @@
 //! An in-memory backend for tests, with fault injection: it can be told to fail the Nth
 //! write or the Nth flush from now. A failed commit leaves the contents untouched, which is
-//! what a crash before the flush completes leaves behind in a real store.
+//! what a crash before the flush completes leaves behind in a real store. A blob write
+//! counts as one write.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,11 +9,12 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{Backend, Batch, Op, Visitor};
-use crate::{Error, Result};
+use crate::{Blob, Error, Result};
 
 #[derive(Debug, Default)]
 struct State {
     data: BTreeMap<Vec<u8>, Vec<u8>>,
+    blobs: BTreeMap<u64, Blob>,
     /// Writes (ops) performed so far, over all commits.
     writes: u64,
     /// Flushes performed so far (one per commit).
@@ -58,14 +60,40 @@ impl MemoryBackend {
         self.state.lock().writes
     }
 
-    /// A copy of the whole contents.
+    /// A copy of the whole contents (the records; see [`MemoryBackend::blob_ids`] and
+    /// [`MemoryBackend::dump_blobs`] for the blobs).
     pub fn dump(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
         self.state.lock().data.clone()
+    }
+
+    /// A copy of every blob.
+    pub fn dump_blobs(&self) -> BTreeMap<u64, Vec<u8>> {
+        let s = self.state.lock();
+        s.blobs
+            .iter()
+            .map(|(k, b)| (*k, b.bytes().to_vec()))
+            .collect()
     }
 
     /// Replaces the value at `key` as a disk corruption would (no checks, no counting).
     pub fn corrupt(&self, key: &[u8], value: Vec<u8>) {
         self.state.lock().data.insert(key.to_vec(), value);
+    }
+
+    /// Replaces blob `id` as a disk corruption would (no checks, no counting).
+    pub fn corrupt_blob(&self, id: u64, bytes: &[u8]) {
+        self.state.lock().blobs.insert(id, Blob::copy_from(bytes));
+    }
+
+    /// Takes one write from the fault budget: the injected failure if it is due.
+    fn count_write(s: &mut State, what: &str) -> Result<()> {
+        let at = s.writes;
+        s.writes += 1;
+        if s.fail_write == Some(at) {
+            s.fail_write = None;
+            return Err(Error::InjectedFault(format!("{what} failed")));
+        }
+        Ok(())
     }
 }
 
@@ -126,7 +154,44 @@ impl Backend for MemoryBackend {
 
     fn size_on_disk(&self) -> Result<u64> {
         let s = self.state.lock();
-        Ok(s.data.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum())
+        let records: u64 = s.data.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        let blobs: u64 = s.blobs.values().map(|b| b.len() as u64).sum();
+        Ok(records + blobs)
+    }
+
+    fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()> {
+        let mut s = self.state.lock();
+        Self::count_write(&mut s, &format!("write of blob {id}"))?;
+        if s.blobs.contains_key(&id) {
+            return Err(Error::Encode {
+                what: format!("blob {id}"),
+                reason: "it exists already".into(),
+            });
+        }
+        s.blobs.insert(id, Blob::copy_from(bytes));
+        Ok(())
+    }
+
+    fn get_blob(&self, id: u64) -> Result<Blob> {
+        self.state
+            .lock()
+            .blobs
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::CorruptSegment {
+                segment: id,
+                offset: 0,
+                reason: "the segment is missing".into(),
+            })
+    }
+
+    fn delete_blob(&self, id: u64) -> Result<()> {
+        self.state.lock().blobs.remove(&id);
+        Ok(())
+    }
+
+    fn blob_ids(&self) -> Result<Vec<u64>> {
+        Ok(self.state.lock().blobs.keys().copied().collect())
     }
 }
 
@@ -157,5 +222,19 @@ mod tests {
         assert_eq!(m.dump().len(), 4);
         m.commit(b).unwrap();
         assert_eq!(m.dump().len(), 3);
+    }
+
+    #[test]
+    fn a_blob_write_counts_as_a_write_and_can_fail() {
+        let m = MemoryBackend::new();
+        m.fail_nth_write(1);
+        m.put_blob(1, b"one").unwrap();
+        assert!(m.put_blob(2, b"two").is_err());
+        assert_eq!(m.blob_ids().unwrap(), [1]);
+        m.put_blob(2, b"two").unwrap();
+        assert_eq!(m.get_blob(2).unwrap().bytes(), b"two");
+        m.delete_blob(1).unwrap();
+        assert_eq!(m.blob_ids().unwrap(), [2]);
+        assert!(m.get_blob(1).is_err());
     }
 }

@@ -1,14 +1,18 @@
 //! The narrow storage backend trait and the write batch.
 //!
-//! A backend is one ordered key-value space. The engine asks it for point reads, prefix
-//! scans, and one atomic, durable [`Backend::commit`] per transaction.
+//! A backend is one ordered key-value space plus a set of immutable blobs (segment files).
+//! The engine asks it for point reads, prefix scans, and one atomic, durable
+//! [`Backend::commit`] per transaction. Blobs are written and made durable *before* the
+//! commit that names them; a blob no commit names (a crash came between the two) is an
+//! orphan, which the engine removes on open.
 
+pub(crate) mod mapped;
 mod memory;
 mod sled;
 
 pub use self::memory::MemoryBackend;
 pub use self::sled::SledBackend;
-use crate::Result;
+use crate::{Blob, Result};
 
 /// The callback of [`Backend::scan_prefix`]: called with each key and value.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
@@ -77,6 +81,20 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Applies `batch` atomically and makes it durable.
     fn commit(&self, batch: Batch) -> Result<()>;
 
-    /// Bytes the store occupies on disk (the in-memory backend: its logical size).
+    /// Bytes the store occupies on disk, blobs included (the in-memory backend: its
+    /// logical size).
     fn size_on_disk(&self) -> Result<u64>;
+
+    /// Stores blob `id` (which must not exist) and makes it durable before returning. On
+    /// error nothing is left under `id`.
+    fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()>;
+
+    /// Blob `id`, read-only (the sled backend maps the file).
+    fn get_blob(&self, id: u64) -> Result<Blob>;
+
+    /// Removes blob `id` (absent blobs are fine). Readers holding it keep their bytes.
+    fn delete_blob(&self, id: u64) -> Result<()>;
+
+    /// The ids of every stored blob, ascending.
+    fn blob_ids(&self) -> Result<Vec<u64>>;
 }

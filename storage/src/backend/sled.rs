@@ -1,15 +1,35 @@
-//! The production backend: one sled tree; a commit is one `apply_batch` and one `flush`.
+//! The production backend: one sled tree for the records (a commit is one `apply_batch`
+//! and one `flush`) and a folder of segment files beside it for the blobs.
+//!
+//! ```text
+//! DB_PATH/            sled's files (conf, db, snap.*, blobs/)
+//! DB_PATH/segments/   one file per blob: <id as 16 hex digits>.seg
+//! ```
+//! A blob file is created exclusively, written, fsynced, and its folder fsynced, before
+//! `put_blob` returns; it is never written again. sled's exclusive lock on its `db` file
+//! keeps a second process out of the whole folder.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::mapped::Mapped;
 use super::{Backend, Batch, Op, Visitor};
-use crate::{Error, Result};
+use crate::{Blob, Error, Result};
 
-/// A sled database used as one ordered keyspace.
+/// The folder of blob files inside the database folder.
+const SEGMENTS: &str = "segments";
+
+/// sled's page cache: the records it holds are small (catalog, manifests, recent objects,
+/// bricks, journal), the bulk of the data is in the mapped segment files.
+const CACHE_BYTES: u64 = 64 << 20;
+
+/// A sled database used as one ordered keyspace, and its blob files.
 #[derive(Debug)]
 pub struct SledBackend {
     db: sled::Db,
+    dir: PathBuf,
     /// Set when a flush failed after its batch reached sled's memory: from then on the
     /// in-memory tree may hold writes that are not durable, so commits are refused.
     poisoned: AtomicBool,
@@ -19,19 +39,49 @@ impl SledBackend {
     /// Opens (creating if missing) the database directory at `path`.
     ///
     /// sled's background flusher is off: every commit flushes itself, and nothing is
-    /// acknowledged before its flush returns.
+    /// acknowledged before its flush returns. A database another process has open is
+    /// [`Error::Locked`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(1 << 30)
+            .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if is_lock_error(&io) => Error::Locked {
+                    path: path.display().to_string(),
+                },
+                e => Error::Sled(e),
+            })?;
+        let dir = path.join(SEGMENTS);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(SledBackend {
             db,
+            dir,
             poisoned: AtomicBool::new(false),
         })
     }
+
+    fn blob_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id:016x}.seg"))
+    }
+
+    fn write_blob(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        // The new name is durable only once its folder is.
+        File::open(&self.dir)?.sync_all()
+    }
+}
+
+/// sled reports a database held by another process as an I/O error from its file lock.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.raw_os_error() == Some(11)
+        || e.to_string().contains("could not acquire lock")
 }
 
 impl Backend for SledBackend {
@@ -68,7 +118,60 @@ impl Backend for SledBackend {
     }
 
     fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        let mut total = self.db.size_on_disk()?;
+        for id in self.blob_ids()? {
+            let path = self.blob_path(id);
+            total += std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
+        }
+        Ok(total)
+    }
+
+    fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()> {
+        let path = self.blob_path(id);
+        self.write_blob(&path, bytes).map_err(|e| {
+            // Whatever reached the file is not named by any commit: remove it now rather
+            // than leave it to the next open.
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_file(&path);
+            }
+            Error::io(&path, e)
+        })
+    }
+
+    fn get_blob(&self, id: u64) -> Result<Blob> {
+        let path = self.blob_path(id);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let map = Mapped::open(&file).map_err(|e| Error::io(&path, e))?;
+        Ok(Blob::mapped(map))
+    }
+
+    fn delete_blob(&self, id: u64) -> Result<()> {
+        let path = self.blob_path(id);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn blob_ids(&self) -> Result<Vec<u64>> {
+        let mut ids = Vec::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg")) else {
+                continue;
+            };
+            if stem.len() == 16 {
+                if let Ok(id) = u64::from_str_radix(stem, 16) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 }
 
@@ -97,5 +200,40 @@ mod tests {
         .unwrap();
         assert_eq!(seen, vec![(b"a1".to_vec(), b"x".to_vec())]);
         assert_eq!(db.get(b"b1").unwrap(), Some(b"z".to_vec()));
+    }
+
+    #[test]
+    fn blobs_are_files_that_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let db = SledBackend::open(&path).unwrap();
+            db.put_blob(7, b"seven").unwrap();
+            db.put_blob(0x1_0000_0000, b"").unwrap();
+            assert!(db.put_blob(7, b"again").is_err());
+            assert_eq!(db.get_blob(7).unwrap().bytes(), b"seven");
+        }
+        let db = SledBackend::open(&path).unwrap();
+        assert_eq!(db.blob_ids().unwrap(), [7, 0x1_0000_0000]);
+        let held = db.get_blob(7).unwrap();
+        assert!(held.is_mapped());
+        db.delete_blob(7).unwrap();
+        db.delete_blob(7).unwrap();
+        // A reader keeps the bytes of a deleted blob.
+        assert_eq!(held.bytes(), b"seven");
+        assert_eq!(db.blob_ids().unwrap(), [0x1_0000_0000]);
+        assert!(db.get_blob(7).is_err());
+    }
+
+    #[test]
+    fn a_second_open_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.db");
+        let _first = SledBackend::open(&path).unwrap();
+        let err = SledBackend::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("big.db") && err.contains("open in another process"),
+            "{err}"
+        );
     }
 }

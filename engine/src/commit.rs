@@ -1,0 +1,431 @@
+//! Committing a write transaction.
+//!
+//! Per changed map, in order:
+//! 1. the field changes: removals queued by deletes and updates, then the memtable's new
+//!    rows — a single journal entry naming the new segment on the bulk path, one entry per
+//!    object otherwise;
+//! 2. the memtable's rows are stored: as a new segment file when there are at least
+//!    `bulk_rows` of them (the bulk path), else as object records in a volatile segment;
+//!    when the records of the map reach `seal_rows` they are sealed into a segment file
+//!    with the memtable's rows instead;
+//! 3. segment files are compacted: one mostly dead is rewritten alone, the newest
+//!    [`FAN_IN`] of about one size are merged, and a checkpoint merges them all; files that
+//!    did not change are not rewritten, and a merge drops dead rows;
+//! 4. changed dead-slot chunks, the manifest, the journal (or, at a checkpoint, the dirty
+//!    bricks) and the meta record go into the batch.
+//!
+//! Then the new segment files are written and fsynced and the batch committed (one atomic,
+//! durable sled batch that names them) while the field changes are applied in memory on
+//! another thread; only then is the new version published and are retired files removed.
+//! On any error nothing is published and the files this commit wrote are removed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+use tensormap_storage::keys;
+use tensormap_storage::{codec, Batch, Blob, JournalEntry, ManifestRecord, SegmentMeta, Splat};
+
+use crate::db::Inner;
+use crate::index::segment::{self, LiveRows, SegRef};
+use crate::index::{Chain, ObjectIndex, FAN_IN};
+use crate::map::MapState;
+use crate::persist::journal::{self, SegmentsById};
+use crate::persist::{self, dead_chunk, DEAD_CHUNK_WORDS};
+use crate::txn::WriteTransaction;
+use crate::{Error, Result};
+
+/// Durable segments beyond which the two newest merge whatever their sizes.
+const MAX_DURABLE: usize = 16;
+
+/// What the commit does once every map is prepared.
+#[derive(Default)]
+struct Work {
+    /// New segment files to write before the batch.
+    new_blobs: Vec<(u64, Blob)>,
+    /// Segment files no longer named once the batch is durable.
+    retired: Vec<u64>,
+    /// The last blob id handed out, when this commit took any.
+    last_blob: Option<u64>,
+}
+
+/// Field changes journaled by the commit and applied in memory while the store writes.
+struct Deferred {
+    entries: Vec<JournalEntry>,
+    segments: SegmentsById,
+}
+
+pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
+    let inner = txn.inner.clone();
+    let mut changed = std::mem::take(&mut txn.changed);
+    let mut work = Work::default();
+    let mut deferred = Vec::new();
+    for state in changed.values_mut().flatten() {
+        let base = txn
+            .base
+            .maps
+            .get(state.name.as_ref())
+            .filter(|b| b.id == state.id)
+            .map(|b| b.as_ref());
+        deferred.push(prepare(
+            state,
+            base,
+            &mut txn.batch,
+            &mut work,
+            &inner,
+            txn.force_checkpoint,
+        )?);
+    }
+    if let Some(last) = work.last_blob {
+        txn.batch.put(
+            keys::global(persist::NEXT_BLOB),
+            codec::encode(&(last + 1))?,
+        );
+    }
+    // The store writes the files and the batch while this thread applies the field
+    // changes: neither feeds the other.
+    let batch = std::mem::take(&mut txn.batch);
+    let backend = &inner.backend;
+    let new_blobs = &work.new_blobs;
+    let stored = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<Vec<u64>> {
+            let mut written = Vec::new();
+            for (id, blob) in new_blobs {
+                backend.put_blob(*id, blob.bytes())?;
+                written.push(*id);
+            }
+            if !batch.is_empty() {
+                backend.commit(batch)?;
+            }
+            Ok(written)
+        });
+        for (state, d) in changed.values_mut().flatten().zip(&deferred) {
+            if let Some(d) = d {
+                if let Ok((field, dirty)) = state.field_and_dirty() {
+                    // Entries of a consistent state always apply (a removal finds the
+                    // cells its addition covered); replay checks them against the store.
+                    let _ = journal::apply(field, dirty, &d.entries, &d.segments);
+                }
+            }
+            if let Ok((field, _)) = state.field_and_dirty() {
+                field.refresh();
+            }
+        }
+        match writer.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let written = match stored {
+        Ok(w) => w,
+        Err(e) => {
+            // Files the failed commit wrote are named by nothing: remove them now.
+            for (id, _) in &work.new_blobs {
+                let _ = inner.backend.delete_blob(*id);
+            }
+            return Err(e);
+        }
+    };
+    // Read the new files where they now lie (mapped), freeing the copies built in memory.
+    for id in written {
+        if let Ok(blob) = inner.backend.get_blob(id) {
+            if blob.is_mapped() {
+                for state in changed.values_mut().flatten() {
+                    state.objects.rebind(id, &blob);
+                }
+            }
+        }
+    }
+    let mut version = (*txn.base).clone();
+    version.next_map_id = txn.next_map_id;
+    for (name, state) in changed {
+        match state {
+            Some(state) => version.maps.insert(name, Arc::new(state)),
+            None => version.maps.remove(&name),
+        };
+    }
+    *inner.current.write() = Arc::new(version);
+    // Readers holding earlier versions keep their mappings of retired files.
+    for id in work.retired.iter().chain(&txn.dropped_blobs) {
+        let _ = inner.backend.delete_blob(*id);
+    }
+    Ok(())
+}
+
+/// Hands out a new blob id.
+fn allocate(inner: &Inner, work: &mut Work) -> u64 {
+    let mut next = inner.next_blob.lock();
+    let id = *next;
+    *next += 1;
+    work.last_blob = Some(id);
+    id
+}
+
+/// Prepares one map's part of the commit (steps 1–4 of the module header).
+fn prepare(
+    state: &mut MapState,
+    base: Option<&MapState>,
+    batch: &mut Batch,
+    work: &mut Work,
+    inner: &Inner,
+    force: bool,
+) -> Result<Option<Deferred>> {
+    let opts = inner.options;
+    let map_id = state.id;
+    let channels = state.config.channels as usize;
+
+    // 1. Field changes: removals, then the memtable's unapplied rows.
+    let mut entries = std::mem::take(&mut state.pending);
+    let n = state.objects.memtable_rows().slots.len();
+    let bulk = n >= opts.bulk_rows;
+    let add_by_segment = bulk && state.objects.nothing_applied();
+    if !add_by_segment {
+        let adds = state.objects.take_unapplied();
+        entries.extend(adds.into_iter().map(|(position, embedding)| {
+            JournalEntry::Splat(Splat {
+                add: true,
+                position,
+                embedding,
+            })
+        }));
+    }
+    sort_entries(&mut entries, state);
+
+    // 2. Store the memtable.
+    if bulk {
+        let id = allocate(inner, work);
+        let file = segment::build(map_id, channels, &state.objects.memtable_rows(), id)?;
+        work.new_blobs.push((id, file.blob().clone()));
+        if add_by_segment {
+            entries.push(JournalEntry::AddSegment { segment: id });
+        }
+        state.objects.install_memtable(file);
+    } else {
+        let records: usize = state.objects.volatile().map(SegRef::live).sum();
+        if records + n >= opts.seal_rows.max(1) || (force && records + n > 0) {
+            seal_records(state, batch, work, inner)?;
+        } else {
+            let rows = state.objects.memtable_rows();
+            for &slot in &rows.slots {
+                let o = state.objects.memtable_object(slot);
+                batch.put(
+                    keys::object(map_id, o.id()),
+                    codec::encode(&o.to_object().to_record())?,
+                );
+            }
+            state.objects.seal_volatile(map_id)?;
+        }
+    }
+    // Every segment the entries can name, before compaction retires any.
+    let segments: SegmentsById = state
+        .objects
+        .durable()
+        .filter_map(|s| Some((s.durable_id()?, s.file.clone())))
+        .collect();
+
+    // 3. Compaction.
+    let mut retired = BTreeSet::new();
+    while let Some(group) = next_group(&state.objects, force) {
+        let old: Vec<u64> = state.objects.segs()[group.clone()]
+            .iter()
+            .filter_map(SegRef::durable_id)
+            .collect();
+        let live = LiveRows::of(&state.objects.segs()[group.clone()]);
+        let file = if tensormap_storage::segment::Rows::is_empty(&live) {
+            None
+        } else {
+            let id = allocate(inner, work);
+            let file = segment::build(map_id, channels, &live, id)?;
+            work.new_blobs.push((id, file.blob().clone()));
+            Some(file)
+        };
+        drop(live);
+        state.objects.replace(group, file);
+        retired.extend(old);
+    }
+    for id in &retired {
+        let prefix = keys::dead_prefix(map_id, *id);
+        inner.backend.scan_prefix(&prefix, &mut |k, _| {
+            batch.delete(k.to_vec());
+            Ok(())
+        })?;
+    }
+    work.retired.extend(retired.iter().copied());
+
+    // 4. Dead-slot chunks, manifest, field journal or checkpoint, meta.
+    put_dead_chunks(state, base, batch);
+    let ids_now: Vec<u64> = state
+        .objects
+        .durable()
+        .filter_map(SegRef::durable_id)
+        .collect();
+    let ids_base: Vec<u64> = base.map_or(Vec::new(), |b| {
+        b.objects.durable().filter_map(SegRef::durable_id).collect()
+    });
+    if ids_now != ids_base || base.is_none() {
+        let manifest = ManifestRecord {
+            segments: state
+                .objects
+                .durable()
+                .map(|s| SegmentMeta {
+                    id: s.file.id(),
+                    rows: s.len() as u64,
+                    bytes: s.file.blob().len() as u64,
+                })
+                .collect(),
+        };
+        batch.put(keys::manifest(map_id), codec::encode(&manifest)?);
+    }
+    let mut named: BTreeSet<u64> = state.journal.journal_segments.iter().copied().collect();
+    named.extend(journal::named_segments(&entries));
+    let checkpoint =
+        force || journal::wants_checkpoint(state) || named.iter().any(|s| retired.contains(s));
+    let base_journal = base.map(|b| b.journal.clone()).unwrap_or_default();
+    let deferred = if checkpoint {
+        let name = state.name.clone();
+        let (field, dirty) = state.field_and_dirty()?;
+        journal::apply(field, dirty, &entries, &segments).map_err(|reason| {
+            Error::InvalidArgument(format!("map '{name}': field change failed: {reason}"))
+        })?;
+        field.refresh();
+        journal::checkpoint(state, base_journal.journal_next, batch)?;
+        None
+    } else {
+        journal::write(state, &entries, batch)?;
+        Some(Deferred { entries, segments })
+    };
+    if state.journal != base_journal {
+        journal::put_meta(state, batch)?;
+    }
+    Ok(deferred)
+}
+
+/// Seals the map's records (volatile segments) and the memtable into one segment file,
+/// deleting the records.
+fn seal_records(
+    state: &mut MapState,
+    batch: &mut Batch,
+    work: &mut Work,
+    inner: &Inner,
+) -> Result<()> {
+    let map_id = state.id;
+    let first = state.objects.durable().count();
+    let volatile = &state.objects.segs()[first..];
+    for s in volatile {
+        for slot in (0..s.len() as u32).filter(|slot| !s.is_dead(*slot)) {
+            batch.delete(keys::object(map_id, s.file.id_of(slot as usize)));
+        }
+    }
+    let live = LiveRows::of(volatile);
+    let mem = state.objects.memtable_rows();
+    let id = allocate(inner, work);
+    let file = segment::build(
+        map_id,
+        state.config.channels as usize,
+        &Chain { a: &live, b: &mem },
+        id,
+    )?;
+    work.new_blobs.push((id, file.blob().clone()));
+    drop((live, mem));
+    state.objects.install_sealed(file);
+    Ok(())
+}
+
+/// The next durable segments to merge (a range of the segment list), if any.
+fn next_group(index: &ObjectIndex, force: bool) -> Option<Range<usize>> {
+    let durable: Vec<&SegRef> = index.durable().collect();
+    let n = durable.len();
+    if force {
+        return (n > 1 || durable.iter().any(|s| s.dead_count > 0)).then_some(0..n);
+    }
+    if let Some(i) = durable.iter().position(|s| s.dead_count * 2 > s.len()) {
+        return Some(i..i + 1);
+    }
+    if n >= FAN_IN && durable[n - FAN_IN].live() <= 2 * durable[n - 1].live() {
+        return Some(n - FAN_IN..n);
+    }
+    (n > MAX_DURABLE).then(|| n - 2..n)
+}
+
+/// Puts the dead-slot chunks of durable segments that changed since `base`.
+fn put_dead_chunks(state: &MapState, base: Option<&MapState>, batch: &mut Batch) {
+    let before: HashMap<u64, &SegRef> = base.map_or(HashMap::new(), |b| {
+        b.objects
+            .durable()
+            .filter_map(|s| Some((s.durable_id()?, s)))
+            .collect()
+    });
+    for s in state.objects.durable() {
+        let Some(id) = s.durable_id() else { continue };
+        let old = before.get(&id).map(|b| b.dead.as_slice());
+        if old.is_some_and(|o| std::ptr::eq(o, s.dead.as_slice())) {
+            continue;
+        }
+        for chunk in 0..s.dead.len().div_ceil(DEAD_CHUNK_WORDS) {
+            let range =
+                chunk * DEAD_CHUNK_WORDS..((chunk + 1) * DEAD_CHUNK_WORDS).min(s.dead.len());
+            let changed = match old {
+                Some(o) => o[range.clone()] != s.dead[range.clone()],
+                None => s.dead[range].iter().any(|w| *w != 0),
+            };
+            if changed {
+                batch.put(
+                    keys::dead(state.id, id, chunk as u32),
+                    dead_chunk(&s.dead, chunk),
+                );
+            }
+        }
+    }
+}
+
+/// Orders entries by the brick of their centre (see [`journal::sort_by_brick`]).
+fn sort_entries(entries: &mut [JournalEntry], state: &MapState) {
+    if entries.len() < 2 {
+        return;
+    }
+    let files: HashMap<u64, &SegRef> = state
+        .objects
+        .durable()
+        .filter_map(|s| Some((s.durable_id()?, s)))
+        .collect();
+    journal::sort_by_brick(entries, &state.config, |e| match e {
+        JournalEntry::Splat(s) => Some(s.position),
+        JournalEntry::RemoveRow { segment, slot } => files
+            .get(segment)
+            .and_then(|s| s.positions().get(*slot as usize).copied()),
+        JournalEntry::AddSegment { .. } => None,
+    });
+}
+
+/// Journals and applies the field changes a transaction has made so far, so that it can
+/// read its own field (`WriteTransaction::map`).
+pub(crate) fn apply_now(state: &mut MapState, batch: &mut Batch) -> Result<()> {
+    let mut entries = std::mem::take(&mut state.pending);
+    entries.extend(
+        state
+            .objects
+            .take_unapplied()
+            .into_iter()
+            .map(|(position, embedding)| {
+                JournalEntry::Splat(Splat {
+                    add: true,
+                    position,
+                    embedding,
+                })
+            }),
+    );
+    if entries.is_empty() {
+        return Ok(());
+    }
+    sort_entries(&mut entries, state);
+    let segments: SegmentsById = state
+        .objects
+        .durable()
+        .filter_map(|s| Some((s.durable_id()?, s.file.clone())))
+        .collect();
+    journal::write(state, &entries, batch)?;
+    let (field, dirty) = state.field_and_dirty()?;
+    journal::apply(field, dirty, &entries, &segments)
+        .map_err(|reason| Error::InvalidArgument(format!("field change failed: {reason}")))?;
+    Ok(())
+}
