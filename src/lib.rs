@@ -38,8 +38,9 @@ use parking_lot::Mutex;
 
 pub use tensormap_engine::{
     format_number, Backend, Candidates, Dtype, Field, FieldStats, MapConfig, MapInfo, MapStats,
-    MapView, MemoryBackend, Object, ObjectRef, ReadTransaction, Value, VoxelSet, WriteTransaction,
-    MAX_COMPONENT, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES, MAX_TEXT_BYTES,
+    MapView, MemoryBackend, Object, ObjectRef, Options, ReadTransaction, Value, VoxelSet,
+    WriteTransaction, MAX_COMPONENT, MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES,
+    MAX_TEXT_BYTES,
 };
 /// TensorQL: parser, planner, executor.
 pub use tensormap_query as query;
@@ -92,9 +93,18 @@ impl std::ops::Deref for Database {
 }
 
 impl Database {
-    /// Opens the database directory at `path`, creating it if missing.
+    /// Opens the database directory at `path`, creating it if missing. Opening costs
+    /// milliseconds whatever the size (see [`tensormap_engine::Database::open`]); a database
+    /// another process has open is an error.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Ok(Self::from_engine(tensormap_engine::Database::open(path)?))
+    }
+
+    /// [`Database::open`] with storage options.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Ok(Self::from_engine(tensormap_engine::Database::open_with(
+            path, options,
+        )?))
     }
 
     /// A database that lives in memory only.
@@ -109,6 +119,13 @@ impl Database {
         Ok(Self::from_engine(tensormap_engine::Database::with_backend(
             backend,
         )?))
+    }
+
+    /// A database over any storage backend, with storage options.
+    pub fn with_backend_options(backend: Arc<dyn Backend>, options: Options) -> Result<Self> {
+        Ok(Self::from_engine(
+            tensormap_engine::Database::with_backend_options(backend, options)?,
+        ))
     }
 
     /// Wraps an engine database with a fresh session.

@@ -261,6 +261,15 @@ fn bad_values_through_the_api_change_nothing() {
     );
 }
 
+/// The error reading any map's field gives, if one does.
+fn field_error(db: &Database) -> Option<tensormap::Error> {
+    let read = db.begin_read().unwrap();
+    let names: Vec<String> = read.map_names().iter().map(|s| s.to_string()).collect();
+    names
+        .iter()
+        .find_map(|m| read.map(m).unwrap().field().err())
+}
+
 #[test]
 fn damaged_files_are_errors() {
     // A script that is not UTF-8.
@@ -293,12 +302,6 @@ fn damaged_files_are_errors() {
             v
         }] {
             backend.corrupt(key, bad);
-            let field_error = |db: &Database| {
-                let read = db.begin_read().unwrap();
-                read.map_names()
-                    .iter()
-                    .find_map(|m| read.map(m).unwrap().field().err())
-            };
             match Database::with_backend(Arc::new(backend.clone())) {
                 Err(e) => {
                     assert!(e.to_string().contains("corrupt"), "{e}");
@@ -317,7 +320,8 @@ fn damaged_files_are_errors() {
         }
     }
     assert!(damaged >= 10, "{damaged}");
-    // Segment files likewise.
+    // Segment and brick files likewise (a brick inside a brick file: on the field's first
+    // use).
     for (id, bytes) in backend.dump_blobs() {
         for bad in [bytes[..bytes.len() / 2].to_vec(), {
             let mut v = bytes.clone();
@@ -326,8 +330,13 @@ fn damaged_files_are_errors() {
             v
         }] {
             backend.corrupt_blob(id, &bad);
-            let e = Database::with_backend(Arc::new(backend.clone())).unwrap_err();
-            assert!(e.to_string().contains("corrupt segment"), "{e}");
+            let e = match Database::with_backend(Arc::new(backend.clone())) {
+                Err(e) => e.to_string(),
+                Ok(db) => field_error(&db)
+                    .unwrap_or_else(|| panic!("damage to file {id} went unnoticed"))
+                    .to_string(),
+            };
+            assert!(e.contains("corrupt segment"), "{e}");
             backend.corrupt_blob(id, &bytes);
         }
     }

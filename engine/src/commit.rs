@@ -24,7 +24,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use tensormap_storage::keys;
-use tensormap_storage::{codec, Batch, Blob, JournalEntry, ManifestRecord, SegmentMeta, Splat};
+use tensormap_storage::{codec, Batch, Blob, JournalEntry, Splat};
 
 use crate::db::Inner;
 use crate::index::segment::{self, LiveRows, SegRef};
@@ -132,6 +132,13 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
             if blob.is_mapped() {
                 for state in changed.values_mut().flatten() {
                     state.objects.rebind(id, &blob);
+                    for f in &mut state.brick_files {
+                        if f.id() == id {
+                            if let Ok(file) = (**f).clone().rebind(blob.clone()) {
+                                *f = Arc::new(file);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -252,30 +259,8 @@ fn prepare(
     }
     work.retired.extend(retired.iter().copied());
 
-    // 4. Dead-slot chunks, manifest, field journal or checkpoint, meta.
+    // 4. Dead-slot chunks, field journal or checkpoint, manifest, meta.
     put_dead_chunks(state, base, batch);
-    let ids_now: Vec<u64> = state
-        .objects
-        .durable()
-        .filter_map(SegRef::durable_id)
-        .collect();
-    let ids_base: Vec<u64> = base.map_or(Vec::new(), |b| {
-        b.objects.durable().filter_map(SegRef::durable_id).collect()
-    });
-    if ids_now != ids_base || base.is_none() {
-        let manifest = ManifestRecord {
-            segments: state
-                .objects
-                .durable()
-                .map(|s| SegmentMeta {
-                    id: s.file.id(),
-                    rows: s.len() as u64,
-                    bytes: s.file.blob().len() as u64,
-                })
-                .collect(),
-        };
-        batch.put(keys::manifest(map_id), codec::encode(&manifest)?);
-    }
     let mut named: BTreeSet<u64> = state.journal.journal_segments.iter().copied().collect();
     named.extend(journal::named_segments(&entries));
     let checkpoint =
@@ -288,12 +273,25 @@ fn prepare(
             Error::InvalidArgument(format!("map '{name}': field change failed: {reason}"))
         })?;
         field.refresh();
-        journal::checkpoint(state, base_journal.journal_next, batch)?;
+        let mut store = |blob: Blob| {
+            let id = allocate(inner, work);
+            work.new_blobs.push((id, blob));
+            id
+        };
+        let old = journal::checkpoint(state, base_journal.journal_next, batch, &mut store)?;
+        work.retired.extend(old);
         None
     } else {
         journal::write(state, &entries, batch)?;
         Some(Deferred { entries, segments })
     };
+    let files_base = base.map(persist::files_of);
+    if files_base.as_ref() != Some(&persist::files_of(state)) {
+        batch.put(
+            keys::manifest(map_id),
+            codec::encode(&persist::manifest_of(state))?,
+        );
+    }
     if state.journal != base_journal {
         journal::put_meta(state, batch)?;
     }

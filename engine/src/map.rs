@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use tensormap_storage::{JournalEntry, MapConfig, MapMetaRecord};
+use tensormap_storage::{BrickFile, JournalEntry, MapConfig, MapMetaRecord};
 
 use crate::field::{Field, VoxelSet};
 use crate::index::{ObjectIndex, ObjectRef};
@@ -67,6 +67,8 @@ pub(crate) struct MapState {
     pub config: Arc<MapConfig>,
     pub objects: ObjectIndex,
     pub field: FieldSlot,
+    /// The field's brick files, oldest first (the manifest's list).
+    pub brick_files: Vec<Arc<BrickFile>>,
     /// The committed journal range (see `MapMetaRecord`).
     pub journal: MapMetaRecord,
     /// Morton codes of bricks changed since the last checkpoint (meaningful once the field
@@ -85,6 +87,7 @@ impl MapState {
             name: Arc::from(name),
             objects: ObjectIndex::new(config.channels as usize),
             field: FieldSlot::Ready(Field::new(config.clone())),
+            brick_files: Vec::new(),
             journal: MapMetaRecord::default(),
             dirty_bricks: Arc::default(),
             pending: Vec::new(),

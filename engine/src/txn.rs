@@ -252,11 +252,7 @@ impl WriteTransaction {
         // records go.
         state.field()?;
         let id = state.id;
-        let blobs: Vec<u64> = state
-            .objects
-            .durable()
-            .filter_map(|s| s.durable_id())
-            .collect();
+        let blobs = persist::files_of(state);
         let prefix = keys::map_prefix(id);
         let mut doomed = Vec::new();
         self.inner.backend.scan_prefix(&prefix, &mut |k, _| {

@@ -1,5 +1,6 @@
 //! Every index answer against brute force, on seeded random maps of 10k objects spread over
-//! several segments, with tombstones and a live memtable.
+//! several segments, with tombstones and a live memtable; and on 100k objects in many
+//! segment files, record-backed segments and tombstones, before and after a reopen.
 
 mod common;
 
@@ -7,7 +8,9 @@ use std::collections::BTreeMap;
 
 use common::*;
 use rand::Rng;
-use tensormap_engine::{Candidates, Database, MapConfig, MapView, Object};
+use std::sync::Arc;
+
+use tensormap_engine::{Candidates, Database, MapConfig, MapView, MemoryBackend, Object, Options};
 
 fn dist(a: [f32; 3], b: [f32; 3]) -> f64 {
     (0..3)
@@ -199,6 +202,116 @@ fn committed_answers_match_brute_force() {
         assert_eq!(view.get(&o.id).unwrap().to_object(), *o);
     }
     run_queries(&view, &model, 2, 60);
+}
+
+/// The answers of `rounds` seeded queries, for comparing two views.
+fn answers(view: &MapView<'_>, seed: u64, rounds: usize) -> Vec<String> {
+    let mut rng = rng(seed);
+    let channels = view.config().channels as usize;
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let c = position(&mut rng, 520.0);
+        let r = rng.random_range(0.0f32..100.0);
+        let mut within: Vec<&str> = view.within(c, r).unwrap().iter().map(|o| o.id()).collect();
+        within.sort_unstable();
+        let nearest: Vec<(String, f32)> = view
+            .nearest(c, 10)
+            .unwrap()
+            .iter()
+            .map(|(o, d)| (o.id().to_string(), *d))
+            .collect();
+        let q = vector(&mut rng, channels);
+        let top: Vec<String> = view
+            .attention(&q, Candidates::All, 10)
+            .unwrap()
+            .iter()
+            .map(|(o, _)| o.id().to_string())
+            .collect();
+        out.push(format!("{within:?} {nearest:?} {top:?}"));
+    }
+    out
+}
+
+#[test]
+fn a_reopened_database_of_many_segments_answers_as_before() {
+    let backend = MemoryBackend::new();
+    let options = Options {
+        bulk_rows: 4000,
+        seal_rows: 12_000,
+    };
+    let open = || Database::with_backend_options(Arc::new(backend.clone()), options).unwrap();
+    let db = open();
+    let cfg = MapConfig {
+        channels: 8,
+        ..Default::default()
+    };
+    db.create_map("m", cfg.clone()).unwrap();
+    let mut rng = rng(21);
+    let mut model: BTreeMap<String, Object> = BTreeMap::new();
+    let mut next = 0;
+    // Bulk commits (segment files), then small ones (records, sealed into files at 12k),
+    // each moving and deleting some objects (tombstones), ending with records unsealed.
+    let sizes = [30_000, 20_000, 9_000, 6_000]
+        .into_iter()
+        .chain(std::iter::repeat_n(1_500, 23));
+    for size in sizes {
+        let mut txn = db.begin_write().unwrap();
+        let batch: Vec<Object> = (0..size)
+            .map(|_| {
+                next += 1;
+                object(&mut rng, format!("o{next}"), &cfg)
+            })
+            .collect();
+        for o in &batch {
+            model.insert(o.id.clone(), o.clone());
+        }
+        if size >= 6_000 {
+            txn.insert_many("m", batch).unwrap();
+        } else {
+            for o in batch {
+                txn.insert("m", o).unwrap();
+            }
+        }
+        let ids: Vec<String> = model.keys().cloned().collect();
+        for _ in 0..400 {
+            let id = &ids[rng.random_range(0..ids.len())];
+            if rng.random_bool(0.5) {
+                if model.remove(id).is_some() {
+                    txn.delete("m", id).unwrap();
+                }
+            } else if let Some(o) = model.get_mut(id) {
+                o.position = position(&mut rng, cfg.bounds);
+                txn.update("m", o.clone()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    assert!(model.len() > 90_000, "{}", model.len());
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    let segments = view.stats().unwrap().index_segments;
+    assert!(segments >= 3, "{segments} segments");
+    assert!(
+        backend.dump().keys().any(|k| k.len() > 5 && k[5] == 1),
+        "no records left"
+    );
+    assert!(
+        backend.dump().keys().any(|k| k.len() > 5 && k[5] == 6),
+        "no tombstones"
+    );
+    run_queries(&view, &model, 22, 25);
+    let before = answers(&view, 23, 40);
+    drop(read);
+    drop(db);
+    let db = open();
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    assert_eq!(view.len(), model.len());
+    for o in model.values().step_by(97) {
+        assert_eq!(view.get(&o.id).unwrap().to_object(), *o);
+    }
+    assert_eq!(answers(&view, 23, 40), before);
+    run_queries(&view, &model, 24, 25);
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! [0x00] name                          global metadata (e.g. "next_map_id")
 //! [0x01] map name                      catalog: CatalogRecord
 //! [0x02] map id (u32 BE) [0x01] id     objects: ObjectRecord
-//! [0x02] map id (u32 BE) [0x02] morton bricks (u64 BE Morton code of the brick)
 //! [0x02] map id (u32 BE) [0x03] seq    journal: JournalRecord (u64 BE)
 //! [0x02] map id (u32 BE) [0x04]        map meta: MapMetaRecord
 //! [0x02] map id (u32 BE) [0x05]        manifest: ManifestRecord (the map's segment files)
@@ -26,8 +25,7 @@ const MAP: u8 = 0x02;
 pub enum Keyspace {
     /// Object records by id.
     Objects = 0x01,
-    /// Field bricks by Morton code.
-    Bricks = 0x02,
+    // 0x02 held field bricks in format 1; they are in brick files now.
     /// Splats since the last checkpoint, by sequence number.
     Journal = 0x03,
     /// The map's bookkeeping record.
@@ -78,13 +76,6 @@ pub fn object(map_id: u32, id: &str) -> Vec<u8> {
     k
 }
 
-/// The key of the brick with Morton code `morton`.
-pub fn brick(map_id: u32, morton: u64) -> Vec<u8> {
-    let mut k = keyspace_prefix(map_id, Keyspace::Bricks);
-    k.extend_from_slice(&morton.to_be_bytes());
-    k
-}
-
 /// The key of journal entry `seq`.
 pub fn journal(map_id: u32, seq: u64) -> Vec<u8> {
     let mut k = keyspace_prefix(map_id, Keyspace::Journal);
@@ -125,7 +116,7 @@ pub fn parse_dead(key: &[u8]) -> Option<(u64, u32)> {
     Some((seg, chunk))
 }
 
-/// The trailing u64 of a brick or journal key, if it has one.
+/// The trailing u64 of a journal key, if it has one.
 pub fn trailing_u64(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
     Some(u64::from_be_bytes(tail))
@@ -142,7 +133,6 @@ pub fn describe(key: &[u8]) -> String {
             let tail = &rest[5..];
             match rest[4] {
                 0x01 => format!("map {id}/objects/{:?}", text(tail)),
-                0x02 => format!("map {id}/bricks/{}", trailing_u64(key).unwrap_or(0)),
                 0x03 => format!("map {id}/journal/{}", trailing_u64(key).unwrap_or(0)),
                 0x04 => format!("map {id}/meta"),
                 0x05 => format!("map {id}/manifest"),
@@ -164,7 +154,7 @@ mod tests {
     #[test]
     fn keys_sort_by_map_then_keyspace_then_number() {
         assert!(journal(1, 2) < journal(1, 256));
-        assert!(object(1, "zzz") < brick(1, 0));
+        assert!(object(1, "zzz") < journal(1, 0));
         assert!(map_meta(1) < map_prefix(2));
         assert!(journal(7, 9).starts_with(&keyspace_prefix(7, Keyspace::Journal)));
     }

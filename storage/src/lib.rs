@@ -2,7 +2,7 @@
 //!
 //! It owns everything that touches bytes: the record codec (bincode framed with a format
 //! version and a CRC32), the brick codec (zstd, quantized by the map's dtype), the segment
-//! file format (columns viewed in place from a memory map), the layout of keys in the
+//! and brick file formats (columns viewed in place from a memory map; the field's checkpoints), the layout of keys in the
 //! single ordered keyspace, the map configuration and its validation, and the [`Backend`]
 //! trait with its two implementations: [`SledBackend`] for production (sled plus a folder
 //! of segment files) and [`MemoryBackend`] for tests, which can be told to fail the Nth
@@ -22,6 +22,7 @@
 mod backend;
 mod blob;
 pub mod brick;
+pub mod brickfile;
 pub mod codec;
 mod config;
 mod error;
@@ -32,11 +33,12 @@ pub mod segment;
 
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
 pub use blob::{AlignedBuf, Blob};
+pub use brickfile::BrickFile;
 pub use config::{Dtype, MapConfig};
 pub use error::{Error, Result};
 pub use records::{
-    CatalogRecord, JournalEntry, JournalRecord, JournalRecordRef, ManifestRecord, MapMetaRecord,
-    ObjectRecord, SegmentMeta, Splat,
+    BrickFileMeta, CatalogRecord, JournalEntry, JournalRecord, JournalRecordRef, ManifestRecord,
+    MapMetaRecord, ObjectRecord, SegmentMeta, Splat,
 };
 pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
 pub use segment::SegmentFile;

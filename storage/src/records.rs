@@ -90,11 +90,24 @@ pub struct MapMetaRecord {
     pub journal_segments: Vec<u64>,
 }
 
-/// A map's segment files, oldest first: key `map/<id>/manifest`.
+/// A map's files, oldest first: key `map/<id>/manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct ManifestRecord {
-    /// The segments.
+    /// The segments of its object index.
     pub segments: Vec<SegmentMeta>,
+    /// The brick files of its field, oldest first (a later one's bricks replace an earlier one's).
+    pub brick_files: Vec<BrickFileMeta>,
+}
+
+/// One brick file of a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct BrickFileMeta {
+    /// Its blob id.
+    pub id: u64,
+    /// Its entries.
+    pub entries: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// One segment file of a map.

@@ -195,6 +195,16 @@ impl Field {
         self.tree.refresh();
     }
 
+    /// Empties the brick at `b` (a brick file's removal entry); `refresh` prunes it.
+    pub fn clear_brick(&mut self, b: [u32; 3]) {
+        let ch = self.config.channels as usize;
+        self.tree.set_brick(
+            b,
+            vec![0.0; tensormap_storage::brick::CELLS * ch],
+            vec![0; tensormap_storage::brick::CELLS],
+        );
+    }
+
     /// Installs a brick read from storage.
     pub fn load_brick(&mut self, b: [u32; 3], values: Vec<f32>, counts: Vec<u32>) {
         self.tree.set_brick(b, values, counts);

@@ -5,10 +5,10 @@
 //! sequential), not the bricks they touched (large): a single object's splat with its data,
 //! or a reference to rows that are already stored in a segment file (a bulk add of a whole
 //! new segment, the removal of one segment row). A checkpoint writes every brick changed
-//! since the last one and deletes the journal, in the same atomic batch as the commit that
-//! triggers it. Loading a field reads the bricks and replays the journal in sequence order
-//! through [`apply`], the very function the commit used: the same float operations in the
-//! same order, so the field comes back bit for bit.
+//! since the last one into a new brick file and deletes the journal, in the commit that
+//! triggers it. Loading a field reads the brick files and replays the journal in sequence
+//! order through [`apply`], the very function the commit used: the same float operations
+//! in the same order, so the field comes back bit for bit.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use tensormap_storage::brick::{self, EDGE};
 use tensormap_storage::keys::{self, Keyspace};
 use tensormap_storage::{
-    codec, Backend, Batch, Dtype, Error as StorageError, JournalEntry, JournalRecord,
-    JournalRecordRef, MapConfig, MapMetaRecord, Op, SegmentFile,
+    brickfile, codec, Backend, Batch, Blob, BrickFile, Dtype, Error as StorageError, JournalEntry,
+    JournalRecord, JournalRecordRef, MapConfig, MapMetaRecord, Op, SegmentFile,
 };
 
 use crate::field::octree::{morton, unmorton};
@@ -153,37 +153,131 @@ pub fn wants_checkpoint(state: &MapState) -> bool {
             && j.journal_splats * splat_bytes >= state.dirty_bricks.len() as u64 * brick_bytes)
 }
 
-/// Adds to `batch` the writes of a checkpoint of `state` (its field `Ready` and refreshed):
-/// every dirty brick stored (or deleted when empty) and the journal dropped; then resets
-/// the journal range. For f16/i8 maps the in-memory bricks are rounded to what was stored,
-/// so the field in memory stays exactly what a reload would give.
+/// Most brick files a map keeps: a checkpoint that would make more rewrites the whole
+/// field into one file instead.
+const MAX_BRICK_FILES: usize = 4;
+
+/// Bricks by Morton code, encoded for a brick file (None: the brick is empty).
+type Encoded = Vec<(u64, Option<Vec<u8>>)>;
+
+/// Encodes bricks for storage on every core (zstd is the cost), in the order given.
+fn encode_bricks(field: &Field, mortons: &[u64], channels: usize, dtype: Dtype) -> Result<Encoded> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let per = mortons.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Encoded>> = std::thread::scope(|s| {
+        let workers: Vec<_> = mortons
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&m| {
+                            let encoded = match field.brick(unmorton(m)) {
+                                Some((b, _)) => {
+                                    Some(brick::encode(&b.values, &b.counts, channels, dtype)?)
+                                }
+                                None => None,
+                            };
+                            Ok((m, encoded))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(mortons.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Folds the journal of `state` (its field `Ready` and refreshed) into a new brick file:
+/// the bricks changed since the last checkpoint, or — when the map would otherwise keep
+/// more than [`MAX_BRICK_FILES`] files or its files would hold more than twice the bytes
+/// still current — every brick of the field. The journal records go from `batch`, the
+/// journal range is reset, and `store` registers the new file for writing (returning its
+/// id). Returns the brick files no longer needed. For f16/i8 maps the in-memory bricks
+/// are rounded to what was stored, so memory stays exactly what a reload would give.
 ///
 /// `committed_next` is the journal end already in the store (entries from there on were
 /// put by this batch).
-pub fn checkpoint(state: &mut MapState, committed_next: u64, batch: &mut Batch) -> Result<()> {
+pub fn checkpoint(
+    state: &mut MapState,
+    committed_next: u64,
+    batch: &mut Batch,
+    store: &mut dyn FnMut(Blob) -> u64,
+) -> Result<Vec<u64>> {
     let id = state.id;
     let channels = state.config.channels as usize;
     let dtype = state.config.dtype;
-    let dirty = std::mem::take(&mut state.dirty_bricks);
-    let field = state.field_mut()?;
-    let mut rounded = false;
-    for &m in dirty.iter() {
-        let key = keys::brick(id, m);
-        let b = unmorton(m);
-        let Some((brick, _)) = field.brick(b) else {
-            batch.delete(key);
-            continue;
-        };
-        let stored = brick::encode(&brick.values, &brick.counts, channels, dtype)?;
-        if dtype != Dtype::F32 {
-            let back = brick::decode(&key, &stored, channels, dtype)?;
-            field.load_brick(b, back.values, back.counts);
-            rounded = true;
+    let dirty: Vec<u64> = std::mem::take(&mut state.dirty_bricks)
+        .iter()
+        .copied()
+        .collect();
+    let mut retired = Vec::new();
+    if !dirty.is_empty() {
+        let old_files = std::mem::take(&mut state.brick_files);
+        let field = state.field_mut()?;
+        let mut entries = encode_bricks(field, &dirty, channels, dtype)?;
+        let new_bytes: u64 = entries
+            .iter()
+            .map(|e| e.1.as_ref().map_or(0, |b| b.len() as u64))
+            .sum();
+        // Bytes of each existing file that no newer file (nor this one) replaces.
+        let mut shadowed: BTreeSet<u64> = dirty.iter().copied().collect();
+        let mut live = vec![0u64; old_files.len()];
+        for (i, f) in old_files.iter().enumerate().rev() {
+            for (m, len) in f.entries() {
+                if !shadowed.contains(&m) {
+                    live[i] += len;
+                }
+            }
+            shadowed.extend(f.entries().map(|e| e.0));
         }
-        batch.put(key, stored);
-    }
-    if rounded {
-        field.refresh();
+        let total: u64 = old_files.iter().map(|f| f.len() as u64).sum::<u64>() + new_bytes;
+        let current: u64 = live.iter().sum::<u64>() + new_bytes;
+        let full =
+            !old_files.is_empty() && (old_files.len() >= MAX_BRICK_FILES || total > 2 * current);
+        if full {
+            let mut all = Vec::new();
+            field.for_each_brick(&mut |b, _, _| all.push(morton(b)));
+            let clean: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|m| dirty.binary_search(m).is_err())
+                .collect();
+            entries.retain(|e| e.1.is_some());
+            entries.extend(encode_bricks(field, &clean, channels, dtype)?);
+            entries.sort_unstable_by_key(|e| e.0);
+        }
+        if dtype != Dtype::F32 {
+            for (m, bytes) in &entries {
+                if let (Some(bytes), Ok(_)) = (bytes, dirty.binary_search(m)) {
+                    let back = brick::decode(&[], bytes, channels, dtype)?;
+                    field.load_brick(unmorton(*m), back.values, back.counts);
+                }
+            }
+            field.refresh();
+        }
+        let blob = brickfile::build(id, channels, dtype, &entries)?;
+        let file_id = store(blob.clone());
+        let file = BrickFile::open(file_id, blob, id, channels, dtype)?;
+        let mut kept = Vec::new();
+        for (i, f) in old_files.into_iter().enumerate() {
+            if full || live[i] == 0 {
+                retired.push(f.id());
+            } else {
+                kept.push(f);
+            }
+        }
+        kept.push(Arc::new(file));
+        state.brick_files = kept;
     }
     // Journal records written earlier in this batch are dropped rather than written and
     // deleted; the ones already stored are deleted.
@@ -198,37 +292,40 @@ pub fn checkpoint(state: &mut MapState, committed_next: u64, batch: &mut Batch) 
     j.journal_bulk = 0;
     j.journal_segments.clear();
     state.dirty_bricks = Arc::new(BTreeSet::new());
-    Ok(())
+    Ok(retired)
 }
 
-/// Reads a map's field: its stored bricks, then the journal replayed. `segments` holds
-/// every segment the journal may name (`meta.journal_segments`).
+/// Reads a map's field: its brick files oldest first, then the journal replayed.
+/// `segments` holds every segment the journal may name (`meta.journal_segments`).
 pub fn load_field(
     backend: &dyn Backend,
     map_id: u32,
     config: Arc<MapConfig>,
     meta: &MapMetaRecord,
+    brick_files: &[Arc<BrickFile>],
     segments: &SegmentsById,
 ) -> Result<LoadedField> {
     let mut field = Field::new(config.clone());
     let mut dirty = BTreeSet::new();
     let channels = config.channels as usize;
     let bricks_per_axis = config.resolution / EDGE as u32;
-    backend.scan_prefix(
-        &keys::keyspace_prefix(map_id, Keyspace::Bricks),
-        &mut |k, v| {
-            let m = keys::trailing_u64(k)
-                .filter(|_| k.len() == keys::brick(map_id, 0).len())
-                .ok_or_else(|| StorageError::corrupt(k, "malformed brick key"))?;
+    for f in brick_files {
+        f.for_each(&mut |m, data| {
             let b = unmorton(m);
             if b.iter().any(|v| *v >= bricks_per_axis) || morton(b) != m {
-                return Err(StorageError::corrupt(k, "brick outside the grid"));
+                return Err(StorageError::CorruptSegment {
+                    segment: f.id(),
+                    offset: 0,
+                    reason: format!("brick file: brick {m} lies outside the grid"),
+                });
             }
-            let data = brick::decode(k, v, channels, config.dtype)?;
-            field.load_brick(b, data.values, data.counts);
+            match data {
+                Some(d) => field.load_brick(b, d.values, d.counts),
+                None => field.clear_brick(b),
+            }
             Ok(())
-        },
-    )?;
+        })?;
+    }
     let mut expected = meta.journal_start;
     let (mut splats, mut bulk) = (0u64, 0u64);
     backend.scan_prefix(

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use tensormap_storage::keys::{self, Keyspace};
 use tensormap_storage::{
-    codec, Backend, Batch, CatalogRecord, Error as StorageError, ManifestRecord, MapConfig,
-    MapMetaRecord, ObjectRecord, SegmentFile,
+    codec, Backend, Batch, BrickFile, BrickFileMeta, CatalogRecord, Error as StorageError,
+    ManifestRecord, MapConfig, MapMetaRecord, ObjectRecord, SegmentFile, SegmentMeta,
 };
 
 use crate::index::segment::{self, Home, SegRef};
@@ -80,10 +80,7 @@ pub fn load(backend: &Arc<dyn Backend>) -> Result<Loaded> {
     for (name, rec) in catalog {
         maps.push(load_map(backend, &name, rec)?);
     }
-    let named: BTreeSet<u64> = maps
-        .iter()
-        .flat_map(|m| m.objects.durable().filter_map(SegRef::durable_id))
-        .collect();
+    let named: BTreeSet<u64> = maps.iter().flat_map(files_of).collect();
     let stored = backend.blob_ids()?;
     for id in &stored {
         if !named.contains(id) {
@@ -101,6 +98,41 @@ pub fn load(backend: &Arc<dyn Backend>) -> Result<Loaded> {
         next_map_id,
         next_blob,
     })
+}
+
+/// The blob ids of every file a map's manifest names: segments and brick files.
+pub fn files_of(state: &MapState) -> Vec<u64> {
+    let mut ids: Vec<u64> = state
+        .objects
+        .durable()
+        .filter_map(SegRef::durable_id)
+        .collect();
+    ids.extend(state.brick_files.iter().map(|f| f.id()));
+    ids
+}
+
+/// The manifest record of a map's current files.
+pub fn manifest_of(state: &MapState) -> ManifestRecord {
+    ManifestRecord {
+        segments: state
+            .objects
+            .durable()
+            .map(|s| SegmentMeta {
+                id: s.file.id(),
+                rows: s.len() as u64,
+                bytes: s.file.blob().len() as u64,
+            })
+            .collect(),
+        brick_files: state
+            .brick_files
+            .iter()
+            .map(|f| BrickFileMeta {
+                id: f.id(),
+                entries: f.entries().count() as u64,
+                bytes: f.len() as u64,
+            })
+            .collect(),
+    }
 }
 
 /// Checks the store's format version; marks an empty store with this build's.
@@ -154,6 +186,8 @@ fn load_map(backend: &Arc<dyn Backend>, name: &str, rec: CatalogRecord) -> Resul
         None => return Err(StorageError::corrupt(&manifest_key, "missing manifest").into()),
     };
     let mut durable = load_segments(backend.as_ref(), id, &config, &manifest)?;
+    state.brick_files = load_brick_files(backend.as_ref(), id, &config, &manifest)?;
+    let brick_files = state.brick_files.clone();
     load_dead(backend.as_ref(), id, &mut durable)?;
     let volatile = load_volatile(backend.as_ref(), id, &config)?;
     let by_id: HashMap<u64, Arc<SegmentFile>> = durable
@@ -181,6 +215,7 @@ fn load_map(backend: &Arc<dyn Backend>, name: &str, rec: CatalogRecord) -> Resul
             id,
             config.clone(),
             &loader_meta,
+            &brick_files,
             &by_id,
         )
     }))));
@@ -241,6 +276,45 @@ fn load_segments(
         segs.push(SegRef::new(file, Home::Durable(m.id)));
     }
     Ok(segs)
+}
+
+/// Maps and checks the directories of a manifest's brick files.
+fn load_brick_files(
+    backend: &dyn Backend,
+    map_id: u32,
+    config: &MapConfig,
+    manifest: &ManifestRecord,
+) -> Result<Vec<Arc<BrickFile>>> {
+    let mut files = Vec::with_capacity(manifest.brick_files.len());
+    for m in &manifest.brick_files {
+        let bad = |reason: String| StorageError::CorruptSegment {
+            segment: m.id,
+            offset: 0,
+            reason: format!("brick file: {reason}"),
+        };
+        let blob = backend
+            .get_blob(m.id)
+            .map_err(|e| bad(format!("cannot read the file the manifest names: {e}")))?;
+        if blob.len() as u64 != m.bytes {
+            return Err(bad(format!(
+                "the file holds {} bytes, the manifest says {}",
+                blob.len(),
+                m.bytes
+            ))
+            .into());
+        }
+        let file = BrickFile::open(m.id, blob, map_id, config.channels as usize, config.dtype)?;
+        if file.entries().count() as u64 != m.entries {
+            return Err(bad(format!(
+                "{} entries, the manifest says {}",
+                file.entries().count(),
+                m.entries
+            ))
+            .into());
+        }
+        files.push(Arc::new(file));
+    }
+    Ok(files)
 }
 
 /// Reads the dead-slot chunks of a map into its durable segments.
