@@ -28,8 +28,8 @@ mod config;
 mod error;
 pub mod keys;
 mod records;
-pub mod snapshot;
 pub mod segment;
+pub mod snapshot;
 
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
 pub use blob::{AlignedBuf, Blob};
@@ -40,5 +40,5 @@ pub use records::{
     BrickFileMeta, CatalogRecord, JournalEntry, JournalRecord, JournalRecordRef, ManifestRecord,
     MapMetaRecord, ObjectRecord, SegmentMeta, Splat,
 };
-pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
 pub use segment::SegmentFile;
+pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
