@@ -263,8 +263,11 @@ fn prepare(
     put_dead_chunks(state, base, batch);
     let mut named: BTreeSet<u64> = state.journal.journal_segments.iter().copied().collect();
     named.extend(journal::named_segments(&entries));
-    let checkpoint =
-        force || journal::wants_checkpoint(state) || named.iter().any(|s| retired.contains(s));
+    let checkpoint = force
+        || state.restored
+        || journal::wants_checkpoint(state)
+        || named.iter().any(|s| retired.contains(s));
+    state.restored = false;
     let base_journal = base.map(|b| b.journal.clone()).unwrap_or_default();
     let deferred = if checkpoint {
         let name = state.name.clone();

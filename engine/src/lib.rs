@@ -48,5 +48,5 @@ pub use map::{Candidates, MapStats, MapView};
 pub use object::{Object, MAX_COMPONENT, MAX_TEXT_BYTES};
 pub use persist::{MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS};
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
-pub use txn::{ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
+pub use txn::{MapRestore, ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
 pub use value::{format_number, Value};

@@ -77,6 +77,10 @@ pub(crate) struct MapState {
     /// Field changes a write transaction has made but not yet applied (removals: they are
     /// applied together, in brick order, for locality). Always empty in a published version.
     pub pending: Vec<JournalEntry>,
+    /// Set by a write transaction that restores the map: its field was given brick by
+    /// brick, so the commit checkpoints it (the journal cannot say how it was made).
+    /// Always false in a published version.
+    pub restored: bool,
 }
 
 impl MapState {
@@ -91,6 +95,7 @@ impl MapState {
             journal: MapMetaRecord::default(),
             dirty_bricks: Arc::default(),
             pending: Vec::new(),
+            restored: false,
             config,
         }
     }

@@ -327,6 +327,21 @@ impl WriteTransaction {
         Ok(())
     }
 
+    /// Starts restoring map `name` (which must not exist yet) with `config`: a snapshot's
+    /// objects and its field, given as they are through the returned handle. The objects'
+    /// splats are not made — the field is exactly the bricks given — and the commit stores
+    /// the field as a brick file and the objects on the bulk path.
+    pub fn restore_map(&mut self, name: &str, config: MapConfig) -> Result<MapRestore<'_>> {
+        self.create_map(name, config)?;
+        if let Some(Some(state)) = self.changed.get_mut(name) {
+            state.restored = true;
+        }
+        Ok(MapRestore {
+            txn: self,
+            name: name.to_string(),
+        })
+    }
+
     /// Replaces the object with `object.id`: its old splat is removed, the new one added.
     pub fn update(&mut self, map: &str, object: Object) -> Result<()> {
         let state = self.state(map)?;
@@ -388,6 +403,74 @@ impl WriteTransaction {
 
     /// Discards every change.
     pub fn abort(self) {}
+}
+
+/// A map being restored inside a write transaction (see [`WriteTransaction::restore_map`]).
+pub struct MapRestore<'t> {
+    txn: &'t mut WriteTransaction,
+    name: String,
+}
+
+impl std::fmt::Debug for MapRestore<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MapRestore({})", self.name)
+    }
+}
+
+impl MapRestore<'_> {
+    /// Adds objects, checked as [`WriteTransaction::insert_many`] checks them, without
+    /// splatting them (the field comes from [`MapRestore::brick`]).
+    pub fn insert_many(&mut self, objects: Vec<Object>) -> Result<()> {
+        self.txn.insert_many(&self.name, objects)?;
+        let state = state_mut(&mut self.txn.changed, &self.txn.base, &self.name)?;
+        state.objects.mark_applied();
+        Ok(())
+    }
+
+    /// Sets brick `coords` of the field: `CELLS × channels` values and `CELLS` splat
+    /// counts (cell order `x + 8y + 64z`). Each brick may be given once; a cell with count 0
+    /// must hold zeros, every value must be finite.
+    pub fn brick(&mut self, coords: [u32; 3], values: Vec<f32>, counts: Vec<u32>) -> Result<()> {
+        let state = state_mut(&mut self.txn.changed, &self.txn.base, &self.name)?;
+        let channels = state.config.channels as usize;
+        let per_axis = state.config.resolution / tensormap_storage::brick::EDGE as u32;
+        let cells = tensormap_storage::brick::CELLS;
+        let bad = |reason: String| {
+            Err(Error::InvalidArgument(format!(
+                "brick {coords:?}: {reason}"
+            )))
+        };
+        if coords.iter().any(|c| *c >= per_axis) {
+            return bad(format!("outside the grid of {per_axis} bricks per axis"));
+        }
+        if values.len() != cells * channels || counts.len() != cells {
+            return bad(format!(
+                "{} values and {} counts, expected {} and {cells}",
+                values.len(),
+                counts.len(),
+                cells * channels
+            ));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return bad(format!("value {i} is not finite"));
+        }
+        if let Some(c) = (0..cells).find(|c| {
+            counts[*c] == 0
+                && values[c * channels..(c + 1) * channels]
+                    .iter()
+                    .any(|v| *v != 0.0)
+        }) {
+            return bad(format!("cell {c} has a value but no splat covers it"));
+        }
+        let m = crate::field::octree::morton(coords);
+        if state.dirty_bricks.contains(&m) || state.field()?.brick(coords).is_some() {
+            return bad("given twice".into());
+        }
+        let (field, dirty) = state.field_and_dirty()?;
+        field.load_brick(coords, values, counts);
+        dirty.insert(m);
+        Ok(())
+    }
 }
 
 /// The transaction's private copy of map `name`, made on first use: its field is read

@@ -533,3 +533,88 @@ fn rejected_calls_leave_the_transaction_unchanged() {
     let read = db.begin_read().unwrap();
     assert_eq!(read.map("a").unwrap().len(), view_len);
 }
+
+#[test]
+fn a_restored_map_equals_its_source_and_survives_reopen() {
+    for options in [Options::default(), small()] {
+        let backend = MemoryBackend::new();
+        let db = open_memory(&backend, options);
+        populate(&db, 27);
+        for source in ["a", "b", "c"] {
+            let target = format!("{source}-restored");
+            let read = db.begin_read().unwrap();
+            let view = read.map(source).unwrap();
+            let objects: Vec<_> = view.objects().map(|o| o.to_object()).collect();
+            let mut bricks = Vec::new();
+            view.field().unwrap().for_each_brick(&mut |b, brick, _| {
+                bricks.push((b, brick.values.clone(), brick.counts.clone()))
+            });
+            let mut txn = db.begin_write().unwrap();
+            let mut restore = txn.restore_map(&target, view.config().clone()).unwrap();
+            let (first, rest) = objects.split_at(objects.len() / 3);
+            restore.insert_many(first.to_vec()).unwrap();
+            restore.insert_many(rest.to_vec()).unwrap();
+            for (b, values, counts) in bricks.clone() {
+                restore.brick(b, values, counts).unwrap();
+            }
+            // Bad bricks are refused and change nothing.
+            let (b, values, counts) = bricks[0].clone();
+            assert!(
+                restore.brick(b, values.clone(), counts.clone()).is_err(),
+                "twice"
+            );
+            assert!(restore
+                .brick([99, 0, 0], values.clone(), counts.clone())
+                .is_err());
+            let mut nan = values.clone();
+            nan[0] = f32::NAN;
+            assert!(restore.brick([0, 0, 1], nan, counts.clone()).is_err());
+            txn.commit().unwrap();
+            let same = |db: &Database| {
+                let read = db.begin_read().unwrap();
+                let (a, b) = (read.map(source).unwrap(), read.map(&target).unwrap());
+                // What readers see: every occupied cell, at the map's dtype (f16/i8 bricks
+                // are stored rounded; a read of the source rounds the same way, to an ulp).
+                let (va, vb) = (
+                    a.voxels_within([0.0; 3], 1e6).unwrap(),
+                    b.voxels_within([0.0; 3], 1e6).unwrap(),
+                );
+                assert_eq!(va.cells, vb.cells, "{source}: occupied cells differ");
+                let exact = a.config().dtype == Dtype::F32;
+                for (x, y) in va.values.iter().zip(&vb.values) {
+                    assert!(
+                        if exact {
+                            x.to_bits() == y.to_bits()
+                        } else {
+                            (x - y).abs() <= 1e-6 * x.abs().max(1e-3)
+                        },
+                        "{source}: {x} vs {y}"
+                    );
+                }
+                let mut ia: Vec<_> = a.objects().map(|o| o.to_object().id).collect();
+                let mut ib: Vec<_> = b.objects().map(|o| o.to_object().id).collect();
+                ia.sort();
+                ib.sort();
+                assert_eq!(ia, ib);
+                assert_eq!(
+                    format!(
+                        "{:?}",
+                        read.within(source, [0.0; 3], 60.0).map(|mut v| {
+                            v.sort();
+                            v
+                        })
+                    ),
+                    format!(
+                        "{:?}",
+                        read.within(&target, [0.0; 3], 60.0).map(|mut v| {
+                            v.sort();
+                            v
+                        })
+                    )
+                );
+            };
+            same(&db);
+            same(&open_memory(&backend, options));
+        }
+    }
+}

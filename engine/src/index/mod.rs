@@ -524,6 +524,12 @@ impl ObjectIndex {
         out
     }
 
+    /// Marks every memtable row as applied to the field without applying it (rows whose
+    /// splats the field already holds: a restore).
+    pub fn mark_applied(&mut self) {
+        self.mem_applied = self.mem.len();
+    }
+
     /// True when no memtable row has been applied to the field yet.
     pub fn nothing_applied(&self) -> bool {
         self.mem_applied == 0
