@@ -37,7 +37,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use tensormap_engine::{
-    format_number, Backend, Candidates, Dtype, Field, FieldStats, MapConfig, MapInfo, MapStats,
+    format_f32, format_number, widen_f32, Backend, Candidates, Dtype, Field, FieldStats, MapConfig, MapInfo, MapStats,
     MapView, MemoryBackend, Object, ObjectRef, Options, ReadTransaction, Value, VoxelSet,
     WriteTransaction, MAX_COMPONENT, MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES,
     MAX_TEXT_BYTES,
@@ -142,6 +142,35 @@ impl Database {
         self.session.lock().execute(sql)
     }
 
+    /// Runs `sql` with its `?` parameters bound, in order, to `params`, so that a program
+    /// passes numbers, text and vectors as values and never formats them into the text:
+    ///
+    /// ```
+    /// # use tensormap::{Database, Value};
+    /// # let db = Database::open_in_memory()?;
+    /// db.execute("CREATE MAP m WITH (channels = 2)")?;
+    /// db.execute_with(
+    ///     "INSERT INTO m (id, position, embedding) VALUES (?, ?, ?)",
+    ///     &[Value::text("a"), Value::vector(&[1.0, 2.0, 3.0]), Value::vector(&[0.5, 0.25])],
+    /// )?;
+    /// let r = db.execute_with(
+    ///     "SELECT id FROM m WHERE WITHIN(position, ?, ?)",
+    ///     &[Value::vector(&[0.0, 0.0, 0.0]), Value::Number(5.0)],
+    /// )?;
+    /// assert_eq!(r[0].rows[0][0], Value::text("a"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// The number of values must match the number of `?` in the whole script; otherwise
+    /// nothing runs and the error names the first `?` without a value.
+    pub fn execute_with(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Vec<QueryResult>, QueryError> {
+        self.session.lock().execute_with(sql, params)
+    }
+
     /// An iterator that parses and runs one statement of `sql` per step, so a script's
     /// results can be consumed (printed, streamed) as they come. It stops after the first
     /// error (a statement with a syntax error is reported when it is reached; the ones
@@ -149,6 +178,17 @@ impl Database {
     pub fn execute_iter(&self, sql: &str) -> Statements {
         Statements {
             script: tensormap_query::Script::new(sql),
+            session: self.session.clone(),
+            failed: false,
+        }
+    }
+
+    /// Runs the statements of a [`tensormap_query::Script`] one per step, like
+    /// [`Database::execute_iter`]; a script made with `Script::starting_at` reports
+    /// positions in the larger text it came from (the shell reads files so).
+    pub fn execute_script(&self, script: tensormap_query::Script) -> Statements {
+        Statements {
+            script,
             session: self.session.clone(),
             failed: false,
         }
@@ -176,6 +216,13 @@ pub struct Statements {
     script: tensormap_query::Script,
     session: Arc<Mutex<Session>>,
     failed: bool,
+}
+
+impl Statements {
+    /// The text of the script (for showing where an error is).
+    pub fn text(&self) -> &str {
+        self.script.text()
+    }
 }
 
 impl Iterator for Statements {

@@ -49,4 +49,4 @@ pub use object::{Object, MAX_COMPONENT, MAX_TEXT_BYTES};
 pub use persist::{MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS};
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
 pub use txn::{MapRestore, ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
-pub use value::{format_number, Value};
+pub use value::{format_f32, format_number, widen_f32, Value};

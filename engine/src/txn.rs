@@ -190,6 +190,20 @@ impl WriteTransaction {
         self.state(name).map(|state| MapView { state })
     }
 
+    /// Read access to several maps at once (a join reads two), as this transaction has
+    /// changed them.
+    pub fn maps(&mut self, names: &[&str]) -> Result<Vec<MapView<'_>>> {
+        for name in names {
+            if let Some(Some(state)) = self.changed.get_mut(*name) {
+                persist::apply_pending(state, &mut self.batch)?;
+            }
+        }
+        names
+            .iter()
+            .map(|n| self.state(n).map(|state| MapView { state }))
+            .collect()
+    }
+
     /// The names of all maps as this transaction sees them.
     pub fn map_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self

@@ -11,7 +11,8 @@ pub enum Value {
     Null,
     /// A boolean (comparisons, `WITHIN`).
     Bool(bool),
-    /// A number. Values read from f32 storage are widened exactly.
+    /// A number. Values read from f32 storage are widened as their shortest decimal
+    /// ([`widen_f32`]); computed ones print with at most 15 significant digits.
     Number(f64),
     /// Text.
     Text(Arc<str>),
@@ -74,15 +75,83 @@ impl Value {
     }
 }
 
-/// Formats a number compactly: integers without a fraction, values that came from f32
-/// storage with f32's shortest form (`0.1`, not `0.10000000149011612`).
+/// The f64 a number stored as f32 reads as: the shortest decimal that reads back as the
+/// same f32, taken as an f64 (`0.83f32` reads as `0.83`, not `0.8299999833106995`).
+///
+/// This is how every f32 of the store (positions, confidences, voxel coordinates, attention
+/// weights) enters an expression, so `confidence = 0.83` holds for a confidence inserted as
+/// 0.83, sums and averages are those of the decimals the user wrote (the AVG of 0.7 and
+/// 0.83 is 0.765), and printing shows the decimal. Converting back to f32 gives the same f32.
+pub fn widen_f32(x: f32) -> f64 {
+    // Integers below 2^24 are exact in both types: the common case, with no formatting.
+    if x == x.trunc() && x.abs() < 16_777_216.0 {
+        return x as f64;
+    }
+    if !x.is_finite() {
+        return x as f64;
+    }
+    let mut buf = zmij::Buffer::new();
+    buf.format_finite(x).parse().unwrap_or(x as f64)
+}
+
+/// Formats a computed number as sqlite3 prints a REAL, with at most 15 significant digits
+/// (`0.1 + 0.2` prints `0.3`), integers without a fraction. Numbers read from f32 storage
+/// were widened by [`widen_f32`], so they print as their shortest f32 decimal.
 pub fn format_number(v: f64) -> String {
     if v.is_finite() && v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if (v as f32) as f64 == v {
-        format!("{}", v as f32)
-    } else {
-        format!("{v}")
+        return format!("{}", v as i64);
+    }
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let mut buf = zmij::Buffer::new();
+    let shortest = buf.format_finite(v);
+    if significant_digits(shortest) <= 15 {
+        return tidy(shortest);
+    }
+    // Round to 15 significant digits; the shortest form of that f64 has at most 15.
+    let rounded: f64 = format!("{v:.14e}").parse().unwrap_or(v);
+    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
+        return format!("{}", rounded as i64);
+    }
+    let mut buf = zmij::Buffer::new();
+    tidy(buf.format_finite(rounded))
+}
+
+/// Formats an f32 as the shortest decimal that reads back as the same f32 (vector elements).
+pub fn format_f32(x: f32) -> String {
+    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let mut buf = zmij::Buffer::new();
+    tidy(buf.format_finite(x))
+}
+
+/// Digits of a decimal (the formatter's) from the first non-zero one to the last non-zero one
+/// before any exponent.
+fn significant_digits(s: &str) -> usize {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let first = digits.iter().position(|d| *d != b'0');
+    let last = digits.iter().rposition(|d| *d != b'0');
+    match (first, last) {
+        (Some(a), Some(b)) => b - a + 1,
+        _ => 1,
+    }
+}
+
+/// The formatter may write `1.0e+20` and `100.0`; we print `1e20` and `100`.
+fn tidy(s: &str) -> String {
+    match s.split_once('e') {
+        Some((m, e)) => format!(
+            "{}e{}",
+            m.strip_suffix(".0").unwrap_or(m),
+            e.strip_prefix('+').unwrap_or(e)
+        ),
+        None => s.strip_suffix(".0").unwrap_or(s).to_string(),
     }
 }
 
@@ -99,7 +168,7 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    f.write_str(&format_number(*x as f64))?;
+                    f.write_str(&format_f32(*x))?;
                 }
                 f.write_str("]")
             }
@@ -115,9 +184,47 @@ mod tests {
     fn numbers_print_compactly() {
         assert_eq!(format_number(1.0), "1");
         assert_eq!(format_number(-3.5), "-3.5");
-        assert_eq!(format_number(0.1f32 as f64), "0.1");
         assert_eq!(format_number(0.1), "0.1");
-        assert_eq!(Value::vector(&[0.25, -1.0]).to_string(), "[0.25, -1]");
+        assert_eq!(format_number(0.1 + 0.2), "0.3");
+        assert_eq!(format_number((0.7 + 0.83) / 2.0), "0.765");
+        assert_eq!(format_number(2700f64.sqrt()), "51.9615242270663");
+        assert_eq!(format_number(1.0 / 3.0), "0.333333333333333");
+        assert_eq!(format_number(2.9999999999999996), "3");
+        assert_eq!(format_number(1e20), "1e20");
+        assert_eq!(format_number(-1.5e-10), "-1.5e-10");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(
+            Value::vector(&[0.25, -1.0, 0.1]).to_string(),
+            "[0.25, -1, 0.1]"
+        );
+        assert_eq!(format_f32(0.33333334), "0.33333334");
+    }
+
+    #[test]
+    fn f32_values_widen_as_their_shortest_decimal() {
+        assert_eq!(widen_f32(0.83), 0.83);
+        assert_eq!(widen_f32(0.7), 0.7);
+        assert_eq!(
+            format_number((widen_f32(0.7) + widen_f32(0.83)) / 2.0),
+            "0.765"
+        );
+        assert_eq!(widen_f32(-3.0), -3.0);
+        assert_eq!(widen_f32(1e30), 1e30);
+        // Every f32 survives the trip: printed, widened, narrowed.
+        let mut x: u32 = 0x3f00_0001;
+        for _ in 0..100_000 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let f = f32::from_bits(x);
+            if f.is_finite() {
+                assert_eq!(widen_f32(f) as f32, f, "{f:e}");
+                assert_eq!(
+                    format_number(widen_f32(f)).parse::<f32>().unwrap(),
+                    f,
+                    "{f:e}"
+                );
+                assert_eq!(format_f32(f).parse::<f32>().unwrap(), f, "{f:e}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `parse(print(ast))` gives back `ast` (positions aside): tested in `parser.rs`.
 
 use std::fmt::{self, Display, Formatter, Write};
+use std::sync::Arc;
 
 use crate::error::Pos;
 
@@ -109,34 +110,97 @@ pub enum Source {
     Voxels(String),
 }
 
+impl Source {
+    /// The map's name.
+    pub fn map(&self) -> &str {
+        match self {
+            Source::Map(m) | Source::Voxels(m) => m,
+        }
+    }
+}
+
+/// A map (or its voxels) in FROM, with its alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRef {
+    /// What is read.
+    pub source: Source,
+    /// `AS alias`.
+    pub alias: Option<String>,
+    /// Where the map is named.
+    pub pos: Span,
+}
+
+impl TableRef {
+    /// The name its columns are qualified with: the alias, or the map's name.
+    pub fn label(&self) -> &str {
+        self.alias.as_deref().unwrap_or(self.source.map())
+    }
+}
+
+/// How a join keeps rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// `[INNER] JOIN ... ON`: the pairs that satisfy ON.
+    Inner,
+    /// `LEFT [OUTER] JOIN ... ON`: those, plus each left row without a match, with NULLs.
+    Left,
+    /// `CROSS JOIN` or `,`: every pair (WHERE filters them).
+    Cross,
+}
+
+/// One join of FROM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// Its kind.
+    pub kind: JoinKind,
+    /// The map joined.
+    pub table: TableRef,
+    /// `ON` (none for CROSS).
+    pub on: Option<Expr>,
+}
+
 /// One item of the select list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelectItem {
     /// `*`
     Wildcard(Span),
+    /// `t.*`
+    TableWildcard(String, Span),
     /// An expression and its optional alias.
     Expr(Expr, Option<String>),
 }
 
-/// `SELECT ... FROM ... [WHERE] [GROUP BY] [ORDER BY] [LIMIT [OFFSET]]`
+/// `SELECT [DISTINCT] ... [FROM ... [JOIN ...]] [WHERE] [GROUP BY] [HAVING] [ORDER BY]
+/// [LIMIT [OFFSET]]`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
+    /// `DISTINCT`.
+    pub distinct: bool,
     /// The select list.
     pub items: Vec<SelectItem>,
-    /// The source and where it was named.
-    pub from: Source,
-    /// Position of the source name.
-    pub from_pos: Span,
+    /// The first map of FROM (none: `SELECT 1 + 1`, one row).
+    pub from: Option<TableRef>,
+    /// The maps joined to it, in order.
+    pub joins: Vec<Join>,
     /// WHERE.
     pub filter: Option<Expr>,
     /// GROUP BY.
     pub group_by: Vec<Expr>,
+    /// HAVING.
+    pub having: Option<Expr>,
     /// ORDER BY: expression and descending.
     pub order_by: Vec<(Expr, bool)>,
     /// LIMIT.
     pub limit: Option<u64>,
     /// OFFSET.
     pub offset: Option<u64>,
+}
+
+impl Select {
+    /// The maps of FROM, in order.
+    pub fn tables(&self) -> impl Iterator<Item = &TableRef> {
+        self.from.iter().chain(self.joins.iter().map(|j| &j.table))
+    }
 }
 
 /// A binary operator.
@@ -166,6 +230,8 @@ pub enum BinOp {
     Mul,
     /// `/`
     Div,
+    /// `||` (text concatenation)
+    Concat,
 }
 
 impl BinOp {
@@ -184,6 +250,7 @@ impl BinOp {
             BinOp::Sub => "-",
             BinOp::Mul => "*",
             BinOp::Div => "/",
+            BinOp::Concat => "||",
         }
     }
 }
@@ -204,6 +271,28 @@ impl PartialEq for Expr {
     }
 }
 
+/// The type a `CAST` converts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CastType {
+    /// `REAL`: a number.
+    Real,
+    /// `INTEGER`: a number without fraction (truncated toward zero).
+    Integer,
+    /// `TEXT`.
+    Text,
+}
+
+impl CastType {
+    /// How it is written.
+    pub fn name(self) -> &'static str {
+        match self {
+            CastType::Real => "REAL",
+            CastType::Integer => "INTEGER",
+            CastType::Text => "TEXT",
+        }
+    }
+}
+
 /// The kinds of expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
@@ -213,10 +302,25 @@ pub enum ExprKind {
     Str(String),
     /// `TRUE` / `FALSE`.
     Bool(bool),
-    /// `[e, ...]`
+    /// `NULL`.
+    Null,
+    /// `?`: the parameter of this index (from 0, counted through the whole script).
+    Param(usize),
+    /// `[e, ...]` with some element that is not a number literal.
     Vector(Vec<Expr>),
+    /// `[1, -2.5, ...]`: a vector of number literals, read once as f32 (the parser makes
+    /// every all-literal vector one of these, so that a 10k-row INSERT of embeddings builds
+    /// no expression per number).
+    Numbers(Arc<[f32]>),
     /// A column.
     Column(String),
+    /// `table.column`
+    QualifiedColumn {
+        /// The map's name or alias.
+        table: String,
+        /// The column.
+        column: String,
+    },
     /// `-e`
     Neg(Box<Expr>),
     /// `NOT e`
@@ -232,7 +336,52 @@ pub enum ExprKind {
         /// `NOT IN`.
         negated: bool,
     },
-    /// `name(args)`; `COUNT(*)` has `star`.
+    /// `e IS [NOT] NULL`
+    IsNull {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `e [NOT] BETWEEN low AND high`
+    Between {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// Lower bound (inclusive).
+        low: Box<Expr>,
+        /// Upper bound (inclusive).
+        high: Box<Expr>,
+        /// `NOT BETWEEN`.
+        negated: bool,
+    },
+    /// `e [NOT] LIKE pattern [ESCAPE c]`
+    Like {
+        /// The tested text.
+        expr: Box<Expr>,
+        /// The pattern: `%` any run, `_` any one character.
+        pattern: Box<Expr>,
+        /// The escape character.
+        escape: Option<Box<Expr>>,
+        /// `NOT LIKE`.
+        negated: bool,
+    },
+    /// `CASE [operand] WHEN w THEN t ... [ELSE e] END`
+    Case {
+        /// `CASE x WHEN v ...` compares x with each v; without it each WHEN is a condition.
+        operand: Option<Box<Expr>>,
+        /// The WHEN ... THEN ... pairs.
+        branches: Vec<(Expr, Expr)>,
+        /// ELSE (NULL without it).
+        otherwise: Option<Box<Expr>>,
+    },
+    /// `CAST(e AS type)`
+    Cast {
+        /// The value.
+        expr: Box<Expr>,
+        /// The type.
+        to: CastType,
+    },
+    /// `name([DISTINCT] args)`; `COUNT(*)` has `star`.
     Call {
         /// Lower-case name.
         name: String,
@@ -240,6 +389,8 @@ pub enum ExprKind {
         args: Vec<Expr>,
         /// `f(*)`.
         star: bool,
+        /// `f(DISTINCT e)` (aggregates only).
+        distinct: bool,
     },
 }
 
@@ -247,19 +398,142 @@ pub enum ExprKind {
 pub const AGGREGATES: [&str; 5] = ["count", "sum", "avg", "min", "max"];
 
 impl Expr {
+    /// The direct sub-expressions of this one.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Vector(v) => v.iter().collect(),
+            ExprKind::Neg(e) | ExprKind::Not(e) => vec![e],
+            ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => vec![expr],
+            ExprKind::Binary(_, l, r) => vec![l, r],
+            ExprKind::In { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            ExprKind::Between {
+                expr, low, high, ..
+            } => vec![expr, low, high],
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => [Some(&**expr), Some(&**pattern), escape.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => operand
+                .as_deref()
+                .into_iter()
+                .chain(branches.iter().flat_map(|(w, t)| [w, t]))
+                .chain(otherwise.as_deref())
+                .collect(),
+            ExprKind::Call { args, .. } => args.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The direct sub-expressions, mutable, in [`Expr::children`]'s order.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Vector(v) => v.iter_mut().collect(),
+            ExprKind::Neg(e)
+            | ExprKind::Not(e)
+            | ExprKind::IsNull { expr: e, .. }
+            | ExprKind::Cast { expr: e, .. } => vec![&mut **e],
+            ExprKind::Binary(_, l, r) => vec![&mut **l, &mut **r],
+            ExprKind::In { expr, list, .. } => std::iter::once(&mut **expr)
+                .chain(list.iter_mut())
+                .collect(),
+            ExprKind::Between {
+                expr, low, high, ..
+            } => vec![&mut **expr, &mut **low, &mut **high],
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => [
+                Some(&mut **expr),
+                Some(&mut **pattern),
+                escape.as_deref_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => operand
+                .as_deref_mut()
+                .into_iter()
+                .chain(branches.iter_mut().flat_map(|(w, t)| [w, t]))
+                .chain(otherwise.as_deref_mut())
+                .collect(),
+            ExprKind::Call { args, .. } => args.iter_mut().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Calls `f` on this expression and, where `f` returns true, on those inside it.
+    pub fn rewrite(&mut self, f: &mut dyn FnMut(&mut Expr) -> bool) {
+        if f(self) {
+            for c in self.children_mut() {
+                c.rewrite(f);
+            }
+        }
+    }
+
+    /// Whether `pred` holds for this expression or any inside it.
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        pred(self) || self.children().into_iter().any(|c| c.any(pred))
+    }
+
     /// Whether this expression contains an aggregate call.
     pub fn has_aggregate(&self) -> bool {
-        match &self.kind {
-            ExprKind::Call { name, args, .. } => {
-                AGGREGATES.contains(&name.as_str()) || args.iter().any(Expr::has_aggregate)
+        self.any(&|e| {
+            matches!(&e.kind, ExprKind::Call { name, .. } if AGGREGATES.contains(&name.as_str()))
+        })
+    }
+}
+
+impl Select {
+    /// Every expression of the query, mutable (for binding `?` parameters).
+    pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+        let mut v: Vec<&mut Expr> = Vec::new();
+        for item in &mut self.items {
+            if let SelectItem::Expr(e, _) = item {
+                v.push(e);
             }
-            ExprKind::Vector(v) => v.iter().any(Expr::has_aggregate),
-            ExprKind::Neg(e) | ExprKind::Not(e) => e.has_aggregate(),
-            ExprKind::Binary(_, l, r) => l.has_aggregate() || r.has_aggregate(),
-            ExprKind::In { expr, list, .. } => {
-                expr.has_aggregate() || list.iter().any(Expr::has_aggregate)
+        }
+        for j in &mut self.joins {
+            v.extend(j.on.as_mut());
+        }
+        v.extend(self.filter.as_mut());
+        v.extend(self.group_by.iter_mut());
+        v.extend(self.having.as_mut());
+        v.extend(self.order_by.iter_mut().map(|(e, _)| e));
+        v
+    }
+}
+
+impl Statement {
+    /// Every expression of the statement, mutable (for binding `?` parameters).
+    pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Statement::Insert { rows, .. } => {
+                rows.iter_mut().flat_map(|(r, _)| r.iter_mut()).collect()
             }
-            _ => false,
+            Statement::Update { set, filter, .. } => set
+                .iter_mut()
+                .map(|(_, e, _)| e)
+                .chain(filter.as_mut())
+                .collect(),
+            Statement::Delete { filter, .. } => filter.as_mut().into_iter().collect(),
+            Statement::Select(s) | Statement::Render { select: s, .. } => s.exprs_mut(),
+            Statement::Explain(inner) => inner.exprs_mut(),
+            _ => Vec::new(),
         }
     }
 }
@@ -309,12 +583,26 @@ impl Display for Expr {
             ExprKind::Number(n) => f.write_str(&number(*n)),
             ExprKind::Str(s) => f.write_str(&string(s)),
             ExprKind::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
+            ExprKind::Null => f.write_str("NULL"),
+            ExprKind::Param(_) => f.write_char('?'),
             ExprKind::Vector(v) => {
                 f.write_char('[')?;
                 list(f, v, |f, e| write!(f, "{e}"))?;
                 f.write_char(']')
             }
+            ExprKind::Numbers(v) => {
+                f.write_char('[')?;
+                list(f, v, |f, x| {
+                    // `{:?}` round-trips every f32 exactly.
+                    let s = format!("{x:?}");
+                    f.write_str(s.strip_suffix(".0").unwrap_or(&s))
+                })?;
+                f.write_char(']')
+            }
             ExprKind::Column(c) => f.write_str(&ident(c)),
+            ExprKind::QualifiedColumn { table, column } => {
+                write!(f, "{}.{}", ident(table), ident(column))
+            }
             ExprKind::Neg(e) => write!(f, "(-({e}))"),
             ExprKind::Not(e) => write!(f, "(NOT {e})"),
             ExprKind::Binary(op, l, r) => write!(f, "({l} {} {r})", op.symbol()),
@@ -323,19 +611,87 @@ impl Display for Expr {
                 list: items,
                 negated,
             } => {
-                write!(f, "({expr} {}IN (", if *negated { "NOT " } else { "" })?;
+                write!(f, "({expr} {}IN (", not(*negated))?;
                 list(f, items, |f, e| write!(f, "{e}"))?;
                 f.write_str("))")
             }
-            ExprKind::Call { name, args, star } => {
+            ExprKind::IsNull { expr, negated } => {
+                write!(f, "({expr} IS {}NULL)", not(*negated))
+            }
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(f, "({expr} {}BETWEEN {low} AND {high})", not(*negated)),
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+            } => {
+                write!(f, "({expr} {}LIKE {pattern}", not(*negated))?;
+                if let Some(e) = escape {
+                    write!(f, " ESCAPE {e}")?;
+                }
+                f.write_char(')')
+            }
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                f.write_str("CASE")?;
+                if let Some(o) = operand {
+                    write!(f, " {o}")?;
+                }
+                for (w, t) in branches {
+                    write!(f, " WHEN {w} THEN {t}")?;
+                }
+                if let Some(e) = otherwise {
+                    write!(f, " ELSE {e}")?;
+                }
+                f.write_str(" END")
+            }
+            ExprKind::Cast { expr, to } => write!(f, "CAST({expr} AS {})", to.name()),
+            ExprKind::Call {
+                name,
+                args,
+                star,
+                distinct,
+            } => {
                 write!(f, "{}(", name.to_ascii_uppercase())?;
                 if *star {
                     f.write_char('*')?;
+                }
+                if *distinct {
+                    f.write_str("DISTINCT ")?;
                 }
                 list(f, args, |f, e| write!(f, "{e}"))?;
                 f.write_char(')')
             }
         }
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "NOT "
+    } else {
+        ""
+    }
+}
+
+impl Display for TableRef {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Map(m) => f.write_str(&ident(m))?,
+            Source::Voxels(m) => write!(f, "VOXELS({})", ident(m))?,
+        }
+        if let Some(a) = &self.alias {
+            write!(f, " AS {}", ident(a))?;
+        }
+        Ok(())
     }
 }
 
@@ -356,15 +712,30 @@ impl Display for Setting {
 
 impl Display for Select {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str("SELECT ")?;
+        f.write_str(if self.distinct {
+            "SELECT DISTINCT "
+        } else {
+            "SELECT "
+        })?;
         list(f, &self.items, |f, item| match item {
             SelectItem::Wildcard(_) => f.write_char('*'),
+            SelectItem::TableWildcard(t, _) => write!(f, "{}.*", ident(t)),
             SelectItem::Expr(e, None) => write!(f, "{e}"),
             SelectItem::Expr(e, Some(a)) => write!(f, "{e} AS {}", ident(a)),
         })?;
-        match &self.from {
-            Source::Map(m) => write!(f, " FROM {}", ident(m))?,
-            Source::Voxels(m) => write!(f, " FROM VOXELS({})", ident(m))?,
+        if let Some(t) = &self.from {
+            write!(f, " FROM {t}")?;
+        }
+        for j in &self.joins {
+            let kw = match j.kind {
+                JoinKind::Inner => "JOIN",
+                JoinKind::Left => "LEFT JOIN",
+                JoinKind::Cross => "CROSS JOIN",
+            };
+            write!(f, " {kw} {}", j.table)?;
+            if let Some(on) = &j.on {
+                write!(f, " ON {on}")?;
+            }
         }
         if let Some(w) = &self.filter {
             write!(f, " WHERE {w}")?;
@@ -372,6 +743,9 @@ impl Display for Select {
         if !self.group_by.is_empty() {
             f.write_str(" GROUP BY ")?;
             list(f, &self.group_by, |f, e| write!(f, "{e}"))?;
+        }
+        if let Some(h) = &self.having {
+            write!(f, " HAVING {h}")?;
         }
         if !self.order_by.is_empty() {
             f.write_str(" ORDER BY ")?;

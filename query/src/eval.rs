@@ -1,12 +1,17 @@
-//! Expression evaluation over one row (or one group of rows, for aggregates).
+//! Expression evaluation over one row of the FROM maps (a tuple: one row per map), or one
+//! group of tuples for aggregates, with SQL's NULL logic.
+//!
+//! Names are checked by [`Env::check`] before a row is read, so evaluation only meets the
+//! errors that depend on values (types, division by zero).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use tensormap_engine::{ObjectRef, Registry, Value, VoxelSet};
+use tensormap_engine::{widen_f32, ObjectRef, Registry, Value, VoxelSet};
 
 use crate::ast::{BinOp, Expr, ExprKind, AGGREGATES};
 use crate::error::{Error, Pos, Result};
+use crate::func;
 
 /// The columns of an object row.
 pub const OBJECT_COLUMNS: [&str; 8] = [
@@ -26,92 +31,157 @@ pub const VOXEL_COLUMNS: [&str; 9] = ["i", "j", "k", "center", "x", "y", "z", "v
 /// The columns `*` expands to for voxels.
 pub const VOXEL_STAR: [&str; 6] = ["i", "j", "k", "center", "value", "norm"];
 
-/// Built-in scalar functions and their arities.
-pub const BUILTINS: [(&str, usize); 7] = [
-    ("distance", 2),
-    ("within", 3),
-    ("attention", 1),
-    ("cosine", 2),
-    ("abs", 1),
-    ("sqrt", 1),
-    ("norm", 1),
-];
+/// What a map of FROM yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// Its objects.
+    Objects,
+    /// Its occupied voxels.
+    Voxels,
+}
 
-/// One row of a query: an object, a voxel, or none (constant expressions); `n` is its index
-/// among the rows that passed WHERE (the attention weights are indexed by it).
+impl TableKind {
+    /// Its columns.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            TableKind::Objects => &OBJECT_COLUMNS,
+            TableKind::Voxels => &VOXEL_COLUMNS,
+        }
+    }
+
+    /// The columns `*` expands to.
+    pub fn star(self) -> &'static [&'static str] {
+        match self {
+            TableKind::Objects => &OBJECT_STAR,
+            TableKind::Voxels => &VOXEL_STAR,
+        }
+    }
+}
+
+/// A map of FROM as expressions see it: the name its columns are qualified with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    /// The alias, or the map's name.
+    pub label: String,
+    /// Objects or voxels.
+    pub kind: TableKind,
+}
+
+/// One map's row of a tuple.
 #[derive(Debug, Clone, Copy)]
 pub enum Row<'a> {
-    /// No row.
-    None,
+    /// No row: every column is NULL (LEFT JOIN without a match; a map not yet joined).
+    Null,
     /// An object.
-    Obj(ObjectRef<'a>, usize),
+    Obj(ObjectRef<'a>),
     /// Cell `.1` of a voxel set.
-    Vox(&'a VoxelSet, usize, usize),
+    Vox(&'a VoxelSet, usize),
 }
 
 impl<'a> Row<'a> {
-    /// The value of column `name`, if this kind of row has it.
-    pub fn column(&self, name: &str) -> Option<Value> {
+    /// The value of column `name` (NULL for a null row or an unknown name; names are
+    /// checked before rows are read).
+    pub fn column(&self, name: &str) -> Value {
         match *self {
-            Row::None => None,
-            Row::Obj(o, _) => Some(match name {
+            Row::Null => Value::Null,
+            Row::Obj(o) => match name {
                 "id" => Value::Text(o.shared_id()),
                 "type" => Value::Text(o.shared_kind()),
                 "position" => Value::vector(&o.position()),
-                "x" => Value::Number(o.position()[0] as f64),
-                "y" => Value::Number(o.position()[1] as f64),
-                "z" => Value::Number(o.position()[2] as f64),
+                "x" => Value::Number(widen_f32(o.position()[0])),
+                "y" => Value::Number(widen_f32(o.position()[1])),
+                "z" => Value::Number(widen_f32(o.position()[2])),
                 "embedding" => Value::vector(o.embedding()),
-                "confidence" => Value::Number(o.confidence() as f64),
-                _ => return None,
-            }),
-            Row::Vox(v, cell, _) => Some(match name {
+                "confidence" => Value::Number(widen_f32(o.confidence())),
+                _ => Value::Null,
+            },
+            Row::Vox(v, cell) => match name {
                 "i" => Value::Number(v.cells[cell][0] as f64),
                 "j" => Value::Number(v.cells[cell][1] as f64),
                 "k" => Value::Number(v.cells[cell][2] as f64),
                 "center" => Value::vector(&v.centers[cell]),
-                "x" => Value::Number(v.centers[cell][0] as f64),
-                "y" => Value::Number(v.centers[cell][1] as f64),
-                "z" => Value::Number(v.centers[cell][2] as f64),
+                "x" => Value::Number(widen_f32(v.centers[cell][0])),
+                "y" => Value::Number(widen_f32(v.centers[cell][1])),
+                "z" => Value::Number(widen_f32(v.centers[cell][2])),
                 "value" => Value::vector(v.value(cell)),
-                "norm" => Value::Number(norm(v.value(cell))),
-                _ => return None,
-            }),
-        }
-    }
-
-    /// Index among the filtered rows.
-    pub fn index(&self) -> usize {
-        match *self {
-            Row::None => 0,
-            Row::Obj(_, n) | Row::Vox(_, _, n) => n,
+                "norm" => Value::Number(func::norm(v.value(cell))),
+                _ => Value::Null,
+            },
         }
     }
 
     /// The vector attention scores this row: its embedding or its voxel value.
     pub fn attention_vector(&self) -> &'a [f32] {
         match *self {
-            Row::None => &[],
-            Row::Obj(o, _) => o.embedding(),
-            Row::Vox(v, cell, _) => v.value(cell),
+            Row::Null => &[],
+            Row::Obj(o) => o.embedding(),
+            Row::Vox(v, cell) => v.value(cell),
         }
     }
 
-    /// Ties in ORDER BY are broken by id (objects) or by cell (voxels).
+    /// The position a spatial index holds for the row.
+    pub fn point(&self) -> Option<[f32; 3]> {
+        match *self {
+            Row::Null => None,
+            Row::Obj(o) => Some(o.position()),
+            Row::Vox(v, cell) => Some(v.centers[cell]),
+        }
+    }
+
+    /// Ties in ORDER BY are broken by id (objects) or by cell (voxels); a null row first.
     pub fn tie_cmp(&self, other: &Row<'_>) -> Ordering {
         match (self, other) {
-            (Row::Obj(a, _), Row::Obj(b, _)) => a.id().cmp(b.id()),
-            (Row::Vox(a, i, _), Row::Vox(b, j, _)) => a.cells[*i].cmp(&b.cells[*j]),
+            (Row::Obj(a), Row::Obj(b)) => a.id().cmp(b.id()),
+            (Row::Vox(a, i), Row::Vox(b, j)) => a.cells[*i].cmp(&b.cells[*j]),
+            (Row::Null, Row::Null) => Ordering::Equal,
+            (Row::Null, _) => Ordering::Less,
+            (_, Row::Null) => Ordering::Greater,
             _ => Ordering::Equal,
         }
     }
 }
 
-fn norm(v: &[f32]) -> f64 {
-    v.iter()
-        .map(|x| (*x as f64) * (*x as f64))
-        .sum::<f64>()
-        .sqrt()
+/// Tuples of rows, one row per map of FROM, stored flat.
+#[derive(Debug, Clone, Default)]
+pub struct Tuples<'a> {
+    /// Maps in FROM (0 for `SELECT 1`, whose one tuple is empty).
+    pub width: usize,
+    /// `len * width` rows.
+    pub rows: Vec<Row<'a>>,
+    /// How many tuples.
+    pub len: usize,
+}
+
+impl<'a> Tuples<'a> {
+    /// No tuples of `width`.
+    pub fn new(width: usize) -> Self {
+        Tuples {
+            width,
+            rows: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Tuple `i`.
+    pub fn get(&self, i: usize) -> &[Row<'a>] {
+        &self.rows[i * self.width..(i + 1) * self.width]
+    }
+
+    /// Appends a tuple.
+    pub fn push(&mut self, tuple: &[Row<'a>]) {
+        self.rows.extend_from_slice(tuple);
+        self.len += 1;
+    }
+
+    /// Ties between two tuples: map by map, in FROM order.
+    pub fn tie_cmp(&self, a: usize, b: usize) -> Ordering {
+        self.get(a)
+            .iter()
+            .zip(self.get(b))
+            .map(|(x, y)| x.tie_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    }
 }
 
 /// What an evaluation sees besides the row.
@@ -119,35 +189,47 @@ fn norm(v: &[f32]) -> f64 {
 pub struct Env<'a> {
     /// User functions.
     pub functions: &'a Registry,
-    /// Attention weights by the printed query argument, indexed by row.
+    /// The maps of FROM, in order.
+    pub tables: Vec<TableInfo>,
+    /// Attention weights by the printed query argument, indexed by tuple.
     pub attention: Vec<(String, Vec<f32>)>,
 }
 
 /// Where an expression is evaluated.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'r, 'a> {
-    /// On one row.
-    Row(&'r Row<'a>),
-    /// On a group: aggregates fold over it, anything else reads its first row.
-    Group(&'r [Row<'a>]),
+    /// On one tuple, `.1` its index among the tuples that passed WHERE.
+    Row(&'r [Row<'a>], usize),
+    /// On a group of tuples: aggregates fold over them, anything else reads the first.
+    Group(&'r Tuples<'a>, &'r [u32]),
 }
 
-fn type_error(pos: Pos, what: &str, v: &Value) -> Error {
-    Error::new(
-        pos,
-        format!(
-            "{what} expects a {}, found a {}",
-            expected(what),
-            v.type_name()
-        ),
-    )
-}
-
-fn expected(what: &str) -> &'static str {
-    match what {
-        "AND" | "OR" | "NOT" => "boolean",
-        _ => "number",
+impl<'r, 'a> Scope<'r, 'a> {
+    /// The tuple columns are read from (none for an empty group) and its index.
+    fn tuple(&self) -> Option<(&'r [Row<'a>], usize)> {
+        match *self {
+            Scope::Row(t, n) => Some((t, n)),
+            Scope::Group(all, members) => {
+                members.first().map(|&m| (all.get(m as usize), m as usize))
+            }
+        }
     }
+}
+
+/// SQL's truth value of `v`: `Some(bool)`, or `None` for NULL.
+pub fn truth(v: &Value, pos: Pos, what: &str) -> Result<Option<bool>> {
+    match v {
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Null => Ok(None),
+        other => Err(Error::new(
+            pos,
+            format!("{what} expects a boolean, found a {}", other.type_name()),
+        )),
+    }
+}
+
+fn bool_or_null(b: Option<bool>) -> Value {
+    b.map_or(Value::Null, Value::Bool)
 }
 
 /// A vector argument.
@@ -172,29 +254,79 @@ pub fn as_number(v: &Value, pos: Pos, what: &str) -> Result<f64> {
     }
 }
 
-fn point(v: &Value, pos: Pos, what: &str) -> Result<[f32; 3]> {
-    let x = as_vector(v, pos, what)?;
-    <[f32; 3]>::try_from(&x[..]).map_err(|_| {
-        Error::new(
-            pos,
-            format!("{what} expects a 3-vector, found {} values", x.len()),
-        )
-    })
-}
-
-/// Squared distance in f32, computed exactly as the R*-tree computes it.
-pub fn dist2(a: [f32; 3], b: [f32; 3]) -> f32 {
-    let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-    d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
-}
-
 impl Env<'_> {
+    /// An environment for expressions over `tables`.
+    pub fn new(functions: &Registry, tables: Vec<TableInfo>) -> Env<'_> {
+        Env {
+            functions,
+            tables,
+            attention: Vec::new(),
+        }
+    }
+
+    /// The index of the map that column `name` (qualified by `table`) belongs to.
+    pub fn resolve(&self, table: Option<&str>, name: &str) -> std::result::Result<usize, String> {
+        match table {
+            Some(t) => {
+                let i = self
+                    .tables
+                    .iter()
+                    .position(|x| x.label == t)
+                    .ok_or_else(|| format!("no map or alias named '{t}' in FROM"))?;
+                if self.tables[i].kind.columns().contains(&name) {
+                    Ok(i)
+                } else {
+                    Err(format!("unknown column '{t}.{name}'"))
+                }
+            }
+            None => {
+                let mut found = self
+                    .tables
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| x.kind.columns().contains(&name));
+                match (found.next(), found.next()) {
+                    (Some((i, _)), None) => Ok(i),
+                    (Some((_, a)), Some((_, b))) => Err(format!(
+                        "column '{name}' is ambiguous: write {}.{name} or {}.{name}",
+                        a.label, b.label
+                    )),
+                    _ => Err(format!("unknown column '{name}'")),
+                }
+            }
+        }
+    }
+
+    fn column(
+        &self,
+        scope: Scope<'_, '_>,
+        table: Option<&str>,
+        name: &str,
+        pos: Pos,
+    ) -> Result<Value> {
+        let Some((tuple, _)) = scope.tuple() else {
+            return Ok(Value::Null);
+        };
+        let i = if tuple.len() == 1 && table.is_none() {
+            0
+        } else {
+            self.resolve(table, name).map_err(|m| Error::new(pos, m))?
+        };
+        Ok(tuple.get(i).map_or(Value::Null, |r| r.column(name)))
+    }
+
     /// Evaluates `e` in `scope`.
     pub fn eval(&self, e: &Expr, scope: Scope<'_, '_>) -> Result<Value> {
         match &e.kind {
             ExprKind::Number(n) => Ok(Value::Number(*n)),
             ExprKind::Str(s) => Ok(Value::text(s)),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+            ExprKind::Null => Ok(Value::Null),
+            ExprKind::Param(i) => Err(Error::new(
+                e.pos,
+                format!("parameter {} has no value", i + 1),
+            )),
+            ExprKind::Numbers(v) => Ok(Value::Vector(v.clone())),
             ExprKind::Vector(items) => {
                 let mut v = Vec::with_capacity(items.len());
                 for item in items {
@@ -203,28 +335,23 @@ impl Env<'_> {
                 }
                 Ok(Value::Vector(Arc::from(v)))
             }
-            ExprKind::Column(name) => {
-                let row = match scope {
-                    Scope::Row(r) => *r,
-                    Scope::Group(rows) => match rows.first() {
-                        Some(r) => *r,
-                        None => return Ok(Value::Null),
-                    },
-                };
-                row.column(name)
-                    .ok_or_else(|| Error::new(e.pos, format!("unknown column '{name}'")))
+            ExprKind::Column(name) => self.column(scope, None, name, e.pos),
+            ExprKind::QualifiedColumn { table, column } => {
+                self.column(scope, Some(table), column, e.pos)
             }
             ExprKind::Neg(x) => match self.eval(x, scope)? {
                 Value::Number(n) => Ok(Value::Number(-n)),
                 Value::Vector(v) => Ok(Value::Vector(v.iter().map(|a| -a).collect())),
                 Value::Null => Ok(Value::Null),
-                other => Err(type_error(e.pos, "-", &other)),
+                other => Err(Error::new(
+                    e.pos,
+                    format!("- expects a number, found a {}", other.type_name()),
+                )),
             },
-            ExprKind::Not(x) => match self.eval(x, scope)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                Value::Null => Ok(Value::Null),
-                other => Err(type_error(e.pos, "NOT", &other)),
-            },
+            ExprKind::Not(x) => {
+                let v = truth(&self.eval(x, scope)?, e.pos, "NOT")?;
+                Ok(bool_or_null(v.map(|b| !b)))
+            }
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r, scope),
             ExprKind::In {
                 expr,
@@ -232,21 +359,91 @@ impl Env<'_> {
                 negated,
             } => {
                 let v = self.eval(expr, scope)?;
-                let mut found = false;
+                // SQL: true if some item equals; else NULL if v or some item is NULL.
+                let mut result = Some(false);
                 for item in list {
                     let w = self.eval(item, scope)?;
-                    if compare(&v, &w, item.pos)? == Some(Ordering::Equal) {
-                        found = true;
-                        break;
+                    match compare(&v, &w, item.pos)? {
+                        Some(Ordering::Equal) => {
+                            result = Some(true);
+                            break;
+                        }
+                        None => result = None,
+                        Some(_) => {}
                     }
                 }
-                Ok(Value::Bool(found != *negated))
+                Ok(bool_or_null(result.map(|b| b != *negated)))
             }
-            ExprKind::Call { name, args, star } => {
+            ExprKind::IsNull { expr, negated } => {
+                let null = self.eval(expr, scope)? == Value::Null;
+                Ok(Value::Bool(null != *negated))
+            }
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let v = self.eval(expr, scope)?;
+                let lo = compare(&v, &self.eval(low, scope)?, e.pos)?;
+                let hi = compare(&v, &self.eval(high, scope)?, e.pos)?;
+                let above = lo.map(|o| o != Ordering::Less);
+                let below = hi.map(|o| o != Ordering::Greater);
+                Ok(bool_or_null(and3(above, below).map(|b| b != *negated)))
+            }
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+            } => {
+                let v = self.eval(expr, scope)?;
+                let p = self.eval(pattern, scope)?;
+                let esc = match escape {
+                    Some(x) => Some((self.eval(x, scope)?, x.pos)),
+                    None => None,
+                };
+                let r = func::like(&v, &p, esc.as_ref().map(|(v, p)| (v, *p)))?;
+                Ok(bool_or_null(r.map(|b| b != *negated)))
+            }
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                let subject = match operand {
+                    Some(o) => Some(self.eval(o, scope)?),
+                    None => None,
+                };
+                for (w, t) in branches {
+                    let hit = match &subject {
+                        Some(s) => {
+                            compare(s, &self.eval(w, scope)?, w.pos)? == Some(Ordering::Equal)
+                        }
+                        None => truth(&self.eval(w, scope)?, w.pos, "WHEN")? == Some(true),
+                    };
+                    if hit {
+                        return self.eval(t, scope);
+                    }
+                }
+                match otherwise {
+                    Some(x) => self.eval(x, scope),
+                    None => Ok(Value::Null),
+                }
+            }
+            ExprKind::Cast { expr, to } => func::cast(self.eval(expr, scope)?, *to, e.pos),
+            ExprKind::Call {
+                name,
+                args,
+                star,
+                distinct,
+            } => {
                 if AGGREGATES.contains(&name.as_str()) {
                     return match scope {
-                        Scope::Group(rows) => self.aggregate(e, name, args, *star, rows),
-                        Scope::Row(_) => Err(Error::new(
+                        Scope::Group(all, members) => {
+                            self.aggregate(e, name, args, *star, *distinct, all, members)
+                        }
+                        Scope::Row(..) => Err(Error::new(
                             e.pos,
                             format!(
                                 "aggregate {} is not allowed here",
@@ -262,7 +459,10 @@ impl Env<'_> {
                 for a in args {
                     vals.push(self.eval(a, scope)?);
                 }
-                self.call(name, &vals, e.pos, args)
+                match func::builtin(name, &vals, e.pos, args) {
+                    Some(r) => r,
+                    None => self.user_function(name, &vals, e.pos),
+                }
             }
         }
     }
@@ -270,17 +470,17 @@ impl Env<'_> {
     fn binary(&self, op: BinOp, l: &Expr, r: &Expr, scope: Scope<'_, '_>) -> Result<Value> {
         let a = self.eval(l, scope)?;
         if matches!(op, BinOp::And | BinOp::Or) {
-            let truth = |v: &Value, pos: Pos| match v {
-                Value::Bool(b) => Ok(*b),
-                Value::Null => Ok(false),
-                other => Err(type_error(pos, op.symbol(), other)),
-            };
-            let x = truth(&a, l.pos)?;
+            let x = truth(&a, l.pos, op.symbol())?;
             // Short-circuit: the right side is not evaluated when the left decides.
-            if (op == BinOp::And && !x) || (op == BinOp::Or && x) {
-                return Ok(Value::Bool(x));
+            if x == Some(op == BinOp::Or) {
+                return Ok(Value::Bool(op == BinOp::Or));
             }
-            return Ok(Value::Bool(truth(&self.eval(r, scope)?, r.pos)?));
+            let y = truth(&self.eval(r, scope)?, r.pos, op.symbol())?;
+            return Ok(bool_or_null(if op == BinOp::And {
+                and3(x, y)
+            } else {
+                or3(x, y)
+            }));
         }
         let b = self.eval(r, scope)?;
         let pos = l.pos;
@@ -297,7 +497,11 @@ impl Env<'_> {
             BinOp::Le => cmp(|o| o != Ordering::Greater),
             BinOp::Gt => cmp(|o| o == Ordering::Greater),
             BinOp::Ge => cmp(|o| o != Ordering::Less),
-            _ => arithmetic(op, &a, &b, pos),
+            BinOp::Concat => Ok(match (&a, &b) {
+                (Value::Null, _) | (_, Value::Null) => Value::Null,
+                _ => Value::text(&format!("{a}{b}")),
+            }),
+            _ => func::arithmetic(op, &a, &b, pos),
         }
     }
 
@@ -309,54 +513,52 @@ impl Env<'_> {
                 "ATTENTION is only allowed in the select list and ORDER BY",
             ));
         };
-        let row = match scope {
-            Scope::Row(r) => *r,
-            Scope::Group(rows) => match rows.first() {
-                Some(r) => *r,
-                None => return Ok(Value::Null),
-            },
+        let Some((_, n)) = scope.tuple() else {
+            return Ok(Value::Null);
         };
         Ok(weights
-            .get(row.index())
-            .map_or(Value::Null, |w| Value::Number(*w as f64)))
+            .get(n)
+            .map_or(Value::Null, |w| Value::Number(widen_f32(*w))))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn aggregate(
         &self,
         e: &Expr,
         name: &str,
         args: &[Expr],
         star: bool,
-        rows: &[Row<'_>],
+        distinct: bool,
+        all: &Tuples<'_>,
+        members: &[u32],
     ) -> Result<Value> {
+        let upper = name.to_ascii_uppercase();
         if star {
             return if name == "count" {
-                Ok(Value::Number(rows.len() as f64))
+                Ok(Value::Number(members.len() as f64))
             } else {
                 Err(Error::new(
                     e.pos,
-                    format!(
-                        "{}(*) is not allowed; only COUNT(*)",
-                        name.to_ascii_uppercase()
-                    ),
+                    format!("{upper}(*) is not allowed; only COUNT(*)"),
                 ))
             };
         }
         let [arg] = args else {
-            return Err(Error::new(
-                e.pos,
-                format!("{} takes one argument", name.to_ascii_uppercase()),
-            ));
+            return Err(Error::new(e.pos, format!("{upper} takes one argument")));
         };
         if arg.has_aggregate() {
             return Err(Error::new(arg.pos, "aggregates cannot be nested"));
         }
-        let mut vals = Vec::with_capacity(rows.len());
-        for row in rows {
-            let v = self.eval(arg, Scope::Row(row))?;
+        let mut vals = Vec::with_capacity(members.len());
+        for &m in members {
+            let v = self.eval(arg, Scope::Row(all.get(m as usize), m as usize))?;
             if v != Value::Null {
                 vals.push(v);
             }
+        }
+        if distinct {
+            vals.sort_by(|a, b| a.total_cmp(b));
+            vals.dedup_by(|a, b| a.total_cmp(b) == Ordering::Equal);
         }
         match name {
             "count" => Ok(Value::Number(vals.len() as f64)),
@@ -374,7 +576,7 @@ impl Env<'_> {
             _ => {
                 let mut sum = 0.0;
                 for v in &vals {
-                    sum += as_number(v, arg.pos, &name.to_ascii_uppercase())?;
+                    sum += as_number(v, arg.pos, &upper)?;
                 }
                 // Over no rows SUM and AVG are NULL, as in SQL.
                 Ok(match (name, vals.len()) {
@@ -386,123 +588,43 @@ impl Env<'_> {
         }
     }
 
-    fn call(&self, name: &str, vals: &[Value], pos: Pos, args: &[Expr]) -> Result<Value> {
-        let arg_pos = |i: usize| args.get(i).map_or(pos, |a| a.pos);
-        let upper = name.to_ascii_uppercase();
-        if let Some((_, arity)) = BUILTINS.iter().find(|(n, _)| *n == name) {
-            if vals.len() != *arity {
-                return Err(Error::new(
-                    pos,
-                    format!("{upper} takes {arity} arguments, found {}", vals.len()),
-                ));
-            }
+    fn user_function(&self, name: &str, vals: &[Value], pos: Pos) -> Result<Value> {
+        let f = self
+            .functions
+            .get(name)
+            .ok_or_else(|| Error::new(pos, format!("unknown function '{name}'")))?;
+        if f.arity != vals.len() {
+            return Err(Error::new(
+                pos,
+                format!("{name} takes {} arguments, found {}", f.arity, vals.len()),
+            ));
         }
-        match name {
-            "distance" => {
-                let a = point(&vals[0], arg_pos(0), &upper)?;
-                let b = point(&vals[1], arg_pos(1), &upper)?;
-                Ok(Value::Number((dist2(a, b) as f64).sqrt()))
-            }
-            "within" => {
-                let a = point(&vals[0], arg_pos(0), &upper)?;
-                let b = point(&vals[1], arg_pos(1), &upper)?;
-                let r = as_number(&vals[2], arg_pos(2), &upper)? as f32;
-                if !(r.is_finite() && r >= 0.0) {
-                    return Err(Error::new(
-                        arg_pos(2),
-                        format!("WITHIN radius must be a finite number >= 0, found {r}"),
-                    ));
-                }
-                Ok(Value::Bool(dist2(a, b) <= r * r))
-            }
-            "cosine" => {
-                let a = as_vector(&vals[0], arg_pos(0), &upper)?;
-                let b = as_vector(&vals[1], arg_pos(1), &upper)?;
-                if a.len() != b.len() {
-                    return Err(Error::new(
-                        pos,
-                        format!("COSINE of vectors of {} and {} values", a.len(), b.len()),
-                    ));
-                }
-                let dot: f64 = a
-                    .iter()
-                    .zip(b.iter())
-                    .map(|(x, y)| *x as f64 * *y as f64)
-                    .sum();
-                let n = norm(&a) * norm(&b);
-                Ok(if n == 0.0 {
-                    Value::Null
-                } else {
-                    Value::Number(dot / n)
-                })
-            }
-            "abs" => Ok(Value::Number(
-                as_number(&vals[0], arg_pos(0), &upper)?.abs(),
-            )),
-            "sqrt" => {
-                let x = as_number(&vals[0], arg_pos(0), &upper)?;
-                if x < 0.0 {
-                    return Err(Error::new(
-                        arg_pos(0),
-                        format!("SQRT of a negative number ({x})"),
-                    ));
-                }
-                Ok(Value::Number(x.sqrt()))
-            }
-            "norm" => Ok(Value::Number(norm(&as_vector(
-                &vals[0],
-                arg_pos(0),
-                &upper,
-            )?))),
-            _ => {
-                let f = self
-                    .functions
-                    .get(name)
-                    .ok_or_else(|| Error::new(pos, format!("unknown function '{name}'")))?;
-                if f.arity != vals.len() {
-                    return Err(Error::new(
-                        pos,
-                        format!("{name} takes {} arguments, found {}", f.arity, vals.len()),
-                    ));
-                }
-                (f.f)(vals).map_err(|m| Error::new(pos, format!("{name}: {m}")))
-            }
-        }
+        (f.f)(vals).map_err(|m| Error::new(pos, format!("{name}: {m}")))
     }
 
     /// Checks every column and function of `e` before any row is read, so that a mistake is
-    /// reported even on an empty map. `columns` are the source's; `aliases` may also be used;
-    /// `forbid` names the clause (WHERE, GROUP BY, ...) where aggregates and ATTENTION are
-    /// not allowed.
-    pub fn check(
-        &self,
-        e: &Expr,
-        columns: &[&str],
-        aliases: &[&str],
-        forbid: Option<&str>,
-    ) -> Result<()> {
+    /// reported even on an empty map. `aliases` may also be used; `forbid` names the clause
+    /// (WHERE, GROUP BY, ...) where aggregates and ATTENTION are not allowed.
+    pub fn check(&self, e: &Expr, aliases: &[&str], forbid: Option<&str>) -> Result<()> {
         match &e.kind {
             ExprKind::Column(c) => {
-                if columns.contains(&c.as_str()) || aliases.contains(&c.as_str()) {
-                    Ok(())
-                } else {
-                    Err(Error::new(e.pos, format!("unknown column '{c}'")))
+                if aliases.contains(&c.as_str()) {
+                    return Ok(());
                 }
+                self.resolve(None, c)
+                    .map(|_| ())
+                    .map_err(|m| Error::new(e.pos, m))
             }
-            ExprKind::Vector(v) => v
-                .iter()
-                .try_for_each(|x| self.check(x, columns, aliases, forbid)),
-            ExprKind::Neg(x) | ExprKind::Not(x) => self.check(x, columns, aliases, forbid),
-            ExprKind::Binary(_, l, r) => {
-                self.check(l, columns, aliases, forbid)?;
-                self.check(r, columns, aliases, forbid)
-            }
-            ExprKind::In { expr, list, .. } => {
-                self.check(expr, columns, aliases, forbid)?;
-                list.iter()
-                    .try_for_each(|x| self.check(x, columns, aliases, forbid))
-            }
-            ExprKind::Call { name, args, star } => {
+            ExprKind::QualifiedColumn { table, column } => self
+                .resolve(Some(table), column)
+                .map(|_| ())
+                .map_err(|m| Error::new(e.pos, m)),
+            ExprKind::Call {
+                name,
+                args,
+                star,
+                distinct,
+            } => {
                 let upper = name.to_ascii_uppercase();
                 if AGGREGATES.contains(&name.as_str()) {
                     if let Some(clause) = forbid {
@@ -514,31 +636,25 @@ impl Env<'_> {
                     if !*star && args.len() != 1 {
                         return Err(Error::new(e.pos, format!("{upper} takes one argument")));
                     }
-                } else if *star {
+                } else if *star || *distinct {
+                    let what = if *star { "(*)" } else { "(DISTINCT ...)" };
                     return Err(Error::new(
                         e.pos,
-                        format!("{upper}(*) is not allowed; only COUNT(*)"),
+                        format!("{upper}{what} is not allowed; only aggregates take it"),
                     ));
-                } else if let Some((_, arity)) = BUILTINS.iter().find(|(n, _)| n == name) {
-                    if args.len() != *arity {
+                } else if let Some(arity) = func::arity(name) {
+                    if !arity.contains(&args.len()) {
                         return Err(Error::new(
                             e.pos,
-                            format!("{upper} takes {arity} arguments, found {}", args.len()),
+                            format!(
+                                "{upper} takes {} arguments, found {}",
+                                func::arity_text(&arity),
+                                args.len()
+                            ),
                         ));
                     }
                     if name == "attention" {
-                        if let Some(clause) = forbid {
-                            return Err(Error::new(
-                                e.pos,
-                                format!("ATTENTION is not allowed in {clause}"),
-                            ));
-                        }
-                        if args.iter().any(crate::plan::reads_columns) {
-                            return Err(Error::new(
-                                e.pos,
-                                "ATTENTION takes a constant query vector, not a column",
-                            ));
-                        }
+                        self.check_attention(e, args, forbid)?;
                     }
                 } else {
                     let f = self
@@ -552,11 +668,53 @@ impl Env<'_> {
                         ));
                     }
                 }
-                args.iter()
-                    .try_for_each(|x| self.check(x, columns, aliases, forbid))
+                args.iter().try_for_each(|x| self.check(x, aliases, forbid))
             }
-            _ => Ok(()),
+            _ => e
+                .children()
+                .into_iter()
+                .try_for_each(|x| self.check(x, aliases, forbid)),
         }
+    }
+
+    fn check_attention(&self, e: &Expr, args: &[Expr], forbid: Option<&str>) -> Result<()> {
+        if let Some(clause) = forbid {
+            return Err(Error::new(
+                e.pos,
+                format!("ATTENTION is not allowed in {clause}"),
+            ));
+        }
+        if self.tables.len() != 1 {
+            return Err(Error::new(
+                e.pos,
+                "ATTENTION ranks the rows of one map; over a join use COSINE(t.embedding, q)",
+            ));
+        }
+        if args.iter().any(crate::plan::reads_columns) {
+            return Err(Error::new(
+                e.pos,
+                "ATTENTION takes a constant query vector, not a column",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// SQL's AND of truth values (NULL = unknown).
+pub fn and3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    }
+}
+
+/// SQL's OR of truth values (NULL = unknown).
+pub fn or3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
     }
 }
 
@@ -572,60 +730,6 @@ pub fn compare(a: &Value, b: &Value, pos: Pos) -> Result<Option<Ordering>> {
             pos,
             format!(
                 "cannot compare a {} with a {}",
-                a.type_name(),
-                b.type_name()
-            ),
-        )),
-    }
-}
-
-fn arithmetic(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Result<Value> {
-    let f = |x: f64, y: f64| -> Result<f64> {
-        match op {
-            BinOp::Add => Ok(x + y),
-            BinOp::Sub => Ok(x - y),
-            BinOp::Mul => Ok(x * y),
-            _ if y == 0.0 => Err(Error::new(pos, "division by zero")),
-            _ => Ok(x / y),
-        }
-    };
-    match (a, b) {
-        (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
-        (Value::Number(x), Value::Number(y)) => Ok(Value::Number(f(*x, *y)?)),
-        (Value::Vector(x), Value::Vector(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
-            if x.len() != y.len() {
-                return Err(Error::new(
-                    pos,
-                    format!(
-                        "{} of vectors of {} and {} values",
-                        op.symbol(),
-                        x.len(),
-                        y.len()
-                    ),
-                ));
-            }
-            let v: Result<Vec<f32>> = x
-                .iter()
-                .zip(y.iter())
-                .map(|(p, q)| f(*p as f64, *q as f64).map(|r| r as f32))
-                .collect();
-            Ok(Value::Vector(Arc::from(v?)))
-        }
-        (Value::Vector(x), Value::Number(y)) if matches!(op, BinOp::Mul | BinOp::Div) => {
-            let v: Result<Vec<f32>> = x
-                .iter()
-                .map(|p| f(*p as f64, *y).map(|r| r as f32))
-                .collect();
-            Ok(Value::Vector(Arc::from(v?)))
-        }
-        (Value::Number(x), Value::Vector(y)) if op == BinOp::Mul => Ok(Value::Vector(
-            y.iter().map(|q| (*x * *q as f64) as f32).collect(),
-        )),
-        _ => Err(Error::new(
-            pos,
-            format!(
-                "cannot apply {} to a {} and a {}",
-                op.symbol(),
                 a.type_name(),
                 b.type_name()
             ),

@@ -1,15 +1,17 @@
-//! The executor of queries: rows from the plan's access path, WHERE, attention weights,
-//! grouping and aggregates, ORDER BY (ties by id, or by cell for voxels), OFFSET/LIMIT and
-//! the select list.
+//! The executor of queries: tuples from the plan ([`crate::join`]), attention weights,
+//! grouping, aggregates and HAVING, DISTINCT, ORDER BY (ties broken by the maps' ids in
+//! FROM order, or by cell for voxels), OFFSET/LIMIT and the select list.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
-use tensormap_engine::{attention_weights, Candidates, MapView, Registry, Value, VoxelSet};
+use tensormap_engine::{attention_weights, MapView, Registry, Value};
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Source};
-use crate::error::{Error, Result};
-use crate::eval::{Env, Row, Scope, OBJECT_COLUMNS, OBJECT_STAR, VOXEL_COLUMNS, VOXEL_STAR};
-use crate::plan::{plan, Access, Plan};
+use crate::error::{Error, Pos, Result};
+use crate::eval::{Env, Row, Scope, TableInfo, TableKind, Tuples};
+use crate::join::{passes, run, voxel_sets, Maps};
+use crate::plan::{fetch, plan, Access, Plan};
 
 /// The result of one statement.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -37,217 +39,325 @@ impl QueryResult {
     }
 }
 
-/// Collects the distinct `ATTENTION(q)` calls of the select list and ORDER BY.
-fn attention_calls<'q>(e: &'q Expr, out: &mut Vec<&'q Expr>) {
-    match &e.kind {
-        ExprKind::Call { name, args, .. } => {
-            if name == "attention" && args.len() == 1 {
-                out.push(&args[0]);
-            }
-            args.iter().for_each(|a| attention_calls(a, out));
-        }
-        ExprKind::Vector(v) => v.iter().for_each(|a| attention_calls(a, out)),
-        ExprKind::Neg(x) | ExprKind::Not(x) => attention_calls(x, out),
-        ExprKind::Binary(_, l, r) => {
-            attention_calls(l, out);
-            attention_calls(r, out);
-        }
-        ExprKind::In { expr, list, .. } => {
-            attention_calls(expr, out);
-            list.iter().for_each(|a| attention_calls(a, out));
-        }
-        _ => {}
-    }
+/// The maps of FROM as expressions see them.
+pub fn tables_of(sel: &Select) -> Vec<TableInfo> {
+    sel.tables()
+        .map(|t| TableInfo {
+            label: t.label().to_string(),
+            kind: match t.source {
+                Source::Map(_) => TableKind::Objects,
+                Source::Voxels(_) => TableKind::Voxels,
+            },
+        })
+        .collect()
 }
 
-/// The select list as (expression or column, output name).
+/// Collects the `ATTENTION(q)` query arguments of `e`.
+fn attention_calls<'q>(e: &'q Expr, out: &mut Vec<&'q Expr>) {
+    if let ExprKind::Call { name, args, .. } = &e.kind {
+        if name == "attention" && args.len() == 1 {
+            out.push(&args[0]);
+        }
+    }
+    e.children()
+        .into_iter()
+        .for_each(|c| attention_calls(c, out));
+}
+
+/// One output column: an expression, or a map's column from `*`.
 enum Output<'q> {
     Expr(&'q Expr),
-    Column(&'static str),
+    Column(usize, &'static str),
 }
 
-/// A query's names, checked: what it outputs and what its GROUP BY keys are.
+/// A query's names, checked and resolved.
 struct Prepared<'q> {
     outputs: Vec<Output<'q>>,
     names: Vec<String>,
-    aliases: Vec<&'q str>,
-    /// GROUP BY with aliases replaced by the expressions they name.
-    group_by: Vec<&'q Expr>,
+    /// ORDER BY with aliases and ordinals replaced by the expressions they name.
+    order_by: Vec<(Expr, bool)>,
+    /// For DISTINCT: which output each ORDER BY key is.
+    order_outputs: Vec<usize>,
+    /// GROUP BY, likewise.
+    group_by: Vec<Expr>,
+    /// HAVING, with aliases replaced.
+    having: Option<Expr>,
+}
+
+/// `e` with every bare column that is an alias replaced by the aliased expression.
+fn substitute(e: &Expr, aliased: &[(&str, &Expr)]) -> Expr {
+    let mut out = e.clone();
+    out.rewrite(&mut |x| {
+        if let ExprKind::Column(c) = &x.kind {
+            if let Some((_, a)) = aliased.iter().find(|(a, _)| a == c) {
+                *x = (*a).clone();
+                // The aliased expression is not looked into again (`x + 1 AS x`).
+                return false;
+            }
+        }
+        true
+    });
+    out
+}
+
+/// A select-list position (`ORDER BY 2`), if `e` is a whole number literal.
+fn ordinal(e: &Expr) -> Option<f64> {
+    match e.kind {
+        ExprKind::Number(n) if n.fract() == 0.0 => Some(n),
+        _ => None,
+    }
+}
+
+/// The column name an expression gets: its alias, its column, or its text.
+fn output_name(e: &Expr, alias: &Option<String>) -> String {
+    if let Some(a) = alias {
+        return a.clone();
+    }
+    match &e.kind {
+        ExprKind::Column(c) | ExprKind::QualifiedColumn { column: c, .. } => c.clone(),
+        _ => {
+            let s = e.to_string();
+            // `(a + b)` reads better as `a + b`: drop parentheses that wrap it all.
+            let inner = s.strip_prefix('(').and_then(|x| x.strip_suffix(')'));
+            match inner {
+                Some(x) if balanced(x) => x.to_string(),
+                _ => s,
+            }
+        }
+    }
+}
+
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Checks every name of `sel` before a row is read (so mistakes show on empty maps too).
 fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
-    let (columns, star): (&[&str], &[&'static str]) = match sel.from {
-        Source::Map(_) => (&OBJECT_COLUMNS, &OBJECT_STAR),
-        Source::Voxels(_) => (&VOXEL_COLUMNS, &VOXEL_STAR),
-    };
     let mut outputs = Vec::new();
     let mut names = Vec::new();
-    let mut aliases = Vec::new();
-    let mut aliased = Vec::new();
+    let mut aliased: Vec<(&str, &Expr)> = Vec::new();
     for item in &sel.items {
         match item {
-            SelectItem::Wildcard(_) => {
-                for c in star {
-                    outputs.push(Output::Column(c));
+            SelectItem::Wildcard(pos) => {
+                if env.tables.is_empty() {
+                    return Err(Error::new(pos.0, "SELECT * needs a FROM"));
+                }
+                for (t, info) in env.tables.iter().enumerate() {
+                    for c in info.kind.star() {
+                        outputs.push(Output::Column(t, c));
+                        names.push(c.to_string());
+                    }
+                }
+            }
+            SelectItem::TableWildcard(label, pos) => {
+                let t = env
+                    .tables
+                    .iter()
+                    .position(|x| x.label == *label)
+                    .ok_or_else(|| {
+                        Error::new(pos.0, format!("no map or alias named '{label}' in FROM"))
+                    })?;
+                for c in env.tables[t].kind.star() {
+                    outputs.push(Output::Column(t, c));
                     names.push(c.to_string());
                 }
             }
             SelectItem::Expr(e, alias) => {
-                env.check(e, columns, &[], None)?;
+                env.check(e, &[], None)?;
                 outputs.push(Output::Expr(e));
-                names.push(alias.clone().unwrap_or_else(|| match &e.kind {
-                    ExprKind::Column(c) => c.clone(),
-                    _ => e.to_string(),
-                }));
+                names.push(output_name(e, alias));
                 if let Some(a) = alias {
-                    aliases.push(a.as_str());
                     aliased.push((a.as_str(), e));
                 }
             }
         }
     }
     if let Some(w) = &sel.filter {
-        env.check(w, columns, &[], Some("WHERE"))?;
+        env.check(w, &[], Some("WHERE"))?;
     }
+    for j in &sel.joins {
+        if let Some(on) = &j.on {
+            env.check(on, &[], Some("ON"))?;
+        }
+    }
+    // An ordinal names an output; an alias the expression it stands for.
+    let by_position = |e: &Expr, clause: &str| -> Result<Option<Expr>> {
+        let Some(n) = ordinal(e) else {
+            return Ok(None);
+        };
+        if n < 1.0 || n > outputs.len() as f64 {
+            return Err(Error::new(
+                e.pos,
+                format!(
+                    "{clause} term {n} is out of range: the select list has {} columns",
+                    outputs.len()
+                ),
+            ));
+        }
+        Ok(Some(match &outputs[n as usize - 1] {
+            Output::Expr(x) => (*x).clone(),
+            Output::Column(t, c) => Expr {
+                kind: ExprKind::QualifiedColumn {
+                    table: env.tables[*t].label.clone(),
+                    column: c.to_string(),
+                },
+                pos: e.pos,
+            },
+        }))
+    };
     let mut group_by = Vec::new();
     for g in &sel.group_by {
-        let resolved = match &g.kind {
-            ExprKind::Column(c) => aliased.iter().find(|(a, _)| *a == c).map_or(g, |(_, e)| *e),
-            _ => g,
+        let resolved = match by_position(g, "GROUP BY")? {
+            Some(x) => x,
+            None => substitute(g, &aliased),
         };
-        env.check(resolved, columns, &[], Some("GROUP BY"))?;
+        env.check(&resolved, &[], Some("GROUP BY"))?;
         group_by.push(resolved);
     }
-    for (o, _) in &sel.order_by {
-        env.check(o, columns, &aliases, None)?;
+    let having = match &sel.having {
+        Some(h) => {
+            let h = substitute(h, &aliased);
+            env.check(&h, &[], None)?;
+            Some(h)
+        }
+        None => None,
+    };
+    let mut order_by = Vec::new();
+    for (o, desc) in &sel.order_by {
+        let resolved = match by_position(o, "ORDER BY")? {
+            Some(x) => x,
+            None => substitute(o, &aliased),
+        };
+        env.check(&resolved, &[], None)?;
+        order_by.push((resolved, *desc));
+    }
+    let mut order_outputs = Vec::new();
+    if sel.distinct {
+        for (i, (o, _)) in order_by.iter().enumerate() {
+            let found = outputs.iter().position(|x| match x {
+                Output::Expr(e) => *e == o,
+                Output::Column(t, c) => match &o.kind {
+                    ExprKind::Column(n) => n == c && env.resolve(None, n) == Ok(*t),
+                    ExprKind::QualifiedColumn { table, column } => {
+                        column == c && env.resolve(Some(table), column) == Ok(*t)
+                    }
+                    _ => false,
+                },
+            });
+            match found {
+                Some(j) => order_outputs.push(j),
+                None => {
+                    return Err(Error::new(
+                        sel.order_by[i].0.pos,
+                        "ORDER BY of a SELECT DISTINCT must name a selected column",
+                    ))
+                }
+            }
+        }
     }
     Ok(Prepared {
         outputs,
         names,
-        aliases,
+        order_by,
+        order_outputs,
         group_by,
+        having,
     })
 }
 
-/// Runs a query on `view`.
-pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<QueryResult> {
-    let mut env = Env {
-        functions,
-        attention: Vec::new(),
+/// Where each map of FROM is named.
+fn positions(sel: &Select) -> Vec<Pos> {
+    sel.tables().map(|t| t.pos.0).collect()
+}
+
+/// Runs a query on `views` (the maps of FROM, in order).
+pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<QueryResult> {
+    let mut env = Env::new(functions, tables_of(sel));
+    let prepared = prepare(&env, sel)?;
+    let plan = plan(&env, sel, &prepared.order_by, views)?;
+    let at = positions(sel);
+    let voxels = voxel_sets(&env, &plan, views, &at)?;
+    let maps = Maps {
+        views,
+        voxels: &voxels,
+        at: &at,
+        fetch: fetch(sel),
     };
-    let Prepared {
-        outputs,
-        names,
-        aliases,
-        group_by,
-    } = prepare(&env, sel)?;
-    let plan = plan(&env, sel)?;
+    let (tuples, weights_done) = run(&env, &plan, &maps)?;
+    attention(
+        &mut env,
+        sel,
+        &prepared.order_by,
+        views,
+        &tuples,
+        weights_done,
+    )?;
+    finish(&env, sel, &plan, &prepared, tuples)
+}
 
-    // Rows from the access path, then WHERE.
-    let voxels: VoxelSet;
-    let mut rows: Vec<Row<'_>> = Vec::new();
-    let mut weights_done = None;
-    match (&sel.from, &plan.access) {
-        (Source::Voxels(_), access) => {
-            voxels = match access {
-                Access::Range { center, radius } => view.voxels_within(*center, *radius),
-                _ => view.voxels_within([0.0; 3], (view.config().bounds * 2.0) as f32),
-            }
-            .map_err(|e| Error::engine(sel.from_pos.0, e))?;
-            rows.extend((0..voxels.len()).map(|c| Row::Vox(&voxels, c, 0)));
-        }
-        (Source::Map(_), Access::Scan) => rows.extend(view.objects().map(|o| Row::Obj(o, 0))),
-        (Source::Map(_), Access::Range { center, radius }) => rows.extend(
-            view.within(*center, *radius)
-                .map_err(|e| Error::engine(sel.from_pos.0, e))?
-                .into_iter()
-                .map(|o| Row::Obj(o, 0)),
-        ),
-        (Source::Map(_), Access::Nearest { point }) => {
-            let want = fetch(sel);
-            let mut k = want.max(16);
-            loop {
-                let hits = view
-                    .nearest(*point, k)
-                    .map_err(|e| Error::engine(sel.from_pos.0, e))?;
-                let exhausted = hits.len() < k;
-                rows.clear();
-                for (o, _) in hits {
-                    let row = Row::Obj(o, 0);
-                    if passes(&env, plan.residual, &row)? {
-                        rows.push(row);
-                    }
-                }
-                if rows.len() >= want || exhausted {
-                    break;
-                }
-                k = k.saturating_mul(4);
-            }
-        }
-        (Source::Map(_), Access::AttentionTop { query, within }) => {
-            let candidates = match within {
-                None => Candidates::All,
-                Some((center, radius)) => Candidates::Within {
-                    center: *center,
-                    radius: *radius,
-                },
-            };
-            let top = view
-                .attention(query, candidates, fetch(sel))
-                .map_err(|e| Error::engine(sel.order_by[0].0.pos, e))?;
-            let mut w = Vec::with_capacity(top.len());
-            for (o, weight) in top {
-                rows.push(Row::Obj(o, 0));
-                w.push(weight);
-            }
-            if let ExprKind::Call { args, .. } = &sel.order_by[0].0.kind {
-                weights_done = args.first().map(|q| (q.to_string(), w));
-            }
-        }
-    }
-    if !matches!(plan.access, Access::Nearest { .. }) {
-        if let Some(residual) = plan.residual {
-            let mut kept = Vec::with_capacity(rows.len());
-            for row in rows {
-                if passes(&env, Some(residual), &row)? {
-                    kept.push(row);
-                }
-            }
-            rows = kept;
-        }
-    }
-    for (n, row) in rows.iter_mut().enumerate() {
-        match row {
-            Row::Obj(_, i) | Row::Vox(_, _, i) => *i = n,
-            Row::None => {}
-        }
-    }
-
-    // Attention weights over the rows that passed WHERE.
+/// The weights of every `ATTENTION(q)` of the select list and ORDER BY, over the tuples
+/// that passed WHERE (one map only: checked).
+fn attention(
+    env: &mut Env<'_>,
+    sel: &Select,
+    order_by: &[(Expr, bool)],
+    views: &[MapView<'_>],
+    tuples: &Tuples<'_>,
+    done: Option<Vec<f32>>,
+) -> Result<()> {
     let mut calls = Vec::new();
     for item in &sel.items {
         if let SelectItem::Expr(e, _) = item {
             attention_calls(e, &mut calls);
         }
     }
-    for (e, _) in &sel.order_by {
+    for (e, _) in order_by {
         attention_calls(e, &mut calls);
     }
+    let Some(view) = views.first() else {
+        return Ok(());
+    };
     let channels = view.config().channels as usize;
+    let done_key = match (&done, order_by.first()) {
+        (
+            Some(_),
+            Some((
+                Expr {
+                    kind: ExprKind::Call { args, .. },
+                    ..
+                },
+                _,
+            )),
+        ) => args.first().map(|q| q.to_string()),
+        _ => None,
+    };
+    let mut done = done;
     for q in calls {
         let key = q.to_string();
         if env.attention.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        let weights = match &weights_done {
-            Some((k, w)) if *k == key => w.clone(),
-            _ => {
-                let query = crate::eval::as_vector(
-                    &env.eval(q, Scope::Row(&Row::None))?,
-                    q.pos,
-                    "ATTENTION",
-                )?;
+        let weights = match (&done_key, done.take()) {
+            (Some(k), Some(w)) if *k == key => w,
+            (_, d) => {
+                done = d;
+                let query =
+                    crate::eval::as_vector(&env.eval(q, Scope::Row(&[], 0))?, q.pos, "ATTENTION")?;
                 if query.len() != channels {
                     return Err(Error::new(
                         q.pos,
@@ -257,151 +367,218 @@ pub fn select(view: &MapView<'_>, sel: &Select, functions: &Registry) -> Result<
                         ),
                     ));
                 }
-                let mut gathered = Vec::with_capacity(rows.len() * channels);
-                for r in &rows {
-                    gathered.extend_from_slice(r.attention_vector());
+                let mut gathered = Vec::with_capacity(tuples.len * channels);
+                for i in 0..tuples.len {
+                    gathered.extend_from_slice(tuples.get(i)[0].attention_vector());
                 }
                 attention_weights(&gathered, channels, &query)
             }
         };
         env.attention.push((key, weights));
     }
+    Ok(())
+}
 
-    // Groups, or one unit per row; sort keys first, so that only the rows LIMIT keeps are
-    // projected.
-    let groups: Vec<Vec<Row<'_>>> = if plan.aggregate {
-        group(&env, &group_by, std::mem::take(&mut rows))?
+/// A unit of output: one tuple, or one group of tuples.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Tuple(u32),
+    Group(u32),
+}
+
+/// Grouping, HAVING, DISTINCT, ORDER BY, OFFSET/LIMIT and projection.
+fn finish(
+    env: &Env<'_>,
+    sel: &Select,
+    plan: &Plan<'_>,
+    p: &Prepared<'_>,
+    mut tuples: Tuples<'_>,
+) -> Result<QueryResult> {
+    let presorted = plan.tables.first().is_some_and(|t| {
+        matches!(
+            t.access,
+            Access::Nearest { .. } | Access::AttentionTop { .. }
+        )
+    }) && env.tables.len() == 1;
+    let groups = if plan.aggregate {
+        group(env, &p.group_by, &tuples)?
     } else {
         Vec::new()
     };
-    let presorted = matches!(
-        plan.access,
-        Access::Nearest { .. } | Access::AttentionTop { .. }
-    );
-    if !presorted && sel.order_by.is_empty() && !plan.aggregate {
-        // Only the tie order: by id (unique; its first 8 bytes as an integer decide most
-        // comparisons without a memcmp), or by cell for voxels.
-        match sel.from {
-            Source::Voxels(_) => rows.sort_by(|a, b| a.tie_cmp(b)),
-            Source::Map(_) => rows.sort_by_cached_key(|r| match r {
-                Row::Obj(o, _) => {
-                    let id = o.id();
-                    let mut b = [0u8; 8];
-                    let n = id.len().min(8);
-                    b[..n].copy_from_slice(&id.as_bytes()[..n]);
-                    (u64::from_be_bytes(b), id)
-                }
-                _ => (0, ""),
-            }),
-        }
-    }
-    let units: Vec<(Scope<'_, '_>, Option<Row<'_>>)> = if plan.aggregate {
-        groups.iter().map(|g| (Scope::Group(g), None)).collect()
+    let mut units: Vec<Unit> = if plan.aggregate {
+        (0..groups.len() as u32).map(Unit::Group).collect()
     } else {
-        rows.iter().map(|r| (Scope::Row(r), Some(*r))).collect()
+        if !presorted && (p.order_by.is_empty() || sel.distinct) {
+            sort_by_ties(&mut tuples, env);
+        }
+        (0..tuples.len as u32).map(Unit::Tuple).collect()
     };
-    let project = |o: &Output<'_>, scope: Scope<'_, '_>| -> Result<Value> {
+    let scope = |u: Unit| match u {
+        Unit::Tuple(i) => Scope::Row(tuples.get(i as usize), i as usize),
+        Unit::Group(g) => Scope::Group(&tuples, &groups[g as usize]),
+    };
+    let project = |o: &Output<'_>, s: Scope<'_, '_>| -> Result<Value> {
         match o {
-            Output::Expr(e) => env.eval(e, scope),
-            Output::Column(c) => Ok(match scope {
-                Scope::Row(r) => r.column(c).unwrap_or(Value::Null),
-                Scope::Group(rs) => rs.first().and_then(|r| r.column(c)).unwrap_or(Value::Null),
+            Output::Expr(e) => env.eval(e, s),
+            Output::Column(t, c) => Ok(match s {
+                Scope::Row(r, _) => r[*t].column(c),
+                Scope::Group(all, m) => m
+                    .first()
+                    .map_or(Value::Null, |&i| all.get(i as usize)[*t].column(c)),
             }),
         }
     };
-    // ORDER BY a name that is an alias sorts by that output.
-    let key_outputs: Vec<Option<usize>> = sel
-        .order_by
-        .iter()
-        .map(|(e, _)| match &e.kind {
-            ExprKind::Column(c) if aliases.contains(&c.as_str()) => {
-                names.iter().position(|n| n == c)
+    if let Some(h) = &p.having {
+        let mut kept = Vec::with_capacity(units.len());
+        for u in units {
+            let v = env.eval(h, scope(u))?;
+            if crate::eval::truth(&v, h.pos, "HAVING")? == Some(true) {
+                kept.push(u);
             }
-            _ => None,
-        })
-        .collect();
-    let mut keyed = Vec::with_capacity(units.len());
-    for (scope, row) in units {
-        let mut keys = Vec::with_capacity(sel.order_by.len());
-        for ((e, _), alias) in sel.order_by.iter().zip(&key_outputs) {
-            keys.push(match alias {
-                Some(i) => project(&outputs[*i], scope)?,
-                None => env.eval(e, scope)?,
-            });
         }
-        keyed.push((keys, scope, row));
-    }
-    if !presorted && !sel.order_by.is_empty() {
-        keyed.sort_by(|a, b| {
-            for (i, (_, desc)) in sel.order_by.iter().enumerate() {
-                let o = a.0[i].total_cmp(&b.0[i]);
-                let o = if *desc { o.reverse() } else { o };
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            match (&a.2, &b.2) {
-                (Some(x), Some(y)) => x.tie_cmp(y),
-                _ => Ordering::Equal,
-            }
-        });
+        units = kept;
     }
     let offset = sel.offset.unwrap_or(0).min(usize::MAX as u64) as usize;
     let limit = sel
         .limit
         .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
-    let mut result = Vec::with_capacity(keyed.len().saturating_sub(offset).min(limit));
-    for (_, scope, _) in keyed.into_iter().skip(offset).take(limit) {
-        let mut values = Vec::with_capacity(outputs.len());
-        for o in &outputs {
-            values.push(project(o, scope)?);
+    let mut rows: Vec<Vec<Value>>;
+    if sel.distinct {
+        rows = Vec::new();
+        let mut seen = HashSet::new();
+        for u in units {
+            let mut values = Vec::with_capacity(p.outputs.len());
+            for o in &p.outputs {
+                values.push(project(o, scope(u))?);
+            }
+            if seen.insert(values.iter().map(Key::of).collect::<Vec<_>>()) {
+                rows.push(values);
+            }
         }
-        result.push(values);
+        if !p.order_by.is_empty() {
+            rows.sort_by(|a, b| {
+                for ((_, desc), &j) in p.order_by.iter().zip(&p.order_outputs) {
+                    let o = a[j].total_cmp(&b[j]);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+        }
+        rows = rows.into_iter().skip(offset).take(limit).collect();
+    } else {
+        if !presorted && !p.order_by.is_empty() {
+            let mut keyed = Vec::with_capacity(units.len());
+            for u in units {
+                let mut keys = Vec::with_capacity(p.order_by.len());
+                for (e, _) in &p.order_by {
+                    keys.push(env.eval(e, scope(u))?);
+                }
+                keyed.push((keys, u));
+            }
+            let cmp = |a: &(Vec<Value>, Unit), b: &(Vec<Value>, Unit)| {
+                for (i, (_, desc)) in p.order_by.iter().enumerate() {
+                    let o = a.0[i].total_cmp(&b.0[i]);
+                    let o = if *desc { o.reverse() } else { o };
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                match (a.1, b.1) {
+                    (Unit::Tuple(x), Unit::Tuple(y)) => tuples.tie_cmp(x as usize, y as usize),
+                    (Unit::Group(x), Unit::Group(y)) => x.cmp(&y),
+                    _ => Ordering::Equal,
+                }
+            };
+            // Only the first OFFSET + LIMIT need to be in order.
+            let want = offset.saturating_add(limit);
+            if want < keyed.len() {
+                keyed.select_nth_unstable_by(want, cmp);
+                keyed.truncate(want);
+            }
+            keyed.sort_by(cmp);
+            units = keyed.into_iter().map(|(_, u)| u).collect();
+        }
+        rows = Vec::with_capacity(units.len().saturating_sub(offset).min(limit));
+        for &u in units.iter().skip(offset).take(limit) {
+            let mut values = Vec::with_capacity(p.outputs.len());
+            for o in &p.outputs {
+                values.push(project(o, scope(u))?);
+            }
+            rows.push(values);
+        }
     }
-    let rows = result;
     Ok(QueryResult {
         status: format!("SELECT {}", rows.len()),
-        columns: names,
+        columns: p.names.clone(),
         rows,
     })
 }
 
-/// LIMIT + OFFSET: how many ordered rows a fast path must produce.
-fn fetch(sel: &Select) -> usize {
-    let n = sel
-        .limit
-        .unwrap_or(0)
-        .saturating_add(sel.offset.unwrap_or(0));
-    n.min(usize::MAX as u64) as usize
+/// Sorts tuples in the tie order: the maps' ids (cells) in FROM order.
+fn sort_by_ties(tuples: &mut Tuples<'_>, env: &Env<'_>) {
+    if tuples.width == 1 && env.tables[0].kind == TableKind::Objects {
+        // By id: its first 8 bytes as an integer decide most comparisons without a memcmp.
+        tuples.rows.sort_by_cached_key(|r| match r {
+            Row::Obj(o) => {
+                let id = o.id();
+                let mut b = [0u8; 8];
+                let n = id.len().min(8);
+                b[..n].copy_from_slice(&id.as_bytes()[..n]);
+                (u64::from_be_bytes(b), id)
+            }
+            _ => (0, ""),
+        });
+        return;
+    }
+    let mut order: Vec<usize> = (0..tuples.len).collect();
+    order.sort_by(|&a, &b| tuples.tie_cmp(a, b));
+    let mut sorted = Tuples::new(tuples.width);
+    for i in order {
+        sorted.push(tuples.get(i));
+    }
+    *tuples = sorted;
 }
 
-fn passes(env: &Env<'_>, filter: Option<&Expr>, row: &Row<'_>) -> Result<bool> {
-    match filter {
-        None => Ok(true),
-        Some(f) => match env.eval(f, Scope::Row(row))? {
-            Value::Bool(b) => Ok(b),
-            Value::Null => Ok(false),
-            other => Err(Error::new(
-                f.pos,
-                format!("WHERE expects a boolean, found a {}", other.type_name()),
-            )),
-        },
+/// A value as a hash key: equal keys for values that compare equal.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Null,
+    Bool(bool),
+    Number(u64),
+    Text(std::sync::Arc<str>),
+    Vector(Vec<u32>),
+}
+
+impl Key {
+    fn of(v: &Value) -> Key {
+        // -0.0 and 0.0 are one number.
+        let bits = |x: f64| if x == 0.0 { 0 } else { x.to_bits() };
+        match v {
+            Value::Null => Key::Null,
+            Value::Bool(b) => Key::Bool(*b),
+            Value::Number(x) => Key::Number(bits(*x)),
+            Value::Text(s) => Key::Text(s.clone()),
+            Value::Vector(x) => Key::Vector(x.iter().map(|f| f.to_bits()).collect()),
+        }
     }
 }
 
-/// Rows grouped by the GROUP BY keys, groups in key order; one group (maybe empty) without
-/// GROUP BY.
-fn group<'a>(env: &Env<'_>, group_by: &[&Expr], rows: Vec<Row<'a>>) -> Result<Vec<Vec<Row<'a>>>> {
+/// Tuples grouped by the GROUP BY keys, groups in key order (members in tie order); one
+/// group (maybe empty) without GROUP BY.
+fn group(env: &Env<'_>, group_by: &[Expr], tuples: &Tuples<'_>) -> Result<Vec<Vec<u32>>> {
     if group_by.is_empty() {
-        return Ok(vec![rows]);
+        return Ok(vec![(0..tuples.len as u32).collect()]);
     }
-    let mut keyed: Vec<(Vec<Value>, Row<'a>)> = Vec::with_capacity(rows.len());
-    for row in rows {
+    let mut keyed: Vec<(Vec<Value>, u32)> = Vec::with_capacity(tuples.len);
+    for i in 0..tuples.len {
         let mut key = Vec::with_capacity(group_by.len());
         for g in group_by {
-            key.push(env.eval(g, Scope::Row(&row))?);
+            key.push(env.eval(g, Scope::Row(tuples.get(i), i))?);
         }
-        keyed.push((key, row));
+        keyed.push((key, i as u32));
     }
     let cmp = |a: &[Value], b: &[Value]| {
         a.iter()
@@ -410,18 +587,18 @@ fn group<'a>(env: &Env<'_>, group_by: &[&Expr], rows: Vec<Row<'a>>) -> Result<Ve
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
     };
-    keyed.sort_by(|a, b| cmp(&a.0, &b.0).then_with(|| a.1.tie_cmp(&b.1)));
-    let mut groups: Vec<Vec<Row<'a>>> = Vec::new();
+    keyed.sort_by(|a, b| cmp(&a.0, &b.0).then_with(|| tuples.tie_cmp(a.1 as usize, b.1 as usize)));
+    let mut groups: Vec<Vec<u32>> = Vec::new();
     let mut last: Option<Vec<Value>> = None;
-    for (key, row) in keyed {
+    for (key, i) in keyed {
         match &last {
             Some(k) if cmp(k, &key) == Ordering::Equal => {
                 if let Some(g) = groups.last_mut() {
-                    g.push(row);
+                    g.push(i);
                 }
             }
             _ => {
-                groups.push(vec![row]);
+                groups.push(vec![i]);
                 last = Some(key);
             }
         }
@@ -430,17 +607,22 @@ fn group<'a>(env: &Env<'_>, group_by: &[&Expr], rows: Vec<Row<'a>>) -> Result<Ve
 }
 
 /// EXPLAIN: the plan of `sel`, one line per operator.
-pub fn explain(sel: &Select, functions: &Registry) -> Result<QueryResult> {
-    let env = Env {
-        functions,
-        attention: Vec::new(),
-    };
-    prepare(&env, sel)?;
-    let plan: Plan<'_> = plan(&env, sel)?;
-    let lines = crate::plan::explain(&plan, sel);
+pub fn explain(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<QueryResult> {
+    let env = Env::new(functions, tables_of(sel));
+    let prepared = prepare(&env, sel)?;
+    let plan: Plan<'_> = plan(&env, sel, &prepared.order_by, views)?;
+    let lines = crate::plan::explain(&env, &plan, sel, &prepared.order_by);
     Ok(QueryResult {
         status: format!("EXPLAIN {}", lines.len()),
         columns: vec!["plan".into()],
         rows: lines.into_iter().map(|l| vec![Value::text(&l)]).collect(),
     })
+}
+
+/// Whether a row passes `filter` (UPDATE and DELETE).
+pub fn row_passes(env: &Env<'_>, filter: Option<&Expr>, row: Row<'_>) -> Result<bool> {
+    match filter {
+        None => Ok(true),
+        Some(f) => passes(env, &[f], &[row], 0),
+    }
 }

@@ -1,4 +1,9 @@
-//! The lexer: statement text to tokens with positions.
+//! The lexer: statement text to tokens with positions, one token at a time.
+//!
+//! It works on bytes (TensorQL's syntax is ASCII; non-ASCII text is only allowed inside
+//! strings, quoted names and comments) and never looks back, so the parser can pull tokens
+//! as it goes: a 10k-row INSERT is never held as a token vector. Positions are absolute:
+//! a lexer can start in the middle of a text (or of a file) at a given line and column.
 
 use crate::error::{Error, Pos, Result};
 
@@ -18,6 +23,8 @@ pub enum Tok {
     Str(String),
     /// Punctuation and operators.
     Sym(&'static str),
+    /// A `?` parameter.
+    Param,
     /// End of input.
     Eof,
 }
@@ -28,18 +35,19 @@ impl Tok {
         match self {
             Tok::Ident(s) => format!("'{s}'"),
             Tok::Quoted(s) => format!("\"{s}\""),
-            Tok::Number(n) => format!("number {n}"),
+            Tok::Number(n) => format!("number {}", tensormap_engine::format_number(*n)),
             Tok::Str(s) => {
                 let short: String = s.chars().take(20).collect();
                 format!("string '{short}'")
             }
             Tok::Sym(s) => format!("'{s}'"),
+            Tok::Param => "'?'".into(),
             Tok::Eof => "end of input".into(),
         }
     }
 }
 
-/// A token and where it starts.
+/// A token and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
     /// What it is.
@@ -48,170 +56,251 @@ pub struct Token {
     pub pos: Pos,
     /// Byte offset of its start in the text.
     pub offset: usize,
+    /// Byte offset just past its end.
+    pub end: usize,
 }
 
-const SYMBOLS: [&str; 18] = [
-    "<=", ">=", "!=", "<>", "(", ")", "[", "]", ",", ";", ".", "*", "+", "-", "/", "=", "<", ">",
+/// Operators and punctuation, longest first so that `<=` wins over `<`.
+const SYMBOLS: [&str; 20] = [
+    "<=", ">=", "!=", "<>", "||", "(", ")", "[", "]", ",", ";", ".", "*", "+", "-", "/", "=", "<",
+    ">", "?",
 ];
 
 /// Splits `text` into tokens, ending with `Eof`.
 pub fn tokenize(text: &str) -> Result<Vec<Token>> {
-    let (tokens, error) = tokenize_partial(text);
-    match error {
-        Some(e) => Err(e),
-        None => Ok(tokens),
-    }
-}
-
-/// Splits `text` into tokens up to the first lexical error (if any), ending with `Eof` at
-/// the error's position, and returns that error: statements before it can still run.
-pub fn tokenize_partial(text: &str) -> (Vec<Token>, Option<Error>) {
+    let mut lexer = Lexer::new(text);
     let mut out = Vec::new();
-    match lex(text, &mut out) {
-        Ok(()) => (out, None),
-        Err((e, offset)) => {
-            out.push(Token {
-                tok: Tok::Eof,
-                pos: e.pos,
-                offset,
-            });
-            (out, Some(e))
+    loop {
+        let t = lexer.next_token()?;
+        let eof = t.tok == Tok::Eof;
+        out.push(t);
+        if eof {
+            return Ok(out);
         }
     }
 }
 
-fn lex(text: &str, out: &mut Vec<Token>) -> std::result::Result<(), (Error, usize)> {
-    let mut chars = text.char_indices().peekable();
-    let (mut line, mut col) = (1u32, 1u32);
-    let advance = |c: char, line: &mut u32, col: &mut u32| {
-        if c == '\n' {
-            *line += 1;
-            *col = 1;
-        } else {
-            *col += 1;
+/// Pulls tokens from a text one at a time.
+#[derive(Debug, Clone)]
+pub struct Lexer<'t> {
+    text: &'t str,
+    i: usize,
+    line: u32,
+    col: u32,
+}
+
+impl<'t> Lexer<'t> {
+    /// A lexer at the start of `text` (line 1, column 1).
+    pub fn new(text: &'t str) -> Self {
+        Lexer::starting_at(text, 0, Pos { line: 1, col: 1 })
+    }
+
+    /// A lexer at byte `offset` of `text`, which is at position `pos` (of the whole text,
+    /// or of the file it came from).
+    pub fn starting_at(text: &'t str, offset: usize, pos: Pos) -> Self {
+        Lexer {
+            text,
+            i: offset.min(text.len()),
+            line: pos.line,
+            col: pos.col,
         }
-    };
-    while let Some(&(offset, c)) = chars.peek() {
-        let pos = Pos { line, col };
-        if c.is_whitespace() {
-            chars.next();
-            advance(c, &mut line, &mut col);
-            continue;
+    }
+
+    /// Where the next token would start (after whitespace not yet skipped).
+    pub fn pos(&self) -> Pos {
+        Pos {
+            line: self.line,
+            col: self.col,
         }
-        if c == '-' && text[offset..].starts_with("--") {
-            while let Some(&(_, c)) = chars.peek() {
-                if c == '\n' {
-                    break;
-                }
-                chars.next();
-                col += 1;
+    }
+
+    /// The byte offset the lexer has reached.
+    pub fn offset(&self) -> usize {
+        self.i
+    }
+
+    fn bytes(&self) -> &'t [u8] {
+        self.text.as_bytes()
+    }
+
+    fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
+        Error::new(pos, message)
+    }
+
+    /// The next token (`Eof` at the end, again and again).
+    pub fn next_token(&mut self) -> Result<Token> {
+        self.skip_blank()?;
+        let b = self.bytes();
+        let pos = self.pos();
+        let start = self.i;
+        let Some(&c) = b.get(start) else {
+            return Ok(Token {
+                tok: Tok::Eof,
+                pos,
+                offset: start,
+                end: start,
+            });
+        };
+        let tok = if c.is_ascii_alphabetic() || c == b'_' {
+            let mut j = start + 1;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
             }
-            continue;
-        }
-        let tok = if c.is_ascii_alphabetic() || c == '_' {
-            let mut s = String::new();
-            while let Some(&(_, c)) = chars.peek() {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    s.push(c);
-                    chars.next();
-                    col += 1;
-                } else {
-                    break;
-                }
+            if j - start > MAX_TOKEN_BYTES {
+                return Err(self.error(pos, "identifier too long"));
             }
-            if s.len() > MAX_TOKEN_BYTES {
-                return Err((Error::new(pos, "identifier too long"), offset));
-            }
-            Tok::Ident(s)
+            self.advance_ascii(j);
+            Tok::Ident(self.text[start..j].to_string())
         } else if c.is_ascii_digit()
-            || (c == '.' && text[offset + 1..].starts_with(|d: char| d.is_ascii_digit()))
+            || (c == b'.' && b.get(start + 1).is_some_and(u8::is_ascii_digit))
         {
-            let start = offset;
-            let mut end = offset;
-            let mut seen_e = false;
-            while let Some(&(i, c)) = chars.peek() {
-                let prev = text[..i].chars().last();
-                let ok = c.is_ascii_digit()
-                    || c == '.'
-                    || (!seen_e && (c == 'e' || c == 'E'))
-                    || ((c == '+' || c == '-') && matches!(prev, Some('e') | Some('E')));
-                if !ok {
-                    break;
+            self.number(pos)?
+        } else if c == b'\'' || c == b'"' {
+            self.quoted(c, pos)?
+        } else if let Some(sym) = SYMBOLS
+            .iter()
+            .find(|s| b[start..].starts_with(s.as_bytes()))
+        {
+            self.advance_ascii(start + sym.len());
+            match *sym {
+                "<>" => Tok::Sym("!="),
+                "?" => Tok::Param,
+                s => Tok::Sym(s),
+            }
+        } else {
+            let ch = self.text[start..].chars().next().unwrap_or('?');
+            return Err(self.error(pos, format!("unexpected character '{ch}'")));
+        };
+        Ok(Token {
+            tok,
+            pos,
+            offset: start,
+            end: self.i,
+        })
+    }
+
+    /// Moves to byte `j` over ASCII text without newlines.
+    fn advance_ascii(&mut self, j: usize) {
+        self.col += (j - self.i) as u32;
+        self.i = j;
+    }
+
+    /// Skips whitespace and `--` comments.
+    fn skip_blank(&mut self) -> Result<()> {
+        let b = self.bytes();
+        while let Some(&c) = b.get(self.i) {
+            match c {
+                b'\n' => {
+                    self.i += 1;
+                    self.line += 1;
+                    self.col = 1;
                 }
-                seen_e |= c == 'e' || c == 'E';
-                end = i + c.len_utf8();
-                chars.next();
-                col += 1;
-            }
-            let s = &text[start..end];
-            match s.parse::<f64>() {
-                Ok(n) if n.is_finite() => Tok::Number(n),
-                _ => return Err((Error::new(pos, format!("invalid number '{s}'")), offset)),
-            }
-        } else if c == '\'' || c == '"' {
-            let quote = c;
-            chars.next();
-            col += 1;
-            let mut s = String::new();
-            loop {
-                match chars.next() {
-                    None => {
-                        let what = if quote == '\'' {
-                            "string"
-                        } else {
-                            "quoted identifier"
-                        };
-                        return Err((Error::new(pos, format!("unterminated {what}")), offset));
-                    }
-                    Some((_, ch)) if ch == quote => {
-                        col += 1;
-                        if chars.peek().map(|p| p.1) == Some(quote) {
-                            chars.next();
-                            col += 1;
-                            s.push(quote);
-                        } else {
+                b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => {
+                    self.i += 1;
+                    self.col += 1;
+                }
+                b'-' if b.get(self.i + 1) == Some(&b'-') => {
+                    while let Some(&c) = b.get(self.i) {
+                        if c == b'\n' {
                             break;
                         }
-                    }
-                    Some((_, ch)) => {
-                        advance(ch, &mut line, &mut col);
-                        s.push(ch);
+                        self.i += 1;
+                        // Columns count characters, not UTF-8 continuation bytes.
+                        if c & 0xC0 != 0x80 {
+                            self.col += 1;
+                        }
                     }
                 }
-                if s.len() > MAX_TOKEN_BYTES {
-                    return Err((
-                        Error::new(pos, format!("string longer than {MAX_TOKEN_BYTES} bytes")),
-                        offset,
-                    ));
+                c if c >= 0x80 => {
+                    let ch = self.text[self.i..].chars().next().unwrap_or('?');
+                    if !ch.is_whitespace() {
+                        return Ok(());
+                    }
+                    self.i += ch.len_utf8();
+                    self.col += 1;
                 }
+                _ => return Ok(()),
             }
-            if quote == '\'' {
-                Tok::Str(s)
-            } else if s.is_empty() {
-                return Err((Error::new(pos, "empty quoted identifier"), offset));
-            } else {
-                Tok::Quoted(s)
+        }
+        Ok(())
+    }
+
+    /// A number: digits, one `.`, an exponent (`1e-3`); what `f64` parses.
+    fn number(&mut self, pos: Pos) -> Result<Tok> {
+        let b = self.bytes();
+        let start = self.i;
+        let mut j = start;
+        let mut seen_e = false;
+        while let Some(&c) = b.get(j) {
+            let ok = c.is_ascii_digit()
+                || c == b'.'
+                || (!seen_e && (c == b'e' || c == b'E'))
+                || ((c == b'+' || c == b'-') && j > start && matches!(b[j - 1], b'e' | b'E'));
+            if !ok {
+                break;
             }
-        } else if let Some(sym) = SYMBOLS.iter().find(|s| text[offset..].starts_with(**s)) {
-            for _ in 0..sym.len() {
-                chars.next();
+            seen_e |= c == b'e' || c == b'E';
+            j += 1;
+        }
+        let s = &self.text[start..j];
+        self.advance_ascii(j);
+        match s.parse::<f64>() {
+            Ok(n) if n.is_finite() => Ok(Tok::Number(n)),
+            _ => Err(self.error(pos, format!("invalid number '{s}'"))),
+        }
+    }
+
+    /// A `'string'` or a `"quoted name"`; a doubled quote stands for one.
+    fn quoted(&mut self, quote: u8, pos: Pos) -> Result<Tok> {
+        let b = self.bytes();
+        let mut s = String::new();
+        let mut j = self.i + 1;
+        let mut piece = j;
+        let (mut line, mut col) = (self.line, self.col + 1);
+        loop {
+            let Some(&c) = b.get(j) else {
+                let what = if quote == b'\'' {
+                    "string"
+                } else {
+                    "quoted identifier"
+                };
+                return Err(self.error(pos, format!("unterminated {what}")));
+            };
+            if c == quote {
+                s.push_str(&self.text[piece..j]);
+                if b.get(j + 1) == Some(&quote) {
+                    s.push(quote as char);
+                    j += 2;
+                    col += 2;
+                    piece = j;
+                    continue;
+                }
+                j += 1;
+                col += 1;
+                break;
+            }
+            if c == b'\n' {
+                line += 1;
+                col = 1;
+            } else if c & 0xC0 != 0x80 {
                 col += 1;
             }
-            Tok::Sym(if *sym == "<>" { "!=" } else { sym })
+            j += 1;
+            if j - piece + s.len() > MAX_TOKEN_BYTES {
+                return Err(self.error(pos, format!("string longer than {MAX_TOKEN_BYTES} bytes")));
+            }
+        }
+        self.i = j;
+        self.line = line;
+        self.col = col;
+        if quote == b'\'' {
+            Ok(Tok::Str(s))
+        } else if s.is_empty() {
+            Err(self.error(pos, "empty quoted identifier"))
         } else {
-            return Err((
-                Error::new(pos, format!("unexpected character '{c}'")),
-                offset,
-            ));
-        };
-        out.push(Token { tok, pos, offset });
+            Ok(Tok::Quoted(s))
+        }
     }
-    out.push(Token {
-        tok: Tok::Eof,
-        pos: Pos { line, col },
-        offset: text.len(),
-    });
-    Ok(())
 }
 
 #[cfg(test)]
@@ -225,7 +314,7 @@ mod tests {
     #[test]
     fn tokens_and_positions() {
         assert_eq!(
-            toks("SELECT x,'it''s' -- c\n 1e-3 [.5] <> \"Q\""),
+            toks("SELECT x,'it''s' -- c\n 1e-3 [.5] <> \"Q\" ? || 2E+2"),
             vec![
                 Tok::Ident("SELECT".into()),
                 Tok::Ident("x".into()),
@@ -237,18 +326,46 @@ mod tests {
                 Tok::Sym("]"),
                 Tok::Sym("!="),
                 Tok::Quoted("Q".into()),
+                Tok::Param,
+                Tok::Sym("||"),
+                Tok::Number(200.0),
                 Tok::Eof
             ]
         );
         let t = tokenize("a\n  bc").unwrap();
         assert_eq!(t[1].pos, Pos { line: 2, col: 3 });
+        assert_eq!((t[1].offset, t[1].end), (4, 6));
+        // Columns count characters: 'é' is one column.
+        let t = tokenize("'é\nx' é_no").unwrap_err();
+        assert_eq!(t.pos, Pos { line: 2, col: 4 });
+        let t = tokenize("'é' -- ü\n x").unwrap();
+        assert_eq!(t[1].pos, Pos { line: 2, col: 2 });
+        let t = tokenize("'é' x").unwrap();
+        assert_eq!(t[1].pos, Pos { line: 1, col: 5 });
+    }
+
+    #[test]
+    fn a_lexer_can_start_inside_a_text() {
+        let text = "SELECT 1;\nSELECT 'x'";
+        let mut l = Lexer::starting_at(text, 10, Pos { line: 2, col: 1 });
+        l.next_token().unwrap();
+        let t = l.next_token().unwrap();
+        assert_eq!(
+            (t.tok, t.pos),
+            (Tok::Str("x".into()), Pos { line: 2, col: 8 })
+        );
     }
 
     #[test]
     fn bad_input_is_an_error_with_a_position() {
         assert_eq!(tokenize("x 'abc").unwrap_err().pos, Pos { line: 1, col: 3 });
         assert!(tokenize("1e999").is_err());
+        assert!(tokenize("1.2.3").is_err());
         assert!(tokenize("a # b").is_err());
         assert!(tokenize("\"\"").is_err());
+        assert_eq!(
+            tokenize("a\n  § b").unwrap_err().to_string(),
+            "error at 2:3: unexpected character '§'"
+        );
     }
 }

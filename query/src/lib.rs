@@ -1,20 +1,26 @@
 //! tensormap-query: TensorQL, the query language of tensormap (shared/LANGUAGE.md).
 //!
 //! The pipeline: [`lexer`] → [`parser`] (an [`ast`] with positions) → [`plan`] (which
-//! index answers the query) → [`exec`] (runs it on the engine's API in a [`Session`]).
+//! index answers each map, how maps are joined) → [`join`] and [`exec`] (run it on the
+//! engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
+//! into statements, in bounded memory.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
 mod error;
 pub mod eval;
 pub mod exec;
+mod func;
+pub mod join;
 pub mod lexer;
 pub mod parser;
 pub mod plan;
+pub mod reader;
 pub mod render;
 mod session;
 
 pub use error::{Error, Pos, Result};
 pub use exec::QueryResult;
 pub use parser::{parse_script, parse_statement, Parsed, Script};
+pub use reader::{Chunk, ReadError, ScriptReader};
 pub use session::Session;

@@ -73,24 +73,35 @@ fn column(name: &str, pos: Pos) -> SelectItem {
 
 /// Draws the objects `sel` selects (its select list aside) from `view`.
 pub fn render_select(
-    view: &MapView<'_>,
+    views: &[MapView<'_>],
     sel: &Select,
     opts: &RenderOptions,
     functions: &Registry,
 ) -> Result<String> {
-    if let Source::Voxels(_) = sel.from {
+    let (Some(from), [view]) = (&sel.from, views) else {
+        let pos = sel
+            .tables()
+            .nth(1)
+            .map_or(Pos { line: 1, col: 1 }, |t| t.pos.0);
         return Err(Error::new(
-            sel.from_pos.0,
+            pos,
+            "RENDER draws the objects of one map: use FROM map",
+        ));
+    };
+    if let Source::Voxels(_) = from.source {
+        return Err(Error::new(
+            from.pos.0,
             "RENDER draws a map's objects (its heatmap shows the field): use FROM map",
         ));
     }
-    let pos = sel.from_pos.0;
+    let pos = from.pos.0;
     let mut query = sel.clone();
     query.items = ["id", "type", "position", "confidence", "embedding"]
         .iter()
         .map(|c| column(c, pos))
         .collect();
-    let rows = select(view, &query, functions)?.rows;
+    query.distinct = false;
+    let rows = select(views, &query, functions)?.rows;
     let mut objects = Vec::with_capacity(rows.len());
     for row in rows {
         let (

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 
 use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, WriteTransaction};
 
-use crate::ast::{Expr, Select, Setting, Source, Span, Statement};
+use crate::ast::{Expr, ExprKind, Select, Setting, Span, Statement};
 use crate::error::{Error, Pos, Result};
-use crate::eval::{as_number, as_vector, Env, Row, Scope, OBJECT_COLUMNS};
-use crate::exec::{explain, select, QueryResult};
+use crate::eval::{as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, OBJECT_COLUMNS};
+use crate::exec::{explain, row_passes, select, QueryResult};
 use crate::parser::{parse_script, Parsed};
 
 /// A connection's state: the database and the open transaction, if any.
@@ -44,19 +44,56 @@ impl Session {
         self.txn.is_some()
     }
 
-    /// Runs every statement of `sql`, stopping at the first error.
+    /// Runs every statement of `sql`, stopping at the first error. The whole script is
+    /// parsed first: a syntax error anywhere runs nothing.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
-        let parsed = parse_script(sql)?;
+        self.execute_with(sql, &[])
+    }
+
+    /// Runs every statement of `sql` with its `?` parameters bound, in order, to `params`
+    /// (numbers, text, vectors, NULL: values, never formatted into the text). The count
+    /// must match; a mismatch is an error before anything runs.
+    pub fn execute_with(&mut self, sql: &str, params: &[Value]) -> Result<Vec<QueryResult>> {
+        let mut parsed = parse_script(sql)?;
+        let total: usize = parsed.iter().map(|p| p.params).sum();
+        if total != params.len() {
+            let at = first_param_pos(&mut parsed, params.len())
+                .or_else(|| parsed.last().map(|p| p.pos))
+                .unwrap_or(Pos { line: 1, col: 1 });
+            return Err(Error::new(
+                at,
+                format!(
+                    "the statement has {total} parameter{}, {} value{} given",
+                    if total == 1 { "" } else { "s" },
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
         let mut out = Vec::with_capacity(parsed.len());
-        for p in &parsed {
-            out.push(self.run(p)?);
+        for mut p in parsed {
+            bind(&mut p, params);
+            out.push(self.run(&p)?);
         }
         Ok(out)
     }
 
-    /// Runs one parsed statement.
+    /// Runs one parsed statement (its `?` parameters, if any, must have been bound: see
+    /// [`Session::execute_with`]).
     pub fn run(&mut self, p: &Parsed) -> Result<QueryResult> {
         let pos = p.pos;
+        if p.params > 0 {
+            let mut copy = [p.clone()];
+            let at = first_param_pos(&mut copy, 0).unwrap_or(pos);
+            return Err(Error::new(
+                at,
+                format!(
+                    "the statement has {} parameter{}, 0 values given",
+                    p.params,
+                    if p.params == 1 { "" } else { "s" }
+                ),
+            ));
+        }
         let engine = |e| Error::engine(pos, e);
         match &p.statement {
             Statement::Begin => {
@@ -80,9 +117,9 @@ impl Session {
                 }
                 None => Err(Error::new(pos, "no transaction is open")),
             },
-            Statement::Select(sel) => {
-                self.read(sel, pos, |view, sel, db| select(view, sel, db.functions()))
-            }
+            Statement::Select(sel) => self.read(sel, pos, |views, sel, db| {
+                select(views, sel, db.functions())
+            }),
             Statement::Render {
                 select: sel,
                 to,
@@ -92,8 +129,8 @@ impl Session {
                     .as_ref()
                     .is_some_and(|p| p.to_ascii_lowercase().ends_with(".svg3d"));
                 let opts = crate::render::options(settings, svg3d)?;
-                let svg = self.read(sel, pos, |view, sel, db| {
-                    let svg = crate::render::render_select(view, sel, &opts, db.functions())?;
+                let svg = self.read(sel, pos, |views, sel, db| {
+                    let svg = crate::render::render_select(views, sel, &opts, db.functions())?;
                     Ok(QueryResult {
                         columns: vec!["svg".into()],
                         rows: vec![vec![Value::text(&svg)]],
@@ -116,7 +153,9 @@ impl Session {
             Statement::Explain(inner) => match inner.as_ref() {
                 Statement::Select(sel) => {
                     // Names are checked as for running it, so EXPLAIN reports the same errors.
-                    self.read(sel, pos, |_, sel, db| explain(sel, db.functions()))
+                    self.read(sel, pos, |views, sel, db| {
+                        explain(views, sel, db.functions())
+                    })
                 }
                 _ => Err(Error::new(pos, "EXPLAIN applies to SELECT")),
             },
@@ -235,8 +274,8 @@ impl Session {
                 "render expects a SELECT statement",
             ));
         };
-        let r = self.read(&sel, Pos { line: 1, col: 1 }, |view, sel, db| {
-            let svg = crate::render::render_select(view, sel, opts, db.functions())?;
+        let r = self.read(&sel, Pos { line: 1, col: 1 }, |views, sel, db| {
+            let svg = crate::render::render_select(views, sel, opts, db.functions())?;
             Ok(QueryResult {
                 columns: vec!["svg".into()],
                 rows: vec![vec![Value::text(&svg)]],
@@ -246,21 +285,40 @@ impl Session {
         Ok(r.rows[0][0].to_string())
     }
 
-    /// Runs `f` on the map a query reads, from the open transaction or a fresh read.
+    /// Runs `f` on the maps a query reads (in FROM order), from the open transaction or a
+    /// fresh read.
     fn read(
         &mut self,
         sel: &Select,
         pos: Pos,
-        f: impl FnOnce(&MapView<'_>, &Select, &Database) -> Result<QueryResult>,
+        f: impl FnOnce(&[MapView<'_>], &Select, &Database) -> Result<QueryResult>,
     ) -> Result<QueryResult> {
-        let (Source::Map(name) | Source::Voxels(name)) = &sel.from;
-        let at = sel.from_pos.0;
+        let names: Vec<&str> = sel.tables().map(|t| t.source.map()).collect();
+        let at: Vec<Pos> = sel.tables().map(|t| t.pos.0).collect();
+        // A missing map is reported where it is named.
+        let locate = |e: tensormap_engine::Error| {
+            let p = match &e {
+                tensormap_engine::Error::MapNotFound(m) => {
+                    names.iter().position(|n| n == m).map_or(pos, |i| at[i])
+                }
+                _ => pos,
+            };
+            Error::engine(p, e)
+        };
         let db = self.db.clone();
         match &mut self.txn {
-            Some(t) => f(&t.map(name).map_err(|e| Error::engine(at, e))?, sel, &db),
+            Some(t) => {
+                let views = t.maps(&names).map_err(locate)?;
+                f(&views, sel, &db)
+            }
             None => {
                 let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
-                f(&r.map(name).map_err(|e| Error::engine(at, e))?, sel, &db)
+                let views = names
+                    .iter()
+                    .map(|n| r.map(n))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(locate)?;
+                f(&views, sel, &db)
             }
         }
     }
@@ -359,8 +417,68 @@ fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {
 
 /// A constant expression's value (INSERT rows read no columns).
 fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
-    env.check(e, &[], &[], Some("VALUES"))?;
-    env.eval(e, Scope::Row(&Row::None))
+    match &e.kind {
+        // The common case of a big INSERT: no checks to make.
+        ExprKind::Numbers(v) => return Ok(Value::Vector(v.clone())),
+        ExprKind::Number(n) => return Ok(Value::Number(*n)),
+        _ => {}
+    }
+    env.check(e, &[], Some("VALUES"))?;
+    env.eval(e, Scope::Row(&[], 0))
+}
+
+/// An environment for expressions over one map's objects.
+fn one_map<'a>(functions: &'a tensormap_engine::Registry, map: &str) -> Env<'a> {
+    Env::new(
+        functions,
+        vec![TableInfo {
+            label: map.to_string(),
+            kind: TableKind::Objects,
+        }],
+    )
+}
+
+/// The position of the first `?` that has no value among `given`, if any.
+fn first_param_pos(parsed: &mut [Parsed], given: usize) -> Option<Pos> {
+    let mut found = None;
+    for p in parsed.iter_mut() {
+        for e in p.statement.exprs_mut() {
+            e.rewrite(&mut |x| {
+                if let ExprKind::Param(i) = x.kind {
+                    if i >= given && found.is_none() {
+                        found = Some(x.pos);
+                    }
+                }
+                true
+            });
+        }
+    }
+    found
+}
+
+/// Replaces the `?` parameters of `p` by the values they stand for.
+fn bind(p: &mut Parsed, params: &[Value]) {
+    if p.params == 0 {
+        return;
+    }
+    p.params = 0;
+    for e in p.statement.exprs_mut() {
+        e.rewrite(&mut |x| {
+            if let ExprKind::Param(i) = x.kind {
+                if let Some(v) = params.get(i) {
+                    x.kind = match v {
+                        Value::Null => ExprKind::Null,
+                        Value::Bool(b) => ExprKind::Bool(*b),
+                        Value::Number(n) => ExprKind::Number(*n),
+                        Value::Text(s) => ExprKind::Str(s.to_string()),
+                        Value::Vector(v) => ExprKind::Numbers(v.clone()),
+                    };
+                }
+                return false;
+            }
+            true
+        });
+    }
 }
 
 fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {
@@ -405,10 +523,7 @@ fn insert(
     rows: &[(Vec<Expr>, Span)],
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = Env {
-        functions,
-        attention: Vec::new(),
-    };
+    let env = Env::new(functions, Vec::new());
     let default = ["id", "type", "position", "embedding", "confidence"];
     let cols: Vec<(String, Pos)> = if columns.is_empty() {
         default.iter().map(|c| (c.to_string(), pos)).collect()
@@ -468,12 +583,12 @@ fn matching(
     pos: Pos,
 ) -> Result<Vec<Object>> {
     if let Some(f) = filter {
-        env.check(f, &OBJECT_COLUMNS, &[], Some("WHERE"))?;
+        env.check(f, &[], Some("WHERE"))?;
     }
     let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
     // A top-level WITHIN is answered by the R*-tree, as in a query; the whole WHERE is then
     // checked on its rows.
-    let candidates: Vec<_> = match filter.and_then(|f| crate::plan::range_of(env, f, "position")) {
+    let candidates: Vec<_> = match filter.and_then(|f| crate::plan::range_of(env, f)) {
         Some((center, radius)) => view
             .within(center, radius)
             .map_err(|e| Error::engine(pos, e))?,
@@ -481,20 +596,7 @@ fn matching(
     };
     let mut out = Vec::new();
     for o in candidates {
-        let keep = match filter {
-            None => true,
-            Some(f) => match env.eval(f, Scope::Row(&Row::Obj(o, 0)))? {
-                Value::Bool(b) => b,
-                Value::Null => false,
-                other => {
-                    return Err(Error::new(
-                        f.pos,
-                        format!("WHERE expects a boolean, found a {}", other.type_name()),
-                    ))
-                }
-            },
-        };
-        if keep {
+        if row_passes(env, filter, Row::Obj(o))? {
             out.push(o.to_object());
         }
     }
@@ -510,10 +612,7 @@ fn update(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = Env {
-        functions,
-        attention: Vec::new(),
-    };
+    let env = one_map(functions, map);
     for (c, e, at) in set {
         if c == "id" {
             return Err(Error::new(at.0, "the id of an object cannot be updated"));
@@ -521,7 +620,7 @@ fn update(
         if !OBJECT_COLUMNS.contains(&c.as_str()) {
             return Err(Error::new(at.0, format!("unknown column '{c}'")));
         }
-        env.check(e, &OBJECT_COLUMNS, &[], Some("SET"))?;
+        env.check(e, &[], Some("SET"))?;
     }
     let targets = matching(t, &env, map, filter, pos)?;
     let config = t
@@ -539,7 +638,7 @@ fn update(
             let mut o = old.clone();
             for (c, e, _) in set {
                 // Every expression sees the row as it was before this statement.
-                let v = env.eval(e, Scope::Row(&Row::Obj(row, 0)))?;
+                let v = env.eval(e, Scope::Row(&[Row::Obj(row)], 0))?;
                 assign(&mut o, c, &v, e.pos)?;
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;
@@ -560,10 +659,7 @@ fn delete(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = Env {
-        functions,
-        attention: Vec::new(),
-    };
+    let env = one_map(functions, map);
     let targets = matching(t, &env, map, filter, pos)?;
     let n = targets.len();
     for o in targets {

@@ -2,7 +2,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tensormap_engine::{Database, MapConfig, Object, Value};
+use tensormap_engine::{widen_f32, Database, MapConfig, Object, Value};
 use tensormap_query::{QueryResult, Session};
 
 const KINDS: [&str; 4] = ["cube", "sphere", "torus", "point"];
@@ -117,7 +117,9 @@ fn radius_nearest_attention_and_aggregates_match_brute_force() {
         )));
         let want: Vec<String> = objects
             .iter()
-            .filter(|o| o.kind == kind && d2(o.position, c) <= r * r && o.confidence as f64 > 0.3)
+            .filter(|o| {
+                o.kind == kind && d2(o.position, c) <= r * r && widen_f32(o.confidence) > 0.3
+            })
             .map(|o| o.id.clone())
             .collect();
         assert_eq!(got, want);
@@ -207,12 +209,12 @@ fn radius_nearest_attention_and_aggregates_match_brute_force() {
             want.push((
                 kind.to_string(),
                 g.len(),
-                g.iter().map(|o| o.confidence as f64).sum(),
+                g.iter().map(|o| widen_f32(o.confidence)).sum(),
                 g.iter()
-                    .map(|o| o.position[0] as f64)
+                    .map(|o| widen_f32(o.position[0]))
                     .fold(f64::MAX, f64::min),
                 g.iter()
-                    .map(|o| o.position[1] as f64)
+                    .map(|o| widen_f32(o.position[1]))
                     .fold(f64::MIN, f64::max),
             ));
         }

@@ -1,20 +1,28 @@
 //! The parser: tokens to statements, by recursive descent with a nesting limit.
+//!
+//! It pulls tokens from the [`Lexer`] as it goes (two tokens of look-ahead), so a
+//! statement is never held as a token vector, and a script is parsed one statement at a
+//! time ([`Script`]).
+
+use std::collections::VecDeque;
 
 use crate::ast::*;
 use crate::error::{Error, Pos, Result};
-use crate::lexer::{tokenize_partial, Tok, Token};
+use crate::lexer::{Lexer, Tok, Token};
 
 mod expr;
+mod select;
 
 /// How deeply expressions may nest (parentheses, vectors, calls, unary operators).
 pub const MAX_DEPTH: usize = 64;
 
 /// Words that cannot be bare map, column or alias names (quote them: `"from"`).
-const RESERVED: [&str; 33] = [
+const RESERVED: [&str; 54] = [
     "select", "from", "where", "group", "by", "order", "limit", "offset", "and", "or", "not", "in",
     "as", "asc", "desc", "insert", "into", "values", "update", "set", "delete", "create", "drop",
     "show", "describe", "explain", "begin", "commit", "rollback", "with", "true", "false",
-    "voxels",
+    "voxels", "distinct", "having", "join", "inner", "left", "outer", "cross", "on", "null", "is",
+    "like", "escape", "between", "case", "when", "then", "else", "end", "cast", "using", "to",
 ];
 
 /// Whether `word` is reserved.
@@ -30,15 +38,17 @@ const NOT_YET: [(&str, &str); 4] = [
     ("models", "models"),
 ];
 
-/// A statement, where it starts, and its source text.
+/// A statement and where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     /// The statement.
     pub statement: Statement,
     /// Where it starts.
     pub pos: Pos,
-    /// Its text, without the terminating `;`.
-    pub text: String,
+    /// How many `?` parameters it has.
+    pub params: usize,
+    /// The index (through the whole script) of its first `?`.
+    pub first_param: usize,
 }
 
 /// Parses a script: statements separated by `;` (optional after the last).
@@ -52,52 +62,71 @@ pub fn parse_script(text: &str) -> Result<Vec<Parsed>> {
 #[derive(Debug)]
 pub struct Script {
     text: String,
-    parser: Parser,
-    /// A lexical error, met where the tokens end.
-    lex_error: Option<Error>,
+    /// Where the next statement starts: byte offset and position.
+    offset: usize,
+    pos: Pos,
+    /// `?` parameters seen so far.
+    params: usize,
     done: bool,
 }
 
 impl Script {
     /// The statements of `text`.
     pub fn new(text: &str) -> Self {
-        let (tokens, lex_error) = tokenize_partial(text);
+        Script::starting_at(text.to_string(), Pos { line: 1, col: 1 })
+    }
+
+    /// The statements of `text`, which starts at `pos` of a larger text (a file read
+    /// statement by statement): positions in errors are the larger text's.
+    pub fn starting_at(text: String, pos: Pos) -> Self {
         Script {
-            text: text.to_string(),
-            parser: Parser {
-                tokens,
-                i: 0,
-                depth: 0,
-            },
-            lex_error,
+            text,
+            offset: 0,
+            pos,
+            params: 0,
             done: false,
         }
     }
 
+    /// The text of the script.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     fn next_statement(&mut self) -> Option<Result<Parsed>> {
-        let p = &mut self.parser;
+        let mut p = Parser::new(&self.text, self.offset, self.pos);
+        p.params = self.params;
         while p.accept_sym(";") {}
         if p.at_eof() {
-            return self.lex_error.take().map(Err);
+            return p.lex_error.take().map(Err);
         }
-        let start = p.peek().clone();
+        let pos = p.pos();
+        let first_param = p.params;
         let parsed = p.statement().and_then(|statement| {
-            let end = p.peek().offset;
-            if !p.accept_sym(";") && !p.at_eof() {
+            let end = p.peek();
+            if end.tok == Tok::Sym(";") {
+                self.offset = end.end;
+                self.pos = Pos {
+                    line: end.pos.line,
+                    col: end.pos.col + 1,
+                };
+            } else if end.tok == Tok::Eof && p.lex_error.is_none() {
+                self.offset = self.text.len();
+                self.pos = end.pos;
+            } else {
                 return Err(p.unexpected("';' or the end of the statement"));
             }
             Ok(Parsed {
                 statement,
-                pos: start.pos,
-                text: self.text[start.offset..end].trim().to_string(),
+                pos,
+                params: p.params - first_param,
+                first_param,
             })
         });
+        self.params = p.params;
         Some(match parsed {
             // Running into the tokens' early end is the lexical error's doing.
-            Err(_) if self.parser.at_eof() && self.lex_error.is_some() => Err(self
-                .lex_error
-                .take()
-                .unwrap_or_else(|| Error::new(start.pos, "invalid input"))),
+            Err(e) if p.at_eof() => Err(p.lex_error.take().unwrap_or(e)),
             other => other,
         })
     }
@@ -132,19 +161,65 @@ pub fn parse_statement(text: &str) -> Result<Statement> {
 }
 
 #[derive(Debug)]
-struct Parser {
-    tokens: Vec<Token>,
-    i: usize,
+struct Parser<'t> {
+    lexer: Lexer<'t>,
+    /// The next two tokens (after a lexical error or the end: `Eof` tokens).
+    look: VecDeque<Token>,
+    /// The lexical error the tokens stopped at, if any.
+    lex_error: Option<Error>,
     depth: usize,
+    /// `?` parameters numbered so far.
+    params: usize,
 }
 
-impl Parser {
+impl<'t> Parser<'t> {
+    fn new(text: &'t str, offset: usize, pos: Pos) -> Self {
+        let mut p = Parser {
+            lexer: Lexer::starting_at(text, offset, pos),
+            look: VecDeque::with_capacity(3),
+            lex_error: None,
+            depth: 0,
+            params: 0,
+        };
+        p.fill();
+        p
+    }
+
+    /// Keeps two tokens of look-ahead.
+    fn fill(&mut self) {
+        while self.look.len() < 2 {
+            let t = if self.lex_error.is_some() {
+                None
+            } else {
+                match self.lexer.next_token() {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        self.lex_error = Some(e);
+                        None
+                    }
+                }
+            };
+            let t = t.unwrap_or_else(|| {
+                // A lexical error ends the tokens where it is.
+                let pos = self.lex_error.as_ref().map_or(self.lexer.pos(), |e| e.pos);
+                let offset = self.lexer.offset();
+                Token {
+                    tok: Tok::Eof,
+                    pos,
+                    offset,
+                    end: offset,
+                }
+            });
+            self.look.push_back(t);
+        }
+    }
+
     fn peek(&self) -> &Token {
-        &self.tokens[self.i.min(self.tokens.len() - 1)]
+        &self.look[0]
     }
 
     fn peek_at(&self, n: usize) -> &Tok {
-        &self.tokens[(self.i + n).min(self.tokens.len() - 1)].tok
+        &self.look[n.min(1)].tok
     }
 
     fn pos(&self) -> Pos {
@@ -156,11 +231,13 @@ impl Parser {
     }
 
     fn bump(&mut self) -> Token {
-        let t = self.peek().clone();
-        if self.i < self.tokens.len() - 1 {
-            self.i += 1;
+        if self.at_eof() {
+            return self.peek().clone();
         }
-        t
+        let t = self.look.pop_front();
+        self.fill();
+        // `look` always holds two tokens, so there was one to take.
+        t.unwrap_or_else(|| self.peek().clone())
     }
 
     fn unexpected(&self, what: &str) -> Error {
@@ -487,93 +564,6 @@ impl Parser {
             _ => Err(self.unexpected(&format!("a number after {what}"))),
         }
     }
-
-    fn select(&mut self) -> Result<Select> {
-        self.expect_kw("select")?;
-        let mut items = Vec::new();
-        loop {
-            let pos = self.pos();
-            if self.accept_sym("*") {
-                items.push(SelectItem::Wildcard(Span(pos)));
-            } else {
-                let e = self.expr()?;
-                let alias = if self.accept_kw("as") {
-                    Some(self.name("an alias")?)
-                } else {
-                    match &self.peek().tok {
-                        Tok::Ident(w) if !is_reserved(w) => Some(self.name("an alias")?),
-                        Tok::Quoted(_) => Some(self.name("an alias")?),
-                        _ => None,
-                    }
-                };
-                items.push(SelectItem::Expr(e, alias));
-            }
-            if !self.accept_sym(",") {
-                break;
-            }
-        }
-        self.expect_kw("from")?;
-        let from_pos = Span(self.pos());
-        let from = if self.is_kw("voxels") && *self.peek_at(1) == Tok::Sym("(") {
-            self.bump();
-            self.bump();
-            let m = self.name("a map name")?;
-            self.expect_sym(")")?;
-            Source::Voxels(m)
-        } else {
-            Source::Map(self.name("a map name")?)
-        };
-        let filter = if self.accept_kw("where") {
-            Some(self.expr()?)
-        } else {
-            None
-        };
-        let mut group_by = Vec::new();
-        if self.accept_kw("group") {
-            self.expect_kw("by")?;
-            loop {
-                group_by.push(self.expr()?);
-                if !self.accept_sym(",") {
-                    break;
-                }
-            }
-        }
-        let mut order_by = Vec::new();
-        if self.accept_kw("order") {
-            self.expect_kw("by")?;
-            loop {
-                let e = self.expr()?;
-                let desc = if self.accept_kw("desc") {
-                    true
-                } else {
-                    self.accept_kw("asc");
-                    false
-                };
-                order_by.push((e, desc));
-                if !self.accept_sym(",") {
-                    break;
-                }
-            }
-        }
-        let mut limit = None;
-        let mut offset = None;
-        if self.accept_kw("limit") {
-            limit = Some(self.count("LIMIT")?);
-            if self.accept_kw("offset") {
-                offset = Some(self.count("OFFSET")?);
-            }
-        }
-        Ok(Select {
-            items,
-            from,
-            from_pos,
-            filter,
-            group_by,
-            order_by,
-            limit,
-            offset,
-        })
-    }
 }
 
 fn sym_static(s: &str) -> &'static str {
@@ -594,6 +584,7 @@ fn sym_static(s: &str) -> &'static str {
         ">" => ">",
         "<=" => "<=",
         ">=" => ">=",
+        "||" => "||",
         _ => "!=",
     }
 }
@@ -682,7 +673,6 @@ mod tests {
         let s = parse_script("SHOW MAPS;;\n SELECT 1 FROM m; BEGIN").unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(s[1].pos, Pos { line: 2, col: 2 });
-        assert_eq!(s[1].text, "SELECT 1 FROM m");
         assert!(parse_script("SHOW MAPS SHOW MAPS").is_err());
     }
 }
