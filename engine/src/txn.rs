@@ -195,7 +195,7 @@ impl WriteTransaction {
     pub fn maps(&mut self, names: &[&str]) -> Result<Vec<MapView<'_>>> {
         for name in names {
             if let Some(Some(state)) = self.changed.get_mut(*name) {
-                persist::apply_pending(state, &mut self.batch)?;
+                commit::apply_now(state, &mut self.batch)?;
             }
         }
         names
