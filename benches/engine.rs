@@ -186,12 +186,60 @@ fn insert_durably(path: &std::path::Path, objs: &[Object]) -> (Duration, Databas
     (start.elapsed(), db)
 }
 
+/// A new database at `path` with `objs` committed through `insert_many` in commits of
+/// `per_commit` (the bulk path); the time it took.
+fn bulk_insert(path: &std::path::Path, objs: &[Object], per_commit: usize) -> (Duration, Database) {
+    let db = Database::open(path).unwrap();
+    db.create_map("m", MapConfig::default()).unwrap();
+    let chunks: Vec<Vec<Object>> = objs.chunks(per_commit).map(|c| c.to_vec()).collect();
+    let start = Instant::now();
+    for chunk in chunks {
+        let mut txn = db.begin_write().unwrap();
+        txn.insert_many("m", chunk).unwrap();
+        txn.commit().unwrap();
+    }
+    (start.elapsed(), db)
+}
+
 fn durable(c: &mut Criterion) {
     let objs = objects(MILLION, 11);
     let objs = &objs;
     let mut g = c.benchmark_group("durable");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(60));
+    // Issue 10: the bulk path, 1M objects in commits of 100k (objects moved in, not cloned:
+    // the clones are made before the clock starts).
+    g.bench_function("bulk_insert_1M_in_commits_of_100k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                total += bulk_insert(&dir.path().join("db"), objs, 100_000).0;
+            }
+            total
+        })
+    });
+    // Issue 10: a fresh process (the tmap shell) opens a 1M-object database and answers one
+    // radius query.
+    let tmap = env!("CARGO_BIN_EXE_tmap");
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        drop(bulk_insert(&path, objs, 100_000).1);
+        let sql =
+            format!("SELECT COUNT(*) FROM m WHERE WITHIN(position, [0, 0, 0], {RADIUS_100_HITS})");
+        g.bench_function("fresh_process_open_1M_and_radius_query", |b| {
+            b.iter(|| {
+                let out = std::process::Command::new(tmap)
+                    .arg(&path)
+                    .args(["--format", "csv", "-c", &sql])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+                black_box(out.stdout.len())
+            })
+        });
+    }
     g.bench_function("insert_1M_in_batches_of_10k", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
