@@ -1,0 +1,163 @@
+//! The forward pass over a padded batch: embeddings, the transformer layers with spatial
+//! attention, the final norm. Heads are applied by the callers to the rows they need.
+//!
+//! Shapes: `n = b·s` token rows; `x` is `(n, D)` between blocks; attention works on
+//! `(b, H, s, hd)` with `hd = D / H`. For one layer (post-norm, as the seed):
+//! ```text
+//! scores = Q Kᵀ / √hd − β_h · dist + mask          (b, H, s, s)
+//! x = LN1(x + softmax(scores) V W_oᵀ + b_o)
+//! x = LN2(x + W_2 gelu(W_1 x + b_1) + b_2)        gelu(u) = u · Φ(u) (erf form)
+//! ```
+//! The input is `x = E[id] + PE(position)`, plus `W_obj e + b_obj` at a spatial token with
+//! embedding `e`.
+//!
+//! Two modes compute the same function: `Infer` uses candle-nn's fused layer-norm and
+//! softmax kernels (no gradients), `Train` composes them from differentiable ops and applies
+//! dropout with masks drawn from the training run's seeded stream.
+
+use candle_core::{Tensor, D};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::batch::Batch;
+use crate::config::ModelConfig;
+use crate::error::Result;
+use crate::weights::{Layer, Norm, Weights};
+
+/// How to run the network.
+#[derive(Debug)]
+pub enum Mode<'a> {
+    /// Inference: fused kernels, no dropout.
+    Infer,
+    /// Training: differentiable ops; dropout with probability `dropout` drawn from `rng`.
+    Train {
+        /// Probability of zeroing an activation (the seed's 0.1).
+        dropout: f64,
+        /// The run's seeded stream.
+        rng: &'a mut ChaCha8Rng,
+    },
+}
+
+impl Mode<'_> {
+    fn training(&self) -> bool {
+        matches!(self, Mode::Train { .. })
+    }
+
+    /// Inverted dropout: zero with probability p, scale the rest by 1/(1−p).
+    fn dropout(&mut self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Mode::Train { dropout, rng } if *dropout > 0.0 => {
+                let p = *dropout;
+                let keep = (1.0 / (1.0 - p)) as f32;
+                let mask: Vec<f32> = (0..x.elem_count())
+                    .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
+                    .collect();
+                let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+                Ok(x.mul(&mask)?)
+            }
+            _ => Ok(x.clone()),
+        }
+    }
+}
+
+/// LayerNorm over the last dimension of a 2-D `x`. (candle-nn's fused kernel has no f64.)
+pub fn layer_norm(x: &Tensor, n: &Norm, eps: f32, train: bool) -> Result<Tensor> {
+    if !train && x.dtype() != candle_core::DType::F64 {
+        return Ok(candle_nn::ops::layer_norm(
+            &x.contiguous()?,
+            &n.weight,
+            &n.bias,
+            eps,
+        )?);
+    }
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    let xn = xc.broadcast_div(&(var + eps as f64)?.sqrt()?)?;
+    Ok(xn.broadcast_mul(&n.weight)?.broadcast_add(&n.bias)?)
+}
+
+/// Softmax over the last dimension.
+pub fn softmax(x: &Tensor, train: bool) -> Result<Tensor> {
+    if train {
+        Ok(candle_nn::ops::softmax(x, D::Minus1)?)
+    } else {
+        Ok(candle_nn::ops::softmax_last_dim(&x.contiguous()?)?)
+    }
+}
+
+/// The feed-forward block and its residual + norm: `LN2(x + W_2 gelu(W_1 x + b_1) + b_2)`.
+pub fn feed_forward(
+    layer: &Layer,
+    x: &Tensor,
+    cfg: &ModelConfig,
+    mode: &mut Mode,
+) -> Result<Tensor> {
+    let h = layer.ffn_in.forward(x)?.gelu_erf()?;
+    let h = mode.dropout(&h)?;
+    let h = layer.ffn_out.forward(&h)?;
+    let h = mode.dropout(&h)?;
+    layer_norm(&(x + h)?, &layer.norm2, cfg.norm_eps, mode.training())
+}
+
+/// One transformer layer over `x` `(b·s, D)`. Returns the new `x`; with `kv` also this
+/// layer's keys and values, `(b, H, s, hd)` each (for a prefix cache).
+fn layer_forward(
+    layer: &Layer,
+    x: &Tensor,
+    batch: &Batch,
+    cfg: &ModelConfig,
+    mode: &mut Mode,
+    kv: Option<&mut Vec<(Tensor, Tensor)>>,
+) -> Result<Tensor> {
+    let (b, s, h, hd) = (batch.b, batch.s, cfg.heads, cfg.head_dim());
+    let heads = |t: Tensor| -> Result<Tensor> {
+        Ok(t.reshape((b, s, h, hd))?.transpose(1, 2)?.contiguous()?)
+    };
+    let q = heads(layer.q.forward(x)?)?;
+    let k = heads(layer.k.forward(x)?)?;
+    let v = heads(layer.v.forward(x)?)?;
+    let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+    let bias = batch.dist.broadcast_mul(&layer.spatial_bias)?;
+    let scores = scores.sub(&bias)?.broadcast_add(&batch.mask)?;
+    let attn = softmax(&scores, mode.training())?;
+    let attn = mode.dropout(&attn)?;
+    let out = attn
+        .matmul(&v)?
+        .transpose(1, 2)?
+        .reshape((b * s, cfg.dim))?;
+    let out = layer.o.forward(&out)?;
+    if let Some(kv) = kv {
+        kv.push((k, v));
+    }
+    let x = layer_norm(&(x + out)?, &layer.norm1, cfg.norm_eps, mode.training())?;
+    feed_forward(layer, &x, cfg, mode)
+}
+
+/// The input rows: token embeddings, plus the object projection at spatial tokens (then
+/// dropout, as the seed drops out the token embedding), plus the positional encoding.
+pub fn embed_inputs(w: &Weights, batch: &Batch, mode: &mut Mode) -> Result<Tensor> {
+    let mut x = w.token_embedding.index_select(&batch.ids, 0)?;
+    if let Some((rows, emb)) = &batch.objects {
+        let obj = w.object_projection.forward(emb)?;
+        x = x.index_add(rows, &obj, 0)?;
+    }
+    let x = mode.dropout(&x)?;
+    Ok((x + &batch.pe)?)
+}
+
+/// The final hidden states `h = LN_f(x)`, `(b·s, D)`; with `kv`, every layer's keys and
+/// values in layer order.
+pub fn forward(
+    w: &Weights,
+    cfg: &ModelConfig,
+    batch: &Batch,
+    mode: &mut Mode,
+    mut kv: Option<&mut Vec<(Tensor, Tensor)>>,
+) -> Result<Tensor> {
+    let mut x = embed_inputs(w, batch, mode)?;
+    for layer in &w.layers {
+        x = layer_forward(layer, &x, batch, cfg, mode, kv.as_deref_mut())?;
+    }
+    layer_norm(&x, &w.norm, cfg.norm_eps, mode.training())
+}
