@@ -532,16 +532,12 @@ class Fast:
         last = np.array([len(x) - 1 for x in lists])
         return self.lin("tensor_projection", h[np.arange(len(lists)), last])
 
-    def score(self, text, emb, positions, bounds):
-        cfg, D, H = self.cfg, self.cfg["dim"], self.cfg["heads"]
-        hd = D // H
-        _, kv = self.batch([text_ids(self.merges, text)], keep_kv=True)
-        N = len(emb)
-        pm = positions.astype(np.float64) * cfg["max_position"] / bounds
-        pe = np.array([encoding(p, D) for p in pm], dtype=np.float32)
-        x = (self.P["token_embedding.weight"][self.sp["SPATIAL"]]
-             + self.lin("object_projection", emb) + pe)
-        n = pm / cfg["max_position"]
+    def step(self, kv, x, n):
+        """Rows x (N, D) at normalized positions n (N, 3), each continuing the cached prefix
+        kv on its own. Returns their hidden states and their keys and values per layer."""
+        D, H = self.cfg["dim"], self.cfg["heads"]
+        hd, N = D // H, len(x)
+        new = []
         for l, (kp, vp, npre) in enumerate(kv):
             p = "layers.%d" % l
             dist = np.sqrt(((n[:, None] - npre[None]) ** 2).sum(-1)).astype(np.float32)
@@ -558,17 +554,44 @@ class Fast:
             o = o.transpose(1, 0, 2).reshape(N, D)
             x = self.norm(p + ".norm1", x + self.lin(p + ".attention.o_proj", o))
             x = self.ffn(p, x)
-        return self.lin("score_head", self.norm("norm", x))[:, 0]
+            new.append((k, v))
+        return self.norm("norm", x), new
+
+    def score(self, text, emb, positions, bounds):
+        D = self.cfg["dim"]
+        _, kv = self.batch([text_ids(self.merges, text)], keep_kv=True)
+        pm = positions.astype(np.float64) * self.cfg["max_position"] / bounds
+        pe = np.array([encoding(p, D) for p in pm], dtype=np.float32)
+        x = (self.P["token_embedding.weight"][self.sp["SPATIAL"]]
+             + self.lin("object_projection", emb) + pe)
+        h, _ = self.step(kv, x, pm / self.cfg["max_position"])
+        return self.lin("score_head", h)[:, 0]
+
+    def forward(self, ids):
+        """Every head at every position of one sequence."""
+        h, _ = self.batch([ids])
+        return (self.lin("output_head", h), self.lin("tensor_projection", h),
+                self.lin("score_head", h))
 
     def generate(self, prompt, max_tokens):
-        """Greedy, recomputing the sequence each step (no cache): the simple reference."""
+        """Greedy over a key/value cache, as the crate does (EOS never picked, so that
+        exactly max_tokens come out)."""
+        D = self.cfg["dim"]
         ids = [self.sp["BOS"]] + bpe_encode(self.merges, prompt)
+        h, kv = self.batch([ids], keep_kv=True)
+        logits = self.lin("output_head", h[0, -1])
         for _ in range(max_tokens):
-            h, _ = self.batch([ids])
-            logits = self.lin("output_head", h[0, -1])
             for banned in ("PAD", "BOS", "SPATIAL", "EOS"):
                 logits[self.sp[banned]] = -np.inf
-            ids.append(int(np.argmax(logits)))
+            t = int(np.argmax(logits))
+            ids.append(t)
+            pos = text_position(len(ids) - 1)
+            x = self.P["token_embedding.weight"][[t]] + encoding(pos, D).astype(np.float32)
+            n = (pos / self.cfg["max_position"])[None]
+            h, new = self.step(kv, x, n)
+            kv = [(np.concatenate([kp, k], 1), np.concatenate([vp, v], 1),
+                   np.concatenate([npre, n], 0)) for (kp, vp, npre), (k, v) in zip(kv, new)]
+            logits = self.lin("output_head", h[0])
         return ids
 
 
@@ -588,8 +611,8 @@ def bench(path):
     C = cfg["channels"]
     print("model: %s (layers %d, dim %d, heads %d, channels %d), numpy %s, float32"
           % (path, cfg["layers"], cfg["dim"], cfg["heads"], C, np.__version__))
-    ids64 = [m.sp["BOS"]] + list(rng.integers(97, 123, 62)) + [m.sp["EOS"]]
-    t = best_of(lambda: m.batch([ids64]), 20)
+    ids64 = [m.sp["BOS"]] + [97 + i % 26 for i in range(62)] + [m.sp["EOS"]]
+    t = best_of(lambda: m.forward(ids64), 20)
     print("forward 64 tokens: %.3f ms" % (t * 1e3))
     emb = rng.normal(size=(10_000, C)).astype(np.float32)
     pos = rng.uniform(-500, 500, size=(10_000, 3))
@@ -615,6 +638,9 @@ def self_check(path):
     got = f.score("cube", emb, pos, 100.0)
     want = [m_score(P, cfg, merges, "cube", emb[i], pos[i], 100.0) for i in range(3)]
     assert np.allclose(got, want, atol=1e-4), (got, want)
+    fast = f.generate("the red", 6)
+    ref = greedy(P, cfg, merges, "the red", 6)
+    assert fast[-len(ref):] == ref or len(ref) < 6, (fast, ref)
 
 
 def main():

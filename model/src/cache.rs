@@ -24,7 +24,7 @@ pub struct Prefix {
     kv: Vec<(Tensor, Tensor)>,
     /// Positions (model units) of the `L` prefix tokens.
     positions: Vec<[f64; 3]>,
-    /// Final hidden states of the prefix, `(L, D)`.
+    /// Final hidden state of the prefix's last token, `(1, D)`.
     pub hidden: Tensor,
 }
 
@@ -58,8 +58,10 @@ impl Prefix {
             w.dtype(),
             device,
         )?;
+        // Only the last token's hidden state is read (generation's first logits).
+        let last = Tensor::from_vec(vec![(seq.ids.len() - 1) as u32], 1, device)?;
         let mut kv = Vec::with_capacity(cfg.layers);
-        let hidden = forward(w, cfg, &batch, &mut Mode::Infer, Some(&mut kv))?;
+        let hidden = forward(w, cfg, &batch, &mut Mode::Infer, Some(&mut kv), Some(&last))?;
         let kv = kv
             .into_iter()
             .map(|(k, v)| Ok((k.squeeze(0)?, v.squeeze(0)?)))

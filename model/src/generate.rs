@@ -113,8 +113,7 @@ impl Model {
         seq.ids.pop(); // no EOS: the text goes on
         let mut prefix = Prefix::new(&self.weights, cfg, tok, &seq, &self.text_pe, &self.device)?;
         let w = &self.weights;
-        let last = prefix.hidden.narrow(0, prefix.len() - 1, 1)?;
-        let mut logits = w.output_head.forward(&last)?;
+        let mut logits = w.output_head.forward(&prefix.hidden)?;
         let mut rng = ChaCha8Rng::seed_from_u64(sampling.seed);
         let mut out = Vec::new();
         while out.len() < max_tokens && prefix.len() < cfg.context {

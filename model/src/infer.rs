@@ -101,7 +101,6 @@ impl Model {
     /// Spatial features at the last token of each (text-only) sequence.
     fn eos_features(&self, seqs: &[Sequence]) -> Result<Vec<Vec<f32>>> {
         let batch = self.batch(seqs, self.config.max_position)?;
-        let h = forward(&self.weights, &self.config, &batch, &mut Mode::Infer, None)?;
         let rows: Vec<u32> = batch
             .lengths
             .iter()
@@ -109,10 +108,15 @@ impl Model {
             .map(|(r, &len)| (r * batch.s + len - 1) as u32)
             .collect();
         let rows = Tensor::from_vec(rows, seqs.len(), &self.device)?;
-        let f = self
-            .weights
-            .tensor_projection
-            .forward(&h.index_select(&rows, 0)?)?;
+        let h = forward(
+            &self.weights,
+            &self.config,
+            &batch,
+            &mut Mode::Infer,
+            None,
+            Some(&rows),
+        )?;
+        let f = self.weights.tensor_projection.forward(&h)?;
         Ok(f.to_dtype(DType::F32)?.to_vec2::<f32>()?)
     }
 

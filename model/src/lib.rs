@@ -90,9 +90,9 @@
 //!    is what is implemented.
 //!
 //! # For phase 2 (the database)
-//! - `CREATE MODEL m WITH (…)`: [`ModelConfig::default`] + [`ModelConfig::set_option`] for
-//!   each option but `seed`, then [`Model::new`]`(config, seed)` (deterministic). Set
-//!   `channels` to the map's. Store [`Model::to_vllm`]'s bytes as the model's blob;
+//! - `CREATE MODEL m WITH (…)`: [`Model::create`] with the options as `(name, value)` pairs
+//!   (or [`ModelConfig::set_option`] per option, then [`Model::new`]`(config, seed)`);
+//!   deterministic. `channels` must be the map's for `m_embed` to feed its attention. Store [`Model::to_vllm`]'s bytes as the model's blob;
 //!   [`Model::from_vllm`] reads them back (`LOAD MODEL` reads a file with [`Model::load`]).
 //! - `SHOW MODELS`: [`Model::info`] (kind `"vllm"`, parameters, output width, steps, loss).
 //! - `m_embed` over many rows: collect the texts and call [`Model::embed`] once; `m_score`:

@@ -129,6 +129,27 @@ impl Model {
         Model::with_tokenizer(config, Tokenizer::bytes(), seed)
     }
 
+    /// `CREATE MODEL m WITH (name = value, …)`: the default configuration with each option
+    /// set ([`ModelConfig::set_option`]; `seed` picks the weights, default 0), validated,
+    /// then [`Model::new`].
+    pub fn create(options: &[(&str, f64)]) -> Result<Self> {
+        let mut config = ModelConfig::default();
+        let mut seed = 0u64;
+        for &(name, value) in options {
+            if name.eq_ignore_ascii_case("seed") {
+                if !(value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 2f64.powi(53)) {
+                    return Err(Error::config(format!(
+                        "option seed must be a whole number >= 0, got {value}"
+                    )));
+                }
+                seed = value as u64;
+            } else {
+                config.set_option(name, value)?;
+            }
+        }
+        Model::new(config, seed)
+    }
+
     /// A model with the given tokenizer; `config.vocab_size` must equal its vocabulary.
     pub fn with_tokenizer(config: ModelConfig, tokenizer: Tokenizer, seed: u64) -> Result<Self> {
         check_parts(&config, &tokenizer)?;
@@ -271,7 +292,7 @@ impl Model {
             check_sequence(&self.config, &self.tokenizer, s)?;
         }
         let batch = self.batch(seqs, bounds)?;
-        let h = forward(&self.weights, &self.config, &batch, &mut Mode::Infer, None)?;
+        let h = forward(&self.weights, &self.config, &batch, &mut Mode::Infer, None, None)?;
         let w = &self.weights;
         let flat = |t: Tensor| -> Result<Vec<f32>> {
             Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
@@ -322,6 +343,20 @@ mod tests {
         assert_eq!(i.parameters, m.config().parameter_count());
         let n: usize = m.parameters().unwrap().iter().map(|p| p.values.len()).sum();
         assert_eq!(n as u64, i.parameters);
+    }
+
+    #[test]
+    fn create_reads_the_language_options() {
+        let opts = [("layers", 2.0), ("dim", 12.0), ("heads", 2.0), ("channels", 4.0), ("seed", 7.0)];
+        let m = Model::create(&opts).unwrap();
+        assert_eq!(m.config(), &ModelConfig::small(2, 12, 2, 4));
+        let again = Model::create(&opts).unwrap();
+        assert_eq!(m.parameters().unwrap(), again.parameters().unwrap());
+        let other = Model::create(&[("dim", 12.0), ("heads", 2.0), ("seed", 8.0)]).unwrap();
+        assert_ne!(m.parameters().unwrap()[0], other.parameters().unwrap()[0]);
+        assert!(Model::create(&[("seed", -1.0)]).is_err());
+        assert!(Model::create(&[("heads", 5.0)]).is_err());
+        assert!(Model::create(&[("colour", 1.0)]).is_err());
     }
 
     #[test]

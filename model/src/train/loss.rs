@@ -135,7 +135,7 @@ pub fn batch_loss(
         .collect();
     let batch = Batch::new(cfg, tok, &seqs, bounds, text_pe, dtype, device)?;
     let s = batch.s;
-    let h = forward(weights, cfg, &batch, mode, None)?;
+    let h = forward(weights, cfg, &batch, mode, None, None)?;
 
     // Row indices (into the b·s rows) of each part.
     let (mut lm_rows, mut lm_targets) = (Vec::new(), Vec::new());
