@@ -58,7 +58,12 @@ fn inference(c: &mut Criterion) {
     seq.spatial.clear();
     g.throughput(Throughput::Elements(64));
     g.bench_function("forward_64_tokens", |b| {
-        b.iter(|| black_box(m.forward(std::slice::from_ref(&seq), 500.0).expect("forward")))
+        b.iter(|| {
+            black_box(
+                m.forward(std::slice::from_ref(&seq), 500.0)
+                    .expect("forward"),
+            )
+        })
     });
 
     // m_score over 10k rows sharing one text.
@@ -77,7 +82,9 @@ fn inference(c: &mut Criterion) {
     });
 
     // m_embed of 1k distinct short texts.
-    let words = ["red", "blue", "green", "small", "large", "cube", "sphere", "torus", "cone"];
+    let words = [
+        "red", "blue", "green", "small", "large", "cube", "sphere", "torus", "cone",
+    ];
     let texts: Vec<String> = (0..1000)
         .map(|i| format!("{} {} {i}", words[i % 5], words[5 + i % 4]))
         .collect();
@@ -100,7 +107,12 @@ fn inference(c: &mut Criterion) {
     assert_eq!(n, 32, "pick a seed that generates 32 tokens");
     g.throughput(Throughput::Elements(32));
     g.bench_function("generate_32_tokens", |b| {
-        b.iter(|| black_box(m.generate_tokens("the red cube", 32, &sampling).expect("generate")))
+        b.iter(|| {
+            black_box(
+                m.generate_tokens("the red cube", 32, &sampling)
+                    .expect("generate"),
+            )
+        })
     });
     g.finish();
 }

@@ -137,7 +137,11 @@ impl Model {
         let mut seed = 0u64;
         for &(name, value) in options {
             if name.eq_ignore_ascii_case("seed") {
-                if !(value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 2f64.powi(53)) {
+                if !(value.is_finite()
+                    && value >= 0.0
+                    && value.fract() == 0.0
+                    && value < 2f64.powi(53))
+                {
                     return Err(Error::config(format!(
                         "option seed must be a whole number >= 0, got {value}"
                     )));
@@ -292,7 +296,14 @@ impl Model {
             check_sequence(&self.config, &self.tokenizer, s)?;
         }
         let batch = self.batch(seqs, bounds)?;
-        let h = forward(&self.weights, &self.config, &batch, &mut Mode::Infer, None, None)?;
+        let h = forward(
+            &self.weights,
+            &self.config,
+            &batch,
+            &mut Mode::Infer,
+            None,
+            None,
+        )?;
         let w = &self.weights;
         let flat = |t: Tensor| -> Result<Vec<f32>> {
             Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
@@ -347,7 +358,13 @@ mod tests {
 
     #[test]
     fn create_reads_the_language_options() {
-        let opts = [("layers", 2.0), ("dim", 12.0), ("heads", 2.0), ("channels", 4.0), ("seed", 7.0)];
+        let opts = [
+            ("layers", 2.0),
+            ("dim", 12.0),
+            ("heads", 2.0),
+            ("channels", 4.0),
+            ("seed", 7.0),
+        ];
         let m = Model::create(&opts).unwrap();
         assert_eq!(m.config(), &ModelConfig::small(2, 12, 2, 4));
         let again = Model::create(&opts).unwrap();

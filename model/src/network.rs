@@ -125,9 +125,16 @@ fn layer_forward(
         None => (x.clone(), s, batch.dist.clone(), batch.mask.clone()),
         Some(rows) => {
             let pick = |t: &Tensor| -> Result<Tensor> {
-                Ok(t.reshape((b * s, s))?.index_select(rows, 0)?.reshape((b, 1, 1, s))?)
+                Ok(t.reshape((b * s, s))?
+                    .index_select(rows, 0)?
+                    .reshape((b, 1, 1, s))?)
             };
-            (x.index_select(rows, 0)?, 1, pick(&batch.dist)?, pick(&batch.mask)?)
+            (
+                x.index_select(rows, 0)?,
+                1,
+                pick(&batch.dist)?,
+                pick(&batch.mask)?,
+            )
         }
     };
     let q = heads(layer.q.forward(&xq)?, sq)?;
