@@ -162,3 +162,144 @@ fn files_stdin_and_errors() {
     let out = tmap(&db, &["-f", "/nonexistent/x.tql"], None);
     assert!(!out.status.success());
 }
+
+#[test]
+fn dot_commands_in_scripts_and_on_stdin_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let inner = dir.path().join("inner.tql");
+    std::fs::write(
+        &inner,
+        "-- read by .read\n.mode json\nSELECT id FROM s WHERE id = 'b';\n",
+    )
+    .unwrap();
+    let script = dir.path().join("script.tql");
+    std::fs::write(
+        &script,
+        format!(
+            "{SETUP};\n.mode csv\nSELECT id, confidence FROM s ORDER BY id;\n  .read {}\nSELECT 1 + 1 AS two;\n.quit\nSELECT 'not reached';\n",
+            inner.display()
+        ),
+    )
+    .unwrap();
+    let out = tmap(&db, &["-f", script.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "CREATE MAP\nINSERT 2\nid,confidence\na,0.9\nb,1\n[{\"id\":\"b\"}]\n[{\"two\":2}]\n"
+    );
+
+    // The same commands on standard input; .timer prints each statement's time.
+    let out = tmap(
+        &db,
+        &[],
+        Some(".mode csv\n.timer on\nSELECT COUNT(*) AS n FROM s;\n.timer off\nSELECT 3;\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines[..2], ["n", "2"], "{t}");
+    assert!(lines[2].starts_with("Run Time: "), "{t}");
+    assert_eq!(lines[3..], ["3", "3"], "{t}");
+
+    // A bad command stops the script with its position; an error in a .read file names it.
+    let out = tmap(&db, &["-c", "SELECT 1;\n.mode xml\nSELECT 2;"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error at 2:1: .mode takes table, csv or json"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&inner, "SELECT 1;\nSELECT nope FROM s;\n").unwrap();
+    let out = tmap(
+        &db,
+        &[],
+        Some(&format!(".read {}\nSELECT 2;", inner.display())),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("inner.tql: error at 2:8: unknown column 'nope'"),
+        "{err}"
+    );
+    assert!(err.contains("  SELECT nope FROM s;\n         ^\n"), "{err}");
+    // A file that reads itself stops at the nesting limit.
+    std::fs::write(&inner, format!(".read {}\n", inner.display())).unwrap();
+    let out = tmap(&db, &["-c", &format!(".read {}", inner.display())], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nested deeper than 16"));
+}
+
+#[test]
+fn f32_values_print_as_their_shortest_decimal_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = tmap(
+        &db,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "CREATE MAP m WITH (channels = 2, bounds = 1000);
+          INSERT INTO m (id, position, embedding, confidence) VALUES
+            ('a', [0.1, -123.456, 1e-3], [0.7, 1e14], 0.7),
+            ('b', [999.99, 0, 0.30000001], [1e-10, -0.1], 0.83);
+          SELECT id, x, y, z, position, embedding, confidence FROM m ORDER BY id;
+          SELECT AVG(confidence) AS avg, SUM(x) AS sum, AVG(x) / 3 AS third FROM m",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "id,x,y,z,position,embedding,confidence\n\
+         a,0.1,-123.456,0.001,\"[0.1, -123.456, 0.001]\",\"[0.7, 1e14]\",0.7\n\
+         b,999.99,0,0.3,\"[999.99, 0, 0.3]\",\"[1e-10, -0.1]\",0.83\n\
+         avg,sum,third\n0.765,1000.09,166.681666666667\n"
+    );
+    // What was printed reads back as the same f32s.
+    let out = tmap(
+        &db,
+        &["--format", "csv", "-c", "SELECT COUNT(*) FROM m WHERE position = [0.1, -123.456, 0.001] AND embedding = [0.7, 1e14] AND confidence = 0.7"],
+        None,
+    );
+    assert_eq!(text(&out.stdout), "COUNT(*)\n1\n");
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_a_clear_error_with_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // Hold the database open in a first process (an interactive-less shell reading a pipe).
+    let mut first = Command::new(env!("CARGO_BIN_EXE_tmap"))
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut opened = false;
+    for _ in 0..100 {
+        if db.join("conf").exists() || db.join("db").exists() {
+            opened = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = tmap(&db, &["-c", "SHOW MAPS"], None);
+    drop(first.stdin.take());
+    first.wait().unwrap();
+    assert!(opened || out.status.code() == Some(1));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("open in another process"), "{err}");
+    assert!(!err.contains("Custom {") && !err.contains("kind:"), "{err}");
+    // A path that cannot be a database at all.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let out = tmap(&file.join("db"), &["-c", "SHOW MAPS"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: "));
+}

@@ -120,7 +120,8 @@ pub fn format_number(v: f64) -> String {
 
 /// Formats an f32 as the shortest decimal that reads back as the same f32 (vector elements).
 pub fn format_f32(x: f32) -> String {
-    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+    // Below 2^24 an integral f32 is exact and its digits are its shortest form.
+    if x == x.trunc() && x.abs() < 16_777_216.0 {
         return format!("{}", x as i64);
     }
     if !x.is_finite() {
@@ -198,6 +199,8 @@ mod tests {
             "[0.25, -1, 0.1]"
         );
         assert_eq!(format_f32(0.33333334), "0.33333334");
+        assert_eq!(format_f32(1e14), "1e14");
+        assert_eq!(format_f32(-2.5e-7), "-2.5e-7");
     }
 
     #[test]

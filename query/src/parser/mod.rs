@@ -624,6 +624,12 @@ mod tests {
             "SELECT \"select\", \"odd name\" FROM \"my map\"",
             "SELECT 'it''s', TRUE, FALSE, [] FROM m",
             "SELECT -(x - 3), - 2 * 3, 0.1, 1e300, -0.0 FROM m",
+            "SELECT [1e300, 2], [-1.5, 2e-3, 0.1], [x, -y] FROM m",
+            "SELECT 1 + 1, NULL, 'a' || 'b' || c",
+            "SELECT DISTINCT type, COUNT(DISTINCT id) FROM m GROUP BY type HAVING COUNT(*) > 1 ORDER BY 2 DESC",
+            "SELECT x FROM m WHERE x IS NOT NULL AND y IS NULL AND z NOT BETWEEN -1 AND 1 + 1 AND type NOT LIKE 'c%' AND id LIKE 'a!_%' ESCAPE '!'",
+            "SELECT CASE WHEN x > 0 THEN 'p' WHEN x < 0 THEN 'n' ELSE 'z' END, CASE type WHEN 'a' THEN 1 END, CAST(x AS INTEGER), CAST('1' AS REAL), CAST(x AS TEXT) FROM m",
+            "SELECT a.id, b.*, DISTANCE(a.position, b.position) AS d FROM m AS a JOIN n b ON WITHIN(b.position, a.position, 5) LEFT JOIN VOXELS(m) v ON v.i = 1 CROSS JOIN o, p WHERE a.x > ? ORDER BY d LIMIT 3",
         ] {
             round_trip(sql);
         }
