@@ -60,11 +60,33 @@ pub struct Token {
     pub end: usize,
 }
 
-/// Operators and punctuation, longest first so that `<=` wins over `<`.
-const SYMBOLS: [&str; 20] = [
-    "<=", ">=", "!=", "<>", "||", "(", ")", "[", "]", ",", ";", ".", "*", "+", "-", "/", "=", "<",
-    ">", "?",
-];
+/// The operator or punctuation starting with byte `c` (then `next`), longest first so
+/// that `<=` wins over `<`.
+fn symbol(c: u8, next: Option<u8>) -> Option<&'static str> {
+    Some(match (c, next) {
+        (b'<', Some(b'=')) => "<=",
+        (b'>', Some(b'=')) => ">=",
+        (b'!', Some(b'=')) => "!=",
+        (b'<', Some(b'>')) => "<>",
+        (b'|', Some(b'|')) => "||",
+        (b'(', _) => "(",
+        (b')', _) => ")",
+        (b'[', _) => "[",
+        (b']', _) => "]",
+        (b',', _) => ",",
+        (b';', _) => ";",
+        (b'.', _) => ".",
+        (b'*', _) => "*",
+        (b'+', _) => "+",
+        (b'-', _) => "-",
+        (b'/', _) => "/",
+        (b'=', _) => "=",
+        (b'<', _) => "<",
+        (b'>', _) => ">",
+        (b'?', _) => "?",
+        _ => return None,
+    })
+}
 
 /// Splits `text` into tokens, ending with `Eof`.
 pub fn tokenize(text: &str) -> Result<Vec<Token>> {
@@ -157,12 +179,9 @@ impl<'t> Lexer<'t> {
             self.number(pos)?
         } else if c == b'\'' || c == b'"' {
             self.quoted(c, pos)?
-        } else if let Some(sym) = SYMBOLS
-            .iter()
-            .find(|s| b[start..].starts_with(s.as_bytes()))
-        {
+        } else if let Some(sym) = symbol(c, b.get(start + 1).copied()) {
             self.advance_ascii(start + sym.len());
-            match *sym {
+            match sym {
                 "<>" => Tok::Sym("!="),
                 "?" => Tok::Param,
                 s => Tok::Sym(s),
@@ -177,6 +196,72 @@ impl<'t> Lexer<'t> {
             offset: start,
             end: self.i,
         })
+    }
+
+    /// Puts the lexer back at byte `offset`, which is at `pos`.
+    pub fn reseat(&mut self, offset: usize, pos: Pos) {
+        self.i = offset.min(self.text.len());
+        self.line = pos.line;
+        self.col = pos.col;
+    }
+
+    /// Reads the elements of a vector of number literals straight from the text (the
+    /// fast path of a 10k-row INSERT of embeddings): `-`? number, then `,` or `]`, each
+    /// number as an f32, until the `]`, which it consumes: true. At anything else (an
+    /// expression element, a number beyond f32, an error) it stops before that element
+    /// and returns false, leaving it to the tokens.
+    pub fn number_list(&mut self, out: &mut Vec<f32>) -> bool {
+        let b = self.bytes();
+        loop {
+            let element = self.clone();
+            if self.skip_blank().is_err() {
+                *self = element;
+                return false;
+            }
+            if out.is_empty() && b.get(self.i) == Some(&b']') {
+                self.advance_ascii(self.i + 1);
+                return true;
+            }
+            let neg = b.get(self.i) == Some(&b'-') && b.get(self.i + 1) != Some(&b'-');
+            if neg {
+                self.advance_ascii(self.i + 1);
+                if self.skip_blank().is_err() {
+                    *self = element;
+                    return false;
+                }
+            }
+            let starts_number = match b.get(self.i) {
+                Some(c) if c.is_ascii_digit() => true,
+                Some(b'.') => b.get(self.i + 1).is_some_and(u8::is_ascii_digit),
+                _ => false,
+            };
+            let pos = self.pos();
+            let n = match starts_number.then(|| self.number(pos)) {
+                Some(Ok(Tok::Number(n))) if (n as f32).is_finite() => n,
+                _ => {
+                    *self = element;
+                    return false;
+                }
+            };
+            if self.skip_blank().is_err() {
+                *self = element;
+                return false;
+            }
+            match b.get(self.i) {
+                Some(b',') | Some(b']') => {
+                    out.push(if neg { -n } else { n } as f32);
+                    let close = b[self.i] == b']';
+                    self.advance_ascii(self.i + 1);
+                    if close {
+                        return true;
+                    }
+                }
+                _ => {
+                    *self = element;
+                    return false;
+                }
+            }
+        }
     }
 
     /// Moves to byte `j` over ASCII text without newlines.

@@ -54,6 +54,110 @@ enum State {
     Command,
 }
 
+/// The splitter's state between bytes.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    state: State,
+    /// Whether the chunk holds only blanks and comments so far.
+    blank: bool,
+    /// Whether only blanks precede, on this line.
+    line_start: bool,
+    /// Where the dot-command being read starts, in the chunk's bytes.
+    command: Option<usize>,
+}
+
+impl Scan {
+    /// Reads `block` (which follows `buffered` bytes of the chunk) up to the end of a
+    /// chunk: the index of its last byte (a `;`, or a dot-command's line end), or `None`
+    /// if the chunk goes on past the block. Strings and comments are skipped with memchr.
+    fn scan(&mut self, block: &[u8], buffered: usize) -> Option<usize> {
+        let mut i = 0;
+        while i < block.len() {
+            let b = block[i];
+            match self.state {
+                State::Normal => {}
+                State::Dash => {
+                    if b == b'-' {
+                        self.state = State::Comment;
+                        i += 1;
+                        continue;
+                    }
+                    // The `-` was part of a statement; this byte is read as usual.
+                    self.blank = false;
+                    self.line_start = false;
+                    self.state = State::Normal;
+                }
+                State::Comment => match memchr::memchr(b'\n', &block[i..]) {
+                    Some(n) => {
+                        i += n + 1;
+                        self.state = State::Normal;
+                        self.line_start = true;
+                        continue;
+                    }
+                    None => return None,
+                },
+                State::Str | State::Quoted => {
+                    let q = if self.state == State::Str {
+                        b'\''
+                    } else {
+                        b'"'
+                    };
+                    // A doubled quote closes and reopens: it splits the same.
+                    match memchr::memchr(q, &block[i..]) {
+                        Some(n) => {
+                            i += n + 1;
+                            self.state = State::Normal;
+                            continue;
+                        }
+                        None => return None,
+                    }
+                }
+                State::Command => return memchr::memchr(b'\n', &block[i..]).map(|n| i + n),
+            }
+            match b {
+                b'.' if self.blank && self.line_start => {
+                    self.command = Some(buffered + i);
+                    self.state = State::Command;
+                }
+                b'\'' | b'"' => {
+                    self.state = if b == b'\'' {
+                        State::Str
+                    } else {
+                        State::Quoted
+                    };
+                    self.blank = false;
+                    self.line_start = false;
+                }
+                b'-' => self.state = State::Dash,
+                b';' => return Some(i),
+                b'\n' => self.line_start = true,
+                b' ' | b'\t' | b'\r' => {}
+                _ => {
+                    self.blank = false;
+                    self.line_start = false;
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// `pos` moved over `bytes`: lines by their `\n`, columns by characters.
+fn advance(pos: Pos, bytes: &[u8]) -> Pos {
+    let chars = |b: &[u8]| b.iter().filter(|&&c| c & 0xC0 != 0x80).count() as u32;
+    match memchr::memrchr(b'\n', bytes) {
+        Some(last) => Pos {
+            line: pos.line + memchr::memchr_iter(b'\n', bytes).count() as u32,
+            col: 1 + chars(&bytes[last + 1..]),
+        },
+        None => Pos {
+            line: pos.line,
+            col: pos.col + chars(bytes),
+        },
+    }
+}
+
 /// The chunks of a script read from `R`.
 #[derive(Debug)]
 pub struct ScriptReader<R> {
@@ -63,16 +167,7 @@ pub struct ScriptReader<R> {
     /// Where `buf` starts: position and byte offset in the input.
     start: Pos,
     start_offset: u64,
-    /// The position after the last byte read.
-    line: u32,
-    col: u32,
-    state: State,
-    /// Whether `buf` holds only blanks and comments so far.
-    blank: bool,
-    /// Whether only blanks precede, on this line.
-    line_start: bool,
-    /// Where the dot-command being read starts (in `buf`, and its position).
-    command: Option<(usize, Pos)>,
+    scan: Scan,
     done: bool,
 }
 
@@ -84,110 +179,43 @@ impl<R: BufRead> ScriptReader<R> {
             buf: Vec::new(),
             start: Pos { line: 1, col: 1 },
             start_offset: 0,
-            line: 1,
-            col: 1,
-            state: State::Normal,
-            blank: true,
-            line_start: true,
-            command: None,
+            scan: Scan {
+                state: State::Normal,
+                blank: true,
+                line_start: true,
+                command: None,
+            },
             done: false,
         }
     }
 
-    /// Takes `buf` as the text of a chunk that ends here.
-    fn take(&mut self) -> Result<String, ReadError> {
+    /// The chunk `buf` holds, ending with its last byte.
+    fn finish(&mut self) -> Result<Chunk, ReadError> {
         let bytes = std::mem::take(&mut self.buf);
+        let pos = self.start;
+        let command = match self.scan.state {
+            State::Command => self.scan.command.take(),
+            _ => None,
+        };
+        self.start = advance(pos, &bytes);
         let len = bytes.len() as u64;
         let text = String::from_utf8(bytes).map_err(|e| {
             ReadError::NotUtf8(self.start_offset + e.utf8_error().valid_up_to() as u64)
         })?;
         self.start_offset += len;
-        self.start = Pos {
-            line: self.line,
-            col: self.col,
-        };
-        self.blank = true;
-        Ok(text)
-    }
-
-    /// Feeds one byte; a chunk when it ends one.
-    fn byte(&mut self, b: u8) -> Result<Option<Chunk>, ReadError> {
-        let here = Pos {
-            line: self.line,
-            col: self.col,
-        };
-        self.buf.push(b);
-        if b == b'\n' {
-            self.line += 1;
-            self.col = 1;
-        } else if b & 0xC0 != 0x80 {
-            self.col += 1;
+        self.scan.blank = true;
+        if self.scan.state == State::Command {
+            self.scan.state = State::Normal;
+            self.scan.line_start = true;
+            let at = command.unwrap_or(0).min(text.len());
+            return Ok(Chunk::Command {
+                line: text.get(at..).unwrap_or("").trim().to_string(),
+                pos: advance(pos, &text.as_bytes()[..at]),
+            });
         }
-        let mut state = self.state;
-        if state == State::Dash {
-            state = if b == b'-' {
-                State::Comment
-            } else {
-                // The `-` was part of a statement; this byte is read as usual.
-                self.blank = false;
-                State::Normal
-            };
-            if state == State::Comment {
-                self.state = state;
-                return Ok(None);
-            }
-        }
-        match state {
-            State::Normal => match b {
-                b'.' if self.blank && self.line_start => {
-                    self.command = Some((self.buf.len() - 1, here));
-                    state = State::Command;
-                }
-                b'\'' => state = State::Str,
-                b'"' => state = State::Quoted,
-                b'-' => state = State::Dash,
-                b';' => {
-                    self.state = State::Normal;
-                    self.line_start = false;
-                    let pos = self.start;
-                    let text = self.take()?;
-                    return Ok(Some(Chunk::Statement { text, pos }));
-                }
-                b'\n' => self.line_start = true,
-                b' ' | b'\t' | b'\r' => {}
-                _ => {
-                    self.blank = false;
-                    self.line_start = false;
-                }
-            },
-            State::Comment if b == b'\n' => {
-                state = State::Normal;
-                self.line_start = true;
-            }
-            State::Str if b == b'\'' => state = State::Normal,
-            State::Quoted if b == b'"' => state = State::Normal,
-            State::Str | State::Quoted => self.blank = false,
-            State::Command if b == b'\n' => {
-                self.state = State::Normal;
-                self.line_start = true;
-                return self.command().map(Some);
-            }
-            _ => {}
-        }
-        if matches!(state, State::Str | State::Quoted) {
-            self.blank = false;
-            self.line_start = false;
-        }
-        self.state = state;
-        Ok(None)
-    }
-
-    /// The dot-command that `buf` ends with.
-    fn command(&mut self) -> Result<Chunk, ReadError> {
-        let (at, pos) = self.command.take().unwrap_or((0, self.start));
-        let text = self.take()?;
-        let line = text.get(at..).unwrap_or("").trim().to_string();
-        Ok(Chunk::Command { line, pos })
+        self.scan.state = State::Normal;
+        self.scan.line_start = false;
+        Ok(Chunk::Statement { text, pos })
     }
 
     /// The next chunk, or `None` at the end.
@@ -196,33 +224,24 @@ impl<R: BufRead> ScriptReader<R> {
             return Ok(None);
         }
         loop {
-            let data = self.reader.fill_buf()?;
-            if data.is_empty() {
+            let block = self.reader.fill_buf()?;
+            if block.is_empty() {
                 self.done = true;
-                if self.state == State::Command {
-                    return self.command().map(Some);
+                if self.scan.state == State::Dash {
+                    self.scan.blank = false;
                 }
-                if self.state == State::Dash {
-                    self.blank = false;
-                }
-                if self.blank {
+                if self.scan.state != State::Command && self.scan.blank {
                     return Ok(None);
                 }
-                let pos = self.start;
-                return Ok(Some(Chunk::Statement {
-                    text: self.take()?,
-                    pos,
-                }));
+                return self.finish().map(Some);
             }
-            // Copy the block so that the reader can be consumed while bytes are fed.
-            let block = data.to_vec();
-            for (i, &b) in block.iter().enumerate() {
-                if let Some(chunk) = self.byte(b)? {
-                    self.reader.consume(i + 1);
-                    return Ok(Some(chunk));
-                }
+            let end = self.scan.scan(block, self.buf.len());
+            let taken = end.map_or(block.len(), |e| e + 1);
+            self.buf.extend_from_slice(&block[..taken]);
+            self.reader.consume(taken);
+            if end.is_some() {
+                return self.finish().map(Some);
             }
-            self.reader.consume(block.len());
         }
     }
 }

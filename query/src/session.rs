@@ -4,7 +4,7 @@
 //! Every write statement checks all it will do before doing any of it, so a statement that
 //! fails has no effect, also inside a transaction (which stays open).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, WriteTransaction};
 
@@ -542,10 +542,8 @@ fn insert(
     if !seen_cols.contains("id") {
         return Err(Error::new(pos, "INSERT needs an id column"));
     }
-    let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
-    let config = view.config().clone();
     let mut objects = Vec::with_capacity(rows.len());
-    let mut ids = HashSet::new();
+    let mut ids: HashMap<String, Pos> = HashMap::with_capacity(rows.len());
     for (row, at) in rows {
         let at = at.0;
         if row.len() != cols.len() {
@@ -558,8 +556,10 @@ fn insert(
         for ((c, _), e) in cols.iter().zip(row) {
             assign(&mut o, c, &constant(&env, e)?, e.pos)?;
         }
-        o.validate(&config).map_err(|e| Error::engine(at, e))?;
-        if view.get(&o.id).is_some() || !ids.insert(o.id.clone()) {
+        // Ids repeated inside the statement are found here; the rules of the map and the
+        // ids it has already, by the engine's batch check below (which validates every
+        // object before adding any: one pass over its id tables, not a search each).
+        if ids.insert(o.id.clone(), at).is_some() {
             return Err(Error::new(
                 at,
                 format!("map '{map}' already has an object with id '{}'", o.id),
@@ -568,8 +568,16 @@ fn insert(
         objects.push(o);
     }
     let n = objects.len();
-    for o in objects {
-        t.insert(map, o).map_err(|e| Error::engine(pos, e))?;
+    if let Err(e) = t.insert_many(map, objects) {
+        // The error names the object: report it at its row.
+        let at = match &e {
+            tensormap_engine::Error::DuplicateId { id, .. }
+            | tensormap_engine::Error::InvalidObject { id, .. } => {
+                ids.get(id).copied().unwrap_or(pos)
+            }
+            _ => pos,
+        };
+        return Err(Error::engine(at, e));
     }
     Ok(QueryResult::status(format!("INSERT {n}")))
 }

@@ -288,47 +288,21 @@ impl Parser<'_> {
         Ok(Expr { kind, pos })
     }
 
-    /// After `[`: a vector. Number literals (with a sign) are read straight into f32s;
-    /// only a vector with some other element becomes a list of expressions.
+    /// After `[`: a vector. Number literals (with a sign) are read straight from the text
+    /// into f32s ([`Lexer::number_list`](crate::lexer::Lexer::number_list)); only a
+    /// vector with some other element becomes a list of expressions.
     fn vector(&mut self) -> Result<ExprKind> {
         let mut numbers: Vec<f32> = Vec::new();
-        loop {
-            let neg = self.peek().tok == Tok::Sym("-");
-            let n = match (neg, &self.peek().tok, self.peek_at(1)) {
-                (false, Tok::Number(n), _) => *n,
-                (true, _, Tok::Number(n)) => -*n,
-                _ => break,
-            };
-            // An f64 beyond f32's range stays an expression (and reads as infinity).
-            if !(n as f32).is_finite() {
-                break;
-            }
-            let after = if neg { 2 } else { 1 };
-            // Only a number followed by `,` or `]` is a whole element (`[1 + x]` is not).
-            let next_ok = {
-                if after == 1 {
-                    matches!(self.peek_at(1), Tok::Sym("," | "]"))
-                } else {
-                    // `-n` then: look past it on a copy of the lexer.
-                    let mut l = self.lexer.clone();
-                    matches!(l.next_token(), Ok(t) if matches!(t.tok, Tok::Sym("," | "]")))
-                }
-            };
-            if !next_ok {
-                break;
-            }
-            if neg {
-                self.bump();
-            }
-            self.bump();
-            numbers.push(n as f32);
-            if !self.accept_sym(",") {
-                self.expect_sym("]")?;
+        if self.lex_error.is_none() {
+            // Re-read from the first look-ahead token, past the tokens.
+            let (offset, pos) = (self.peek().offset, self.peek().pos);
+            self.lexer.reseat(offset, pos);
+            self.look.clear();
+            let whole = self.lexer.number_list(&mut numbers);
+            self.fill();
+            if whole {
                 return Ok(ExprKind::Numbers(Arc::from(numbers)));
             }
-        }
-        if numbers.is_empty() && self.accept_sym("]") {
-            return Ok(ExprKind::Numbers(Arc::from(numbers)));
         }
         // A general vector: the numbers read so far, then expressions.
         let mut items: Vec<Expr> = numbers
@@ -338,6 +312,9 @@ impl Parser<'_> {
                 pos: self.pos(),
             })
             .collect();
+        if items.is_empty() && self.accept_sym("]") {
+            return Ok(ExprKind::Numbers(Arc::from(Vec::new())));
+        }
         loop {
             items.push(self.expr()?);
             if !self.accept_sym(",") {
