@@ -111,7 +111,12 @@ fn table_rows<'a>(
             }
         }
         Access::Nearest { point } => {
-            let mut k = maps.fetch.max(16);
+            // With a filter, fetch some more at once: it may reject neighbours.
+            let mut k = if tp.filter.is_empty() {
+                maps.fetch
+            } else {
+                maps.fetch.max(16)
+            };
             loop {
                 let hits = view.nearest(*point, k).map_err(|e| Error::engine(at, e))?;
                 let exhausted = hits.len() < k;
@@ -124,7 +129,7 @@ fn table_rows<'a>(
                 if out.len() >= maps.fetch || exhausted {
                     break;
                 }
-                k = k.saturating_mul(4);
+                k = k.max(4).saturating_mul(4);
             }
         }
         Access::AttentionTop { query, within } => {

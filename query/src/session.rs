@@ -5,6 +5,7 @@
 //! fails has no effect, also inside a transaction (which stays open).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, WriteTransaction};
 
@@ -18,7 +19,17 @@ use crate::parser::{parse_script, Parsed};
 pub struct Session {
     db: Database,
     txn: Option<WriteTransaction>,
+    /// Parsed scripts by their text, so that a program repeating a statement (with `?`
+    /// parameters, say) parses it once. Only short texts are kept, and at most
+    /// [`CACHED_SCRIPTS`] of them (the cache starts over when full).
+    cache: HashMap<String, Arc<Vec<Parsed>>>,
 }
+
+/// How many parsed scripts a session keeps.
+pub const CACHED_SCRIPTS: usize = 256;
+
+/// The longest script text a session keeps parsed, in bytes.
+const CACHED_TEXT_BYTES: usize = 4096;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,7 +42,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session on `db`.
     pub fn new(db: Database) -> Self {
-        Session { db, txn: None }
+        Session {
+            db,
+            txn: None,
+            cache: HashMap::new(),
+        }
     }
 
     /// The database.
@@ -54,9 +69,22 @@ impl Session {
     /// (numbers, text, vectors, NULL: values, never formatted into the text). The count
     /// must match; a mismatch is an error before anything runs.
     pub fn execute_with(&mut self, sql: &str, params: &[Value]) -> Result<Vec<QueryResult>> {
-        let mut parsed = parse_script(sql)?;
+        let parsed = match self.cache.get(sql) {
+            Some(p) => p.clone(),
+            None => {
+                let p = Arc::new(parse_script(sql)?);
+                if sql.len() <= CACHED_TEXT_BYTES {
+                    if self.cache.len() >= CACHED_SCRIPTS {
+                        self.cache.clear();
+                    }
+                    self.cache.insert(sql.to_string(), p.clone());
+                }
+                p
+            }
+        };
         let total: usize = parsed.iter().map(|p| p.params).sum();
         if total != params.len() {
+            let mut parsed = parsed.to_vec();
             let at = first_param_pos(&mut parsed, params.len())
                 .or_else(|| parsed.last().map(|p| p.pos))
                 .unwrap_or(Pos { line: 1, col: 1 });
@@ -71,9 +99,14 @@ impl Session {
             ));
         }
         let mut out = Vec::with_capacity(parsed.len());
-        for mut p in parsed {
-            bind(&mut p, params);
-            out.push(self.run(&p)?);
+        for p in parsed.iter() {
+            if p.params == 0 {
+                out.push(self.run(p)?);
+            } else {
+                let mut p = p.clone();
+                bind(&mut p, params);
+                out.push(self.run(&p)?);
+            }
         }
         Ok(out)
     }
