@@ -242,22 +242,14 @@ fn join_step<'a>(
                     }
                 }
             }
-            Probe::Nearest { center, k, within } => {
+            Probe::Nearest { center, k } => {
                 let c = env.eval(center, Scope::Row(&tuple, 0))?;
-                let bound = match within {
-                    Some(r) => match env.eval(r, Scope::Row(&tuple, 0))? {
-                        Value::Null => None,
-                        v => Some(radius(&v, r.pos)?),
-                    },
-                    None => None,
-                };
                 if c != Value::Null {
                     let c = point(&c, center.pos, "DISTANCE")?;
                     let mut want = (*k).max(16);
                     loop {
                         let hits = view.nearest(c, want).map_err(|e| Error::engine(at, e))?;
                         let exhausted = hits.len() < want;
-                        let beyond = bound.is_some_and(|b| hits.last().is_some_and(|h| h.1 > b));
                         matches.clear();
                         for (o, _) in hits {
                             tuple[t] = Row::Obj(o);
@@ -268,7 +260,7 @@ fn join_step<'a>(
                                 }
                             }
                         }
-                        if matches.len() >= *k || exhausted || beyond {
+                        if matches.len() >= *k || exhausted {
                             break;
                         }
                         want = want.saturating_mul(4);

@@ -11,9 +11,10 @@
 //! - A join of map `b` to the maps before it: a conjunct `WITHIN(b.position, e, r)` (either
 //!   argument order) whose `e` and `r` read only earlier maps makes an index nested-loop
 //!   join, one R*-tree range search of `b` per row; two maps joined on such a WITHIN with
-//!   a constant radius are driven by the smaller one. With `ORDER BY DISTANCE(a.position,
-//!   b.position) LIMIT k` each row takes its k nearest from b's tree. Anything else is a
-//!   nested loop over `b`'s rows, read once.
+//!   a constant radius are driven by the smaller one. Without such a WITHIN, `ORDER BY
+//!   DISTANCE(a.position, b.position) LIMIT k` takes each row's k nearest from b's tree
+//!   (the k nearest pairs are among them). Anything else is a nested loop over `b`'s
+//!   rows, read once.
 
 use tensormap_engine::{format_number, MapView, Value};
 
@@ -76,8 +77,6 @@ pub enum Probe<'q> {
         center: &'q Expr,
         /// LIMIT + OFFSET.
         k: usize,
-        /// The radius of a WITHIN of the same pair, which bounds the search.
-        within: Option<&'q Expr>,
     },
     /// Its rows, read once, against every row.
     Loop,
@@ -456,24 +455,12 @@ fn two_map_order<'q>(
     };
     let drive_second = estimate(1) < estimate(0);
     let step = &mut plan.joins[0];
-    if nearest {
+    // With a WITHIN, its range search already bounds the pairs to those within r (and
+    // costs what they number); without one, each row's k nearest do.
+    if nearest && matches!(step.probe, Probe::Loop) {
         let ExprKind::Call { args, .. } = &order_by[0].0.kind else {
             return;
         };
-        // A WITHIN stays a condition on the pairs, and bounds the search.
-        let mut within = None;
-        if let Probe::Within {
-            conjunct,
-            radius,
-            center,
-        } = step.probe
-        {
-            step.on.push(conjunct);
-            // Only a WITHIN between the same two positions bounds the distance.
-            if is_spatial(env, center, 0) {
-                within = Some(radius);
-            }
-        }
         let probed = if drive_second { 0 } else { 1 };
         let center = if is_spatial(env, &args[0], probed) {
             &args[1]
@@ -483,7 +470,6 @@ fn two_map_order<'q>(
         step.probe = Probe::Nearest {
             center,
             k: fetch(sel),
-            within,
         };
         if drive_second {
             plan.driver = 1;
