@@ -28,6 +28,28 @@ pub struct BrickData {
     pub counts: Vec<u32>,
 }
 
+/// The Morton code of brick `b`: the coordinates' bits interleaved x, y, z from bit 0.
+pub fn morton(b: [u32; 3]) -> u64 {
+    let mut m = 0u64;
+    for bit in 0..21 {
+        for (axis, v) in b.iter().enumerate() {
+            m |= (((*v >> bit) & 1) as u64) << (3 * bit + axis);
+        }
+    }
+    m
+}
+
+/// The brick coordinates of Morton code `m`.
+pub fn unmorton(m: u64) -> [u32; 3] {
+    let mut b = [0u32; 3];
+    for bit in 0..21 {
+        for (axis, v) in b.iter_mut().enumerate() {
+            *v |= (((m >> (3 * bit + axis)) & 1) as u32) << bit;
+        }
+    }
+    b
+}
+
 fn dtype_code(d: Dtype) -> u8 {
     match d {
         Dtype::F32 => 0,

@@ -80,27 +80,7 @@ pub fn cell_in_brick(i: u32, j: u32, k: u32) -> usize {
     ((i % e) + e * (j % e) + e * e * (k % e)) as usize
 }
 
-/// The Morton code of brick `b` (interleaved bits x, y, z from bit 0).
-pub fn morton(b: [u32; 3]) -> u64 {
-    let mut m = 0u64;
-    for bit in 0..21 {
-        for (axis, v) in b.iter().enumerate() {
-            m |= (((*v >> bit) & 1) as u64) << (3 * bit + axis);
-        }
-    }
-    m
-}
-
-/// The brick coordinates of Morton code `m`.
-pub fn unmorton(m: u64) -> [u32; 3] {
-    let mut b = [0u32; 3];
-    for bit in 0..21 {
-        for (axis, v) in b.iter_mut().enumerate() {
-            *v |= (((m >> (3 * bit + axis)) & 1) as u32) << bit;
-        }
-    }
-    b
-}
+pub use tensormap_storage::brick::{morton, unmorton};
 
 /// Which child of a node at `level` (0 = root) of a tree of `depth` levels holds brick `b`.
 fn child_index(b: [u32; 3], level: u32, depth: u32) -> usize {

@@ -36,27 +36,7 @@ pub struct BrickEntry {
     pub counts: Vec<u32>,
 }
 
-/// The Morton code of brick `b`: the coordinates' bits interleaved x, y, z from bit 0.
-pub fn morton(b: [u32; 3]) -> u64 {
-    let mut m = 0u64;
-    for bit in 0..21 {
-        for (axis, v) in b.iter().enumerate() {
-            m |= (((*v >> bit) & 1) as u64) << (3 * bit + axis);
-        }
-    }
-    m
-}
-
-/// The brick coordinates of Morton code `m`.
-pub fn unmorton(m: u64) -> [u32; 3] {
-    let mut b = [0u32; 3];
-    for bit in 0..21 {
-        for (axis, v) in b.iter_mut().enumerate() {
-            *v |= (((m >> (3 * bit + axis)) & 1) as u32) << bit;
-        }
-    }
-    b
-}
+pub use crate::brick::{morton, unmorton};
 
 /// Inner levels above the bricks for a grid of `resolution` cells per axis.
 pub fn depth_of(resolution: u32) -> u32 {
