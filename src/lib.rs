@@ -134,6 +134,12 @@ impl Database {
         Database { engine, session }
     }
 
+    /// Sets where this connection's long statements (SNAPSHOT, RESTORE, COPY, TRAIN MODEL)
+    /// report their progress; `None` reports nowhere. The shell draws a bar from it.
+    pub fn set_progress(&self, sink: Option<Arc<dyn tensormap_query::ProgressSink>>) {
+        self.session.lock().set_progress(sink);
+    }
+
     /// Runs every TensorQL statement of `sql` in order and returns each statement's result.
     /// The whole script is parsed first: a syntax error anywhere runs nothing. A statement
     /// that fails stops the script (the ones before it have run; inside `BEGIN` they are

@@ -14,6 +14,7 @@ use crate::error::{Error, Pos, Result};
 use crate::eval::{as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, OBJECT_COLUMNS};
 use crate::exec::{explain, row_passes, select, QueryResult};
 use crate::parser::{parse_script, Parsed};
+use crate::progress::{Progress, ProgressSink, Unit};
 
 /// A connection's state: the database and the open transaction, if any.
 pub struct Session {
@@ -23,6 +24,8 @@ pub struct Session {
     /// parameters, say) parses it once. Only short texts are kept, and at most
     /// [`CACHED_SCRIPTS`] of them (the cache starts over when full).
     cache: HashMap<String, Arc<Vec<Parsed>>>,
+    /// Where long statements report their progress (the shell's bar), if anywhere.
+    progress: Option<Arc<dyn ProgressSink>>,
 }
 
 /// How many parsed scripts a session keeps.
@@ -46,7 +49,19 @@ impl Session {
             db,
             txn: None,
             cache: HashMap::new(),
+            progress: None,
         }
+    }
+
+    /// Sets where long statements (SNAPSHOT, RESTORE, COPY, TRAIN MODEL) report their
+    /// progress; `None` (the default) reports nowhere.
+    pub fn set_progress(&mut self, sink: Option<Arc<dyn ProgressSink>>) {
+        self.progress = sink;
+    }
+
+    /// Starts reporting a task's progress to this session's sink, if it has one.
+    pub fn progress(&self, label: &str, total: u64, unit: Unit) -> Progress {
+        Progress::start(self.progress.clone(), label, total, unit)
     }
 
     /// The database.
