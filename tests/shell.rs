@@ -303,3 +303,51 @@ fn a_database_that_cannot_be_opened_is_a_clear_error_with_status_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("error: "));
 }
+
+#[test]
+fn snapshot_in_one_database_restore_in_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.tensor3d");
+    let out = tmap(
+        &dir.path().join("one"),
+        &[
+            "-c",
+            &format!("{SETUP}; SNAPSHOT s TO '{}'", file.display()),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("SNAPSHOT 2 objects"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A quick task draws no bar (and stderr is not a terminal here anyway).
+    assert_eq!(text(&out.stderr), "");
+    let two = dir.path().join("two");
+    let restore = format!("RESTORE t FROM '{}'", file.display());
+    let out = tmap(&two, &["-c", &restore], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tmap(
+        &two,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id, embedding FROM t ORDER BY id",
+        ],
+        None,
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "id,embedding\na,\"[0.5, -1]\"\nb,\"[1, 0]\"\n"
+    );
+    // Again: the map exists; status 1 and the reason.
+    let out = tmap(&two, &["-c", &restore], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("exists already"),
+        "{}",
+        text(&out.stderr)
+    );
+}

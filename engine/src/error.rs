@@ -10,6 +10,9 @@ pub enum Error {
     /// The storage layer failed or found corruption.
     #[error(transparent)]
     Storage(#[from] tensormap_storage::Error),
+    /// A snapshot file could not be written or read (damaged, unsupported, I/O).
+    #[error(transparent)]
+    Snapshot(#[from] tensormap_storage::SnapshotError),
     /// No map of that name.
     #[error("no map named '{0}'")]
     MapNotFound(String),

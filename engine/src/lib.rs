@@ -35,6 +35,7 @@ mod index;
 mod map;
 mod object;
 mod persist;
+mod snapshot;
 mod txn;
 mod value;
 
@@ -47,6 +48,8 @@ pub use index::ObjectRef;
 pub use map::{Candidates, MapStats, MapView};
 pub use object::{Object, MAX_COMPONENT, MAX_TEXT_BYTES};
 pub use persist::{MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS};
+pub use snapshot::{ProgressFn, RestoreInfo};
+pub use tensormap_storage::snapshot::{Compression, Format, SnapshotInfo, SnapshotOptions};
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
 pub use txn::{MapRestore, ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
 pub use value::{format_f32, format_number, widen_f32, Value};

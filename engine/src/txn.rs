@@ -410,6 +410,28 @@ impl WriteTransaction {
         Ok(())
     }
 
+    /// What undoes every later change to map `name` (a statement that fails half-way, such
+    /// as a restore of a damaged file, rolls back to it).
+    pub(crate) fn savepoint(&self, name: &str) -> Savepoint {
+        Savepoint {
+            name: name.to_string(),
+            map: self.changed.get(name).cloned(),
+            batch_len: self.batch.len(),
+            next_map_id: self.next_map_id,
+        }
+    }
+
+    /// Undoes every change to the savepoint's map since it was taken. Only that map may have
+    /// been changed since.
+    pub(crate) fn rollback_to(&mut self, saved: Savepoint) {
+        match saved.map {
+            Some(state) => self.changed.insert(saved.name, state),
+            None => self.changed.remove(&saved.name),
+        };
+        self.batch.truncate(saved.batch_len);
+        self.next_map_id = saved.next_map_id;
+    }
+
     /// Makes every change durable, then visible to new readers. On error nothing changed.
     pub fn commit(self) -> Result<()> {
         commit::commit(self)
@@ -417,6 +439,14 @@ impl WriteTransaction {
 
     /// Discards every change.
     pub fn abort(self) {}
+}
+
+/// A transaction's state for one map at some point (see [`WriteTransaction::savepoint`]).
+pub(crate) struct Savepoint {
+    name: String,
+    map: Option<Option<MapState>>,
+    batch_len: usize,
+    next_map_id: u32,
 }
 
 /// A map being restored inside a write transaction (see [`WriteTransaction::restore_map`]).

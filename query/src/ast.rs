@@ -93,6 +93,23 @@ pub enum Statement {
         /// Settings: width, height, camera, rotation, fov, perspective, heatmap, axes, legend.
         settings: Vec<(String, Setting, Span)>,
     },
+    /// `SNAPSHOT map TO 'file' [WITH (format = 'binary' | 'json', compression = 'zstd' |
+    /// 'none', dtype = 'f32' | 'f16' | 'i8')]`
+    Snapshot {
+        /// Map name.
+        map: String,
+        /// The `.tensor3d` file to write.
+        to: String,
+        /// Settings.
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `RESTORE name FROM 'file'`: a new map from a snapshot.
+    Restore {
+        /// The new map's name.
+        name: String,
+        /// The snapshot to read.
+        from: String,
+    },
     /// `BEGIN`
     Begin,
     /// `COMMIT`
@@ -763,17 +780,22 @@ impl Display for Select {
     }
 }
 
+/// ` WITH (k = v, ...)`, or nothing when there are no settings.
+fn with_settings(f: &mut Formatter<'_>, settings: &[(String, Setting, Span)]) -> fmt::Result {
+    if !settings.is_empty() {
+        f.write_str(" WITH (")?;
+        list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
+        f.write_char(')')?;
+    }
+    Ok(())
+}
+
 impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Statement::CreateMap { name, settings } => {
                 write!(f, "CREATE MAP {}", ident(name))?;
-                if !settings.is_empty() {
-                    f.write_str(" WITH (")?;
-                    list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
-                    f.write_char(')')?;
-                }
-                Ok(())
+                with_settings(f, settings)
             }
             Statement::DropMap { name, if_exists } => {
                 write!(
@@ -825,12 +847,14 @@ impl Display for Statement {
                 if let Some(path) = to {
                     write!(f, " TO {}", string(path))?;
                 }
-                if !settings.is_empty() {
-                    f.write_str(" WITH (")?;
-                    list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
-                    f.write_char(')')?;
-                }
-                Ok(())
+                with_settings(f, settings)
+            }
+            Statement::Snapshot { map, to, settings } => {
+                write!(f, "SNAPSHOT {} TO {}", ident(map), string(to))?;
+                with_settings(f, settings)
+            }
+            Statement::Restore { name, from } => {
+                write!(f, "RESTORE {} FROM {}", ident(name), string(from))
             }
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod reader;
 pub mod render;
 mod session;
+mod snapshot;
 
 pub use error::{Error, Pos, Result};
 pub use exec::QueryResult;

@@ -5,6 +5,7 @@
 //! when there is no sink. The handle tells the sink that the task ended when it is dropped,
 //! so an early return on an error ends the bar too.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ pub enum Unit {
     Rows,
     /// Training steps.
     Steps,
+    /// Items of mixed kinds (a restore's objects and bricks).
+    Items,
 }
 
 /// Receives the progress of one task at a time. Implementations decide what to show and
@@ -28,6 +31,8 @@ pub trait ProgressSink: Send + Sync {
     /// `done` units so far (absolute, not a delta), with an optional short message
     /// ("loss 0.731").
     fn set(&self, done: u64, message: Option<&str>);
+    /// The task's size became known or changed (the default ignores it).
+    fn total(&self, _total: u64) {}
     /// The task ended, successfully or not.
     fn finish(&self);
 }
@@ -35,6 +40,8 @@ pub trait ProgressSink: Send + Sync {
 /// The running task's handle: reports to the sink, if any; ends the task when dropped.
 pub struct Progress {
     sink: Option<Arc<dyn ProgressSink>>,
+    /// The total last told to the sink.
+    total: Cell<u64>,
 }
 
 impl fmt::Debug for Progress {
@@ -48,20 +55,31 @@ impl fmt::Debug for Progress {
 impl Progress {
     /// A handle that reports nowhere.
     pub fn none() -> Self {
-        Progress { sink: None }
+        Progress {
+            sink: None,
+            total: Cell::new(0),
+        }
     }
 
     /// Starts a task on `sink` (nothing when `None`).
-    pub fn start(
-        sink: Option<Arc<dyn ProgressSink>>,
-        label: &str,
-        total: u64,
-        unit: Unit,
-    ) -> Self {
+    pub fn start(sink: Option<Arc<dyn ProgressSink>>, label: &str, total: u64, unit: Unit) -> Self {
         if let Some(s) = &sink {
             s.start(label, total, unit);
         }
-        Progress { sink }
+        Progress {
+            sink,
+            total: Cell::new(total),
+        }
+    }
+
+    /// Reports `done` of `total` units (telling the sink the total first when it changed).
+    pub fn set_total(&self, done: u64, total: u64) {
+        if let Some(s) = &self.sink {
+            if self.total.replace(total) != total {
+                s.total(total);
+            }
+            s.set(done, None);
+        }
     }
 
     /// Reports `done` units so far.
@@ -97,13 +115,22 @@ mod tests {
 
     impl ProgressSink for Log {
         fn start(&self, label: &str, total: u64, unit: Unit) {
-            self.0.lock().unwrap().push(format!("start {label} {total} {unit:?}"));
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("start {label} {total} {unit:?}"));
         }
         fn set(&self, done: u64, message: Option<&str>) {
-            self.0.lock().unwrap().push(format!("set {done} {message:?}"));
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("set {done} {message:?}"));
         }
         fn finish(&self) {
             self.0.lock().unwrap().push("finish".into());
+        }
+        fn total(&self, total: u64) {
+            self.0.lock().unwrap().push(format!("total {total}"));
         }
     }
 
@@ -114,6 +141,8 @@ mod tests {
             let p = Progress::start(Some(log.clone()), "snapshot m", 10, Unit::Bytes);
             p.set(4);
             p.set_with(10, "done");
+            p.set_total(11, 20);
+            p.set_total(12, 20);
         }
         assert_eq!(
             *log.0.lock().unwrap(),
@@ -121,6 +150,9 @@ mod tests {
                 "start snapshot m 10 Bytes",
                 "set 4 None",
                 "set 10 Some(\"done\")",
+                "total 20",
+                "set 11 None",
+                "set 12 None",
                 "finish"
             ]
         );

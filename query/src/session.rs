@@ -292,6 +292,22 @@ impl Session {
                 t.drop_map(name).map_err(engine)?;
                 Ok(QueryResult::status("DROP MAP"))
             }),
+            Statement::Snapshot { map, to, settings } => {
+                let sink = self.progress.clone();
+                let run =
+                    |view: &MapView<'_>| crate::snapshot::snapshot(view, to, settings, sink, pos);
+                match &mut self.txn {
+                    Some(t) => run(&t.map(map).map_err(engine)?),
+                    None => {
+                        let r = self.db.begin_read().map_err(engine)?;
+                        run(&r.map(map).map_err(engine)?)
+                    }
+                }
+            }
+            Statement::Restore { name, from } => {
+                let sink = self.progress.clone();
+                self.write(pos, |t| crate::snapshot::restore(t, name, from, sink, pos))
+            }
             Statement::Insert { map, columns, rows } => {
                 let functions = self.db.clone();
                 self.write(pos, |t| {

@@ -31,12 +31,7 @@ pub fn is_reserved(word: &str) -> bool {
 }
 
 /// Statements of later issues, refused with a clear error for now.
-const NOT_YET: [(&str, &str); 4] = [
-    ("load", "LOAD MODEL"),
-    ("snapshot", "SNAPSHOT"),
-    ("restore", "RESTORE"),
-    ("models", "models"),
-];
+const NOT_YET: [(&str, &str); 2] = [("load", "LOAD MODEL"), ("models", "models")];
 
 /// A statement and where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -356,14 +351,7 @@ impl<'t> Parser<'t> {
                 }
                 let select = Box::new(self.select()?);
                 let to = if self.accept_kw("to") {
-                    match &self.peek().tok {
-                        Tok::Str(s) => {
-                            let s = s.clone();
-                            self.bump();
-                            Some(s)
-                        }
-                        _ => return Err(self.unexpected("a file name string after TO")),
-                    }
+                    Some(self.file_name("TO")?)
                 } else {
                     None
                 };
@@ -377,6 +365,25 @@ impl<'t> Parser<'t> {
                     to,
                     settings,
                 })
+            }
+            ("snapshot", _) => {
+                self.bump();
+                let map = self.name("a map name")?;
+                self.expect_kw("to")?;
+                let to = self.file_name("TO")?;
+                let settings = if self.accept_kw("with") {
+                    self.settings()?
+                } else {
+                    Vec::new()
+                };
+                Ok(Statement::Snapshot { map, to, settings })
+            }
+            ("restore", _) => {
+                self.bump();
+                let name = self.name("a map name")?;
+                self.expect_kw("from")?;
+                let from = self.file_name("FROM")?;
+                Ok(Statement::Restore { name, from })
             }
             ("explain", _) => {
                 self.bump();
@@ -407,6 +414,18 @@ impl<'t> Parser<'t> {
                 Err(self.unexpected("MAPS"))
             }
             _ => Err(self.unexpected("a statement")),
+        }
+    }
+
+    /// A file name: a string literal, after the keyword `after`.
+    fn file_name(&mut self, after: &str) -> Result<String> {
+        match &self.peek().tok {
+            Tok::Str(s) => {
+                let s = s.clone();
+                self.bump();
+                Ok(s)
+            }
+            _ => Err(self.unexpected(&format!("a file name string after {after}"))),
         }
     }
 
@@ -620,6 +639,9 @@ mod tests {
             "EXPLAIN SELECT id FROM scene WHERE WITHIN(position, [0, 0, 0], 5)",
             "RENDER SELECT * FROM scene WHERE WITHIN(position, [0, 0, 0], 300) TO 'view.svg' WITH (width = 800, height = 600, camera = [0, 0, -500], rotation = [30, 45, 0], fov = 60, perspective = 1200, heatmap = true)",
             "RENDER SELECT id FROM scene LIMIT 3",
+            "SNAPSHOT scene TO 'scene.tensor3d'",
+            "SNAPSHOT \"my map\" TO 'a b.json' WITH (format = 'json', compression = 'none', dtype = 'f16')",
+            "RESTORE scene2 FROM 'scene.tensor3d'",
             "BEGIN", "COMMIT", "ROLLBACK",
             "SELECT \"select\", \"odd name\" FROM \"my map\"",
             "SELECT 'it''s', TRUE, FALSE, [] FROM m",
@@ -641,8 +663,10 @@ mod tests {
         assert_eq!(e.to_string(), "error at 1:10: expected FROM, found 'FORM'");
         let e = parse_statement("SELECT id\nFROM m WHERE x >").unwrap_err();
         assert_eq!(e.pos, Pos { line: 2, col: 17 });
-        let e = parse_statement("SNAPSHOT scene TO 'x'").unwrap_err();
-        assert!(e.message.contains("not supported yet"));
+        let e = parse_statement("SNAPSHOT scene TO x").unwrap_err();
+        assert!(e.message.contains("a file name string after TO"), "{e}");
+        let e = parse_statement("RESTORE scene 'x'").unwrap_err();
+        assert!(e.message.contains("FROM"), "{e}");
         let e = parse_statement("RENDER SHOW MAPS").unwrap_err();
         assert!(e.message.contains("SELECT after RENDER"), "{e}");
         let e = parse_statement("LOAD MODEL vllm FROM 'w.vllm'").unwrap_err();

@@ -13,6 +13,7 @@
 //! longest statement; dot-commands work in them as at the prompt, as in sqlite3.
 
 mod print;
+mod progress;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    db.set_progress(Some(std::sync::Arc::new(progress::Bar::default())));
     let stdin_is_terminal = std::io::stdin().is_terminal();
     let mut shell = Shell {
         db,

@@ -48,6 +48,11 @@ impl Batch {
         self.ops.retain(keep);
     }
 
+    /// Drops every write after the first `len` (a savepoint's undo).
+    pub fn truncate(&mut self, len: usize) {
+        self.ops.truncate(len);
+    }
+
     /// The writes, in order.
     pub fn ops(&self) -> &[Op] {
         &self.ops
