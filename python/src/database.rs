@@ -243,6 +243,7 @@ impl PyDatabase {
     /// Returns `n`. Raises `tensormap.Error` (nothing inserted) for a duplicate id, a
     /// position outside the bounds, a NaN, a wrong embedding width or an unknown map.
     #[pyo3(signature = (map, ids, types, positions, embeddings, confidence = None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature
     fn insert(
         &self,
         py: Python<'_>,

@@ -15,11 +15,16 @@ Differences from the seed, each deliberate:
   sphere of radius 100 covers the whole grid; here it covers 100 world units (6.4 cells).
 - ``save`` writes a NumPy ``.npz`` archive (the settings and every object), not a torch
   checkpoint; ``load`` re-embeds the objects, which gives the same field.
+- ``embed_object`` checks its arguments at once (raising ``tensormap.Error`` as the engine
+  would) but stores objects in batches: up to ``batch_size`` objects wait in the instance
+  and are inserted in one transaction (the engine's bulk path) before anything reads the
+  map — any method, or ``tm.db`` — or by ``flush()``. ``batch_size=1`` stores each object
+  in its own transaction as it is embedded.
 """
 
 import numpy as np
 
-from ._tensormap import connect
+from ._tensormap import Error, connect
 
 __all__ = ["TensorMap3D"]
 
@@ -35,7 +40,8 @@ class TensorMap3D:
     ``dimensions`` must be a cube whose side is a power of two in 8..2048 (the engine's
     octree); the world is ``[-bounds, bounds]³`` (the seed's ``[-500, 500]``). ``db``: a
     ``tensormap.Database`` to keep the map in (default: a new one in memory); ``name``:
-    the map's name there.
+    the map's name there; ``batch_size``: how many embedded objects may wait before they
+    are stored (see the module's docstring).
     """
 
     def __init__(
@@ -48,6 +54,7 @@ class TensorMap3D:
         bounds=500.0,
         sigma=2.0,
         splat_radius=3,
+        batch_size=4096,
     ):
         dimensions = tuple(int(d) for d in dimensions)
         if len(dimensions) != 3 or len(set(dimensions)) != 1:
@@ -55,9 +62,12 @@ class TensorMap3D:
         self.dimensions = dimensions
         self.channels = int(channels)
         self.bounds = float(bounds)
-        self.db = connect() if db is None else db
+        self._db = connect() if db is None else db
         self.name = name
-        self.db.create_map(
+        self.batch_size = max(1, int(batch_size))
+        # Objects embedded but not stored yet: ids, types, positions, features.
+        self._pending = ([], [], [], [])
+        self._db.create_map(
             name,
             resolution=dimensions[0],
             channels=self.channels,
@@ -73,14 +83,35 @@ class TensorMap3D:
 
     # -- the seed's API ---------------------------------------------------------------
 
+    @property
+    def db(self):
+        """The ``tensormap.Database`` holding the map (pending objects stored first)."""
+        self.flush()
+        return self._db
+
+    def flush(self):
+        """Stores the objects embedded since the last flush, in one transaction."""
+        ids, types, positions, features = self._pending
+        if not ids:
+            return
+        self._pending = ([], [], [], [])
+        self._db.insert(self.name, ids, types, np.stack(positions), np.stack(features))
+
     def embed_object(self, position, features, object_type):
         """Embed a 3D object into the tensor field; returns its id ``"{type}_{n}"``."""
+        position = np.asarray(position, dtype=np.float32).reshape(-1)
+        features = np.asarray(features, dtype=np.float32).reshape(-1)
         obj_id = f"{object_type}_{self._count}"
-        position = np.asarray(position, dtype=np.float32).reshape(1, 3)
-        features = np.asarray(features, dtype=np.float32).reshape(1, -1)
-        self.db.insert(self.name, [obj_id], object_type, position, features)
+        self._check(obj_id, position, features)
+        ids, types, positions, feats = self._pending
+        ids.append(obj_id)
+        types.append(str(object_type))
+        positions.append(position)
+        feats.append(features)
         self._count += 1
         self._last_region = None
+        if len(ids) >= self.batch_size:
+            self.flush()
         return obj_id
 
     def embed_objects(self, positions, features, object_types):
@@ -104,7 +135,13 @@ class TensorMap3D:
         channels)`` of their values (zeros where nothing is embedded).
         """
         cells = self._sphere_cells(center, radius)
-        patches = self._values_at(cells)
+        # The region is the cells whose centres lie within r cells of the centre cell's
+        # centre: one engine sphere query of that radius (a hair more, for rounding).
+        size = self._cell_size()
+        c = np.asarray(self._world_to_grid(center), dtype=np.float64)
+        middle = -self.bounds + (c + 0.5) * size
+        reach = float(radius) * self._grid_scale() * size * (1 + 1e-6) + 1e-6 * size
+        patches = self._values_at(cells, middle, reach)
         indices = [tuple(c) for c in cells.tolist()]
         self._last_region = (indices, patches)
         return patches, indices
@@ -221,6 +258,23 @@ class TensorMap3D:
         n = self.dimensions[0]
         return 0 <= x < n and 0 <= y < n and 0 <= z < n
 
+    def _check(self, obj_id, position, features):
+        """The engine's rules for an object (LANGUAGE.md), checked before it is buffered."""
+        if position.shape != (3,) or not np.all(np.isfinite(position)):
+            raise Error(f"object '{obj_id}': position must be 3 finite numbers, found {position}")
+        if np.any(np.abs(position.astype(np.float64)) > self.bounds):
+            raise Error(
+                f"object '{obj_id}': position {position.tolist()} is outside the bounds "
+                f"[-{self.bounds:g}, {self.bounds:g}]"
+            )
+        if features.shape != (self.channels,):
+            raise Error(
+                f"object '{obj_id}': embedding has {features.size} values, the map has "
+                f"{self.channels} channels"
+            )
+        if not np.all(np.isfinite(features)) or np.any(np.abs(features) > 1e15):
+            raise Error(f"object '{obj_id}': embedding has a value that is not finite or above 1e15")
+
     def _cell_size(self):
         return 2.0 * self.bounds / self.dimensions[0]
 
@@ -238,19 +292,20 @@ class TensorMap3D:
         d2 = ((cells - c) ** 2).sum(axis=1)
         return cells[d2 <= r * r]
 
-    def _values_at(self, cells):
+    def _values_at(self, cells, centre=None, reach=None):
         """The field's values at ``cells`` (``(m, 3)``), zeros where nothing is embedded,
-        read from the engine with one sphere query around them."""
+        read from the engine with one sphere query (``centre``, ``reach`` in world units)
+        holding every cell's centre; by default the sphere around their bounding box."""
         m = len(cells)
         out = np.zeros((m, self.channels), dtype=np.float32)
         if m == 0:
             return out
         size = self._cell_size()
-        lo, hi = cells.min(axis=0), cells.max(axis=0)
-        mid = (lo + hi) / 2.0
-        centre = -self.bounds + (mid + 0.5) * size
-        # Every cell's centre is within half the box diagonal of the box's middle.
-        reach = float(np.sqrt((((hi - lo) / 2.0 + 1.0) ** 2).sum())) * size
+        if centre is None:
+            lo, hi = cells.min(axis=0), cells.max(axis=0)
+            centre = -self.bounds + ((lo + hi) / 2.0 + 0.5) * size
+            # Every cell centre is within half the box's diagonal of the box's middle.
+            reach = (float(np.sqrt((((hi - lo) / 2.0) ** 2).sum())) + 0.01) * size
         got, values = self.db.voxels(self.name, centre, reach)
         if len(got) == 0:
             return out

@@ -11,8 +11,13 @@ class TensorMap3D:
     dimensions: Tuple[int, int, int]
     channels: int
     bounds: float
-    db: Database
     name: str
+    batch_size: int
+    @property
+    def db(self) -> Database:
+        """The database holding the map (pending objects stored first)."""
+    def flush(self) -> None:
+        """Stores the objects embedded since the last flush, in one transaction."""
 
     def __init__(
         self,
@@ -24,6 +29,7 @@ class TensorMap3D:
         bounds: float = 500.0,
         sigma: float = 2.0,
         splat_radius: int = 3,
+        batch_size: int = 4096,
     ) -> None: ...
     def embed_object(self, position: Sequence[float], features: Any, object_type: str) -> str: ...
     def embed_objects(

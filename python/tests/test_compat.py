@@ -109,6 +109,26 @@ def test_bad_arguments():
         tm.spatial_attention(np.ones(3), [(32, 32, 32)])
 
 
+def test_embedded_objects_are_stored_in_batches_before_any_read(rng):
+    tm = TensorMap3D(channels=4, batch_size=3)
+    raw = tm._db  # the connection, without the flush that `tm.db` does
+    count = lambda: raw.execute(f"SELECT COUNT(*) FROM {tm.name}").fetchone()[0]
+    for i in range(2):
+        tm.embed_object((i, 0, 0), np.ones(4), "cube")
+    assert count() == 0
+    tm.embed_object((5, 0, 0), np.ones(4), "cube")  # the third fills the batch
+    assert count() == 3
+    tm.embed_object((6, 0, 0), np.ones(4), "cube")
+    assert count() == 3
+    _, idx = tm.query_region((6, 0, 0), 1)  # a read stores what waits
+    assert count() == 4
+    assert tm.db.nearest(tm.name, [6, 0, 0], 1)[0] == ["cube_3"]
+    # One transaction per object with batch_size=1.
+    one = TensorMap3D(channels=4, batch_size=1, name="one", db=raw)
+    one.embed_object((0, 0, 0), np.ones(4), "cube")
+    assert raw.execute("SELECT COUNT(*) FROM one").fetchone() == (1.0,)
+
+
 # The seed's section 7.2 example, adapted: the VLLMClient (a remote service) is left out;
 # the tensor map, the spatial search and the SVG for Jupyter come from the package.
 class VLLMIntegration:
