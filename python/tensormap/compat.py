@@ -260,19 +260,18 @@ class TensorMap3D:
 
     def _check(self, obj_id, position, features):
         """The engine's rules for an object (LANGUAGE.md), checked before it is buffered."""
-        if position.shape != (3,) or not np.all(np.isfinite(position)):
-            raise Error(f"object '{obj_id}': position must be 3 finite numbers, found {position}")
-        if np.any(np.abs(position.astype(np.float64)) > self.bounds):
+        # One reduction per array: a NaN fails `<=` as an infinity or a large value does.
+        if position.shape != (3,) or not np.abs(position).max() <= self.bounds:
             raise Error(
-                f"object '{obj_id}': position {position.tolist()} is outside the bounds "
-                f"[-{self.bounds:g}, {self.bounds:g}]"
+                f"object '{obj_id}': position {position.tolist()} must be 3 finite numbers "
+                f"inside the bounds [-{self.bounds:g}, {self.bounds:g}]"
             )
         if features.shape != (self.channels,):
             raise Error(
                 f"object '{obj_id}': embedding has {features.size} values, the map has "
                 f"{self.channels} channels"
             )
-        if not np.all(np.isfinite(features)) or np.any(np.abs(features) > 1e15):
+        if not np.abs(features).max() <= 1e15:
             raise Error(f"object '{obj_id}': embedding has a value that is not finite or above 1e15")
 
     def _cell_size(self):
