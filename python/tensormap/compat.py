@@ -142,7 +142,7 @@ class TensorMap3D:
         middle = -self.bounds + (c + 0.5) * size
         reach = float(radius) * self._grid_scale() * size * (1 + 1e-6) + 1e-6 * size
         patches = self._values_at(cells, middle, reach)
-        indices = [tuple(c) for c in cells.tolist()]
+        indices = list(map(tuple, cells.tolist()))
         self._last_region = (indices, patches)
         return patches, indices
 
@@ -282,14 +282,25 @@ class TensorMap3D:
         cell, clipped to the grid, in x, y, z order; an int64 array ``(m, 3)``."""
         n = self.dimensions[0]
         c = np.asarray(self._world_to_grid(center), dtype=np.int64)
-        r = float(radius) * self._grid_scale()
-        axes = [np.arange(max(0, int(c[a] - r)), min(n, int(c[a] + r) + 1)) for a in range(3)]
-        if any(len(ax) == 0 for ax in axes):
-            return np.zeros((0, 3), dtype=np.int64)
-        x, y, z = np.meshgrid(*axes, indexing="ij")
-        cells = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
-        d2 = ((cells - c) ** 2).sum(axis=1)
-        return cells[d2 <= r * r]
+        cells = c + self._stencil(float(radius) * self._grid_scale())
+        # Adding c keeps the stencil's x, y, z order; clipping to the grid keeps it too.
+        inside = np.all((cells >= 0) & (cells < n), axis=1)
+        return cells if inside.all() else cells[inside]
+
+    def _stencil(self, r):
+        """The offsets ``d`` with ``|d| <= r`` (cells), in x, y, z order; kept per radius."""
+        cache = self.__dict__.setdefault("_stencils", {})
+        offsets = cache.get(r)
+        if offsets is None:
+            reach = int(np.floor(r))
+            d = np.arange(-reach, reach + 1)
+            x, y, z = np.meshgrid(d, d, d, indexing="ij")
+            offsets = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
+            offsets = offsets[(offsets**2).sum(axis=1) <= r * r]
+            if len(cache) >= 64:
+                cache.clear()
+            cache[r] = offsets
+        return offsets
 
     def _values_at(self, cells, centre=None, reach=None):
         """The field's values at ``cells`` (``(m, 3)``), zeros where nothing is embedded,
@@ -313,8 +324,7 @@ class TensorMap3D:
         got_keys = (got[:, 0] * n + got[:, 1]) * n + got[:, 2]
         order = np.argsort(got_keys)
         sorted_keys = got_keys[order]
-        pos = np.searchsorted(sorted_keys, keys)
-        pos_clipped = np.minimum(pos, len(sorted_keys) - 1)
-        found = sorted_keys[pos_clipped] == keys
-        out[found] = values[order[pos_clipped[found]]]
+        pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+        found = sorted_keys[pos] == keys
+        out[found] = values[order[pos[found]]]
         return out
