@@ -163,26 +163,26 @@ pub fn param(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<Value> {
         let s: String = obj.extract()?;
         return Ok(Value::text(&s));
     }
-    if let Ok(untyped) = obj.cast::<PyUntypedArray>() {
-        // A NumPy scalar array (0-D) is a number.
-        if untyped.ndim() == 0 {
-            let v: f64 = obj.call_method0("item")?.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "parameter {}: a 0-d array of dtype {} is not a number",
-                    index + 1,
-                    untyped.dtype()
-                ))
-            })?;
-            return Ok(Value::Number(v));
+    // NumPy scalars (np.float32(1.5), np.int64(3), np.bool_(True)) and 0-d arrays bind as
+    // the Python scalar their `item()` gives.
+    let scalar = match obj.cast::<PyUntypedArray>() {
+        Ok(array) => array.ndim() == 0,
+        Err(_) => obj.hasattr("dtype").unwrap_or(false) && obj.hasattr("item").unwrap_or(false),
+    };
+    if scalar {
+        let item = obj.call_method0("item")?;
+        if item.is_instance_of::<PyBool>()
+            || item.is_instance_of::<PyInt>()
+            || item.is_instance_of::<PyFloat>()
+            || item.is_instance_of::<PyString>()
+        {
+            return param(&item, index);
         }
-    }
-    // NumPy scalars (np.float32(1.5), np.int64(3)) convert through float().
-    if obj.hasattr("dtype").unwrap_or(false) && obj.hasattr("item").unwrap_or(false) {
-        if let Ok(v) = obj.call_method0("item").and_then(|i| i.extract::<f64>()) {
-            if obj.cast::<PyUntypedArray>().is_err() {
-                return Ok(Value::Number(v));
-            }
-        }
+        return Err(PyTypeError::new_err(format!(
+            "parameter {}: cannot bind a NumPy scalar of type {}",
+            index + 1,
+            type_name(obj)
+        )));
     }
     match floats_1d(obj, &format!("parameter {}", index + 1)) {
         Ok(v) => Ok(Value::vector(&v)),

@@ -58,6 +58,10 @@ def test_parameters_of_every_kind(db):
     assert r.fetchall() == [("it's", 0.5)]
     r = db.execute("SELECT id FROM m WHERE COSINE(embedding, ?) > ?", [[1, 2, 3], 0.999])
     assert r.fetchall() == [("b",)]
+    # NumPy scalars bind as the Python scalar they hold.
+    r = db.execute("SELECT ?, ?, ?, ?, ?", [np.int64(3), np.float32(0.5), np.bool_(True), np.str_("s"),
+                                           np.array(2.5)])
+    assert r.fetchall() == [(3.0, 0.5, True, "s", 2.5)]
     # Text parameters are values, never SQL.
     r = db.execute("SELECT COUNT(*) FROM m WHERE id = ?", ["x' OR 'a' = 'a"])
     assert r.fetchone() == (0.0,)
