@@ -146,7 +146,9 @@ impl PyDatabase {
     }
 
     /// Another connection to the same database: the same data, its own session (its own
-    /// transaction). Use one per thread that opens transactions.
+    /// transaction). Use one per thread that opens transactions. One writer at a time: a
+    /// write on one connection waits while another connection has a transaction open, so a
+    /// thread must not write through a second connection while its own is in one.
     fn cursor(&self) -> PyResult<PyDatabase> {
         let db = self.db()?;
         Ok(Self::from_facade((*db).clone(), self.path.clone()))

@@ -230,6 +230,8 @@ impl PyQueryResult {
     /// Every row as columns: a dict from column name to a NumPy array — float64 for
     /// numbers (NaN for NULL), bool, a 2-D float32 array `(rows, width)` for vectors of one
     /// width, and an object array for text and anything mixed. The cursor does not move.
+    /// (Values carry their types, not the columns: without rows every column is an empty
+    /// float64 array.)
     fn fetchnumpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         for (c, name) in self.columns.iter().enumerate() {
