@@ -215,6 +215,40 @@ impl Database {
     pub fn in_transaction(&self) -> bool {
         self.session.lock().in_transaction()
     }
+
+    /// Runs `f` in this connection's write transaction: the one its TensorQL `BEGIN`
+    /// opened, if any (what `f` does then commits or rolls back with it), else a
+    /// transaction of its own, committed (durably) when `f` succeeds. If `f` fails nothing
+    /// has changed. Bindings use it so that a typed call made inside the program's
+    /// `BEGIN` belongs to that transaction instead of waiting for its writer lock forever.
+    pub fn write<T>(&self, f: impl FnOnce(&mut WriteTransaction) -> Result<T>) -> Result<T> {
+        {
+            let mut session = self.session.lock();
+            if let Some(txn) = session.transaction_mut() {
+                return f(txn);
+            }
+        }
+        // No BEGIN: the session lock is not held while the engine works, so the
+        // connection's other threads keep running their statements.
+        let mut txn = self.engine.begin_write()?;
+        let out = f(&mut txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on map `name` as this connection sees it: with the changes of its open
+    /// `BEGIN` if there is one, else the latest committed version (a read transaction, so
+    /// it neither waits for nor blocks a writer).
+    pub fn read_map<T>(&self, name: &str, f: impl FnOnce(&MapView<'_>) -> Result<T>) -> Result<T> {
+        {
+            let mut session = self.session.lock();
+            if let Some(txn) = session.transaction_mut() {
+                return f(&txn.map(name)?);
+            }
+        }
+        let read = self.engine.begin_read()?;
+        f(&read.map(name)?)
+    }
 }
 
 /// The statements of a script, run one per `next()` (see [`Database::execute_iter`]).
@@ -246,5 +280,49 @@ impl Iterator for Statements {
         };
         self.failed = r.is_err();
         Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(id: &str) -> Object {
+        Object::new(id, "cube", [1.0, 2.0, 3.0], vec![0.5, 0.25])
+    }
+
+    #[test]
+    fn typed_writes_join_the_open_begin_and_roll_back_with_it() {
+        let db = Database::open_in_memory().unwrap();
+        db.execute("CREATE MAP m WITH (channels = 2); BEGIN")
+            .unwrap();
+        db.write(|t| t.insert_many("m", vec![object("a"), object("b")]))
+            .unwrap();
+        // The connection sees its own uncommitted objects; another does not.
+        assert_eq!(db.read_map("m", |v| Ok(v.len())).unwrap(), 2);
+        assert_eq!(db.clone().read_map("m", |v| Ok(v.len())).unwrap(), 0);
+        let r = db.execute("SELECT COUNT(*) FROM m").unwrap();
+        assert_eq!(r[0].rows[0][0], Value::Number(2.0));
+        db.execute("ROLLBACK").unwrap();
+        assert_eq!(db.read_map("m", |v| Ok(v.len())).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failed_typed_write_leaves_the_begin_as_it_was() {
+        let db = Database::open_in_memory().unwrap();
+        db.execute("CREATE MAP m WITH (channels = 2); BEGIN")
+            .unwrap();
+        db.write(|t| t.insert("m", object("a"))).unwrap();
+        let dup = db.write(|t| t.insert_many("m", vec![object("b"), object("a")]));
+        assert!(matches!(dup, Err(Error::DuplicateId { .. })));
+        db.execute("COMMIT").unwrap();
+        assert_eq!(db.read_map("m", |v| Ok(v.len())).unwrap(), 1);
+        // Outside BEGIN a typed write commits on its own.
+        db.write(|t| t.insert("m", object("c"))).unwrap();
+        assert_eq!(db.clone().read_map("m", |v| Ok(v.len())).unwrap(), 2);
+        assert!(matches!(
+            db.read_map("nope", |v| Ok(v.len())),
+            Err(Error::MapNotFound(_))
+        ));
     }
 }

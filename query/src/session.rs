@@ -74,6 +74,14 @@ impl Session {
         self.txn.is_some()
     }
 
+    /// The write transaction a `BEGIN` opened, if one is open: typed calls made for this
+    /// session (a binding's bulk insert inside the program's transaction) join it, so they
+    /// commit or roll back with its statements. A typed call that fails has changed nothing
+    /// (the engine's rule), so the transaction stays as it was, as after a failed statement.
+    pub fn transaction_mut(&mut self) -> Option<&mut WriteTransaction> {
+        self.txn.as_mut()
+    }
+
     /// Runs every statement of `sql`, stopping at the first error. The whole script is
     /// parsed first: a syntax error anywhere runs nothing.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {

@@ -1,0 +1,568 @@
+//! `Database`: one connection to a tensormap database — TensorQL with `?` parameters, the
+//! typed calls that take and return NumPy arrays, transactions and rendering.
+//!
+//! Every call releases the GIL while the engine works, so other Python threads run
+//! meanwhile. A connection may be shared by threads: its TensorQL statements run one at a
+//! time (one session, one `BEGIN`), while the typed reads (`within`, `nearest`,
+//! `attention`, `voxels`) of a connection outside a transaction read the latest committed
+//! version without waiting for anyone. `cursor()` gives another connection to the same data
+//! with its own session, for a thread that needs its own transaction.
+
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
+use parking_lot::RwLock;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use tensormap::{Candidates, Dtype, MapConfig, Object, RenderOptions, Value};
+
+use crate::convert::{floats_1d, floats_2d, param, point, type_name};
+use crate::error;
+use crate::result::PyQueryResult;
+use crate::svg::Svg;
+
+/// A connection to a tensormap database (`tensormap.connect(path)`).
+#[pyclass(module = "tensormap", name = "Database", frozen)]
+#[derive(Debug)]
+pub struct PyDatabase {
+    /// `None` once closed. Calls clone the `Arc` and work without holding the lock, so
+    /// `close()` never waits for a running call (the database closes when it ends).
+    inner: RwLock<Option<Arc<tensormap::Database>>>,
+    /// Where it lives (`None`: in memory), for `repr`.
+    path: Option<String>,
+}
+
+impl PyDatabase {
+    fn from_facade(db: tensormap::Database, path: Option<String>) -> Self {
+        PyDatabase {
+            inner: RwLock::new(Some(Arc::new(db))),
+            path,
+        }
+    }
+
+    fn db(&self) -> PyResult<Arc<tensormap::Database>> {
+        self.inner.read().clone().ok_or_else(error::closed)
+    }
+
+    /// Runs TensorQL with the GIL released; the last statement's result.
+    fn run(&self, py: Python<'_>, sql: &str, params: Vec<Value>) -> PyResult<PyQueryResult> {
+        let db = self.db()?;
+        let results = py
+            .detach(|| db.execute_with(sql, &params))
+            .map_err(|e| error::query(py, e))?;
+        Ok(PyQueryResult::new(
+            results.into_iter().last().unwrap_or_default(),
+        ))
+    }
+}
+
+/// `ids`, one str per object.
+fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, found a single str"
+        )));
+    }
+    obj.extract::<Vec<String>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, found {}",
+            type_name(obj)
+        ))
+    })
+}
+
+/// A read call's answer: ids and one float32 per id.
+fn ids_and_values<'py>(py: Python<'py>, hits: Vec<(String, f32)>) -> PyResult<Bound<'py, PyTuple>> {
+    let (ids, values): (Vec<String>, Vec<f32>) = hits.into_iter().unzip();
+    let values: Bound<'py, PyArray1<f32>> = values.into_pyarray(py);
+    PyTuple::new(py, [PyList::new(py, ids)?.into_any(), values.into_any()])
+}
+
+#[pymethods]
+impl PyDatabase {
+    /// Opens (creating if missing) the database directory `path`, or a database in memory
+    /// when `path` is None. Same as `tensormap.connect(path)`.
+    #[new]
+    #[pyo3(signature = (path = None))]
+    pub fn open(py: Python<'_>, path: Option<std::path::PathBuf>) -> PyResult<Self> {
+        let shown = path.as_ref().map(|p| p.display().to_string());
+        let db = py
+            .detach(|| match &path {
+                Some(p) => tensormap::Database::open(p),
+                None => tensormap::Database::open_in_memory(),
+            })
+            .map_err(error::engine)?;
+        Ok(Self::from_facade(db, shown))
+    }
+
+    /// Runs the TensorQL `sql` (one statement or several separated by `;`) with its `?`
+    /// parameters bound, in order, to `params` — None, bool, int, float, str, or a vector
+    /// (a NumPy array or a sequence of numbers). Returns the result of the last statement.
+    /// Raises `tensormap.QueryError` (with `line` and `column`) when a statement fails; the
+    /// statements before it have run.
+    #[pyo3(signature = (sql, params = None))]
+    fn execute(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyQueryResult> {
+        let values = match params {
+            None => Vec::new(),
+            Some(p) if p.is_instance_of::<PyString>() || p.is_instance_of::<PyDict>() => {
+                return Err(PyTypeError::new_err(format!(
+                    "params must be a sequence of values, found {}",
+                    type_name(p)
+                )))
+            }
+            Some(p) => p
+                .try_iter()
+                .map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "params must be a sequence of values, found {}",
+                        type_name(p)
+                    ))
+                })?
+                .enumerate()
+                .map(|(i, v)| param(&v?, i))
+                .collect::<PyResult<Vec<_>>>()?,
+        };
+        self.run(py, sql, values)
+    }
+
+    /// Runs `sql` once for each sequence of parameters in `seq_of_params`, stopping at the
+    /// first error (each run commits on its own unless a transaction is open).
+    fn executemany(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        seq_of_params: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        for params in seq_of_params.try_iter()? {
+            self.execute(py, sql, Some(&params?))?;
+        }
+        Ok(())
+    }
+
+    /// Another connection to the same database: the same data, its own session (its own
+    /// transaction). Use one per thread that opens transactions. One writer at a time: a
+    /// write on one connection waits while another connection has a transaction open, so a
+    /// thread must not write through a second connection while its own is in one.
+    fn cursor(&self) -> PyResult<PyDatabase> {
+        let db = self.db()?;
+        Ok(Self::from_facade((*db).clone(), self.path.clone()))
+    }
+
+    /// Closes this connection (an open transaction is rolled back). The database closes
+    /// when its last connection does. Later calls raise `tensormap.Error`.
+    fn close(&self) {
+        self.inner.write().take();
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.read().is_none()
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    /// A context manager: `with db.transaction(): ...` runs the block in one transaction,
+    /// committed (durably) when the block ends, rolled back if it raises.
+    fn transaction(slf: Py<Self>) -> Transaction {
+        Transaction { db: slf }
+    }
+
+    /// Opens a transaction (TensorQL `BEGIN`).
+    fn begin(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, "BEGIN", Vec::new()).map(drop)
+    }
+
+    /// Commits the open transaction; it is durable when this returns.
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, "COMMIT", Vec::new()).map(drop)
+    }
+
+    /// Rolls the open transaction back.
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, "ROLLBACK", Vec::new()).map(drop)
+    }
+
+    /// Whether a transaction is open on this connection.
+    #[getter]
+    fn in_transaction(&self) -> PyResult<bool> {
+        Ok(self.db()?.in_transaction())
+    }
+
+    /// Creates map `name` (in the open transaction, if any).
+    #[pyo3(signature = (name, *, resolution = 64, channels = 32, bounds = 500.0, dtype = "f32", sigma = 2.0, splat_radius = 3))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_map(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        resolution: u32,
+        channels: u32,
+        bounds: f64,
+        dtype: &str,
+        sigma: f64,
+        splat_radius: u32,
+    ) -> PyResult<()> {
+        let db = self.db()?;
+        let dtype = Dtype::parse(dtype).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let config = MapConfig {
+            resolution,
+            channels,
+            bounds,
+            dtype,
+            sigma,
+            splat_radius,
+        };
+        py.detach(|| db.write(|t| t.create_map(name, config)))
+            .map_err(error::engine)
+    }
+
+    /// Drops map `name` and everything in it.
+    fn drop_map(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let db = self.db()?;
+        py.detach(|| db.write(|t| t.drop_map(name)))
+            .map_err(error::engine)
+    }
+
+    /// Inserts `n` objects into `map` on the bulk path, all or none: `ids` (n str), `types`
+    /// (one str for all, or n), `positions` a float32 array `(n, 3)`, `embeddings` a
+    /// float32 array `(n, channels)`, `confidence` None (1.0), one number or `n` numbers.
+    /// Float32 C-contiguous arrays are read in place; other float dtypes are converted.
+    /// Returns `n`. Raises `tensormap.Error` (nothing inserted) for a duplicate id, a
+    /// position outside the bounds, a NaN, a wrong embedding width or an unknown map.
+    #[pyo3(signature = (map, ids, types, positions, embeddings, confidence = None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature
+    fn insert(
+        &self,
+        py: Python<'_>,
+        map: &str,
+        ids: &Bound<'_, PyAny>,
+        types: &Bound<'_, PyAny>,
+        positions: &Bound<'_, PyAny>,
+        embeddings: &Bound<'_, PyAny>,
+        confidence: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let db = self.db()?;
+        let ids = strings(ids, "ids")?;
+        let n = ids.len();
+        let kinds: Vec<String> = if types.is_instance_of::<PyString>() {
+            vec![types.extract()?]
+        } else {
+            let t = strings(types, "types")?;
+            if t.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "types has {} values for {n} ids",
+                    t.len()
+                )));
+            }
+            t
+        };
+        let (positions, rows, _) = floats_2d(positions, Some(3), "positions")?;
+        if rows != n {
+            return Err(PyValueError::new_err(format!(
+                "positions has {rows} rows for {n} ids"
+            )));
+        }
+        let (embeddings, rows, width) = floats_2d(embeddings, None, "embeddings")?;
+        if rows != n {
+            return Err(PyValueError::new_err(format!(
+                "embeddings has {rows} rows for {n} ids"
+            )));
+        }
+        let confidences: Vec<f32> = match confidence {
+            None => vec![1.0],
+            Some(c) if c.extract::<f64>().is_ok() => vec![c.extract::<f64>()? as f32],
+            Some(c) => {
+                let v = floats_1d(c, "confidence")?;
+                if v.len() != n {
+                    return Err(PyValueError::new_err(format!(
+                        "confidence has {} values for {n} ids",
+                        v.len()
+                    )));
+                }
+                v
+            }
+        };
+        let (p, e) = (positions.as_slice(), embeddings.as_slice());
+        py.detach(|| {
+            let objects: Vec<Object> = ids
+                .into_iter()
+                .enumerate()
+                .map(|(i, id)| Object {
+                    id,
+                    kind: kinds[if kinds.len() == 1 { 0 } else { i }].clone(),
+                    position: [p[3 * i], p[3 * i + 1], p[3 * i + 2]],
+                    embedding: e[i * width..(i + 1) * width].to_vec(),
+                    confidence: confidences[if confidences.len() == 1 { 0 } else { i }],
+                })
+                .collect();
+            db.write(|t| t.insert_many(map, objects))
+        })
+        .map_err(error::engine)?;
+        Ok(n)
+    }
+
+    /// The objects of `map` within `radius` of `center`, from the R*-tree: `(ids,
+    /// distances)`, nearest first (ties by id), distances a float32 array.
+    fn within<'py>(
+        &self,
+        py: Python<'py>,
+        map: &str,
+        center: &Bound<'py, PyAny>,
+        radius: f64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let db = self.db()?;
+        let c = point(center, "center")?;
+        let hits = py
+            .detach(|| {
+                db.read_map(map, |view| {
+                    let mut hits: Vec<(String, f32)> = view
+                        .within(c, radius as f32)?
+                        .into_iter()
+                        .map(|o| {
+                            let p = o.position();
+                            let d2: f32 = (0..3).map(|a| (p[a] - c[a]) * (p[a] - c[a])).sum();
+                            (o.id().to_string(), d2.sqrt())
+                        })
+                        .collect();
+                    hits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+                    Ok(hits)
+                })
+            })
+            .map_err(error::engine)?;
+        ids_and_values(py, hits)
+    }
+
+    /// The `k` objects of `map` nearest `point`, from the R*-tree: `(ids, distances)`,
+    /// nearest first (ties by id).
+    fn nearest<'py>(
+        &self,
+        py: Python<'py>,
+        map: &str,
+        point: &Bound<'py, PyAny>,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let db = self.db()?;
+        let p = crate::convert::point(point, "point")?;
+        let hits = py
+            .detach(|| {
+                db.read_map(map, |view| {
+                    Ok(view
+                        .nearest(p, k)?
+                        .into_iter()
+                        .map(|(o, d)| (o.id().to_string(), d))
+                        .collect::<Vec<_>>())
+                })
+            })
+            .map_err(error::engine)?;
+        ids_and_values(py, hits)
+    }
+
+    /// Scaled dot-product attention of `query` (channels values) over the objects of
+    /// `map` — all of them, those within `radius` of `center`, or those with `ids` — :
+    /// `(ids, weights)` of the top `k`, highest first (ties by id), where the weight is
+    /// `softmax(q·e/√channels)` over all candidates (so the weights of all candidates sum
+    /// to 1).
+    #[pyo3(signature = (map, query, k, *, center = None, radius = None, ids = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn attention<'py>(
+        &self,
+        py: Python<'py>,
+        map: &str,
+        query: &Bound<'py, PyAny>,
+        k: usize,
+        center: Option<&Bound<'py, PyAny>>,
+        radius: Option<f64>,
+        ids: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let db = self.db()?;
+        let q = floats_1d(query, "query")?;
+        let region = match (center, radius) {
+            (Some(c), Some(r)) => Some((point(c, "center")?, r as f32)),
+            (None, None) => None,
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "attention takes center and radius together",
+                ))
+            }
+        };
+        let ids = ids.map(|i| strings(i, "ids")).transpose()?;
+        if region.is_some() && ids.is_some() {
+            return Err(PyTypeError::new_err(
+                "attention takes either center and radius, or ids",
+            ));
+        }
+        let hits = py
+            .detach(|| {
+                db.read_map(map, |view| {
+                    let refs: Vec<&str> = ids.iter().flatten().map(String::as_str).collect();
+                    let candidates = match (&region, &ids) {
+                        (Some((center, radius)), _) => Candidates::Within {
+                            center: *center,
+                            radius: *radius,
+                        },
+                        (None, Some(_)) => Candidates::Ids(&refs),
+                        (None, None) => Candidates::All,
+                    };
+                    Ok(view
+                        .attention(&q, candidates, k)?
+                        .into_iter()
+                        .map(|(o, w)| (o.id().to_string(), w))
+                        .collect::<Vec<_>>())
+                })
+            })
+            .map_err(error::engine)?;
+        ids_and_values(py, hits)
+    }
+
+    /// The occupied cells of `map`'s voxel field whose centre is within `radius` of
+    /// `center`: `(cells, values)`, cells an int64 array `(m, 3)` of `(i, j, k)`, values a
+    /// float32 array `(m, channels)`.
+    fn voxels<'py>(
+        &self,
+        py: Python<'py>,
+        map: &str,
+        center: &Bound<'py, PyAny>,
+        radius: f64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let db = self.db()?;
+        let c = point(center, "center")?;
+        let set = py
+            .detach(|| db.read_map(map, |view| view.voxels_within(c, radius as f32)))
+            .map_err(error::engine)?;
+        let m = set.len();
+        let cells: Vec<i64> = set.cells.iter().flat_map(|c| c.map(i64::from)).collect();
+        let cells = cells.into_pyarray(py).reshape([m, 3])?;
+        let values = set.values.into_pyarray(py).reshape([m, set.channels])?;
+        PyTuple::new(py, [cells.into_any(), values.into_any()])
+    }
+
+    /// Renders the objects the SELECT `sql` chooses as an `SVG` (shown by Jupyter), with
+    /// the camera and drawing settings of TensorQL's `RENDER ... WITH (...)`: `width`,
+    /// `height` (pixels), `camera` and `rotation` (3 numbers), `fov`, `perspective`,
+    /// `heatmap`, `axes`, `legend` (bools).
+    #[pyo3(signature = (sql, **settings))]
+    fn render(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        settings: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Svg> {
+        let db = self.db()?;
+        let opts = render_options(settings)?;
+        let text = py
+            .detach(|| db.render(sql, &opts))
+            .map_err(|e| error::query(py, e))?;
+        Ok(Svg::new(text))
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.closed() { " (closed)" } else { "" };
+        match &self.path {
+            Some(p) => format!("<tensormap.Database '{p}'{state}>"),
+            None => format!("<tensormap.Database in memory{state}>"),
+        }
+    }
+}
+
+/// `RenderOptions` from keyword arguments, with the ranges `RENDER ... WITH` accepts.
+fn render_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<RenderOptions> {
+    let mut o = RenderOptions::default();
+    let Some(settings) = settings else {
+        return Ok(o);
+    };
+    for (key, value) in settings.iter() {
+        let key: String = key.extract()?;
+        let number = |lo: f64, hi: f64| -> PyResult<f64> {
+            match value.extract::<f64>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+                _ => Err(PyValueError::new_err(format!(
+                    "{key} must be a number in [{lo}, {hi}]"
+                ))),
+            }
+        };
+        let flag = || -> PyResult<bool> {
+            value
+                .extract::<bool>()
+                .map_err(|_| PyTypeError::new_err(format!("{key} must be True or False")))
+        };
+        let vector = || -> PyResult<[f32; 3]> {
+            let v = point(&value, &key)?;
+            if v.iter().all(|x| x.is_finite() && x.abs() <= 1e9) {
+                Ok(v)
+            } else {
+                Err(PyValueError::new_err(format!(
+                    "{key} must be 3 finite numbers"
+                )))
+            }
+        };
+        match key.as_str() {
+            "width" => o.width = number(1.0, 16384.0)?.round() as u32,
+            "height" => o.height = number(1.0, 16384.0)?.round() as u32,
+            "camera" => o.camera.position = vector()?,
+            "rotation" => o.camera.rotation = vector()?,
+            "fov" => o.camera.fov = number(1e-3, 1e6)? as f32,
+            "perspective" => o.camera.perspective = number(1e-3, 1e12)? as f32,
+            "heatmap" => o.heatmap = flag()?,
+            "axes" => o.axes = flag()?,
+            "legend" => o.legend = flag()?,
+            other => {
+                return Err(PyTypeError::new_err(format!(
+                    "render got an unknown setting '{other}' (width, height, camera, rotation, fov, perspective, heatmap, axes, legend)"
+                )))
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// `with db.transaction():` — BEGIN on entry, COMMIT on a normal exit, ROLLBACK when the
+/// block raises.
+#[pyclass(module = "tensormap", frozen)]
+#[derive(Debug)]
+pub struct Transaction {
+    db: Py<PyDatabase>,
+}
+
+#[pymethods]
+impl Transaction {
+    fn __enter__(&self, py: Python<'_>) -> PyResult<Py<PyDatabase>> {
+        self.db.get().begin(py)?;
+        Ok(self.db.clone_ref(py))
+    }
+
+    #[pyo3(signature = (exc_type, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let db = self.db.get();
+        // The block may have committed or rolled back itself.
+        if db.closed() || !db.in_transaction()? {
+            return Ok(false);
+        }
+        if exc_type.is_some_and(|t| !t.is_none()) {
+            db.rollback(py)?;
+        } else {
+            db.commit(py)?;
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,35 @@
+//! The native module `tensormap._tensormap` of the Python package `tensormap`: bindings
+//! over the facade crate (`tensormap::Database`), with NumPy arrays in and out.
+//!
+//! The pure-Python part of the package (python/tensormap/) re-exports these classes, adds
+//! `connect` and `tensormap.compat.TensorMap3D` (the seed's class on the engine).
+
+mod convert;
+mod database;
+mod error;
+mod result;
+mod svg;
+
+use pyo3::prelude::*;
+
+/// Opens the database directory `path` (created if missing), or a database in memory when
+/// `path` is None.
+#[pyfunction]
+#[pyo3(signature = (path = None))]
+fn connect(py: Python<'_>, path: Option<std::path::PathBuf>) -> PyResult<database::PyDatabase> {
+    database::PyDatabase::open(py, path)
+}
+
+#[pymodule]
+fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_class::<database::PyDatabase>()?;
+    m.add_class::<database::Transaction>()?;
+    m.add_class::<result::PyQueryResult>()?;
+    m.add_class::<svg::Svg>()?;
+    m.add("Error", py.get_type::<error::Error>())?;
+    m.add("QueryError", py.get_type::<error::QueryError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+from ._tensormap import (
+    SVG as SVG,
+    Database as Database,
+    Error as Error,
+    QueryError as QueryError,
+    Result as Result,
+    Transaction as Transaction,
+    __version__ as __version__,
+    connect as connect,
+)
+
+__all__ = ["SVG", "Database", "Error", "QueryError", "Result", "Transaction", "__version__", "connect"]
