@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{objects, random_object, MILLION, RADIUS_100_HITS};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tensormap::{Candidates, Database, Field, MapConfig, Object};
+use tensormap::{Candidates, Database, Field, MapConfig, Object, SnapshotOptions};
 
 /// A database in memory holding `n` random objects in map "m" (default settings).
 fn loaded(n: usize) -> Database {
@@ -270,10 +270,42 @@ fn durable(c: &mut Criterion) {
     g.finish();
 }
 
+/// Issue 12 end to end: a map of 100k objects (its dense 64³ × 32 field) written by
+/// `ReadTransaction::snapshot` and made again by `Database::restore` into a fresh durable
+/// database (objects on the bulk path, the field from the file's bricks).
+fn snapshot_restore(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, db) = bulk_insert(&dir.path().join("db"), &objects(100_000, 5), 100_000);
+    let file = dir.path().join("m.tensor3d");
+    let read = db.begin_read().unwrap();
+    let options = SnapshotOptions::default();
+    let logical = read.snapshot("m", &file, &options).unwrap().logical_bytes;
+    let mut g = c.benchmark_group("snapshot");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(logical));
+    g.bench_function("snapshot_100k_zstd", |b| {
+        b.iter(|| read.snapshot("m", &file, &options).unwrap())
+    });
+    g.bench_function("restore_100k_zstd_durably", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let target = tempfile::tempdir().unwrap();
+                let fresh = Database::open(target.path().join("db")).unwrap();
+                let start = Instant::now();
+                black_box(fresh.restore("m", &file).unwrap());
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = fast;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = field_ops, render_view, million
 }
-criterion_group!(slow, durable);
+criterion_group!(slow, durable, snapshot_restore);
 criterion_main!(fast, slow);
