@@ -7,6 +7,7 @@ use std::fmt::{self, Display, Formatter, Write};
 use std::sync::Arc;
 
 use crate::error::Pos;
+pub use crate::parser::model::ModelStatement;
 
 /// A position inside the tree. Equality ignores it, so that trees compare by meaning.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,6 +94,8 @@ pub enum Statement {
         /// Settings: width, height, camera, rotation, fov, perspective, heatmap, axes, legend.
         settings: Vec<(String, Setting, Span)>,
     },
+    /// A model statement: CREATE / LOAD / TRAIN / SAVE / SHOW / DROP MODEL(S).
+    Model(ModelStatement),
     /// `BEGIN`
     Begin,
     /// `COMMIT`
@@ -832,6 +835,7 @@ impl Display for Statement {
                 }
                 Ok(())
             }
+            Statement::Model(m) => write!(f, "{m}"),
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

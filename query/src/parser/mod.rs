@@ -11,6 +11,7 @@ use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
 mod expr;
+pub mod model;
 mod select;
 
 /// How deeply expressions may nest (parentheses, vectors, calls, unary operators).
@@ -31,12 +32,7 @@ pub fn is_reserved(word: &str) -> bool {
 }
 
 /// Statements of later issues, refused with a clear error for now.
-const NOT_YET: [(&str, &str); 4] = [
-    ("load", "LOAD MODEL"),
-    ("snapshot", "SNAPSHOT"),
-    ("restore", "RESTORE"),
-    ("models", "models"),
-];
+const NOT_YET: [(&str, &str); 2] = [("snapshot", "SNAPSHOT"), ("restore", "RESTORE")];
 
 /// A statement and where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -335,9 +331,9 @@ impl<'t> Parser<'t> {
                     if_exists,
                 })
             }
-            ("create" | "drop" | "show", "model" | "models") => {
-                Err(Error::new(pos, "models are not supported yet".to_string()))
-            }
+            ("create" | "drop", "model")
+            | ("show", "models" | "model")
+            | ("load" | "train" | "save", _) => self.model_statement(),
             ("show", "maps") => {
                 self.bump();
                 self.bump();
@@ -645,8 +641,6 @@ mod tests {
         assert!(e.message.contains("not supported yet"));
         let e = parse_statement("RENDER SHOW MAPS").unwrap_err();
         assert!(e.message.contains("SELECT after RENDER"), "{e}");
-        let e = parse_statement("LOAD MODEL vllm FROM 'w.vllm'").unwrap_err();
-        assert!(e.message.contains("not supported yet"));
         assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
         assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());
     }
