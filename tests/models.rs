@@ -75,10 +75,13 @@ fn top20_hits(db: &Database) -> Vec<usize> {
         .collect()
 }
 
+/// One report: the label (at the start), done, total, the message.
+type Event = (String, u64, u64, Option<String>);
+
 /// Records what a statement reports.
 #[derive(Default)]
 struct Recorder {
-    events: Mutex<Vec<(String, u64, u64, Option<String>)>>,
+    events: Mutex<Vec<Event>>,
     total: Mutex<u64>,
 }
 
