@@ -684,7 +684,9 @@ fn update(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = one_map(functions, map);
+    let mut env = one_map(functions, map);
+    // Batch functions (a model's m_score) scale positions by the map's bounds.
+    env.context.bounds = t.map(map).ok().map(|v| v.config().bounds);
     for (c, e, at) in set {
         if c == "id" {
             return Err(Error::new(at.0, "the id of an object cannot be updated"));
