@@ -4,6 +4,7 @@
 //! pass of the model — before ORDER BY, grouping and projection read the values
 //! ([`Env::batched`], by the call's position, indexed by tuple).
 //!
+//! UPDATE runs the batch calls of its SET expressions once over all the rows it updates.
 //! Calls with constant arguments are not batched: they are computed once per statement
 //! ([`Env::memo`]). A batch call inside WHERE is evaluated row by row (a batch of one).
 

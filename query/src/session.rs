@@ -11,7 +11,9 @@ use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, Write
 
 use crate::ast::{Expr, ExprKind, Select, Setting, Span, Statement};
 use crate::error::{Error, Pos, Result};
-use crate::eval::{as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, OBJECT_COLUMNS};
+use crate::eval::{
+    as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, Tuples, OBJECT_COLUMNS,
+};
 use crate::exec::{explain, row_passes, select, QueryResult};
 use crate::model::ModelHost;
 use crate::parser::{parse_script, Parsed};
@@ -705,14 +707,22 @@ fn update(
     let mut updated = Vec::with_capacity(targets.len());
     {
         let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+        let mut rows = Tuples::new(1);
+        let mut found = Vec::with_capacity(targets.len());
         for old in &targets {
-            let Some(row) = view.get(&old.id) else {
-                continue;
-            };
+            if let Some(row) = view.get(&old.id) {
+                rows.push(&[Row::Obj(row)]);
+                found.push(old);
+            }
+        }
+        // Batch functions of SET (`m_embed(type)`) run once over all the targets.
+        let exprs: Vec<&Expr> = set.iter().map(|(_, e, _)| e).collect();
+        crate::batch::compute(&mut env, &exprs, &rows)?;
+        for (i, old) in found.into_iter().enumerate() {
             let mut o = old.clone();
             for (c, e, _) in set {
                 // Every expression sees the row as it was before this statement.
-                let v = env.eval(e, Scope::Row(&[Row::Obj(row)], 0))?;
+                let v = env.eval(e, Scope::Row(rows.get(i), i))?;
                 assign(&mut o, c, &v, e.pos)?;
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;

@@ -116,6 +116,21 @@ fn a_batch_function_runs_once_over_the_rows_of_a_stage() {
     assert_eq!(r[0].rows[0][0], Value::Number(28.0));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
+    // UPDATE's SET: one call over every row it updates, each row its own value.
+    calls.store(0, Ordering::SeqCst);
+    rows.store(0, Ordering::SeqCst);
+    let r = s
+        .execute("UPDATE m SET confidence = twice(x) / 1000 WHERE x < 100")
+        .unwrap();
+    assert_eq!(r[0].status, "UPDATE 100");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(rows.load(Ordering::SeqCst), 100);
+    let r = s
+        .execute("SELECT confidence FROM m WHERE id IN ('o000', 'o042', 'o099', 'o100')")
+        .unwrap();
+    let got: Vec<String> = r[0].rows.iter().map(|row| row[0].to_string()).collect();
+    assert_eq!(got, ["0", "0.084", "0.198", "1"]);
+
     // The map's bounds reach the function.
     let r = s.execute("SELECT ctx_bounds() FROM m LIMIT 1").unwrap();
     assert_eq!(r[0].rows[0][0], Value::Number(1000.0));
