@@ -36,6 +36,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+mod models;
+pub use models::MAX_GENERATE_TOKENS;
+
 pub use tensormap_engine::{
     format_f32, format_number, widen_f32, Backend, Candidates, Compression, Dtype, Field,
     FieldStats, Format, MapConfig, MapInfo, MapStats, MapView, MemoryBackend, Object, ObjectRef,
@@ -131,7 +134,10 @@ impl Database {
 
     /// Wraps an engine database with a fresh session.
     pub fn from_engine(engine: tensormap_engine::Database) -> Self {
-        let session = Arc::new(Mutex::new(Session::new(engine.clone())));
+        let mut session = Session::new(engine.clone());
+        // Model statements and the stored models' functions (m_embed, ...): the V-LLM.
+        session.set_model_host(Some(Arc::new(models::VllmHost::default())));
+        let session = Arc::new(Mutex::new(session));
         Database { engine, session }
     }
 

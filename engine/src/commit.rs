@@ -14,6 +14,9 @@
 //! 4. changed dead-slot chunks, the manifest, the journal (or, at a checkpoint, the dirty
 //!    bricks) and the meta record go into the batch.
 //!
+//! The blobs of models the transaction stored join the new files (their records are in
+//! the batch already; see `models.rs`).
+//!
 //! Then the new segment files are written and fsynced and the batch committed (one atomic,
 //! durable sled batch that names them) while the field changes are applied in memory on
 //! another thread; only then is the new version published and are retired files removed.
@@ -76,6 +79,9 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
             txn.force_checkpoint,
         )?);
     }
+    // The models' blobs (ids taken when they were put) are written with the segment files.
+    work.new_blobs.append(&mut txn.model_blobs);
+    work.last_blob = work.last_blob.max(txn.last_blob);
     if let Some(last) = work.last_blob {
         txn.batch.put(
             keys::global(persist::NEXT_BLOB),
@@ -145,6 +151,21 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
     }
     let mut version = (*txn.base).clone();
     version.next_map_id = txn.next_map_id;
+    for (name, model) in std::mem::take(&mut txn.changed_models) {
+        match model {
+            Some(m) => {
+                // Read the committed bytes where they now lie (mapped), as for segments.
+                let m = match inner.backend.get_blob(m.blob_id()) {
+                    Ok(blob) if blob.is_mapped() && blob.len() == m.bytes().len() => {
+                        Arc::new(m.rebound(blob))
+                    }
+                    _ => m,
+                };
+                version.models.insert(name, m)
+            }
+            None => version.models.remove(&name),
+        };
+    }
     for (name, state) in changed {
         match state {
             Some(state) => version.maps.insert(name, Arc::new(state)),

@@ -22,6 +22,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Version {
     pub maps: BTreeMap<String, Arc<MapState>>,
+    pub models: BTreeMap<String, Arc<crate::models::StoredModel>>,
     pub next_map_id: u32,
 }
 
@@ -119,6 +120,11 @@ impl Database {
                 .into_iter()
                 .map(|m| (m.name.to_string(), Arc::new(m)))
                 .collect(),
+            models: loaded
+                .models
+                .into_iter()
+                .map(|m| (m.name().to_string(), Arc::new(m)))
+                .collect(),
             next_map_id: loaded.next_map_id,
         };
         Ok(Database {
@@ -183,6 +189,11 @@ impl Database {
                 objects: m.objects.len() as u64,
             })
             .collect()
+    }
+
+    /// Every stored model, by name (see [`crate::WriteTransaction::put_model`]).
+    pub fn models(&self) -> Vec<Arc<crate::StoredModel>> {
+        self.inner.current.read().models.values().cloned().collect()
     }
 
     /// Registers a scalar function callable from TensorQL as `name(arg, ...)` with exactly

@@ -19,6 +19,12 @@ pub enum Error {
     /// A map of that name exists already.
     #[error("a map named '{0}' exists already")]
     MapExists(String),
+    /// No model of that name.
+    #[error("no model named '{0}'")]
+    ModelNotFound(String),
+    /// A model of that name exists already.
+    #[error("a model named '{0}' exists already")]
+    ModelExists(String),
     /// A map name that cannot be used.
     #[error("invalid map name '{name}': {reason}")]
     InvalidMapName {

@@ -20,6 +20,7 @@ use crate::commit;
 use crate::db::{Inner, Version};
 use crate::index::RowHome;
 use crate::map::{MapState, MapView};
+use crate::models::StoredModel;
 use crate::persist;
 use crate::{Error, Object, Result};
 
@@ -108,6 +109,23 @@ impl ReadTransaction {
     pub fn stats(&self, map: &str) -> Result<crate::MapStats> {
         self.map(map)?.stats()
     }
+
+    /// Model `name`, if there is one.
+    pub fn model(&self, name: &str) -> Option<Arc<StoredModel>> {
+        self.version.models.get(name).cloned()
+    }
+
+    /// Every model, by name.
+    pub fn models(&self) -> Vec<Arc<StoredModel>> {
+        self.version.models.values().cloned().collect()
+    }
+
+    /// The bytes of model `name`.
+    pub fn model_bytes(&self, name: &str) -> Result<tensormap_storage::Blob> {
+        self.model(name)
+            .map(|m| m.bytes().clone())
+            .ok_or_else(|| Error::ModelNotFound(name.to_string()))
+    }
 }
 
 /// The one open write transaction. Dropping it without `commit` rolls it back.
@@ -121,8 +139,15 @@ pub struct WriteTransaction {
     pub(crate) batch: Batch,
     /// Checkpoint every changed map at commit, whatever its journal length.
     pub(crate) force_checkpoint: bool,
-    /// Segment files of dropped maps, removed once the commit is durable.
+    /// Segment files of dropped maps (and blobs of dropped or replaced models), removed
+    /// once the commit is durable.
     pub(crate) dropped_blobs: Vec<u64>,
+    /// Models stored (`Some`) or dropped (`None`) by this transaction.
+    pub(crate) changed_models: BTreeMap<String, Option<Arc<StoredModel>>>,
+    /// The blobs of the models this transaction stores, written by the commit.
+    pub(crate) model_blobs: Vec<(u64, tensormap_storage::Blob)>,
+    /// The last blob id this transaction took (for models), if any.
+    pub(crate) last_blob: Option<u64>,
 }
 
 impl std::fmt::Debug for WriteTransaction {
@@ -135,6 +160,11 @@ impl std::fmt::Debug for WriteTransaction {
 }
 
 fn check_map_name(name: &str) -> Result<()> {
+    check_name(name, "map")
+}
+
+/// The rules of a map or model name: 1 to 255 bytes, no control character.
+pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
     let reason = if name.is_empty() {
         "it is empty"
     } else if name.len() > MAX_MAP_NAME_BYTES {
@@ -144,9 +174,14 @@ fn check_map_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::InvalidMapName {
-        name: name.chars().take(64).collect(),
-        reason: reason.into(),
+    let name: String = name.chars().take(64).collect();
+    Err(if what == "map" {
+        Error::InvalidMapName {
+            name,
+            reason: reason.into(),
+        }
+    } else {
+        Error::InvalidArgument(format!("invalid {what} name '{name}': {reason}"))
     })
 }
 
@@ -165,7 +200,20 @@ impl WriteTransaction {
             batch: Batch::default(),
             force_checkpoint: false,
             dropped_blobs: Vec::new(),
+            changed_models: BTreeMap::new(),
+            model_blobs: Vec::new(),
+            last_blob: None,
         }
+    }
+
+    /// Hands out a new blob id (only the writer allocates; an id is never reused in a
+    /// process, even when the commit that took it fails).
+    pub(crate) fn allocate_blob(&mut self) -> u64 {
+        let mut next = self.inner.next_blob.lock();
+        let id = *next;
+        *next += 1;
+        self.last_blob = Some(id);
+        id
     }
 
     fn state(&self, name: &str) -> Result<&MapState> {

@@ -7,6 +7,7 @@ use std::fmt::{self, Display, Formatter, Write};
 use std::sync::Arc;
 
 use crate::error::Pos;
+pub use crate::parser::model::ModelStatement;
 
 /// A position inside the tree. Equality ignores it, so that trees compare by meaning.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,6 +111,8 @@ pub enum Statement {
         /// The snapshot to read.
         from: String,
     },
+    /// A model statement: CREATE / LOAD / TRAIN / SAVE / SHOW / DROP MODEL(S).
+    Model(ModelStatement),
     /// `BEGIN`
     Begin,
     /// `COMMIT`
@@ -856,6 +859,7 @@ impl Display for Statement {
             Statement::Restore { name, from } => {
                 write!(f, "RESTORE {} FROM {}", ident(name), string(from))
             }
+            Statement::Model(m) => write!(f, "{m}"),
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use tensormap_engine::{widen_f32, ObjectRef, Registry, Value, VoxelSet};
+use tensormap_engine::{widen_f32, CallContext, ObjectRef, Registry, Value, VoxelSet};
 
 use crate::ast::{BinOp, Expr, ExprKind, AGGREGATES};
 use crate::error::{Error, Pos, Result};
@@ -193,6 +193,14 @@ pub struct Env<'a> {
     pub tables: Vec<TableInfo>,
     /// Attention weights by the printed query argument, indexed by tuple.
     pub attention: Vec<(String, Vec<f32>)>,
+    /// Values of batch-function calls computed over all tuples of a stage at once
+    /// (`exec::batch`), by the call's position, indexed by tuple.
+    pub batched: Vec<(Pos, Vec<Value>)>,
+    /// Values of batch-function calls with constant arguments, by the call's position:
+    /// computed once per statement (an `m_embed('red cube')` in a per-row expression).
+    pub memo: std::sync::Mutex<Vec<(Pos, Value)>>,
+    /// What batch functions are told of the statement (the map's bounds).
+    pub context: CallContext,
 }
 
 /// Where an expression is evaluated.
@@ -261,6 +269,9 @@ impl Env<'_> {
             functions,
             tables,
             attention: Vec::new(),
+            batched: Vec::new(),
+            memo: std::sync::Mutex::new(Vec::new()),
+            context: CallContext::default(),
         }
     }
 
@@ -455,6 +466,11 @@ impl Env<'_> {
                 if name == "attention" {
                     return self.attention(e, args, scope);
                 }
+                if func::arity(name).is_none() {
+                    if let Some(v) = self.batch_call(e, name, args, scope)? {
+                        return Ok(v);
+                    }
+                }
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(self.eval(a, scope)?);
@@ -588,18 +604,74 @@ impl Env<'_> {
         }
     }
 
+    /// A call of a batch function whose value is already known: computed for every tuple
+    /// of this stage ([`Env::batched`]), or a constant call computed once ([`Env::memo`]).
+    /// `None` when the call is evaluated as usual.
+    fn batch_call(
+        &self,
+        e: &Expr,
+        name: &str,
+        args: &[Expr],
+        scope: Scope<'_, '_>,
+    ) -> Result<Option<Value>> {
+        if let Some((_, values)) = self.batched.iter().find(|(p, _)| *p == e.pos) {
+            let Some((_, n)) = scope.tuple() else {
+                return Ok(Some(Value::Null));
+            };
+            return Ok(values.get(n).cloned());
+        }
+        if !args.iter().all(is_constant) {
+            return Ok(None);
+        }
+        let is_batch = self.functions.get(name).is_some_and(|f| f.batch.is_some());
+        if !is_batch {
+            return Ok(None);
+        }
+        let memo = |m: &std::sync::Mutex<Vec<(Pos, Value)>>| {
+            m.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|(p, _)| *p == e.pos)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(v) = memo(&self.memo) {
+            return Ok(Some(v));
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            vals.push(self.eval(a, scope)?);
+        }
+        let v = self.user_function(name, &vals, e.pos)?;
+        self.memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((e.pos, v.clone()));
+        Ok(Some(v))
+    }
+
     fn user_function(&self, name: &str, vals: &[Value], pos: Pos) -> Result<Value> {
         let f = self
             .functions
             .get(name)
             .ok_or_else(|| Error::new(pos, format!("unknown function '{name}'")))?;
-        if f.arity != vals.len() {
+        if !f.takes(vals.len()) {
             return Err(Error::new(
                 pos,
-                format!("{name} takes {} arguments, found {}", f.arity, vals.len()),
+                format!(
+                    "{name} takes {} arguments, found {}",
+                    f.arity_text(),
+                    vals.len()
+                ),
             ));
         }
-        (f.f)(vals).map_err(|m| Error::new(pos, format!("{name}: {m}")))
+        let r = match &f.batch {
+            Some(batch) => batch(&[vals.to_vec()], &self.context).and_then(|mut v| {
+                v.pop()
+                    .ok_or_else(|| "the batch function returned no value".to_string())
+            }),
+            None => (f.f)(vals),
+        };
+        r.map_err(|m| Error::new(pos, format!("{name}: {m}")))
     }
 
     /// Checks every column and function of `e` before any row is read, so that a mistake is
@@ -661,10 +733,14 @@ impl Env<'_> {
                         .functions
                         .get(name)
                         .ok_or_else(|| Error::new(e.pos, format!("unknown function '{name}'")))?;
-                    if f.arity != args.len() {
+                    if !f.takes(args.len()) {
                         return Err(Error::new(
                             e.pos,
-                            format!("{name} takes {} arguments, found {}", f.arity, args.len()),
+                            format!(
+                                "{name} takes {} arguments, found {}",
+                                f.arity_text(),
+                                args.len()
+                            ),
                         ));
                     }
                 }
@@ -698,6 +774,16 @@ impl Env<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether `e` has the same value on every row of a statement: it reads no column, no
+/// ATTENTION weight, no aggregate and no unbound parameter.
+pub fn is_constant(e: &Expr) -> bool {
+    !e.any(&|x| match &x.kind {
+        ExprKind::Column(_) | ExprKind::QualifiedColumn { .. } | ExprKind::Param(_) => true,
+        ExprKind::Call { name, .. } => name == "attention" || AGGREGATES.contains(&name.as_str()),
+        _ => false,
+    })
 }
 
 /// SQL's AND of truth values (NULL = unknown).

@@ -288,6 +288,7 @@ fn positions(sel: &Select) -> Vec<Pos> {
 /// Runs a query on `views` (the maps of FROM, in order).
 pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<QueryResult> {
     let mut env = Env::new(functions, tables_of(sel));
+    env.context.bounds = views.first().map(|v| v.config().bounds);
     let prepared = prepare(&env, sel)?;
     let plan = plan(&env, sel, &prepared.order_by, views)?;
     let at = positions(sel);
@@ -298,7 +299,13 @@ pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Resu
         at: &at,
         fetch: fetch(sel),
     };
-    let (tuples, weights_done) = run(&env, &plan, &maps)?;
+    let (mut tuples, weights_done) = run(&env, &plan, &maps)?;
+    // Tuples reach the later stages in tie order unless an ORDER BY sorts them; sorted
+    // before the per-tuple values below (attention weights, batch calls) are computed.
+    if !plan.aggregate && !presorted(&env, &plan) && (prepared.order_by.is_empty() || sel.distinct)
+    {
+        sort_by_ties(&mut tuples, &env);
+    }
     attention(
         &mut env,
         sel,
@@ -307,7 +314,29 @@ pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Resu
         &tuples,
         weights_done,
     )?;
+    let mut exprs: Vec<&Expr> = sel
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::Expr(e, _) => Some(e),
+            _ => None,
+        })
+        .collect();
+    exprs.extend(prepared.order_by.iter().map(|(e, _)| e));
+    exprs.extend(&prepared.group_by);
+    exprs.extend(&prepared.having);
+    crate::batch::compute(&mut env, &exprs, &tuples)?;
     finish(&env, sel, &plan, &prepared, tuples)
+}
+
+/// Whether the plan yields the rows of its one map already in ORDER BY's order.
+fn presorted(env: &Env<'_>, plan: &Plan<'_>) -> bool {
+    plan.tables.first().is_some_and(|t| {
+        matches!(
+            t.access,
+            Access::Nearest { .. } | Access::AttentionTop { .. }
+        )
+    }) && env.tables.len() == 1
 }
 
 /// The weights of every `ATTENTION(q)` of the select list and ORDER BY, over the tuples
@@ -392,14 +421,9 @@ fn finish(
     sel: &Select,
     plan: &Plan<'_>,
     p: &Prepared<'_>,
-    mut tuples: Tuples<'_>,
+    tuples: Tuples<'_>,
 ) -> Result<QueryResult> {
-    let presorted = plan.tables.first().is_some_and(|t| {
-        matches!(
-            t.access,
-            Access::Nearest { .. } | Access::AttentionTop { .. }
-        )
-    }) && env.tables.len() == 1;
+    let presorted = presorted(env, plan);
     let groups = if plan.aggregate {
         group(env, &p.group_by, &tuples)?
     } else {
@@ -408,9 +432,7 @@ fn finish(
     let mut units: Vec<Unit> = if plan.aggregate {
         (0..groups.len() as u32).map(Unit::Group).collect()
     } else {
-        if !presorted && (p.order_by.is_empty() || sel.distinct) {
-            sort_by_ties(&mut tuples, env);
-        }
+        // In tie order already (`select`) unless ORDER BY sorts them below.
         (0..tuples.len as u32).map(Unit::Tuple).collect()
     };
     let scope = |u: Unit| match u {

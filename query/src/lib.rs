@@ -7,12 +7,14 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
+mod batch;
 mod error;
 pub mod eval;
 pub mod exec;
 mod func;
 pub mod join;
 pub mod lexer;
+pub mod model;
 pub mod parser;
 pub mod plan;
 pub mod progress;
@@ -23,6 +25,7 @@ mod snapshot;
 
 pub use error::{Error, Pos, Result};
 pub use exec::QueryResult;
+pub use model::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
 pub use parser::{parse_script, parse_statement, Parsed, Script};
 pub use progress::{Progress, ProgressSink, Unit};
 pub use reader::{Chunk, ReadError, ScriptReader};

@@ -11,21 +11,26 @@ use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, Write
 
 use crate::ast::{Expr, ExprKind, Select, Setting, Span, Statement};
 use crate::error::{Error, Pos, Result};
-use crate::eval::{as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, OBJECT_COLUMNS};
+use crate::eval::{
+    as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, Tuples, OBJECT_COLUMNS,
+};
 use crate::exec::{explain, row_passes, select, QueryResult};
+use crate::model::ModelHost;
 use crate::parser::{parse_script, Parsed};
 use crate::progress::{Progress, ProgressSink, Unit};
 
 /// A connection's state: the database and the open transaction, if any.
 pub struct Session {
-    db: Database,
-    txn: Option<WriteTransaction>,
+    pub(crate) db: Database,
+    pub(crate) txn: Option<WriteTransaction>,
     /// Parsed scripts by their text, so that a program repeating a statement (with `?`
     /// parameters, say) parses it once. Only short texts are kept, and at most
     /// [`CACHED_SCRIPTS`] of them (the cache starts over when full).
     cache: HashMap<String, Arc<Vec<Parsed>>>,
     /// Where long statements report their progress (the shell's bar), if anywhere.
-    progress: Option<Arc<dyn ProgressSink>>,
+    pub(crate) progress: Option<Arc<dyn ProgressSink>>,
+    /// What runs model statements and provides model functions (`model.rs`), if anything.
+    pub(crate) model_host: Option<Arc<dyn ModelHost>>,
 }
 
 /// How many parsed scripts a session keeps.
@@ -50,7 +55,16 @@ impl Session {
             txn: None,
             cache: HashMap::new(),
             progress: None,
+            model_host: None,
         }
+    }
+
+    /// Installs what runs model statements (`CREATE MODEL`, `TRAIN MODEL`, ...) and
+    /// registers the functions of the stored models (`m_embed`, ...), now and whenever the
+    /// models change; `None` makes model statements an error.
+    pub fn set_model_host(&mut self, host: Option<Arc<dyn ModelHost>>) {
+        self.model_host = host;
+        self.sync_models();
     }
 
     /// Sets where long statements (SNAPSHOT, RESTORE, COPY, TRAIN MODEL) report their
@@ -161,7 +175,9 @@ impl Session {
             }
             Statement::Commit => match self.txn.take() {
                 Some(t) => {
-                    t.commit().map_err(engine)?;
+                    let r = t.commit().map_err(engine);
+                    self.sync_models();
+                    r?;
                     Ok(QueryResult::status("COMMIT"))
                 }
                 None => Err(Error::new(pos, "no transaction is open")),
@@ -169,10 +185,12 @@ impl Session {
             Statement::Rollback => match self.txn.take() {
                 Some(t) => {
                     t.abort();
+                    self.sync_models();
                     Ok(QueryResult::status("ROLLBACK"))
                 }
                 None => Err(Error::new(pos, "no transaction is open")),
             },
+            Statement::Model(m) => self.run_model(m, pos),
             Statement::Select(sel) => self.read(sel, pos, |views, sel, db| {
                 select(views, sel, db.functions())
             }),
@@ -411,7 +429,7 @@ impl Session {
     }
 
     /// Runs a write in the open transaction, or in its own committed one.
-    fn write(
+    pub(crate) fn write(
         &mut self,
         pos: Pos,
         f: impl FnOnce(&mut WriteTransaction) -> Result<QueryResult>,
@@ -692,7 +710,9 @@ fn update(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = one_map(functions, map);
+    let mut env = one_map(functions, map);
+    // Batch functions (a model's m_score) scale positions by the map's bounds.
+    env.context.bounds = t.map(map).ok().map(|v| v.config().bounds);
     for (c, e, at) in set {
         if c == "id" {
             return Err(Error::new(at.0, "the id of an object cannot be updated"));
@@ -711,14 +731,22 @@ fn update(
     let mut updated = Vec::with_capacity(targets.len());
     {
         let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+        let mut rows = Tuples::new(1);
+        let mut found = Vec::with_capacity(targets.len());
         for old in &targets {
-            let Some(row) = view.get(&old.id) else {
-                continue;
-            };
+            if let Some(row) = view.get(&old.id) {
+                rows.push(&[Row::Obj(row)]);
+                found.push(old);
+            }
+        }
+        // Batch functions of SET (`m_embed(type)`) run once over all the targets.
+        let exprs: Vec<&Expr> = set.iter().map(|(_, e, _)| e).collect();
+        crate::batch::compute(&mut env, &exprs, &rows)?;
+        for (i, old) in found.into_iter().enumerate() {
             let mut o = old.clone();
             for (c, e, _) in set {
                 // Every expression sees the row as it was before this statement.
-                let v = env.eval(e, Scope::Row(&[Row::Obj(row)], 0))?;
+                let v = env.eval(e, Scope::Row(rows.get(i), i))?;
                 assign(&mut o, c, &v, e.pos)?;
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;

@@ -8,6 +8,7 @@
 //! [0x02] map id (u32 BE) [0x04]        map meta: MapMetaRecord
 //! [0x02] map id (u32 BE) [0x05]        manifest: ManifestRecord (the map's segment files)
 //! [0x02] map id (u32 BE) [0x06] seg chunk   dead slots of a segment (u64 BE, u32 BE)
+//! [0x03] model name                    model catalog: ModelRecord (its bytes are a blob)
 //! ```
 //! Objects under `objects` are the map's *recent* rows: those committed in small
 //! transactions since they were last sealed into a segment file. Everything else lives in
@@ -18,6 +19,7 @@
 const META: u8 = 0x00;
 const CATALOG: u8 = 0x01;
 const MAP: u8 = 0x02;
+const MODEL: u8 = 0x03;
 
 /// The keyspaces of one map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,18 @@ pub fn catalog_prefix() -> Vec<u8> {
 /// The catalog key of map `name`.
 pub fn catalog(name: &str) -> Vec<u8> {
     let mut k = vec![CATALOG];
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The prefix of every model catalog key.
+pub fn model_prefix() -> Vec<u8> {
+    vec![MODEL]
+}
+
+/// The model catalog key of model `name`.
+pub fn model(name: &str) -> Vec<u8> {
+    let mut k = vec![MODEL];
     k.extend_from_slice(name.as_bytes());
     k
 }
@@ -128,6 +142,7 @@ pub fn describe(key: &[u8]) -> String {
     match key.split_first() {
         Some((&META, rest)) => format!("meta/{}", text(rest)),
         Some((&CATALOG, rest)) => format!("catalog/{:?}", text(rest)),
+        Some((&MODEL, rest)) => format!("model/{:?}", text(rest)),
         Some((&MAP, rest)) if rest.len() >= 5 => {
             let id = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
             let tail = &rest[5..];
@@ -165,6 +180,8 @@ mod tests {
         assert_eq!(describe(&journal(3, 42)), "map 3/journal/42");
         assert_eq!(describe(&catalog("scene")), "catalog/\"scene\"");
         assert_eq!(describe(&[0xff]), "[ff]");
+        assert_eq!(describe(&model("tiny")), "model/\"tiny\"");
+        assert!(model("zz") > map_prefix(u32::MAX) && model("") > catalog("zz"));
         assert_eq!(describe(&manifest(2)), "map 2/manifest");
         assert_eq!(describe(&dead(2, 0x10, 3)), "map 2/dead/0000000000000010/3");
         assert_eq!(parse_dead(&dead(9, 77, 5)), Some((77, 5)));

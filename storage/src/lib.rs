@@ -38,7 +38,7 @@ pub use config::{Dtype, MapConfig};
 pub use error::{Error, Result};
 pub use records::{
     BrickFileMeta, CatalogRecord, JournalEntry, JournalRecord, JournalRecordRef, ManifestRecord,
-    MapMetaRecord, ObjectRecord, SegmentMeta, Splat,
+    MapMetaRecord, ModelRecord, ObjectRecord, SegmentMeta, Splat,
 };
 pub use segment::SegmentFile;
 pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};

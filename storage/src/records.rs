@@ -11,6 +11,26 @@ pub struct CatalogRecord {
     pub config: MapConfig,
 }
 
+/// One stored model: key `model/<name>`. Its serialized form (a `.vllm` file's bytes
+/// for kind `vllm`) is blob `blob`, written before the commit that stores this record.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct ModelRecord {
+    /// What reads the bytes: `vllm`, later `bert`, ... (open: the engine does not know them).
+    pub kind: String,
+    /// The blob holding the model's bytes.
+    pub blob: u64,
+    /// The blob's length in bytes.
+    pub bytes: u64,
+    /// Parameters (weights) of the model.
+    pub parameters: u64,
+    /// Width of the vectors its embed function returns.
+    pub output_width: u32,
+    /// Training steps it has taken.
+    pub steps: u64,
+    /// Its last training loss, if it was trained.
+    pub loss: Option<f32>,
+}
+
 /// One object: key `map/<id>/objects/<object id>`.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct ObjectRecord {

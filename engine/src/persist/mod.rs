@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tensormap_storage::keys::{self, Keyspace};
 use tensormap_storage::{
     codec, Backend, Batch, BrickFile, BrickFileMeta, CatalogRecord, Error as StorageError,
-    ManifestRecord, MapConfig, MapMetaRecord, ObjectRecord, SegmentFile, SegmentMeta,
+    ManifestRecord, MapConfig, MapMetaRecord, ModelRecord, ObjectRecord, SegmentFile, SegmentMeta,
 };
 
 use crate::index::segment::{self, Home, SegRef};
@@ -42,6 +42,7 @@ pub const DEAD_CHUNK_WORDS: usize = 8192;
 /// Everything loaded from the store.
 pub struct Loaded {
     pub maps: Vec<MapState>,
+    pub models: Vec<crate::StoredModel>,
     pub next_map_id: u32,
     /// The first blob id not in use.
     pub next_blob: u64,
@@ -80,7 +81,9 @@ pub fn load(backend: &Arc<dyn Backend>) -> Result<Loaded> {
     for (name, rec) in catalog {
         maps.push(load_map(backend, &name, rec)?);
     }
-    let named: BTreeSet<u64> = maps.iter().flat_map(files_of).collect();
+    let models = load_models(backend.as_ref())?;
+    let mut named: BTreeSet<u64> = maps.iter().flat_map(files_of).collect();
+    named.extend(models.iter().map(|m| m.blob_id()));
     let stored = backend.blob_ids()?;
     for id in &stored {
         if !named.contains(id) {
@@ -95,9 +98,31 @@ pub fn load(backend: &Arc<dyn Backend>) -> Result<Loaded> {
     let next_blob = next_blob.max(stored.last().map_or(1, |l| l + 1));
     Ok(Loaded {
         maps,
+        models,
         next_map_id,
         next_blob,
     })
+}
+
+/// The model catalog: every record with its blob (whose length must be the record's).
+fn load_models(backend: &dyn Backend) -> Result<Vec<crate::StoredModel>> {
+    let mut records = Vec::new();
+    backend.scan_prefix(&keys::model_prefix(), &mut |k, v| {
+        let name = std::str::from_utf8(&k[1..])
+            .map_err(|_| StorageError::corrupt(k, "model name is not UTF-8"))?
+            .to_string();
+        let rec: ModelRecord = codec::decode(k, v)?;
+        records.push((k.to_vec(), name, rec));
+        Ok(())
+    })?;
+    let mut models = Vec::with_capacity(records.len());
+    for (key, name, rec) in records {
+        let blob = backend.get_blob(rec.blob).map_err(|e| {
+            StorageError::corrupt(&key, format!("cannot read its blob {:016x}: {e}", rec.blob))
+        })?;
+        models.push(crate::StoredModel::loaded(&name, &key, rec, blob)?);
+    }
+    Ok(models)
 }
 
 /// The blob ids of every file a map's manifest names: segments and brick files.

@@ -11,6 +11,7 @@ use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
 mod expr;
+pub mod model;
 mod select;
 
 /// How deeply expressions may nest (parentheses, vectors, calls, unary operators).
@@ -29,9 +30,6 @@ const RESERVED: [&str; 54] = [
 pub fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
 }
-
-/// Statements of later issues, refused with a clear error for now.
-const NOT_YET: [(&str, &str); 2] = [("load", "LOAD MODEL"), ("models", "models")];
 
 /// A statement and where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,14 +296,10 @@ impl<'t> Parser<'t> {
     }
 
     fn statement(&mut self) -> Result<Statement> {
-        let pos = self.pos();
         let word = match &self.peek().tok {
             Tok::Ident(w) => w.to_ascii_lowercase(),
             _ => return Err(self.unexpected("a statement")),
         };
-        if let Some((_, what)) = NOT_YET.iter().find(|(w, _)| *w == word) {
-            return Err(Error::new(pos, format!("{what} is not supported yet")));
-        }
         let second = match self.peek_at(1) {
             Tok::Ident(w) => w.to_ascii_lowercase(),
             _ => String::new(),
@@ -330,9 +324,9 @@ impl<'t> Parser<'t> {
                     if_exists,
                 })
             }
-            ("create" | "drop" | "show", "model" | "models") => {
-                Err(Error::new(pos, "models are not supported yet".to_string()))
-            }
+            ("create" | "drop", "model")
+            | ("show", "models" | "model")
+            | ("load" | "train" | "save", _) => self.model_statement(),
             ("show", "maps") => {
                 self.bump();
                 self.bump();
@@ -669,8 +663,6 @@ mod tests {
         assert!(e.message.contains("FROM"), "{e}");
         let e = parse_statement("RENDER SHOW MAPS").unwrap_err();
         assert!(e.message.contains("SELECT after RENDER"), "{e}");
-        let e = parse_statement("LOAD MODEL vllm FROM 'w.vllm'").unwrap_err();
-        assert!(e.message.contains("not supported yet"));
         assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
         assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());
     }
