@@ -112,6 +112,7 @@
 mod batch;
 mod cache;
 mod config;
+mod encoder;
 mod error;
 mod generate;
 mod infer;
@@ -125,6 +126,9 @@ mod weights;
 
 pub use batch::{Sequence, SpatialToken};
 pub use config::ModelConfig;
+pub use encoder::{
+    Activation, BertConfig, Pooling, PoolingMode, SentenceEncoder, BATCH as ENCODER_BATCH,
+};
 pub use error::{Error, Result};
 pub use generate::Sampling;
 pub use infer::ScoreInput;
