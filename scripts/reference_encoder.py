@@ -64,14 +64,22 @@ SENTENCES = [
 ]
 
 
+def erf_fast(x):
+    """Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32's resolution near 1."""
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+               + 0.254829592) * t * np.exp(-a * a)
+    return (s * y).astype(x.dtype)
+
+
 def gelu(x):
-    erf = np.vectorize(math.erf) if x.dtype == np.float64 else None
-    if erf is not None:
-        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
-    # float32 path: scipy-free erf via float64 math, vectorised
-    return (0.5 * x * (1.0 + np.vectorize(math.erf)(x.astype(np.float64) / math.sqrt(2.0)))).astype(
-        x.dtype
-    )
+    """Exact GELU, x·Φ(x). float64 (the test data): math.erf element by element, exact;
+    float32 (--bench): a vectorised erf accurate to 1.5e-7."""
+    if x.dtype == np.float64:
+        return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf_fast(x / np.float32(math.sqrt(2.0))))
 
 
 def layer_norm(x, w, b, eps):

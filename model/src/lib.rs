@@ -128,6 +128,7 @@ pub use batch::{Sequence, SpatialToken};
 pub use config::ModelConfig;
 pub use encoder::{
     Activation, BertConfig, Pooling, PoolingMode, SentenceEncoder, BATCH as ENCODER_BATCH,
+    BATCH_TOKENS as ENCODER_BATCH_TOKENS,
 };
 pub use error::{Error, Result};
 pub use generate::Sampling;

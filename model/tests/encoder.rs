@@ -135,8 +135,9 @@ fn minilm_batched_equals_one_at_a_time_and_survives_the_byte_form() {
         let d = max_diff(&alone[0], &batched[i]);
         assert!(d < 1e-5, "sentence {i}: batched vs alone differ by {d:e}");
     }
-    // More texts than one batch, in an order unlike the sorted one, repeated texts.
-    let many: Vec<&str> = (0..150).map(|i| sentences[(i * 7) % 20]).collect();
+    // More texts than one batch (and the long ones split by the token budget), in an order
+    // unlike the sorted one, repeated texts.
+    let many: Vec<&str> = (0..300).map(|i| sentences[(i * 7) % 20]).collect();
     let got = enc.embed(&many).unwrap();
     for (i, g) in got.iter().enumerate() {
         assert!(max_diff(g, &batched[(i * 7) % 20]) < 1e-5, "row {i}");

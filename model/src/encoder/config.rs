@@ -167,7 +167,10 @@ impl BertConfig {
             layer_norm_eps,
             hidden_act,
         };
-        if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
+        if !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        {
             return Err(Error::encoder(
                 file,
                 format!(
