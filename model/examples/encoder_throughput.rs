@@ -3,7 +3,7 @@
 //! machine, sentences per CPU-second is the figure that does not depend on the neighbours:
 //!
 //! `time cargo run --release -p tensormap-model --example encoder_throughput -- 3`
-//! (and with `-- 0` for the load alone).
+//! (and with `-- 0` for the load alone; `-- one 200` embeds one sentence alone 200 times).
 
 use std::time::Instant;
 
@@ -14,15 +14,23 @@ const WORDS: [&str; 12] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "3".into())
-        .parse()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../target/test-models/all-MiniLM-L6-v2"
     );
     let enc = SentenceEncoder::load(dir)?;
+    if args.first().map(String::as_str) == Some("one") {
+        let n: usize = args.get(1).map_or(Ok(200), |a| a.parse())?;
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(enc.embed(&["a red cube near the tall tree"])?);
+        }
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+        println!("one sentence alone, {n} times: {ms:.2} ms wall each");
+        return Ok(());
+    }
+    let rounds: usize = args.first().map_or(Ok(3), |a| a.parse())?;
     // 3-to-8-word sentences of the 12 words benches/encoder.rs uses (a simple LCG here).
     let mut seed = 1u64;
     let mut next = |n: usize| {
