@@ -62,6 +62,28 @@ pub enum Error {
     #[error("tensor computation failed: {0}")]
     Candle(#[from] candle_core::Error),
 
+    /// A sentence encoder's model folder (or a part of its byte form) is unusable: a file that
+    /// does not parse, a tensor missing or of the wrong shape, an unsupported configuration.
+    /// `file` names the file (or section).
+    #[error("{file}: {message}")]
+    Encoder {
+        /// The file (or byte-form section) at fault.
+        file: String,
+        /// What was wrong.
+        message: String,
+    },
+
+    /// A sentence encoder's byte form that is truncated, damaged or not one at all.
+    #[error("sentence encoder bytes, {section} at byte {offset}: {message}")]
+    EncoderBytes {
+        /// The section being read: `header`, `CONF`, `POOL`, `TOKN`, `WGHT` or `end`.
+        section: &'static str,
+        /// Byte offset in the blob.
+        offset: u64,
+        /// What was wrong.
+        message: String,
+    },
+
     /// The BPE tokenizer failed to encode a text.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -70,6 +92,25 @@ pub enum Error {
 impl Error {
     pub(crate) fn format(section: &'static str, offset: u64, message: impl Into<String>) -> Self {
         Error::Format {
+            section,
+            offset,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn encoder(file: &str, message: impl Into<String>) -> Self {
+        Error::Encoder {
+            file: file.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn encoder_bytes(
+        section: &'static str,
+        offset: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::EncoderBytes {
             section,
             offset,
             message: message.into(),

@@ -34,6 +34,14 @@
 //! after a text are read independently. Exact definitions: `network.rs`, `batch.rs`,
 //! `positions.rs`; weight names and shapes: `weights.rs` and docs/FORMATS.md.
 //!
+//! # Pretrained sentence encoders
+//! Beside the V-LLM, [`SentenceEncoder`] runs a pretrained BERT-family checkpoint (BERT,
+//! MiniLM, BGE/E5 of that shape) from a Hugging Face folder: WordPiece via the `tokenizers`
+//! crate, a BERT forward pass on candle-core, mean or CLS pooling and L2 normalisation as
+//! the sentence-transformers files say. It is what a database model of kind `"bert"` runs
+//! for `m_embed(text)`: store [`SentenceEncoder::to_bytes`] as the blob, rebuild it with
+//! [`SentenceEncoder::from_bytes`]. Details: the `encoder` module.
+//!
 //! # Positions
 //! The network works in the seed's coordinate frame: a cube of half-width `max_position`
 //! (500, the seed's value and the default map `bounds`). A map's world position `p` is fed as
@@ -112,6 +120,7 @@
 mod batch;
 mod cache;
 mod config;
+mod encoder;
 mod error;
 mod generate;
 mod infer;
@@ -125,6 +134,10 @@ mod weights;
 
 pub use batch::{Sequence, SpatialToken};
 pub use config::ModelConfig;
+pub use encoder::{
+    Activation, BertConfig, Pooling, PoolingMode, SentenceEncoder, BATCH as ENCODER_BATCH,
+    BATCH_TOKENS as ENCODER_BATCH_TOKENS,
+};
 pub use error::{Error, Result};
 pub use generate::Sampling;
 pub use infer::ScoreInput;
