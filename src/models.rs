@@ -1,4 +1,6 @@
-//! The V-LLM (tensormap-model) as the sessions' [`ModelHost`]: it makes the bytes of
+//! The models of tensormap-model as the sessions' [`ModelHost`]: the V-LLM (kind `vllm`)
+//! and BERT-family sentence encoders loaded from a Hugging Face folder (kind `bert`, whose
+//! only function is `m_embed(text)`: the pooled, normalised embedding). It makes the bytes of
 //! CREATE, LOAD and TRAIN MODEL, writes SAVE MODEL's file, and registers each stored
 //! model `m`'s functions `m_embed(text)`, `m_score(text, embedding, position)` and
 //! `m_generate(text, max_tokens [, temperature, top_k, seed])` (LANGUAGE.md).
@@ -15,12 +17,17 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use tensormap_engine::{CallContext, MapView, ModelInfo, Registry, StoredModel, Value};
-use tensormap_model::{Model, ModelConfig, Sampling, ScoreInput, TrainOptions, TrainSample};
+use tensormap_model::{
+    Model, ModelConfig, Sampling, ScoreInput, SentenceEncoder, TrainOptions, TrainSample,
+};
 use tensormap_query::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
 use tensormap_storage::Blob;
 
-/// The kind of model this host runs.
+/// The kind of the V-LLM.
 const KIND: &str = "vllm";
+
+/// The kind of a sentence encoder (LOAD MODEL of a Hugging Face folder).
+const ENCODER: &str = "bert";
 
 /// The suffixes of a model's function names.
 const FUNCTIONS: [&str; 3] = ["_embed", "_score", "_generate"];
@@ -41,6 +48,7 @@ struct LazyModel {
     blob: u64,
     bytes: Blob,
     model: OnceLock<Result<Arc<Model>, String>>,
+    encoder: OnceLock<Result<Arc<SentenceEncoder>, String>>,
 }
 
 impl LazyModel {
@@ -50,6 +58,16 @@ impl LazyModel {
                 Model::from_vllm(self.bytes.bytes())
                     .map(Arc::new)
                     .map_err(|e| format!("the stored model cannot be read: {e}"))
+            })
+            .clone()
+    }
+
+    fn encoder(&self) -> Result<Arc<SentenceEncoder>, String> {
+        self.encoder
+            .get_or_init(|| {
+                SentenceEncoder::from_bytes(self.bytes.bytes())
+                    .map(Arc::new)
+                    .map_err(|e| format!("the stored encoder cannot be read: {e}"))
             })
             .clone()
     }
@@ -108,11 +126,19 @@ impl ModelHost for VllmHost {
     fn load(&self, path: &str) -> Result<ModelBytes, String> {
         let p = std::path::Path::new(path);
         if p.is_dir() {
-            return Err(
-                "it is a folder: sentence encoders in the Hugging Face layout are not supported \
-                 yet (LOAD MODEL reads .vllm files)"
-                    .into(),
-            );
+            // A sentence encoder in the Hugging Face layout: kept as its byte form.
+            let encoder = SentenceEncoder::load(p).map_err(|e| e.to_string())?;
+            let bytes = encoder.to_bytes().map_err(|e| e.to_string())?;
+            return Ok(ModelBytes {
+                kind: ENCODER.to_string(),
+                info: ModelInfo {
+                    parameters: encoder.parameters() as u64,
+                    output_width: encoder.width(),
+                    steps: 0,
+                    loss: None,
+                },
+                bytes,
+            });
         }
         let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
         let model = Model::from_vllm(&bytes).map_err(|e| e.to_string())?;
@@ -195,7 +221,7 @@ impl ModelHost for VllmHost {
         registered.retain(|name, lazy| {
             let keep = models
                 .iter()
-                .any(|m| m.name() == name && m.kind() == KIND && m.blob_id() == lazy.blob);
+                .any(|m| m.name() == name && hosted(m) && m.blob_id() == lazy.blob);
             if !keep {
                 for suffix in FUNCTIONS {
                     registry.remove(&format!("{name}{suffix}"));
@@ -203,7 +229,7 @@ impl ModelHost for VllmHost {
             }
             keep
         });
-        for m in models.iter().filter(|m| m.kind() == KIND) {
+        for m in models.iter().filter(|m| hosted(m)) {
             if registered.contains_key(m.name()) {
                 continue;
             }
@@ -211,11 +237,37 @@ impl ModelHost for VllmHost {
                 blob: m.blob_id(),
                 bytes: m.bytes().clone(),
                 model: OnceLock::new(),
+                encoder: OnceLock::new(),
             });
-            register(registry, m.name(), &lazy);
+            if m.kind() == ENCODER {
+                register_encoder(registry, m.name(), &lazy);
+            } else {
+                register(registry, m.name(), &lazy);
+            }
             registered.insert(m.name().to_string(), lazy);
         }
     }
+}
+
+/// Whether this host runs `m`'s kind.
+fn hosted(m: &StoredModel) -> bool {
+    m.kind() == KIND || m.kind() == ENCODER
+}
+
+/// Registers a sentence encoder's `name_embed` on `lazy`.
+fn register_encoder(registry: &Registry, name: &str, lazy: &Arc<LazyModel>) {
+    let m = lazy.clone();
+    registry.register_batch(
+        &format!("{name}_embed"),
+        1,
+        1,
+        Arc::new(move |rows: &[Vec<Value>], _: &CallContext| {
+            let encoder = m.encoder()?;
+            embed_with(rows, |texts| {
+                encoder.embed(texts).map_err(|e| e.to_string())
+            })
+        }),
+    );
 }
 
 /// Registers `name_embed`, `name_score` and `name_generate` on `lazy`.
@@ -254,6 +306,14 @@ fn wrong(what: &str, want: &str, v: &Value) -> String {
 
 /// `m_embed(text)` over rows: one batched pass over the distinct texts; NULL gives NULL.
 fn embed(model: &Model, rows: &[Vec<Value>]) -> Result<Vec<Value>, String> {
+    embed_with(rows, |texts| model.embed(texts).map_err(|e| e.to_string()))
+}
+
+/// An embed function over rows: `run` embeds the non-NULL texts in one batch.
+fn embed_with(
+    rows: &[Vec<Value>],
+    run: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>, String>,
+) -> Result<Vec<Value>, String> {
     let mut texts: Vec<&str> = Vec::with_capacity(rows.len());
     let mut at = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
@@ -270,7 +330,7 @@ fn embed(model: &Model, rows: &[Vec<Value>]) -> Result<Vec<Value>, String> {
     if texts.is_empty() {
         return Ok(out);
     }
-    let vectors = model.embed(&texts).map_err(|e| e.to_string())?;
+    let vectors = run(&texts)?;
     for (i, v) in at.into_iter().zip(vectors) {
         out[i] = Value::Vector(Arc::from(v));
     }
