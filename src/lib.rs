@@ -128,9 +128,12 @@ impl Database {
         ))
     }
 
-    /// Wraps an engine database with a fresh session.
+    /// Wraps an engine database with a fresh session, which has COPY's file formats
+    /// (Parquet, CSV, JSON: [`tensormap_interop`]).
     pub fn from_engine(engine: tensormap_engine::Database) -> Self {
-        let session = Arc::new(Mutex::new(Session::new(engine.clone())));
+        let mut session = Session::new(engine.clone());
+        session.set_copy_formats(Some(Arc::new(tensormap_interop::Interop)));
+        let session = Arc::new(Mutex::new(session));
         Database { engine, session }
     }
 

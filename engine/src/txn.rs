@@ -306,10 +306,13 @@ impl WriteTransaction {
     /// against the map's ids and the others', before any is added. Checking the ids of a
     /// large batch costs one pass over each segment's id table, not a search per object,
     /// so this is the fast way to load many objects. The error names the first bad object.
-    pub fn insert_many(&mut self, map: &str, objects: Vec<Object>) -> Result<()> {
+    /// The objects are taken by reference (a `Vec` or a slice): the caller keeps them, to
+    /// say where a refused one came from (COPY names its row).
+    pub fn insert_many(&mut self, map: &str, objects: impl AsRef<[Object]>) -> Result<()> {
+        let objects = objects.as_ref();
         let state = self.state(map)?;
         let mut seen = rustc_hash::FxHashSet::default();
-        for o in &objects {
+        for o in objects {
             o.validate(&state.config)?;
             if !seen.insert(o.id.as_str()) || state.objects.find_in_memtable(&o.id) {
                 return Err(Error::DuplicateId {
@@ -335,7 +338,7 @@ impl WriteTransaction {
         }
         drop(seen);
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        for o in &objects {
+        for o in objects {
             state.objects.insert(o);
         }
         Ok(())

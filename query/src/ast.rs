@@ -93,12 +93,33 @@ pub enum Statement {
         /// Settings: width, height, camera, rotation, fov, perspective, heatmap, axes, legend.
         settings: Vec<(String, Setting, Span)>,
     },
+    /// `COPY map TO 'path' [WITH (...)]` or `COPY map FROM 'path' [WITH (...)]`: bulk
+    /// export to, or import from, Parquet, CSV or JSON (see `crate::copy`).
+    Copy {
+        /// Map name.
+        map: String,
+        /// TO (export) or FROM (import).
+        direction: CopyDirection,
+        /// The file or folder.
+        path: String,
+        /// Settings: format, partition_by, depth, row_group_size.
+        settings: Vec<(String, Setting, Span)>,
+    },
     /// `BEGIN`
     Begin,
     /// `COMMIT`
     Commit,
     /// `ROLLBACK`
     Rollback,
+}
+
+/// Which way a `COPY` moves rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyDirection {
+    /// `COPY map TO 'path'`: the map's objects into a file.
+    To,
+    /// `COPY map FROM 'path'`: a file's rows into the map.
+    From,
 }
 
 /// Where a query reads rows from.
@@ -825,6 +846,24 @@ impl Display for Statement {
                 if let Some(path) = to {
                     write!(f, " TO {}", string(path))?;
                 }
+                if !settings.is_empty() {
+                    f.write_str(" WITH (")?;
+                    list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
+                    f.write_char(')')?;
+                }
+                Ok(())
+            }
+            Statement::Copy {
+                map,
+                direction,
+                path,
+                settings,
+            } => {
+                let way = match direction {
+                    CopyDirection::To => "TO",
+                    CopyDirection::From => "FROM",
+                };
+                write!(f, "COPY {} {way} {}", ident(map), string(path))?;
                 if !settings.is_empty() {
                     f.write_str(" WITH (")?;
                     list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
+pub mod copy;
 mod error;
 pub mod eval;
 pub mod exec;
@@ -20,6 +21,7 @@ pub mod reader;
 pub mod render;
 mod session;
 
+pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
 pub use error::{Error, Pos, Result};
 pub use exec::QueryResult;
 pub use parser::{parse_script, parse_statement, Parsed, Script};

@@ -10,6 +10,7 @@ use crate::ast::*;
 use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
+mod copy;
 mod expr;
 mod select;
 
@@ -318,6 +319,7 @@ impl<'t> Parser<'t> {
         match (word.as_str(), second.as_str()) {
             ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
             ("insert", _) => self.insert(),
+            ("copy", _) => self.copy(),
             ("update", _) => self.update(),
             ("delete", _) => self.delete(),
             ("create", "map") => self.create_map(),
@@ -620,6 +622,10 @@ mod tests {
             "EXPLAIN SELECT id FROM scene WHERE WITHIN(position, [0, 0, 0], 5)",
             "RENDER SELECT * FROM scene WHERE WITHIN(position, [0, 0, 0], 300) TO 'view.svg' WITH (width = 800, height = 600, camera = [0, 0, -500], rotation = [30, 45, 0], fov = 60, perspective = 1200, heatmap = true)",
             "RENDER SELECT id FROM scene LIMIT 3",
+            "COPY scene TO 'scene.parquet'",
+            "copy \"my map\" to 'it''s.csv' with (format = 'csv')",
+            "COPY scene TO 'out/' WITH (format = 'parquet', partition_by = 'octree', depth = 2)",
+            "COPY scene FROM 'objects.parquet'",
             "BEGIN", "COMMIT", "ROLLBACK",
             "SELECT \"select\", \"odd name\" FROM \"my map\"",
             "SELECT 'it''s', TRUE, FALSE, [] FROM m",
@@ -647,6 +653,13 @@ mod tests {
         assert!(e.message.contains("SELECT after RENDER"), "{e}");
         let e = parse_statement("LOAD MODEL vllm FROM 'w.vllm'").unwrap_err();
         assert!(e.message.contains("not supported yet"));
+        let e = parse_statement("COPY m INTO 'x.csv'").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error at 1:8: expected TO or FROM, found 'INTO'"
+        );
+        let e = parse_statement("COPY m TO x").unwrap_err();
+        assert!(e.message.contains("a file name string"), "{e}");
         assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
         assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());
     }
