@@ -52,7 +52,12 @@ impl Progress {
     }
 
     /// Starts a task on `sink` (nothing when `None`).
-    pub fn start(sink: Option<Arc<dyn ProgressSink>>, label: &str, total: u64, unit: Unit) -> Self {
+    pub fn start(
+        sink: Option<Arc<dyn ProgressSink>>,
+        label: &str,
+        total: u64,
+        unit: Unit,
+    ) -> Self {
         if let Some(s) = &sink {
             s.start(label, total, unit);
         }
@@ -92,16 +97,10 @@ mod tests {
 
     impl ProgressSink for Log {
         fn start(&self, label: &str, total: u64, unit: Unit) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("start {label} {total} {unit:?}"));
+            self.0.lock().unwrap().push(format!("start {label} {total} {unit:?}"));
         }
         fn set(&self, done: u64, message: Option<&str>) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("set {done} {message:?}"));
+            self.0.lock().unwrap().push(format!("set {done} {message:?}"));
         }
         fn finish(&self) {
             self.0.lock().unwrap().push("finish".into());
