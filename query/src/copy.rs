@@ -278,12 +278,14 @@ pub fn options(
                 }
                 row_group_size = Some(n);
             }
-            other => return Err(Error::new(
-                at,
-                format!(
+            other => {
+                return Err(Error::new(
+                    at,
+                    format!(
                     "unknown COPY setting '{other}' (format, partition_by, depth, row_group_size)"
                 ),
-            )),
+                ))
+            }
         }
     }
     let partitioning = match (partition_by, depth) {
