@@ -35,10 +35,10 @@ def f32(v):
 
 def tmap_binary():
     if len(sys.argv) > 1:
-        return sys.argv[1]
+        return os.path.abspath(sys.argv[1])
     for p in ("target/release/tmap", "target/debug/tmap"):
         if os.path.exists(p):
-            return p
+            return os.path.abspath(p)
     sys.exit("no tmap binary: cargo build --release first, or give its path")
 
 
@@ -105,16 +105,16 @@ def main():
 
     # --- DuckDB reads the file: counts and every value, float32 for float32.
     con = duckdb.connect()
-    check(con.sql("SELECT count(*) FROM read_parquet('scene.parquet')").fetchone()[0] == N,
+    check(con.execute("SELECT count(*) FROM read_parquet('scene.parquet')").fetchall()[0][0] == N,
           "DuckDB counts the rows of scene.parquet")
-    rows = con.sql("SELECT id, type, x, y, z, embedding, confidence FROM read_parquet('scene.parquet')").fetchall()
+    rows = con.execute("SELECT id, type, x, y, z, embedding, confidence FROM read_parquet('scene.parquet')").fetchall()
     got = {r[0]: (r[1], [r[2], r[3], r[4]], list(r[5]), r[6]) for r in rows}
     check(got == truth, "DuckDB reads every value of scene.parquet exactly")
     for name, sql in [
         ("scene.csv", "SELECT id, type, x, y, z, CAST(embedding AS FLOAT[]), confidence FROM read_csv('scene.csv', header = true, columns = {'id': 'VARCHAR', 'type': 'VARCHAR', 'x': 'FLOAT', 'y': 'FLOAT', 'z': 'FLOAT', 'embedding': 'VARCHAR', 'confidence': 'FLOAT'})"),
         ("scene.json", "SELECT id, type, x, y, z, embedding, confidence FROM read_json('scene.json', columns = {'id': 'VARCHAR', 'type': 'VARCHAR', 'x': 'FLOAT', 'y': 'FLOAT', 'z': 'FLOAT', 'embedding': 'FLOAT[]', 'confidence': 'FLOAT'})"),
     ]:
-        rows = con.sql(sql).fetchall()
+        rows = con.execute(sql).fetchall()
         g = {r[0]: (r[1], [r[2], r[3], r[4]], list(r[5]), r[6]) for r in rows}
         check(g == truth, f"DuckDB reads every value of {name} exactly")
 
@@ -122,6 +122,7 @@ def main():
     table = pq.read_table("scene.parquet")
     check(table.num_rows == N, "pyarrow counts the rows")
     geo = json.loads(table.schema.metadata[b"geo"])
+    check(geo == json.loads(pq.ParquetFile("scene.parquet").metadata.metadata[b"geo"]), "geo metadata in the Parquet footer and the Arrow schema")
     col = geo["columns"]["geometry"]
     check(geo["version"] == "1.1.0" and geo["primary_column"] == "geometry", "geo: version 1.1.0, primary column")
     check(col["encoding"] == "WKB" and col["geometry_types"] == ["Point Z"], "geo: WKB Point Z")
@@ -156,13 +157,13 @@ def main():
     cells = sorted(int(n.split("=")[1]) for n in os.listdir("out"))
     check(cells == sorted({cell_of(p, DEPTH) for _, p, _, _ in truth.values()}), "one folder per occupied cell")
     q = f"read_parquet('out/**/*.parquet', hive_partitioning = true)"
-    check(con.sql(f"SELECT count(*) FROM {q}").fetchone()[0] == N, "DuckDB counts the partitioned rows")
-    rows = con.sql(f"SELECT id, x, y, z, cell FROM {q}").fetchall()
+    check(con.execute(f"SELECT count(*) FROM {q}").fetchall()[0][0] == N, "DuckDB counts the partitioned rows")
+    rows = con.execute(f"SELECT id, x, y, z, cell FROM {q}").fetchall()
     check(all(cell_of([x, y, z], DEPTH) == cell for _, x, y, z, cell in rows), "every row sits in its cell's folder")
     one = cells[len(cells) // 2]
     n_one = sum(1 for _, x, y, z, c in rows if c == one)
-    check(con.sql(f"SELECT count(*) FROM {q} WHERE cell = {one}").fetchone()[0] == n_one, "DuckDB filters on cell")
-    plan = "\n".join(r[1] for r in con.sql(f"EXPLAIN ANALYZE SELECT count(*) FROM {q} WHERE cell = {one}").fetchall())
+    check(con.execute(f"SELECT count(*) FROM {q} WHERE cell = {one}").fetchall()[0][0] == n_one, "DuckDB filters on cell")
+    plan = "\n".join(r[1] for r in con.execute(f"EXPLAIN ANALYZE SELECT count(*) FROM {q} WHERE cell = {one}").fetchall())
     files_read = [l for l in plan.splitlines() if "Files Read" in l]
     if files_read:
         print("  DuckDB:", files_read[0].strip(" │|"))
@@ -174,28 +175,34 @@ def main():
     check(len(picked) == 1 and len(all_files) == len(cells),
           f"pyarrow prunes by cell: 1 file of {len(all_files)}")
     check(dataset.to_table(filter=ds.field("cell") == one).num_rows == n_one, "pyarrow reads that cell's rows")
-    # Row-group statistics: x, y, z carry min/max.
-    st = pq.ParquetFile(f"out/cell={one}/part-0.parquet").metadata.row_group(0).column(2).statistics
-    check(st is not None and st.has_min_max, "x has row-group statistics")
+    # Row-group statistics: x, y, z carry min/max (DuckDB reads them; pyarrow 26 ignores
+    # float statistics written with the IEEE 754 total order column order of arrow-rs 60).
+    f = f"out/cell={one}/part-0.parquet"
+    st = con.execute(f"SELECT path_in_schema, stats_min_value, stats_max_value FROM parquet_metadata('{f}') "
+                     "WHERE path_in_schema IN ('x', 'y', 'z') ORDER BY path_in_schema").fetchall()
+    xs = [p for i, (_, p, _, _) in truth.items() if cell_of(p, DEPTH) == one]
+    check(len(st) == 3 and all(f32(float(lo)) == min(p[a] for p in xs) and f32(float(hi)) == max(p[a] for p in xs)
+                               for a, (_, lo, hi) in enumerate(st)),
+          "DuckDB reads x, y, z row-group statistics (the cell's extent)")
 
     # --- DuckDB writes, tmap imports exactly (Parquet with DuckDB's default snappy, and CSV).
-    con.sql(f"""CREATE TABLE duck AS SELECT 'd' || i AS id, 'duck' AS type,
+    con.execute(f"""CREATE TABLE duck AS SELECT 'd' || i AS id, 'duck' AS type,
         ((i * 37) % 199 - 99)::FLOAT AS x, ((i * 11) % 199 - 99)::FLOAT AS y, (i % 50)::FLOAT / 4 AS z,
         [((i + k) % 17)::FLOAT / 8 - 1 FOR k IN range({CHANNELS})] AS embedding,
         ((i % 10)::FLOAT / 10) AS confidence FROM range(2000) t(i)""")
-    con.sql("COPY duck TO 'duck.parquet' (FORMAT parquet)")
-    con.sql("COPY duck TO 'duck.csv' (HEADER)")
+    con.execute("COPY duck TO 'duck.parquet' (FORMAT parquet)")
+    con.execute("COPY duck TO 'duck.csv' (HEADER)")
     tmap(db, f"CREATE MAP fromparquet WITH (channels = {CHANNELS}, bounds = {BOUNDS}); "
              f"CREATE MAP fromcsv WITH (channels = {CHANNELS}, bounds = {BOUNDS}); "
              "COPY fromparquet FROM 'duck.parquet'; COPY fromcsv FROM 'duck.csv'; "
              "COPY fromparquet TO 'back1.parquet'; COPY fromcsv TO 'back2.parquet'")
     for back in ("back1.parquet", "back2.parquet"):
         cols = "id, type, x, y, z, CAST(embedding AS FLOAT[]) AS embedding, confidence"
-        diff = con.sql(f"""SELECT count(*) FROM (
+        diff = con.execute(f"""SELECT count(*) FROM (
             (SELECT {cols} FROM duck EXCEPT SELECT {cols} FROM read_parquet('{back}'))
             UNION ALL
-            (SELECT {cols} FROM read_parquet('{back}') EXCEPT SELECT {cols} FROM duck))""").fetchone()[0]
-        n = con.sql(f"SELECT count(*) FROM read_parquet('{back}')").fetchone()[0]
+            (SELECT {cols} FROM read_parquet('{back}') EXCEPT SELECT {cols} FROM duck))""").fetchall()[0][0]
+        n = con.execute(f"SELECT count(*) FROM read_parquet('{back}')").fetchall()[0][0]
         check(diff == 0 and n == 2000, f"tmap imports DuckDB's {'Parquet' if back == 'back1.parquet' else 'CSV'} exactly")
     print("all interop checks passed")
 

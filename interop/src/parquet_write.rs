@@ -27,22 +27,29 @@ use crate::geo::{self, BBox};
 use crate::partition;
 use crate::rows::sorted_rows;
 
-/// The Arrow schema of an export of a map with `channels` channels.
-pub fn schema(channels: usize) -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("type", DataType::Utf8, false),
-        Field::new("x", DataType::Float32, false),
-        Field::new("y", DataType::Float32, false),
-        Field::new("z", DataType::Float32, false),
-        Field::new(
-            "embedding",
-            DataType::FixedSizeList(item_field(), channels as i32),
-            false,
-        ),
-        Field::new("confidence", DataType::Float32, false),
-        Field::new(geo::COLUMN, DataType::Binary, false),
-    ]))
+/// The Arrow schema of an export of a map with `channels` channels, with the file's
+/// GeoParquet metadata `geo` in it: the stored Arrow schema keeps it, and pyarrow (hence
+/// GeoPandas) takes a table's metadata from there. The Parquet key-value metadata, where
+/// other GeoParquet readers look, gets it from [`properties`].
+pub fn schema(channels: usize, geo_json: String) -> SchemaRef {
+    let metadata = std::collections::HashMap::from([("geo".to_string(), geo_json)]);
+    Arc::new(Schema::new_with_metadata(
+        vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+            Field::new("x", DataType::Float32, false),
+            Field::new("y", DataType::Float32, false),
+            Field::new("z", DataType::Float32, false),
+            Field::new(
+                "embedding",
+                DataType::FixedSizeList(item_field(), channels as i32),
+                false,
+            ),
+            Field::new("confidence", DataType::Float32, false),
+            Field::new(geo::COLUMN, DataType::Binary, false),
+        ],
+        metadata,
+    ))
 }
 
 fn item_field() -> Arc<Field> {
@@ -53,8 +60,8 @@ fn item_field() -> Arc<Field> {
 /// higher levels cost time for little), dictionary encoding for `type` only (ids are
 /// unique, floats rarely repeat), statistics where a reader can use them (not on the
 /// embedding's values or the WKB bytes), row groups of `row_group_size` rows, and the
-/// GeoParquet metadata.
-fn properties(row_group_size: usize, bbox: &BBox) -> WriterProperties {
+/// GeoParquet metadata `geo_json`.
+fn properties(row_group_size: usize, geo_json: String) -> WriterProperties {
     let no_stats = [
         ColumnPath::from(geo::COLUMN),
         ColumnPath::from(vec!["embedding".into(), "list".into(), "item".into()]),
@@ -65,10 +72,7 @@ fn properties(row_group_size: usize, bbox: &BBox) -> WriterProperties {
         .set_dictionary_enabled(false)
         .set_column_dictionary_enabled(ColumnPath::from("type"), true)
         .set_max_row_group_row_count(Some(row_group_size.max(1)))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            "geo".to_string(),
-            geo::metadata(bbox),
-        )]));
+        .set_key_value_metadata(Some(vec![KeyValue::new("geo".to_string(), geo_json)]));
     for c in no_stats {
         b = b.set_column_statistics_enabled(c, EnabledStatistics::None);
     }
@@ -137,13 +141,14 @@ fn write_rows(
     for (_, o) in rows {
         bbox.add(o.position());
     }
-    let schema = schema(channels);
+    let geo_json = geo::metadata(&bbox);
+    let schema = schema(channels, geo_json.clone());
     let mut file = AtomicFile::create(path)?;
     {
         let mut writer = ArrowWriter::try_new(
             &mut file.out,
             schema.clone(),
-            Some(properties(row_group_size, &bbox)),
+            Some(properties(row_group_size, geo_json)),
         )
         .map_err(|e| write_error(path, e))?;
         let mut done = done_before;

@@ -144,6 +144,7 @@ fn parquet_has_geoparquet_metadata_zstd_and_row_groups() {
     assert_eq!(meta.file_metadata().num_rows(), 1000);
     assert_eq!(meta.num_row_groups(), 20);
     let kv = meta.file_metadata().key_value_metadata().unwrap();
+    assert_eq!(kv.iter().filter(|k| k.key == "geo").count(), 1);
     let geo = kv.iter().find(|k| k.key == "geo").unwrap();
     let geo: serde_json::Value = serde_json::from_str(geo.value.as_ref().unwrap()).unwrap();
     assert_eq!(geo["version"], "1.1.0");
