@@ -306,10 +306,13 @@ impl WriteTransaction {
     /// against the map's ids and the others', before any is added. Checking the ids of a
     /// large batch costs one pass over each segment's id table, not a search per object,
     /// so this is the fast way to load many objects. The error names the first bad object.
-    /// The objects are taken by reference (a `Vec` or a slice): the caller keeps them, to
-    /// say where a refused one came from (COPY names its row).
-    pub fn insert_many(&mut self, map: &str, objects: impl AsRef<[Object]>) -> Result<()> {
-        let objects = objects.as_ref();
+    pub fn insert_many(&mut self, map: &str, objects: Vec<Object>) -> Result<()> {
+        self.insert_slice(map, &objects)
+    }
+
+    /// [`WriteTransaction::insert_many`] of objects the caller keeps (COPY does, to say
+    /// which row an error's object came from).
+    pub fn insert_slice(&mut self, map: &str, objects: &[Object]) -> Result<()> {
         let state = self.state(map)?;
         let mut seen = rustc_hash::FxHashSet::default();
         for o in objects {

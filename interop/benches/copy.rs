@@ -47,7 +47,7 @@ fn copy(c: &mut Criterion) {
     let all = objects(n, 15);
     for chunk in all.chunks(100_000) {
         let mut t = db.begin_write().expect("writer");
-        t.insert_many("src", chunk).expect("insert");
+        t.insert_slice("src", chunk).expect("insert");
         t.commit().expect("commit");
     }
     drop(all);

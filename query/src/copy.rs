@@ -374,7 +374,7 @@ pub fn insert(
     pos: Pos,
 ) -> Result<QueryResult> {
     let objects = &imported.objects;
-    if let Err(e) = t.insert_many(map, objects) {
+    if let Err(e) = t.insert_slice(map, objects) {
         let located = match &e {
             tensormap_engine::Error::DuplicateId { id, .. } => {
                 // The engine names the first row whose id an earlier row or the map has:
