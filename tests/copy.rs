@@ -27,11 +27,19 @@ fn every_database_and_the_shell_copy() {
         let rows: Vec<String> = r[0]
             .rows
             .iter()
-            .map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect();
         assert_eq!(
             rows,
-            ["x cube [1, 2, 3] [0.5, -1] 0.9", "y ball [-4, 5, 6.25] [0.1, 2] 1"],
+            [
+                "x cube [1, 2, 3] [0.5, -1] 0.9",
+                "y ball [-4, 5, 6.25] [0.1, 2] 1"
+            ],
             "{name}"
         );
     }

@@ -3,6 +3,9 @@
 //! COPY FROM commits durably; the data are BENCHMARKS.md's seeded objects (uniform in
 //! `[-500, 500]³`, embeddings in [-1, 1]).
 //!
+//! `read_parquet` times the file's rows read into objects alone, the part of COPY FROM
+//! before the engine's checks and commit.
+//!
 //! `cargo bench -p tensormap-interop --bench copy`; `COPY_BENCH_ROWS=100000` runs a
 //! smaller set for a quick look.
 
@@ -55,6 +58,10 @@ fn copy(c: &mut Criterion) {
     let file = dir.path().join("src.parquet");
     let file = file.display().to_string();
 
+    // The file the reads use, whichever benchmarks a filter picks.
+    s.execute(&format!("COPY src TO '{file}'"))
+        .expect("COPY TO");
+
     let mut g = c.benchmark_group("copy");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(40));
@@ -70,6 +77,24 @@ fn copy(c: &mut Criterion) {
         "{file}: {bytes} bytes ({:.1} bytes a row)",
         bytes as f64 / n as f64
     );
+
+    // The file read into objects alone (no checks, no commit): COPY FROM's first half.
+    g.bench_function(format!("read_parquet_{n}x32"), |b| {
+        use tensormap_query::copy::{CopyFormats, CopyOptions, Format, Partitioning};
+        let options = CopyOptions {
+            format: Format::Parquet,
+            partitioning: Partitioning::None,
+            row_group_size: tensormap_query::copy::DEFAULT_ROW_GROUP,
+        };
+        let config = MapConfig::default();
+        b.iter(|| {
+            tensormap_interop::Interop
+                .import(std::path::Path::new(&file), &options, &config, &|_| {
+                    tensormap_query::Progress::none()
+                })
+                .expect("read")
+        })
+    });
 
     let mut round = 0u64;
     g.bench_function(format!("from_parquet_{n}x32"), |b| {
