@@ -132,11 +132,13 @@ impl Database {
         ))
     }
 
-    /// Wraps an engine database with a fresh session.
+    /// Wraps an engine database with a fresh session, which has COPY's file formats
+    /// (Parquet, CSV, JSON: [`tensormap_interop`]).
     pub fn from_engine(engine: tensormap_engine::Database) -> Self {
         let mut session = Session::new(engine.clone());
         // Model statements and the stored models' functions (m_embed, ...): the V-LLM.
         session.set_model_host(Some(Arc::new(models::VllmHost::default())));
+        session.set_copy_formats(Some(Arc::new(tensormap_interop::Interop)));
         let session = Arc::new(Mutex::new(session));
         Database { engine, session }
     }

@@ -355,9 +355,15 @@ impl WriteTransaction {
     /// large batch costs one pass over each segment's id table, not a search per object,
     /// so this is the fast way to load many objects. The error names the first bad object.
     pub fn insert_many(&mut self, map: &str, objects: Vec<Object>) -> Result<()> {
+        self.insert_slice(map, &objects)
+    }
+
+    /// [`WriteTransaction::insert_many`] of objects the caller keeps (COPY does, to say
+    /// which row an error's object came from).
+    pub fn insert_slice(&mut self, map: &str, objects: &[Object]) -> Result<()> {
         let state = self.state(map)?;
         let mut seen = rustc_hash::FxHashSet::default();
-        for o in &objects {
+        for o in objects {
             o.validate(&state.config)?;
             if !seen.insert(o.id.as_str()) || state.objects.find_in_memtable(&o.id) {
                 return Err(Error::DuplicateId {
@@ -383,7 +389,7 @@ impl WriteTransaction {
         }
         drop(seen);
         let state = state_mut(&mut self.changed, &self.base, map)?;
-        for o in &objects {
+        for o in objects {
             state.objects.insert(o);
         }
         Ok(())

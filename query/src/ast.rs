@@ -113,12 +113,33 @@ pub enum Statement {
     },
     /// A model statement: CREATE / LOAD / TRAIN / SAVE / SHOW / DROP MODEL(S).
     Model(ModelStatement),
+    /// `COPY map TO 'path' [WITH (...)]` or `COPY map FROM 'path' [WITH (...)]`: bulk
+    /// export to, or import from, Parquet, CSV or JSON (see `crate::copy`).
+    Copy {
+        /// Map name.
+        map: String,
+        /// TO (export) or FROM (import).
+        direction: CopyDirection,
+        /// The file or folder.
+        path: String,
+        /// Settings: format, partition_by, depth, row_group_size.
+        settings: Vec<(String, Setting, Span)>,
+    },
     /// `BEGIN`
     Begin,
     /// `COMMIT`
     Commit,
     /// `ROLLBACK`
     Rollback,
+}
+
+/// Which way a `COPY` moves rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyDirection {
+    /// `COPY map TO 'path'`: the map's objects into a file.
+    To,
+    /// `COPY map FROM 'path'`: a file's rows into the map.
+    From,
 }
 
 /// Where a query reads rows from.
@@ -860,6 +881,19 @@ impl Display for Statement {
                 write!(f, "RESTORE {} FROM {}", ident(name), string(from))
             }
             Statement::Model(m) => write!(f, "{m}"),
+            Statement::Copy {
+                map,
+                direction,
+                path,
+                settings,
+            } => {
+                let way = match direction {
+                    CopyDirection::To => "TO",
+                    CopyDirection::From => "FROM",
+                };
+                write!(f, "COPY {} {way} {}", ident(map), string(path))?;
+                with_settings(f, settings)
+            }
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

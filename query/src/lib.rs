@@ -8,6 +8,7 @@
 
 pub mod ast;
 mod batch;
+pub mod copy;
 mod error;
 pub mod eval;
 pub mod exec;
@@ -23,6 +24,7 @@ pub mod render;
 mod session;
 mod snapshot;
 
+pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
 pub use error::{Error, Pos, Result};
 pub use exec::QueryResult;
 pub use model::{ModelBytes, ModelHost, OptionsOf, TrainCallback};

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tensormap_engine::{Database, Dtype, MapConfig, MapView, Object, Value, WriteTransaction};
 
-use crate::ast::{Expr, ExprKind, Select, Setting, Span, Statement};
+use crate::ast::{CopyDirection, Expr, ExprKind, Select, Setting, Span, Statement};
+use crate::copy::CopyFormats;
 use crate::error::{Error, Pos, Result};
 use crate::eval::{
     as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, Tuples, OBJECT_COLUMNS,
@@ -31,6 +32,8 @@ pub struct Session {
     pub(crate) progress: Option<Arc<dyn ProgressSink>>,
     /// What runs model statements and provides model functions (`model.rs`), if anything.
     pub(crate) model_host: Option<Arc<dyn ModelHost>>,
+    /// The file formats of COPY, if installed (the facade installs tensormap-interop's).
+    copy: Option<Arc<dyn CopyFormats>>,
 }
 
 /// How many parsed scripts a session keeps.
@@ -56,7 +59,13 @@ impl Session {
             cache: HashMap::new(),
             progress: None,
             model_host: None,
+            copy: None,
         }
+    }
+
+    /// Installs the file formats `COPY` reads and writes; without them COPY is an error.
+    pub fn set_copy_formats(&mut self, formats: Option<Arc<dyn CopyFormats>>) {
+        self.copy = formats;
     }
 
     /// Installs what runs model statements (`CREATE MODEL`, `TRAIN MODEL`, ...) and
@@ -340,6 +349,12 @@ impl Session {
                     insert(t, functions.functions(), map, columns, rows, pos)
                 })
             }
+            Statement::Copy {
+                map,
+                direction,
+                path,
+                settings,
+            } => self.copy(map, *direction, path, settings, pos),
             Statement::Update { map, set, filter } => {
                 let functions = self.db.clone();
                 self.write(pos, |t| {
@@ -413,17 +428,53 @@ impl Session {
         }
     }
 
-    fn read_map(
+    fn read_map<T>(
         &mut self,
         name: &str,
         pos: Pos,
-        f: impl FnOnce(&MapView<'_>) -> Result<Vec<Value>>,
-    ) -> Result<Vec<Value>> {
+        f: impl FnOnce(&MapView<'_>) -> Result<T>,
+    ) -> Result<T> {
         match &mut self.txn {
             Some(t) => f(&t.map(name).map_err(|e| Error::engine(pos, e))?),
             None => {
                 let r = self.db.begin_read().map_err(|e| Error::engine(pos, e))?;
                 f(&r.map(name).map_err(|e| Error::engine(pos, e))?)
+            }
+        }
+    }
+
+    /// `COPY map TO|FROM path`: see [`crate::copy`]. An export reads the map as a query
+    /// does (inside BEGIN: as the transaction has changed it); an import reads the file
+    /// first, then adds its rows as one write (inside BEGIN: to the open transaction).
+    fn copy(
+        &mut self,
+        map: &str,
+        direction: CopyDirection,
+        path: &str,
+        settings: &[(String, Setting, Span)],
+        pos: Pos,
+    ) -> Result<QueryResult> {
+        let Some(formats) = self.copy.clone() else {
+            return Err(Error::new(
+                pos,
+                "COPY needs the file formats of tensormap-interop, which this session does not have (tensormap::Database installs them)",
+            ));
+        };
+        let options = crate::copy::options(direction, path, settings, pos)?;
+        let sink = self.progress.clone();
+        let label = match direction {
+            CopyDirection::To => format!("copy {map} to '{path}'"),
+            CopyDirection::From => format!("copy {map} from '{path}'"),
+        };
+        let start = move |total| Progress::start(sink.clone(), &label, total, Unit::Rows);
+        match direction {
+            CopyDirection::To => self.read_map(map, pos, |view| {
+                crate::copy::export(&*formats, view, path, &options, &start, pos)
+            }),
+            CopyDirection::From => {
+                let config = self.read_map(map, pos, |view| Ok(view.config().clone()))?;
+                let imported = crate::copy::read(&*formats, path, &options, &config, &start, pos)?;
+                self.write(pos, |t| crate::copy::insert(t, map, &imported, pos))
             }
         }
     }

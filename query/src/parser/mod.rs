@@ -10,6 +10,7 @@ use crate::ast::*;
 use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
+mod copy;
 mod expr;
 pub mod model;
 mod select;
@@ -307,6 +308,7 @@ impl<'t> Parser<'t> {
         match (word.as_str(), second.as_str()) {
             ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
             ("insert", _) => self.insert(),
+            ("copy", _) => self.copy(),
             ("update", _) => self.update(),
             ("delete", _) => self.delete(),
             ("create", "map") => self.create_map(),
@@ -636,6 +638,10 @@ mod tests {
             "SNAPSHOT scene TO 'scene.tensor3d'",
             "SNAPSHOT \"my map\" TO 'a b.json' WITH (format = 'json', compression = 'none', dtype = 'f16')",
             "RESTORE scene2 FROM 'scene.tensor3d'",
+            "COPY scene TO 'scene.parquet'",
+            "copy \"my map\" to 'it''s.csv' with (format = 'csv')",
+            "COPY scene TO 'out/' WITH (format = 'parquet', partition_by = 'octree', depth = 2)",
+            "COPY scene FROM 'objects.parquet'",
             "BEGIN", "COMMIT", "ROLLBACK",
             "SELECT \"select\", \"odd name\" FROM \"my map\"",
             "SELECT 'it''s', TRUE, FALSE, [] FROM m",
@@ -663,6 +669,13 @@ mod tests {
         assert!(e.message.contains("FROM"), "{e}");
         let e = parse_statement("RENDER SHOW MAPS").unwrap_err();
         assert!(e.message.contains("SELECT after RENDER"), "{e}");
+        let e = parse_statement("COPY m INTO 'x.csv'").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error at 1:8: expected TO or FROM, found 'INTO'"
+        );
+        let e = parse_statement("COPY m TO x").unwrap_err();
+        assert!(e.message.contains("a file name string"), "{e}");
         assert!(parse_statement("SELECT * FROM m LIMIT -1").is_err());
         assert!(parse_statement("SELECT * FROM m LIMIT 1.5").is_err());
     }

@@ -1,0 +1,319 @@
+//! Parquet import: a file, or every `.parquet` file under a folder (a partitioned
+//! export), read in path order.
+//!
+//! Columns are found by name ([`crate::rows::layout`]); `geometry` is not read. Accepted
+//! types, so that files from DuckDB, pandas, Polars and Spark load as they are: `id` and
+//! `type` any Arrow string type; `x`, `y`, `z`, `confidence` any float or integer type
+//! (read as f32: a DOUBLE is rounded to the nearest f32); `embedding` a list, large list
+//! or fixed-size list of float32 or float64. A NULL is an error naming its row and column.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use tensormap_engine::{MapConfig, Object};
+use tensormap_query::copy::{CopyError, Imported, StartProgress};
+
+use crate::files::{parquet_files, show};
+use crate::rows::{layout, Layout, COLUMNS};
+
+/// Rows decoded at a time.
+const BATCH_ROWS: usize = 8192;
+
+/// Objects reserved up front at most, whatever a file's footer claims (memory then
+/// grows with the rows actually read).
+const MAX_RESERVE: u64 = 1 << 20;
+
+/// `COPY map FROM 'file.parquet'` (or a folder of them).
+pub fn read(
+    path: &Path,
+    config: &MapConfig,
+    progress: StartProgress<'_>,
+) -> Result<Imported, CopyError> {
+    let files = if path.is_dir() {
+        parquet_files(path)?
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut opened = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for f in &files {
+        let file =
+            File::open(f).map_err(|e| CopyError::file(show(f), format!("cannot open: {e}")))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            CopyError::file(
+                show(f),
+                format!("not a readable Parquet file (truncated or damaged?): {e}"),
+            )
+        })?;
+        total = total.saturating_add(builder.metadata().file_metadata().num_rows().max(0) as u64);
+        opened.push(builder);
+    }
+    let progress = progress(total);
+    let mut out = Imported {
+        objects: Vec::with_capacity(total.min(MAX_RESERVE) as usize),
+        parts: Vec::with_capacity(files.len()),
+    };
+    for (f, builder) in files.iter().zip(opened) {
+        let name = show(f);
+        let names: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let l = layout(&name, &names)?;
+        let mut roots: Vec<usize> = [Some(l.id), l.kind, Some(l.embedding), l.confidence]
+            .into_iter()
+            .flatten()
+            .chain(l.xyz)
+            .collect();
+        roots.sort_unstable();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| CopyError::file(&name, format!("cannot read: {e}")))?;
+        let before = out.objects.len();
+        for batch in reader {
+            let row = (out.objects.len() - before) as u64 + 1;
+            let batch = batch.map_err(|e| {
+                CopyError::at(&name, row, None, format!("damaged data from here on: {e}"))
+            })?;
+            // The projection keeps the file's order of the columns it keeps.
+            let names: Vec<&str> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            let l = layout(&name, &names)?;
+            add_batch(&batch, &l, &name, row, config, &mut out.objects)?;
+            progress.set(out.objects.len() as u64);
+        }
+        out.parts.push((name, out.objects.len() - before));
+    }
+    Ok(out)
+}
+
+/// A string column of any Arrow string type.
+enum Strings<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    View(&'a arrow_array::StringViewArray),
+}
+
+impl<'a> Strings<'a> {
+    fn of(a: &'a dyn Array, file: &str, column: &str) -> Result<Self, CopyError> {
+        if let Some(s) = a.as_string_opt::<i32>() {
+            Ok(Strings::Utf8(s))
+        } else if let Some(s) = a.as_string_opt::<i64>() {
+            Ok(Strings::Large(s))
+        } else if let Some(s) = a.as_string_view_opt() {
+            Ok(Strings::View(s))
+        } else {
+            Err(wrong_type(file, column, "text", a))
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Strings::Utf8(s) => (!s.is_null(i)).then(|| s.value(i)),
+            Strings::Large(s) => (!s.is_null(i)).then(|| s.value(i)),
+            Strings::View(s) => (!s.is_null(i)).then(|| s.value(i)),
+        }
+    }
+}
+
+/// A column of numbers of any Arrow float or integer type, read as f64.
+struct Numbers<'a> {
+    array: &'a dyn Array,
+    get: fn(&dyn Array, usize) -> f64,
+}
+
+macro_rules! getter {
+    ($t:ty) => {
+        (|a: &dyn Array, i: usize| a.as_primitive::<$t>().value(i) as f64)
+            as fn(&dyn Array, usize) -> f64
+    };
+}
+
+impl<'a> Numbers<'a> {
+    fn of(a: &'a dyn Array, file: &str, column: &str) -> Result<Self, CopyError> {
+        use arrow_schema::DataType as D;
+        let get = match a.data_type() {
+            D::Float32 => getter!(Float32Type),
+            D::Float64 => getter!(Float64Type),
+            D::Int8 => getter!(Int8Type),
+            D::Int16 => getter!(Int16Type),
+            D::Int32 => getter!(Int32Type),
+            D::Int64 => getter!(Int64Type),
+            D::UInt8 => getter!(UInt8Type),
+            D::UInt16 => getter!(UInt16Type),
+            D::UInt32 => getter!(UInt32Type),
+            D::UInt64 => getter!(UInt64Type),
+            _ => return Err(wrong_type(file, column, "numbers", a)),
+        };
+        Ok(Numbers { array: a, get })
+    }
+
+    fn get(&self, i: usize) -> Option<f32> {
+        (!self.array.is_null(i)).then(|| (self.get)(self.array, i) as f32)
+    }
+}
+
+/// A column of lists of float32 or float64: each row's range of values.
+struct Lists<'a> {
+    list: &'a dyn Array,
+    offsets: Offsets<'a>,
+    values: Floats<'a>,
+}
+
+/// Where each row's values are in the child array.
+enum Offsets<'a> {
+    Fixed(&'a arrow_array::FixedSizeListArray),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+}
+
+enum Floats<'a> {
+    F32(&'a [f32], &'a dyn Array),
+    F64(&'a [f64], &'a dyn Array),
+}
+
+impl<'a> Lists<'a> {
+    fn of(a: &'a dyn Array, file: &str, column: &str) -> Result<Self, CopyError> {
+        let (offsets, values) = if let Some(l) = a.as_fixed_size_list_opt() {
+            (Offsets::Fixed(l), l.values())
+        } else if let Some(l) = a.as_list_opt::<i32>() {
+            (Offsets::I32(l.value_offsets()), l.values())
+        } else if let Some(l) = a.as_list_opt::<i64>() {
+            (Offsets::I64(l.value_offsets()), l.values())
+        } else {
+            return Err(wrong_type(file, column, "lists of numbers", a));
+        };
+        let values = if let Some(v) = values.as_primitive_opt::<Float32Type>() {
+            Floats::F32(v.values(), values.as_ref())
+        } else if let Some(v) = values.as_primitive_opt::<Float64Type>() {
+            Floats::F64(v.values(), values.as_ref())
+        } else {
+            return Err(wrong_type(file, column, "lists of float32 or float64", a));
+        };
+        Ok(Lists {
+            list: a,
+            offsets,
+            values,
+        })
+    }
+
+    /// Row `i`'s values into `out`; `Err` names what is wrong (a NULL, a NULL value).
+    fn get(&self, i: usize, out: &mut Vec<f32>) -> Result<(), String> {
+        if self.list.is_null(i) {
+            return Err("NULL".into());
+        }
+        let range = match self.offsets {
+            Offsets::Fixed(l) => {
+                let start = l.value_offset_at(i);
+                start..start + l.value_length().max(0) as usize
+            }
+            Offsets::I32(o) => o[i].max(0) as usize..o[i + 1].max(0) as usize,
+            Offsets::I64(o) => o[i].max(0) as usize..o[i + 1].max(0) as usize,
+        };
+        let (len, nulls) = match self.values {
+            Floats::F32(v, a) => (v.len(), a.logical_null_count() > 0),
+            Floats::F64(v, a) => (v.len(), a.logical_null_count() > 0),
+        };
+        if range.end > len || range.start > range.end {
+            return Err("a list that runs past its values (damaged file)".into());
+        }
+        if nulls {
+            let a = match self.values {
+                Floats::F32(_, a) | Floats::F64(_, a) => a,
+            };
+            if let Some(k) = range.clone().position(|j| a.is_null(j)) {
+                return Err(format!("value {k} is NULL"));
+            }
+        }
+        out.clear();
+        match self.values {
+            Floats::F32(v, _) => out.extend_from_slice(&v[range]),
+            Floats::F64(v, _) => out.extend(v[range].iter().map(|x| *x as f32)),
+        }
+        Ok(())
+    }
+}
+
+fn wrong_type(file: &str, column: &str, wanted: &str, a: &dyn Array) -> CopyError {
+    CopyError {
+        file: file.to_string(),
+        row: None,
+        column: Some(column.to_string()),
+        message: format!("must hold {wanted}, found {}", a.data_type()),
+    }
+}
+
+/// Appends the rows of `batch` (whose first row is row `first_row` of `file`) to `out`.
+fn add_batch(
+    batch: &RecordBatch,
+    l: &Layout,
+    file: &str,
+    first_row: u64,
+    config: &MapConfig,
+    out: &mut Vec<Object>,
+) -> Result<(), CopyError> {
+    let col = |i: usize| batch.column(i).as_ref();
+    let ids = Strings::of(col(l.id), file, COLUMNS[0])?;
+    let kinds = l
+        .kind
+        .map(|k| Strings::of(col(k), file, COLUMNS[1]))
+        .transpose()?;
+    let xyz = [
+        Numbers::of(col(l.xyz[0]), file, "x")?,
+        Numbers::of(col(l.xyz[1]), file, "y")?,
+        Numbers::of(col(l.xyz[2]), file, "z")?,
+    ];
+    let embedding = Lists::of(col(l.embedding), file, "embedding")?;
+    let confidence = l
+        .confidence
+        .map(|c| Numbers::of(col(c), file, "confidence"))
+        .transpose()?;
+    let channels = config.channels as usize;
+    let mut values = Vec::with_capacity(channels);
+    out.reserve(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let row = first_row + i as u64;
+        let null = |c: &str| CopyError::at(file, row, Some(c), "NULL (every value must be given)");
+        let id = ids.get(i).ok_or_else(|| null("id"))?;
+        let kind = match &kinds {
+            Some(k) => k.get(i).ok_or_else(|| null("type"))?,
+            None => "",
+        };
+        let mut position = [0f32; 3];
+        for (axis, (p, c)) in position.iter_mut().zip(&xyz).enumerate() {
+            *p = c.get(i).ok_or_else(|| null(["x", "y", "z"][axis]))?;
+        }
+        embedding
+            .get(i, &mut values)
+            .map_err(|m| CopyError::at(file, row, Some("embedding"), m))?;
+        let confidence = match &confidence {
+            Some(c) => c.get(i).ok_or_else(|| null("confidence"))?,
+            None => 1.0,
+        };
+        out.push(Object {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            position,
+            embedding: values.clone(),
+            confidence,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Parquet export: one file, or one file per octree cell ([`crate::partition`]).
+//!
+//! Columns: `id` and `type` (UTF-8 strings; `type` dictionary-encoded), `x`, `y`, `z` and
+//! `confidence` (float32), `embedding` (a fixed-size list of `channels` float32: a Parquet
+//! LIST, with the Arrow schema in the file so Arrow readers see the fixed size), and the
+//! GeoParquet `geometry` ([`crate::geo`]). zstd-compressed; rows in Morton order of their
+//! positions ([`crate::rows::sorted_rows`]), so each row group covers a compact region and
+//! its `x`, `y`, `z` statistics let a reader skip it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, StringBuilder};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use tensormap_engine::{MapView, ObjectRef};
+use tensormap_query::copy::{CopyError, Exported};
+use tensormap_query::Progress;
+
+use crate::files::{show, write_error, AtomicFile};
+use crate::geo::{self, BBox};
+use crate::partition;
+use crate::rows::sorted_rows;
+
+/// The Arrow schema of an export of a map with `channels` channels, with the file's
+/// GeoParquet metadata `geo` in it: the stored Arrow schema keeps it, and pyarrow (hence
+/// GeoPandas) takes a table's metadata from there. The Parquet key-value metadata, where
+/// other GeoParquet readers look, gets it from [`properties`].
+pub fn schema(channels: usize, geo_json: String) -> SchemaRef {
+    let metadata = std::collections::HashMap::from([("geo".to_string(), geo_json)]);
+    Arc::new(Schema::new_with_metadata(
+        vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+            Field::new("x", DataType::Float32, false),
+            Field::new("y", DataType::Float32, false),
+            Field::new("z", DataType::Float32, false),
+            Field::new(
+                "embedding",
+                DataType::FixedSizeList(item_field(), channels as i32),
+                false,
+            ),
+            Field::new("confidence", DataType::Float32, false),
+            Field::new(geo::COLUMN, DataType::Binary, false),
+        ],
+        metadata,
+    ))
+}
+
+fn item_field() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Float32, false))
+}
+
+/// The writer settings: zstd (level 1: the embeddings are mostly incompressible noise,
+/// higher levels cost time for little), dictionary encoding for `type` only (ids are
+/// unique, floats rarely repeat), statistics where a reader can use them (not on the
+/// embedding's values or the WKB bytes), row groups of `row_group_size` rows, and the
+/// GeoParquet metadata `geo_json`.
+fn properties(row_group_size: usize, geo_json: String) -> WriterProperties {
+    let no_stats = [
+        ColumnPath::from(geo::COLUMN),
+        ColumnPath::from(vec!["embedding".into(), "list".into(), "item".into()]),
+        ColumnPath::from(vec!["embedding".into(), "list".into(), "element".into()]),
+    ];
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("type"), true)
+        .set_max_row_group_row_count(Some(row_group_size.max(1)))
+        .set_key_value_metadata(Some(vec![KeyValue::new("geo".to_string(), geo_json)]));
+    for c in no_stats {
+        b = b.set_column_statistics_enabled(c, EnabledStatistics::None);
+    }
+    // Floats byte by byte: the sign-and-exponent bytes of values of one scale repeat, so
+    // zstd compresses them once they are together (a tenth off the embeddings' bytes).
+    for c in float_columns() {
+        b = b.set_column_encoding(c, Encoding::BYTE_STREAM_SPLIT);
+    }
+    b.build()
+}
+
+/// The leaf columns of float32 values.
+fn float_columns() -> Vec<ColumnPath> {
+    let mut v: Vec<ColumnPath> = ["x", "y", "z", "confidence"]
+        .into_iter()
+        .map(ColumnPath::from)
+        .collect();
+    v.push(ColumnPath::from(vec![
+        "embedding".into(),
+        "list".into(),
+        "item".into(),
+    ]));
+    v
+}
+
+/// One record batch of `rows`.
+fn batch(
+    schema: &SchemaRef,
+    rows: &[(u64, ObjectRef<'_>)],
+    channels: usize,
+) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut ids = StringBuilder::with_capacity(n, n * 12);
+    let mut kinds = StringBuilder::with_capacity(n, n * 8);
+    let mut xyz = [
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    ];
+    let mut embedding = Vec::with_capacity(n * channels);
+    let mut confidence = Vec::with_capacity(n);
+    let mut geometry = BinaryBuilder::with_capacity(n, n * geo::POINT_Z_BYTES);
+    for (_, o) in rows {
+        ids.append_value(o.id());
+        kinds.append_value(o.kind());
+        let p = o.position();
+        for (col, v) in xyz.iter_mut().zip(p) {
+            col.push(v);
+        }
+        embedding.extend_from_slice(o.embedding());
+        confidence.push(o.confidence());
+        geometry.append_value(geo::wkb_point_z(p));
+    }
+    let [x, y, z] = xyz;
+    let embedding = FixedSizeListArray::try_new(
+        item_field(),
+        channels as i32,
+        Arc::new(Float32Array::from(embedding)),
+        None,
+    )?;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(ids.finish()),
+        Arc::new(kinds.finish()),
+        Arc::new(Float32Array::from(x)),
+        Arc::new(Float32Array::from(y)),
+        Arc::new(Float32Array::from(z)),
+        Arc::new(embedding),
+        Arc::new(Float32Array::from(confidence)),
+        Arc::new(geometry.finish()),
+    ];
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// Writes `rows` (already in order) to the Parquet file `path`, atomically; reports the
+/// rows done as `done_before + rows written`. Returns the file's size.
+fn write_rows(
+    path: &Path,
+    rows: &[(u64, ObjectRef<'_>)],
+    channels: usize,
+    row_group_size: usize,
+    progress: &Progress,
+    done_before: u64,
+) -> Result<u64, CopyError> {
+    let mut bbox = BBox::default();
+    for (_, o) in rows {
+        bbox.add(o.position());
+    }
+    let geo_json = geo::metadata(&bbox);
+    let schema = schema(channels, geo_json.clone());
+    let mut file = AtomicFile::create(path)?;
+    {
+        let mut writer = ArrowWriter::try_new(
+            &mut file.out,
+            schema.clone(),
+            Some(properties(row_group_size, geo_json)),
+        )
+        .map_err(|e| write_error(path, e))?;
+        let mut done = done_before;
+        for chunk in rows.chunks(row_group_size.max(1)) {
+            let b = batch(&schema, chunk, channels).map_err(|e| write_error(path, e))?;
+            writer.write(&b).map_err(|e| write_error(path, e))?;
+            done += chunk.len() as u64;
+            progress.set(done);
+        }
+        writer.close().map_err(|e| write_error(path, e))?;
+    }
+    file.commit()
+}
+
+/// `COPY map TO 'file.parquet'`.
+pub fn write_file(
+    map: &MapView<'_>,
+    path: &Path,
+    row_group_size: usize,
+    progress: &Progress,
+) -> Result<Exported, CopyError> {
+    let rows = sorted_rows(map);
+    let channels = map.config().channels as usize;
+    let bytes = write_rows(path, &rows, channels, row_group_size, progress, 0)?;
+    Ok(Exported {
+        rows: rows.len() as u64,
+        files: 1,
+        bytes,
+    })
+}
+
+/// `COPY map TO 'dir' WITH (format = 'parquet', partition_by = 'octree', depth = d)`:
+/// `dir/cell=<m>/part-0.parquet` for every occupied cell `m` at depth `d`. The folder
+/// must be new or empty (a leftover file from another export would be read as part of
+/// this one).
+pub fn write_partitioned(
+    map: &MapView<'_>,
+    dir: &Path,
+    depth: u32,
+    row_group_size: usize,
+    progress: &Progress,
+) -> Result<Exported, CopyError> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(|e| {
+            CopyError::file(show(dir), format!("cannot export into this folder: {e}"))
+        })?;
+        if entries.next().is_some() {
+            return Err(CopyError::file(
+                show(dir),
+                "the folder is not empty (a partitioned export writes into a new or empty folder)",
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+    let rows = sorted_rows(map);
+    let channels = map.config().channels as usize;
+    let mut out = Exported::default();
+    let mut start = 0;
+    while start < rows.len() {
+        let cell = partition::cell_of_key(rows[start].0, depth);
+        // Rows are sorted by key, and a cell's keys share their top bits: a cell is a run.
+        let len = rows[start..].partition_point(|r| partition::cell_of_key(r.0, depth) == cell);
+        let folder = dir.join(partition::folder(cell));
+        std::fs::create_dir_all(&folder).map_err(|e| write_error(&folder, e))?;
+        let file = folder.join("part-0.parquet");
+        out.bytes += write_rows(
+            &file,
+            &rows[start..start + len],
+            channels,
+            row_group_size,
+            progress,
+            start as u64,
+        )?;
+        out.files += 1;
+        start += len;
+    }
+    out.rows = rows.len() as u64;
+    Ok(out)
+}
