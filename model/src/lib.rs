@@ -117,11 +117,13 @@
 //! - CPU only: candle's CUDA and Metal features are not enabled.
 #![forbid(unsafe_code)]
 
+mod attention;
 mod batch;
 mod cache;
 mod config;
 mod encoder;
 mod error;
+mod gelu;
 mod generate;
 mod infer;
 mod model;

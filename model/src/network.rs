@@ -19,6 +19,7 @@ use candle_core::{Tensor, D};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::attention;
 use crate::batch::Batch;
 use crate::config::ModelConfig;
 use crate::error::Result;
@@ -93,7 +94,12 @@ pub fn feed_forward(
     cfg: &ModelConfig,
     mode: &mut Mode,
 ) -> Result<Tensor> {
-    let h = layer.ffn_in.forward(x)?.gelu_erf()?;
+    let h = layer.ffn_in.forward(x)?;
+    let h = if mode.training() {
+        h.gelu_erf()?
+    } else {
+        crate::gelu::gelu_erf_in_place(h)?
+    };
     let h = mode.dropout(&h)?;
     let h = layer.ffn_out.forward(&h)?;
     let h = mode.dropout(&h)?;
@@ -115,11 +121,6 @@ fn layer_forward(
     queries: Option<&Tensor>,
 ) -> Result<Tensor> {
     let (b, s, h, hd) = (batch.b, batch.s, cfg.heads, cfg.head_dim());
-    let heads = |t: Tensor, len: usize| -> Result<Tensor> {
-        Ok(t.reshape((b, len, h, hd))?.transpose(1, 2)?.contiguous()?)
-    };
-    let k = heads(layer.k.forward(x)?, s)?;
-    let v = heads(layer.v.forward(x)?, s)?;
     // The query rows, their count per sequence, and their rows of `dist` and `mask`.
     let (xq, sq, dist, mask) = match queries {
         None => (x.clone(), s, batch.dist.clone(), batch.mask.clone()),
@@ -137,20 +138,43 @@ fn layer_forward(
             )
         }
     };
-    let q = heads(layer.q.forward(&xq)?, sq)?;
-    let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-    let bias = dist.broadcast_mul(&layer.spatial_bias)?;
-    let scores = scores.sub(&bias)?.broadcast_add(&mask)?;
-    let attn = softmax(&scores, mode.training())?;
-    let attn = mode.dropout(&attn)?;
-    let out = attn
-        .matmul(&v)?
-        .transpose(1, 2)?
-        .reshape((b * sq, cfg.dim))?;
+    let out = if kv.is_none() && !mode.training() && attention::supported(x) {
+        // Inference without a cache: the fused loop (attention.rs), the same function.
+        let dims = attention::Dims {
+            b,
+            sq,
+            s,
+            heads: h,
+            hd,
+        };
+        let (q, k, v) = (
+            layer.q.forward(&xq)?,
+            layer.k.forward(x)?,
+            layer.v.forward(x)?,
+        );
+        attention::attend(&q, &k, &v, &dist, &mask, &layer.spatial_bias, dims)?
+    } else {
+        let heads = |t: Tensor, len: usize| -> Result<Tensor> {
+            Ok(t.reshape((b, len, h, hd))?.transpose(1, 2)?.contiguous()?)
+        };
+        let k = heads(layer.k.forward(x)?, s)?;
+        let v = heads(layer.v.forward(x)?, s)?;
+        let q = heads(layer.q.forward(&xq)?, sq)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        let bias = dist.broadcast_mul(&layer.spatial_bias)?;
+        let scores = scores.sub(&bias)?.broadcast_add(&mask)?;
+        let attn = softmax(&scores, mode.training())?;
+        let attn = mode.dropout(&attn)?;
+        let out = attn
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b * sq, cfg.dim))?;
+        if let Some(kv) = kv {
+            kv.push((k, v));
+        }
+        out
+    };
     let out = layer.o.forward(&out)?;
-    if let Some(kv) = kv {
-        kv.push((k, v));
-    }
     let x = layer_norm(&(xq + out)?, &layer.norm1, cfg.norm_eps, mode.training())?;
     feed_forward(layer, &x, cfg, mode)
 }

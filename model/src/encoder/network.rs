@@ -254,7 +254,7 @@ impl Bert {
                 .forward(&(layer.attn_out.forward(&a)? + &x)?)?;
             let f = layer.ff_in.forward(&x)?;
             let f = match self.config.hidden_act {
-                Activation::Gelu => f.gelu_erf()?,
+                Activation::Gelu => crate::gelu::gelu_erf_in_place(f)?,
                 Activation::GeluTanh => f.gelu()?,
                 Activation::Relu => f.relu()?,
             };
