@@ -292,6 +292,34 @@ fn functions_on_the_demo_map() {
         .execute("SELECT COUNT(*) FROM demo WHERE d_score(type, embedding, position) > -1e9")
         .unwrap();
     assert_eq!(filtered[0].rows[0][0], Value::Number(n));
+    // WHERE on the score (one batched call over the rows) keeps exactly the rows whose
+    // score, from the ordered query above, passes (rows within 1e-4 of the cut aside).
+    let scores: Vec<(String, f64)> = all[0]
+        .rows
+        .iter()
+        .map(|r| match &r[1] {
+            Value::Number(x) => (r[0].to_string(), *x),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let cut = scores[scores.len() / 3].1;
+    let kept = db
+        .execute(&format!(
+            "SELECT id FROM demo WHERE d_score(type, embedding, position) > {cut}"
+        ))
+        .unwrap();
+    let kept: std::collections::HashSet<String> =
+        kept[0].rows.iter().map(|r| r[0].to_string()).collect();
+    for (id, x) in &scores {
+        if (x - cut).abs() > 1e-4 {
+            assert_eq!(
+                kept.contains(id),
+                *x > cut,
+                "{id}: {x} against the cut {cut}"
+            );
+        }
+    }
+    assert!(kept.len() >= scores.len() / 4, "{} rows kept", kept.len());
 
     // m_generate: seeded, repeatable; greedy with temperature 0.
     let g1 = db

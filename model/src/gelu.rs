@@ -32,6 +32,12 @@ pub fn gelu_erf_in_place(h: Tensor) -> Result<Tensor> {
     Ok(h)
 }
 
+/// `gelu(x)` of one value (module docs).
+#[inline(always)]
+pub(crate) fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
 /// erf of `x`, absolute error below ~2e-7 (module docs).
 #[inline(always)]
 fn erf(x: f32) -> f32 {
@@ -65,7 +71,7 @@ impl InplaceOp1 for FastGelu {
             ));
         };
         for x in &mut data[start..end] {
-            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+            *x = gelu(*x);
         }
         Ok(())
     }

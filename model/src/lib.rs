@@ -126,6 +126,7 @@ mod error;
 mod gelu;
 mod generate;
 mod infer;
+mod linear;
 mod model;
 mod network;
 mod positions;

@@ -23,6 +23,7 @@ use crate::attention;
 use crate::batch::Batch;
 use crate::config::ModelConfig;
 use crate::error::Result;
+use crate::linear::{self, Then};
 use crate::weights::{Layer, Norm, Weights};
 
 /// How to run the network.
@@ -94,14 +95,17 @@ pub fn feed_forward(
     cfg: &ModelConfig,
     mode: &mut Mode,
 ) -> Result<Tensor> {
-    let h = layer.ffn_in.forward(x)?;
     let h = if mode.training() {
-        h.gelu_erf()?
+        layer.ffn_in.forward(x)?.gelu_erf()?
     } else {
-        crate::gelu::gelu_erf_in_place(h)?
+        linear::forward(&layer.ffn_in, x, Then::Gelu)?
     };
     let h = mode.dropout(&h)?;
-    let h = layer.ffn_out.forward(&h)?;
+    let h = if mode.training() {
+        layer.ffn_out.forward(&h)?
+    } else {
+        linear::forward(&layer.ffn_out, &h, Then::Nothing)?
+    };
     let h = mode.dropout(&h)?;
     layer_norm(&(x + h)?, &layer.norm2, cfg.norm_eps, mode.training())
 }
@@ -148,9 +152,9 @@ fn layer_forward(
             hd,
         };
         let (q, k, v) = (
-            layer.q.forward(&xq)?,
-            layer.k.forward(x)?,
-            layer.v.forward(x)?,
+            linear::forward(&layer.q, &xq, Then::Nothing)?,
+            linear::forward(&layer.k, x, Then::Nothing)?,
+            linear::forward(&layer.v, x, Then::Nothing)?,
         );
         attention::attend(&q, &k, &v, &dist, &mask, &layer.spatial_bias, dims)?
     } else {
@@ -174,7 +178,11 @@ fn layer_forward(
         }
         out
     };
-    let out = layer.o.forward(&out)?;
+    let out = if mode.training() {
+        layer.o.forward(&out)?
+    } else {
+        linear::forward(&layer.o, &out, Then::Nothing)?
+    };
     let x = layer_norm(&(xq + out)?, &layer.norm1, cfg.norm_eps, mode.training())?;
     feed_forward(layer, &x, cfg, mode)
 }

@@ -4,9 +4,12 @@
 //! pass of the model — before ORDER BY, grouping and projection read the values
 //! ([`Env::batched`], by the call's position, indexed by tuple).
 //!
+//! A SELECT's WHERE conjunct that holds such a call is checked after the joins (the
+//! plan's residual filter), with the call evaluated once over all the tuples that reach it.
 //! UPDATE runs the batch calls of its SET expressions once over all the rows it updates.
 //! Calls with constant arguments are not batched: they are computed once per statement
-//! ([`Env::memo`]). A batch call inside WHERE is evaluated row by row (a batch of one).
+//! ([`Env::memo`]). In UPDATE's and DELETE's WHERE a batch call is evaluated row by row (a
+//! batch of one).
 
 use tensormap_engine::Value;
 
@@ -66,6 +69,13 @@ pub fn compute(env: &mut Env<'_>, exprs: &[&Expr], tuples: &Tuples<'_>) -> Resul
         env.batched.push((call.pos, values));
     }
     Ok(())
+}
+
+/// Whether `e` holds a batch call that reads the rows.
+pub fn reads_rows(env: &Env<'_>, e: &Expr) -> bool {
+    let mut calls = Vec::new();
+    collect(env, e, &mut calls);
+    !calls.is_empty()
 }
 
 /// The batch calls of `e` that read the rows, in post-order.

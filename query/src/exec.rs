@@ -299,7 +299,7 @@ pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Resu
         at: &at,
         fetch: fetch(sel),
     };
-    let (mut tuples, weights_done) = run(&env, &plan, &maps)?;
+    let (mut tuples, weights_done) = run(&mut env, &plan, &maps)?;
     // Tuples reach the later stages in tie order unless an ORDER BY sorts them; sorted
     // before the per-tuple values below (attention weights, batch calls) are computed.
     if !plan.aggregate && !presorted(&env, &plan) && (prepared.order_by.is_empty() || sel.distinct)

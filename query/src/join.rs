@@ -156,7 +156,7 @@ fn table_rows<'a>(
 
 /// The tuples that pass WHERE, and attention weights when the access computed them.
 pub fn run<'a>(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     plan: &Plan<'_>,
     maps: &Maps<'_, 'a>,
 ) -> Result<(Tuples<'a>, Option<Vec<f32>>)> {
@@ -178,12 +178,17 @@ pub fn run<'a>(
         cur = join_step(env, plan, maps, step, &cur)?;
     }
     if !plan.residual.is_empty() {
+        // Batch calls in the conditions run once over all the tuples (batch.rs); their
+        // values are indexed by these tuples, so they are dropped once the filter is done.
+        let before = env.batched.len();
+        crate::batch::compute(env, &plan.residual, &cur)?;
         let mut kept = Tuples::new(n);
         for i in 0..cur.len {
             if passes(env, &plan.residual, cur.get(i), i)? {
                 kept.push(cur.get(i));
             }
         }
+        env.batched.truncate(before);
         cur = kept;
     }
     Ok((cur, weights))

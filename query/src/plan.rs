@@ -281,6 +281,12 @@ pub fn plan<'q>(
     let mut pushed: Vec<Vec<&Expr>> = vec![Vec::new(); n];
     let mut residual = Vec::new();
     for c in sel.filter.iter().flat_map(conjuncts) {
+        // A conjunct calling a batch function on the rows (a model's `m_score`) is checked
+        // after the joins, over all the tuples at once: one batched call (batch.rs).
+        if crate::batch::reads_rows(env, c) {
+            residual.push(c);
+            continue;
+        }
         match tables_read(env, c)[..] {
             [t] if kinds[t] != JoinKind::Left && n > 0 => pushed[t].push(c),
             _ => residual.push(c),
@@ -301,7 +307,7 @@ pub fn plan<'q>(
     if all_inner && n > 1 {
         for c in std::mem::take(&mut residual) {
             let last = tables_read(env, c).last().copied().unwrap_or(0);
-            if last > 0 {
+            if last > 0 && !crate::batch::reads_rows(env, c) {
                 on[last].push(c);
             } else {
                 residual.push(c);
@@ -375,7 +381,10 @@ fn probe_for<'q>(
 
 /// One map: nearest neighbours or top-k attention answer `ORDER BY ... LIMIT`.
 fn single_map_top(env: &Env<'_>, sel: &Select, order_by: &[(Expr, bool)], plan: &mut Plan<'_>) {
+    // A residual condition (a batch call in WHERE) filters after the access: a top-k
+    // access would then return fewer than k rows.
     if env.tables[0].kind != TableKind::Objects
+        || !plan.residual.is_empty()
         || plan.aggregate
         || sel.distinct
         || sel.limit.is_none()

@@ -139,6 +139,72 @@ fn a_batch_function_runs_once_over_the_rows_of_a_stage() {
 }
 
 #[test]
+fn a_batch_call_in_where_runs_once_over_the_candidates() {
+    let (mut s, calls, rows) = setup(300);
+    // The index answers the WITHIN (x ≤ 150) and the map's own filter keeps type 'a' (51
+    // rows); the batch call runs once over those.
+    let r = s
+        .execute(
+            "SELECT id FROM m WHERE WITHIN(position, [0, 0, 0], 150) AND twice(x) > 250 \
+             AND type = 'a' ORDER BY x",
+        )
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(rows.load(Ordering::SeqCst), 51);
+    let got: Vec<String> = r[0].rows.iter().map(|row| row[0].to_string()).collect();
+    // Brute force: x in 126..=150 with x % 3 == 0.
+    let want: Vec<String> = (126..=150)
+        .filter(|x| x % 3 == 0)
+        .map(|x| format!("o{x:03}"))
+        .collect();
+    assert_eq!(got, want);
+
+    // With a batch call in the SELECT list too: one call each, values on the right rows.
+    calls.store(0, Ordering::SeqCst);
+    let r = s
+        .execute("SELECT x, twice(x + 1) FROM m WHERE twice(x) < 10 OR twice(x) >= 594")
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let got: Vec<(String, String)> = r[0]
+        .rows
+        .iter()
+        .map(|row| (row[0].to_string(), row[1].to_string()))
+        .collect();
+    let want: Vec<(String, String)> = [0, 1, 2, 3, 4, 297, 298, 299]
+        .iter()
+        .map(|x| (x.to_string(), (2 * (x + 1)).to_string()))
+        .collect();
+    assert_eq!(got, want);
+
+    // ORDER BY DISTANCE ... LIMIT still gives k rows when a batch call filters them.
+    let r = s
+        .execute(
+            "SELECT id FROM m WHERE twice(x) > 100 ORDER BY DISTANCE(position, [0, 0, 0]) \
+             LIMIT 3",
+        )
+        .unwrap();
+    let got: Vec<String> = r[0].rows.iter().map(|row| row[0].to_string()).collect();
+    assert_eq!(got, ["o051", "o052", "o053"]);
+
+    // In a join, over the joined tuples.
+    calls.store(0, Ordering::SeqCst);
+    let r = s
+        .execute(
+            "SELECT a.id, b.id FROM m a JOIN m b ON WITHIN(b.position, a.position, 1) \
+             WHERE a.x < 3 AND twice(a.x + b.x) = 6",
+        )
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let mut got: Vec<String> = r[0]
+        .rows
+        .iter()
+        .map(|row| format!("{}-{}", row[0], row[1]))
+        .collect();
+    got.sort();
+    assert_eq!(got, ["o001-o002", "o002-o001"]);
+}
+
+#[test]
 fn a_call_with_constant_arguments_is_computed_once_per_statement() {
     let (mut s, calls, _) = setup(200);
     let r = s
