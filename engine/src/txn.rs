@@ -362,7 +362,8 @@ impl WriteTransaction {
     /// which row an error's object came from).
     pub fn insert_slice(&mut self, map: &str, objects: &[Object]) -> Result<()> {
         let state = self.state(map)?;
-        let mut seen = rustc_hash::FxHashSet::default();
+        let mut seen =
+            rustc_hash::FxHashSet::with_capacity_and_hasher(objects.len(), Default::default());
         for o in objects {
             o.validate(&state.config)?;
             if !seen.insert(o.id.as_str()) || state.objects.find_in_memtable(&o.id) {
@@ -389,6 +390,7 @@ impl WriteTransaction {
         }
         drop(seen);
         let state = state_mut(&mut self.changed, &self.base, map)?;
+        state.objects.reserve(objects.len());
         for o in objects {
             state.objects.insert(o);
         }

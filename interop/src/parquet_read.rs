@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -26,6 +27,9 @@ use crate::rows::{layout, Layout, COLUMNS};
 
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8192;
+
+/// Rows of a file from which its row groups are decoded on two threads.
+const PARALLEL_ROWS: u64 = 1 << 16;
 
 /// Objects reserved up front at most, whatever a file's footer claims (memory then
 /// grows with the rows actually read).
@@ -61,47 +65,117 @@ pub fn read(
         objects: Vec::with_capacity(total.min(MAX_RESERVE) as usize),
         parts: Vec::with_capacity(files.len()),
     };
+    let done = AtomicU64::new(0);
     for (f, builder) in files.iter().zip(opened) {
         let name = show(f);
-        let names: Vec<String> = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let l = layout(&name, &names)?;
-        let mut roots: Vec<usize> = [Some(l.id), l.kind, Some(l.embedding), l.confidence]
-            .into_iter()
-            .flatten()
-            .chain(l.xyz)
-            .collect();
-        roots.sort_unstable();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| CopyError::file(&name, format!("cannot read: {e}")))?;
         let before = out.objects.len();
-        for batch in reader {
-            let row = (out.objects.len() - before) as u64 + 1;
-            let batch = batch.map_err(|e| {
-                CopyError::at(&name, row, None, format!("damaged data from here on: {e}"))
+        // A file of several row groups is decoded on two threads: the first half of its
+        // groups here, the second on a helper thread; the rows keep the file's order.
+        let sizes: Vec<u64> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows().max(0) as u64)
+            .collect();
+        let rows: u64 = sizes.iter().sum();
+        let split = sizes.len() / 2;
+        if sizes.len() < 2 || rows < PARALLEL_ROWS {
+            let objects = read_groups(builder, None, &name, 0, config, &done, &|| {
+                progress.set(done.load(Ordering::Relaxed))
             })?;
-            // The projection keeps the file's order of the columns it keeps.
-            let names: Vec<&str> = batch
-                .schema_ref()
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect();
-            let l = layout(&name, &names)?;
-            add_batch(&batch, &l, &name, row, config, &mut out.objects)?;
-            progress.set(out.objects.len() as u64);
+            out.objects.extend(objects);
+        } else {
+            let second_from: u64 = sizes[..split].iter().sum();
+            let (first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| {
+                    let file = File::open(f)
+                        .map_err(|e| CopyError::file(&name, format!("cannot open: {e}")))?;
+                    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                        CopyError::file(&name, format!("not a readable Parquet file: {e}"))
+                    })?;
+                    let groups = (split..sizes.len()).collect();
+                    read_groups(
+                        builder,
+                        Some(groups),
+                        &name,
+                        second_from,
+                        config,
+                        &done,
+                        &|| {},
+                    )
+                });
+                let groups = (0..split).collect();
+                let first = read_groups(builder, Some(groups), &name, 0, config, &done, &|| {
+                    progress.set(done.load(Ordering::Relaxed))
+                });
+                let second = second
+                    .join()
+                    .unwrap_or_else(|_| Err(CopyError::file(&name, "the reading thread failed")));
+                (first, second)
+            });
+            // The first half's error comes first in the file.
+            out.objects.extend(first?);
+            out.objects.extend(second?);
+            // The helper's last batches may have come after the first half's last report.
+            progress.set(done.load(Ordering::Relaxed));
         }
         out.parts.push((name, out.objects.len() - before));
     }
     Ok(out)
+}
+
+/// The rows of a file's row groups `groups` (all when `None`) as objects; `first_row` is
+/// the number of rows in the file before them (for error positions). Every decoded batch
+/// adds its rows to `done` and calls `tick`.
+fn read_groups(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    groups: Option<Vec<usize>>,
+    name: &str,
+    first_row: u64,
+    config: &MapConfig,
+    done: &AtomicU64,
+    tick: &dyn Fn(),
+) -> Result<Vec<Object>, CopyError> {
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let l = layout(name, &names)?;
+    let mut roots: Vec<usize> = [Some(l.id), l.kind, Some(l.embedding), l.confidence]
+        .into_iter()
+        .flatten()
+        .chain(l.xyz)
+        .collect();
+    roots.sort_unstable();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
+    if let Some(groups) = groups {
+        builder = builder.with_row_groups(groups);
+    }
+    let reader = builder
+        .build()
+        .map_err(|e| CopyError::file(name, format!("cannot read: {e}")))?;
+    let mut objects = Vec::new();
+    for batch in reader {
+        let row = first_row + objects.len() as u64 + 1;
+        let batch = batch.map_err(|e| {
+            CopyError::at(name, row, None, format!("damaged data from here on: {e}"))
+        })?;
+        // The projection keeps the file's order of the columns it keeps.
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let l = layout(name, &names)?;
+        add_batch(&batch, &l, name, row, config, &mut objects)?;
+        done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        tick();
+    }
+    Ok(objects)
 }
 
 /// A string column of any Arrow string type.

@@ -278,6 +278,11 @@ fn read_positions(file: &Path) -> Vec<[f32; 3]> {
 /// Writes a Parquet file as other tools do: `embedding` a variable-size list, `x`, `y`,
 /// `z` as float64, no `type` or `confidence`.
 fn foreign_parquet(file: &str, rows: &[(String, [f64; 3], Vec<f32>)]) {
+    foreign_parquet_in_groups(file, rows, 1 << 20);
+}
+
+/// [`foreign_parquet`] with row groups of `group_rows` rows.
+fn foreign_parquet_in_groups(file: &str, rows: &[(String, [f64; 3], Vec<f32>)], group_rows: usize) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Utf8, true),
         Field::new("x", DataType::Float64, true),
@@ -309,7 +314,11 @@ fn foreign_parquet(file: &str, rows: &[(String, [f64; 3], Vec<f32>)]) {
         Arc::new(emb.finish()),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let mut w = ArrowWriter::try_new(std::fs::File::create(file).unwrap(), schema, None).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(file).unwrap(), schema, Some(props)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -334,6 +343,49 @@ fn fails(s: &mut Session, sql: &str, wanted: &[&str]) -> Error {
         assert!(e.message.contains(w), "{sql}: {e} lacks '{w}'");
     }
     e
+}
+
+#[test]
+fn a_file_of_many_row_groups_is_read_in_order_and_its_errors_name_their_rows() {
+    // 90k rows in 9 row groups: decoded on two threads (groups 0–3 and 4–8).
+    let db = Database::open_in_memory().unwrap();
+    let mut s = session(&db);
+    s.execute(&format!("CREATE MAP m {SETTINGS}")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "groups.parquet");
+    foreign_parquet_in_groups(&file, &rows(90_000), 10_000);
+    assert_eq!(
+        s.execute(&format!("COPY m FROM '{file}'")).unwrap()[0].status,
+        "COPY 90000"
+    );
+    // Every row once, with its own values (the file's row i is id r{i}, embedding[3] = i).
+    let all = objects(&db, "m");
+    assert_eq!(all.len(), 90_000);
+    for o in &all {
+        let i: usize = o.id[1..].parse().unwrap();
+        assert_eq!(o.embedding[3], i as f32, "{}", o.id);
+    }
+
+    // A NaN in the second half names its row; with one in the first half too, that one.
+    let mut bad = rows(90_000);
+    bad[80_000].1[1] = f64::NAN;
+    let late = path(dir.path(), "late.parquet");
+    foreign_parquet_in_groups(&late, &bad, 10_000);
+    s.execute(&format!("CREATE MAP n {SETTINGS}")).unwrap();
+    fails(
+        &mut s,
+        &format!("COPY n FROM '{late}'"),
+        &["row 80001, column y"],
+    );
+    bad[20_000].1[2] = f64::NAN;
+    let both = path(dir.path(), "both.parquet");
+    foreign_parquet_in_groups(&both, &bad, 10_000);
+    fails(
+        &mut s,
+        &format!("COPY n FROM '{both}'"),
+        &["row 20001, column z"],
+    );
+    assert_eq!(count(&mut s, "n"), "0");
 }
 
 #[test]

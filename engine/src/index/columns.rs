@@ -39,6 +39,16 @@ impl Columns {
         self.ids.len()
     }
 
+    /// Room for `n` more rows (a bulk insert knows its count: no regrowth, no rehash).
+    pub fn reserve(&mut self, n: usize) {
+        self.ids.reserve(n);
+        self.kinds.reserve(n);
+        self.positions.reserve(n);
+        self.embeddings.reserve(n.saturating_mul(self.channels));
+        self.confidence.reserve(n);
+        self.by_id.reserve(n);
+    }
+
     fn intern(&mut self, kind: &str) -> Arc<str> {
         // Rows arrive in runs of one type often enough that the last one is worth a look.
         if let Some(last) = self.kinds.last() {

@@ -269,6 +269,12 @@ impl ObjectIndex {
     }
 
     /// Adds `o`, whose id must not be live.
+    /// Room for `n` more memtable rows.
+    pub fn reserve(&mut self, n: usize) {
+        self.mem.reserve(n);
+        self.mem_dead.reserve(n);
+    }
+
     pub fn insert(&mut self, o: &Object) {
         // A dead memtable row of the same id is dropped from `by_id` by the new push.
         self.mem.push(o);
