@@ -1,0 +1,116 @@
+//! `POST /vllm/generate`: the seed's text generation, run as the stored V-LLM's TensorQL
+//! function `m_generate(text, max_tokens, temperature, top_k, seed)` (LANGUAGE.md, "Model
+//! inference") on a pooled connection, so it uses the same decoded weights, limits and
+//! errors as a statement does.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::body::Json;
+use super::error::ApiError;
+use super::{blocking, AppState};
+use crate::Value;
+
+/// The kind of model that generates text.
+const VLLM: &str = "vllm";
+
+/// `POST /vllm/generate`.
+#[derive(Debug, Deserialize)]
+pub struct GenerateRequest {
+    /// The model (a stored V-LLM); with none, the database's only V-LLM.
+    model: Option<String>,
+    prompt: String,
+    #[serde(default = "default_max_length")]
+    max_length: f64,
+    #[serde(default = "default_temperature")]
+    temperature: f64,
+    #[serde(default = "default_top_k")]
+    top_k: f64,
+    /// The sampling stream's seed: the same seed gives the same text.
+    #[serde(default)]
+    seed: f64,
+}
+
+fn default_max_length() -> f64 {
+    100.0
+}
+fn default_temperature() -> f64 {
+    0.7
+}
+fn default_top_k() -> f64 {
+    50.0
+}
+
+pub async fn generate(State(s): State<AppState>, Json(req): Json<GenerateRequest>) -> Response {
+    let answer = blocking(move || {
+        let conn = s.pool.get();
+        let models: Vec<String> = conn
+            .models()
+            .iter()
+            .filter(|m| m.kind() == VLLM)
+            .map(|m| m.name().to_string())
+            .collect();
+        let model = match req.model {
+            Some(name) if models.contains(&name) => name,
+            Some(name) => {
+                return Err(if conn.models().iter().any(|m| m.name() == name) {
+                    ApiError::bad_request(format!("model '{name}' is not a V-LLM"))
+                } else {
+                    ApiError::not_found(format!("no model named '{name}'"))
+                })
+            }
+            None => match models.as_slice() {
+                [only] => only.clone(),
+                [] => return Err(ApiError::not_found("the database has no V-LLM model")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "the database has several V-LLMs: name one with \"model\"",
+                    ))
+                }
+            },
+        };
+        // The function's name is the model's: quoted as an identifier.
+        let sql = format!(
+            "SELECT {}(?, ?, ?, ?, ?) AS text",
+            quote(&format!("{model}_generate"))
+        );
+        let params = [
+            Value::text(&req.prompt),
+            Value::Number(req.max_length),
+            Value::Number(req.temperature),
+            Value::Number(req.top_k),
+            Value::Number(req.seed),
+        ];
+        let r = conn.execute_with(&sql, &params)?;
+        let text = match r
+            .first()
+            .and_then(|r| r.rows.first())
+            .and_then(|row| row.first())
+        {
+            Some(Value::Text(t)) => t.to_string(),
+            _ => return Err(ApiError::internal("m_generate returned no text")),
+        };
+        Ok(serde_json::json!({ "text": text, "model": model }).to_string())
+    })
+    .await;
+    match answer {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `name` as a TensorQL identifier: as it is when it is a plain one, else `"quoted"`.
+pub fn quote(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
