@@ -22,25 +22,14 @@ pub struct GenerateRequest {
     /// The model (a stored V-LLM); with none, the database's only V-LLM.
     model: Option<String>,
     prompt: String,
-    #[serde(default = "default_max_length")]
-    max_length: f64,
-    #[serde(default = "default_temperature")]
-    temperature: f64,
-    #[serde(default = "default_top_k")]
-    top_k: f64,
-    /// The sampling stream's seed: the same seed gives the same text.
-    #[serde(default)]
-    seed: f64,
-}
-
-fn default_max_length() -> f64 {
-    100.0
-}
-fn default_temperature() -> f64 {
-    0.7
-}
-fn default_top_k() -> f64 {
-    50.0
+    /// New tokens at most (default 100; null is the default too).
+    max_length: Option<f64>,
+    /// Sampling temperature (default 0.7; 0 is greedy).
+    temperature: Option<f64>,
+    /// Sample among the k most likely tokens (default 50; 0: all).
+    top_k: Option<f64>,
+    /// The sampling stream's seed (default 0): the same seed gives the same text.
+    seed: Option<f64>,
 }
 
 pub async fn generate(State(s): State<AppState>, Json(req): Json<GenerateRequest>) -> Response {
@@ -78,10 +67,10 @@ pub async fn generate(State(s): State<AppState>, Json(req): Json<GenerateRequest
         );
         let params = [
             Value::text(&req.prompt),
-            Value::Number(req.max_length),
-            Value::Number(req.temperature),
-            Value::Number(req.top_k),
-            Value::Number(req.seed),
+            Value::Number(req.max_length.unwrap_or(100.0)),
+            Value::Number(req.temperature.unwrap_or(0.7)),
+            Value::Number(req.top_k.unwrap_or(50.0)),
+            Value::Number(req.seed.unwrap_or(0.0)),
         ];
         let r = conn.execute_with(&sql, &params)?;
         let text = match r
