@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmap=$(realpath "${1:-target/debug/tmap}")
 st=${2:-schemathesis}
+case "$st" in */*) st=$(realpath "$st") ;; esac
 examples=${CHECK_SERVE_EXAMPLES:-100}
 checks=${CHECK_SERVE_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}
 
@@ -40,10 +41,11 @@ base=$(sed -n 's/^listening on //p' "$work/out")
 [ -n "$base" ] || { echo "tmap serve did not start" >&2; cat "$work/err" >&2; exit 1; }
 echo "tmap serve on $base; schemathesis, $examples examples per operation"
 
-"$st" run "$base/openapi.json" --url "$base" \
+# From the work folder: schemathesis keeps its caches (.schemathesis/) in the current one.
+(cd "$work" && "$st" run "$base/openapi.json" --url "$base" \
     --checks "$checks" \
     --max-examples "$examples" --seed 17 --request-timeout 30 \
-    --generation-database none --no-color
+    --generation-database none --no-color)
 
 kill -TERM "$pid"
 status=0
