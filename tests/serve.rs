@@ -853,3 +853,36 @@ fn sigterm_mid_inserts_loses_no_acknowledged_insert() {
         m.len()
     );
 }
+
+#[test]
+fn a_request_past_the_timeout_is_answered_503() {
+    use std::io::{Read, Write};
+    let config = Config {
+        timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let server = Server::start(scene_db(), config).unwrap();
+    // A client that promises 100 bytes of body, sends 10 and stalls: the deadline covers
+    // reading the body too.
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    s.write_all(
+        b"POST /query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sql\": \"",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&answer).to_string();
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The server still answers others.
+    let c = Client::new(server.addr(), None);
+    assert_eq!(c.get("/health").status, 200);
+    server.shutdown().unwrap();
+}
