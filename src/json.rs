@@ -8,7 +8,9 @@
 
 use std::io::{self, Write};
 
-use crate::{format_f32, format_number, QueryResult, Value};
+#[cfg(doc)]
+use crate::format_f32;
+use crate::{format_number, QueryResult, Value};
 
 /// Writes `s` as a JSON string (quoted and escaped).
 pub fn write_str(out: &mut impl Write, s: &str) -> io::Result<()> {
@@ -28,12 +30,27 @@ pub fn write_f32s(out: &mut impl Write, v: &[f32]) -> io::Result<()> {
     out.write_all(b"]")
 }
 
-/// Writes a stored f32 as its shortest decimal (`null` if not finite).
+/// Writes a stored f32 as its shortest decimal (`null` if not finite): the text of
+/// [`format_f32`], without its `String` (the server writes millions of these a second).
 pub fn write_f32(out: &mut impl Write, x: f32) -> io::Result<()> {
-    if x.is_finite() {
-        out.write_all(format_f32(x).as_bytes())
-    } else {
-        out.write_all(b"null")
+    if !x.is_finite() {
+        return out.write_all(b"null");
+    }
+    // As format_f32 (engine/src/value.rs): below 2^24 an integral f32 is exact and its
+    // digits are its shortest form; otherwise the shortest round-trip digits, without a
+    // trailing `.0` on the mantissa nor a `+` on the exponent.
+    if x == x.trunc() && x.abs() < 16_777_216.0 {
+        return write!(out, "{}", x as i64);
+    }
+    let mut buf = zmij::Buffer::new();
+    let s = buf.format_finite(x);
+    match s.split_once('e') {
+        Some((m, e)) => {
+            out.write_all(m.strip_suffix(".0").unwrap_or(m).as_bytes())?;
+            out.write_all(b"e")?;
+            out.write_all(e.strip_prefix('+').unwrap_or(e).as_bytes())
+        }
+        None => out.write_all(s.strip_suffix(".0").unwrap_or(s).as_bytes()),
     }
 }
 
@@ -71,6 +88,41 @@ pub fn write_rows(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format_f32;
+
+    #[test]
+    fn write_f32_writes_what_format_f32_formats() {
+        let mut special = vec![
+            0.0f32,
+            -0.0,
+            1.0,
+            -3.0,
+            0.83,
+            0.1,
+            1e-7,
+            1.5e-45,
+            3.4e38,
+            -2.5e20,
+            16_777_216.0,
+            16_777_217.0,
+            1e10,
+            123456.78,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+        ];
+        // Bit patterns across the whole range, finite ones only.
+        let mut bits = 0x9e37_79b9u32;
+        for _ in 0..200_000 {
+            bits = bits.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            special.push(f32::from_bits(bits));
+        }
+        for x in special.into_iter().filter(|x| x.is_finite()) {
+            let mut out = Vec::new();
+            write_f32(&mut out, x).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), format_f32(x), "{x:e}");
+        }
+    }
 
     #[test]
     fn rows_are_an_array_of_objects_and_non_finite_numbers_are_null() {

@@ -186,7 +186,8 @@ async fn query_inner(s: AppState, req: QueryRequest) -> Result<Response, ApiErro
         } else {
             None
         };
-        let mut out = Vec::with_capacity(128 + hits.len() * 96);
+        // About 110 bytes an object (id, type, position, confidence, distance).
+        let mut out = Vec::with_capacity(256 + hits.len() * 128);
         write_query(
             &mut out,
             &map,
