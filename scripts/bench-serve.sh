@@ -46,11 +46,20 @@ sql_body="{\"sql\": \"SELECT id, type, position, confidence FROM big WHERE WITHI
 hits=$(curl -s -X POST -d "$radius_body" "$base/tensor/query" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
 echo "== $objects objects, radius $radius: $hits hits; $connections connections, $threads wrk threads, ${duration} s each"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# The server's CPU time (user + system, all threads), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+tick=$(getconf CLK_TCK)
 for route in /tensor/query /query; do
     body=$radius_body
     [ "$route" = /query ] && body=$sql_body
     echo "== POST $route"
+    before=$(cpu_ticks)
     BODY=$body wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
-        -s scripts/wrk-post.lua "$base$route"
+        -s scripts/wrk-post.lua "$base$route" | tee "$work/wrk"
+    after=$(cpu_ticks)
+    requests=$(awk '/requests in/ {print $1}' "$work/wrk")
+    awk -v t=$((after - before)) -v hz="$tick" -v n="$requests" 'BEGIN {
+        printf "== server CPU: %.1f s for %d requests = %.1f us a request (%.0f requests/s per core)\n",
+            t / hz, n, t / hz / n * 1e6, n / (t / hz) }'
     echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

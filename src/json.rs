@@ -43,14 +43,15 @@ pub fn write_f32(out: &mut impl Write, x: f32) -> io::Result<()> {
         return write!(out, "{}", x as i64);
     }
     let mut buf = zmij::Buffer::new();
-    let s = buf.format_finite(x);
-    match s.split_once('e') {
-        Some((m, e)) => {
-            out.write_all(m.strip_suffix(".0").unwrap_or(m).as_bytes())?;
+    let s = buf.format_finite(x).as_bytes();
+    match s.iter().position(|&c| c == b'e') {
+        Some(i) => {
+            let (m, e) = (&s[..i], &s[i + 1..]);
+            out.write_all(m.strip_suffix(b".0").unwrap_or(m))?;
             out.write_all(b"e")?;
-            out.write_all(e.strip_prefix('+').unwrap_or(e).as_bytes())
+            out.write_all(e.strip_prefix(b"+").unwrap_or(e))
         }
-        None => out.write_all(s.strip_suffix(".0").unwrap_or(s).as_bytes()),
+        None => out.write_all(s.strip_suffix(b".0").unwrap_or(s)),
     }
 }
 
