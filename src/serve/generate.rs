@@ -103,3 +103,16 @@ pub fn quote(name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn names_are_quoted_only_when_they_must_be() {
+        assert_eq!(quote("tiny_generate"), "tiny_generate");
+        assert_eq!(quote("my model"), "\"my model\"");
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote("9x"), "\"9x\"");
+    }
+}

@@ -186,3 +186,71 @@ fn write_results(out: &mut Vec<u8>, results: &[QueryResult]) -> std::io::Result<
     }
     out.write_all(b"]}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(s: &str) -> QueryResult {
+        QueryResult::status(s)
+    }
+
+    #[test]
+    fn commits_count_writes_outside_begin_and_each_commit() {
+        let r = [
+            status("CREATE MAP"),
+            status("INSERT 3"),
+            status("BEGIN"),
+            status("INSERT 1"),
+            status("DELETE 2"),
+            status("COMMIT"),
+            status("BEGIN"),
+            status("UPDATE 1"),
+            status("ROLLBACK"),
+            status("UPDATE 4"),
+        ];
+        assert_eq!(commits_of(&r), 4);
+        assert_eq!(commits_of(&[status("SELECT 2")]), 0);
+    }
+
+    #[test]
+    fn file_statements_are_refused_with_their_position() {
+        assert!(refuse_files("SELECT 1; RENDER SELECT * FROM m").is_ok());
+        let e = refuse_files("SELECT 1;\n  SAVE MODEL m TO 'x.vllm'").unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert_eq!(e.pos, Some((2, 3)));
+        // Text that does not parse is left to the executor's error (400, with position).
+        assert!(refuse_files("SELEC").is_ok());
+    }
+
+    #[test]
+    fn json_parameters_become_values() {
+        let v: Vec<Value> = [
+            json!(1.5),
+            json!("a"),
+            json!(true),
+            json!(null),
+            json!([1, 2]),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, j)| param(i, j).unwrap())
+        .collect();
+        assert_eq!(
+            v,
+            [
+                Value::Number(1.5),
+                Value::text("a"),
+                Value::Bool(true),
+                Value::Null,
+                Value::vector(&[1.0, 2.0])
+            ]
+        );
+        assert_eq!(
+            param(0, &json!({})).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    use serde_json::json;
+}
