@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 tmap=$(realpath "${1:-target/debug/tmap}")
 st=${2:-schemathesis}
 case "$st" in */*) st=$(realpath "$st") ;; esac
-examples=${CHECK_SERVE_EXAMPLES:-100}
+examples=${CHECK_SERVE_EXAMPLES:-50}
 checks=${CHECK_SERVE_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}
 
 work=$(mktemp -d)
