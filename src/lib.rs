@@ -36,8 +36,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+pub mod json;
 mod models;
 pub use models::MAX_GENERATE_TOKENS;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use tensormap_engine::{
     format_f32, format_number, widen_f32, Backend, Candidates, Compression, Dtype, Field,

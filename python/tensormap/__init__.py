@@ -17,6 +17,10 @@ and return NumPy arrays::
                       [np.zeros(3), 50.0]).fetchall()
     svg = db.render("SELECT * FROM scene", width=400, height=300)   # shown by Jupyter
 
+``tensormap.client.Client`` is the HTTP client of a database served by ``tmap serve`` (the
+seed's SDK: ``embed_object``, ``query_spatial``, ``generate``, ``render_svg``, plus
+``query(sql, params)``), on the standard library alone.
+
 The engine releases the GIL while it works; a Database may be shared by threads
 (``db.cursor()`` gives a thread its own connection and transaction).
 """

@@ -6,6 +6,7 @@
 //! tmap DB_PATH -f script.tql     run a file; likewise
 //! tmap DB_PATH --format table|csv|json ...
 //! tmap DB_PATH < script.tql      statements from stdin when it is not a terminal
+//! tmap serve DB_PATH [--listen 127.0.0.1:8080] [--token-file FILE]   the HTTP API (serve.rs)
 //! ```
 //!
 //! Scripts (`-c`, `-f`, standard input, `.read FILE`) are read one statement at a time
@@ -14,6 +15,8 @@
 
 mod print;
 mod progress;
+#[cfg(feature = "serve")]
+mod serve;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use print::Format;
 use rustyline::error::ReadlineError;
 use tensormap::query::{Chunk, Pos, Script, ScriptReader};
@@ -29,8 +32,11 @@ use tensormap::{Database, QueryError};
 
 /// The TensorQL shell of tensormap.
 #[derive(Debug, Parser)]
-#[command(name = "tmap", version, about)]
+#[command(name = "tmap", version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// `tmap serve ...` (without one, the shell).
+    #[command(subcommand)]
+    sub: Option<Sub>,
     /// The database directory (created if missing).
     #[arg(default_value = "tensormap.db")]
     db_path: PathBuf,
@@ -43,6 +49,14 @@ struct Args {
     /// How results are printed.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Serve the database over HTTP (the seed's REST API; TensorQL at /query).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// How deeply `.read` may nest (a file that reads itself stops here).
@@ -70,6 +84,10 @@ struct Shell {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    #[cfg(feature = "serve")]
+    if let Some(Sub::Serve(serve)) = args.sub {
+        return serve::main(serve);
+    }
     let db = match Database::open(&args.db_path) {
         Ok(db) => db,
         Err(e) => {

@@ -1,5 +1,6 @@
 //! Printing results: `table` (comfy-table, for people), `csv` and `json` (for programs,
-//! written straight into the output buffer: no string per row or per field).
+//! written straight into the output buffer: no string per row or per field; the JSON
+//! encoder is the library's [`tensormap::json`], shared with `tmap serve`).
 
 use std::io::{self, Write};
 
@@ -107,30 +108,7 @@ fn csv(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
     Ok(())
 }
 
-fn json_string(out: &mut impl Write, s: &str) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
-}
-
 fn json(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
-    out.write_all(b"[")?;
-    for (i, row) in r.rows.iter().enumerate() {
-        out.write_all(if i > 0 { b",{" } else { b"{" })?;
-        for (j, (c, v)) in r.columns.iter().zip(row).enumerate() {
-            if j > 0 {
-                out.write_all(b",")?;
-            }
-            json_string(out, c)?;
-            out.write_all(b":")?;
-            match v {
-                Value::Null => out.write_all(b"null")?,
-                Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" })?,
-                Value::Number(n) if n.is_finite() => out.write_all(format_number(*n).as_bytes())?,
-                Value::Number(_) => out.write_all(b"null")?,
-                Value::Text(s) => json_string(out, s)?,
-                Value::Vector(x) => vector(out, x, "null")?,
-            }
-        }
-        out.write_all(b"}")?;
-    }
-    out.write_all(b"]\n")
+    tensormap::json::write_rows(out, r)?;
+    out.write_all(b"\n")
 }
