@@ -402,43 +402,53 @@ fn generate(model: &Model, rows: &[Vec<Value>]) -> Result<Vec<Value>, String> {
             out.push(Value::Null);
             continue;
         }
-        let text = match arg(row, 0) {
-            Value::Text(s) => s.clone(),
-            other => return Err(wrong("the text (argument 1)", "text", other)),
-        };
-        let max = whole(
-            arg(row, 1),
-            "max_tokens (argument 2)",
-            MAX_GENERATE_TOKENS as f64,
-        )? as usize;
-        let defaults = Sampling::default();
-        let temperature = match row.get(2) {
-            Some(Value::Number(t)) if t.is_finite() && *t >= 0.0 => *t as f32,
-            Some(Value::Number(t)) => {
-                return Err(format!(
-                    "temperature (argument 3) must be a finite number >= 0, found {t}"
-                ))
-            }
-            Some(other) => return Err(wrong("temperature (argument 3)", "a number", other)),
-            None => defaults.temperature,
-        };
-        let top_k = match row.get(3) {
-            Some(v) => whole(v, "top_k (argument 4)", 1e9)? as usize,
-            None => defaults.top_k,
-        };
-        let seed = match row.get(4) {
-            Some(v) => whole(v, "seed (argument 5)", 2f64.powi(53))? as u64,
-            None => defaults.seed,
-        };
-        let sampling = Sampling {
-            temperature,
-            top_k,
-            seed,
-        };
+        let (text, max, sampling) = generation_args(row)?;
         let s = model
             .generate(&text, max, &sampling)
             .map_err(|e| e.to_string())?;
         out.push(Value::text(&s));
     }
     Ok(out)
+}
+
+/// The arguments of `m_generate(text, max_tokens [, temperature, top_k, seed])` (no NULL
+/// among them), checked: the prompt, the most new tokens, and the sampling.
+pub(crate) fn generation_args(row: &[Value]) -> Result<(String, usize, Sampling), String> {
+    let text = match arg(row, 0) {
+        Value::Text(s) => s.to_string(),
+        other => return Err(wrong("the text (argument 1)", "text", other)),
+    };
+    let max = whole(
+        arg(row, 1),
+        "max_tokens (argument 2)",
+        MAX_GENERATE_TOKENS as f64,
+    )? as usize;
+    let defaults = Sampling::default();
+    let temperature = match row.get(2) {
+        Some(Value::Number(t)) if t.is_finite() && *t >= 0.0 => *t as f32,
+        Some(Value::Number(t)) => {
+            return Err(format!(
+                "temperature (argument 3) must be a finite number >= 0, found {t}"
+            ))
+        }
+        Some(other) => return Err(wrong("temperature (argument 3)", "a number", other)),
+        None => defaults.temperature,
+    };
+    let top_k = match row.get(3) {
+        Some(v) => whole(v, "top_k (argument 4)", 1e9)? as usize,
+        None => defaults.top_k,
+    };
+    let seed = match row.get(4) {
+        Some(v) => whole(v, "seed (argument 5)", 2f64.powi(53))? as u64,
+        None => defaults.seed,
+    };
+    Ok((
+        text,
+        max,
+        Sampling {
+            temperature,
+            top_k,
+            seed,
+        },
+    ))
 }

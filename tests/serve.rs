@@ -331,6 +331,28 @@ fn the_seed_routes_answer_as_documented() {
     );
     assert_eq!(g.status, 200, "{}", g.body);
     assert_eq!(g.json()["model"], "tiny");
+    // The seed's shape: tokens, one position per token (the text schedule), a confidence.
+    let tokens = g.json()["tokens"].as_array().unwrap().len();
+    assert!((1..=8).contains(&tokens), "{}", g.body);
+    let positions = g.json()["spatial_positions"].as_array().unwrap().clone();
+    assert_eq!(positions.len(), tokens);
+    // "[BOS] a red cube" is 11 tokens: the first new one is index 11.
+    let first: Vec<f64> = positions[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want = [
+        10.0 * 11.0 - 250.0,
+        100.0 * 1.1f64.sin(),
+        100.0 * 1.1f64.cos(),
+    ];
+    for (a, b) in first.iter().zip(want) {
+        assert!((a - b).abs() < 1e-3, "{first:?} vs {want:?}");
+    }
+    let confidence = g.json()["confidence"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&confidence), "{confidence}");
     let again = c.post(
         "/vllm/generate",
         json!({"model": "tiny", "prompt": "a red cube", "max_length": 8, "temperature": 0}),

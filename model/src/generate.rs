@@ -85,13 +85,47 @@ pub fn pick(logits: &[f32], tok: &Tokenizer, sampling: &Sampling, rng: &mut ChaC
     cand[cand.len() - 1].0
 }
 
+/// What [`Model::generate_detailed`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The new text (bytes that are not UTF-8 replaced by U+FFFD).
+    pub text: String,
+    /// The new token ids (`EOS` not included).
+    pub tokens: Vec<u32>,
+    /// Each new token's position in model units (the text schedule: `text_position` of
+    /// its index in the sequence, `BOS` being 0).
+    pub positions: Vec<[f32; 3]>,
+    /// The mean over the new tokens of the probability the model gave each (softmax of
+    /// the logits at temperature 1 over the tokens it may pick), in `[0, 1]`; 0 when
+    /// nothing was generated.
+    pub confidence: f32,
+}
+
+/// The probability of `id` under the softmax of `logits` over the tokens [`pick`] may
+/// choose.
+fn probability(logits: &[f32], tok: &Tokenizer, id: u32) -> f64 {
+    let banned = [tok.pad(), tok.bos(), tok.spatial()];
+    let allowed = || {
+        logits
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| !banned.contains(&(*i as u32)) && !l.is_nan())
+            .map(|(_, &l)| l as f64)
+    };
+    let max = allowed().fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = allowed().map(|l| (l - max).exp()).sum();
+    match logits.get(id as usize) {
+        Some(&l) if total > 0.0 && max.is_finite() => (l as f64 - max).exp() / total,
+        _ => 0.0,
+    }
+}
+
 impl Model {
     /// `m_generate`: continues `[BOS] prompt` until `EOS`, `max_tokens` new tokens, or the
     /// end of the context, and returns the new text (bytes that are not UTF-8 are replaced
     /// by U+FFFD).
     pub fn generate(&self, prompt: &str, max_tokens: usize, sampling: &Sampling) -> Result<String> {
-        let ids = self.generate_tokens(prompt, max_tokens, sampling)?;
-        Ok(String::from_utf8_lossy(&self.tokenizer.decode(&ids)).into_owned())
+        Ok(self.generate_detailed(prompt, max_tokens, sampling)?.text)
     }
 
     /// The token ids [`Model::generate`] produces (`EOS` not included).
@@ -101,6 +135,17 @@ impl Model {
         max_tokens: usize,
         sampling: &Sampling,
     ) -> Result<Vec<u32>> {
+        Ok(self.generate_detailed(prompt, max_tokens, sampling)?.tokens)
+    }
+
+    /// [`Model::generate`] with the tokens, their positions and the model's confidence in
+    /// them (what the seed's `/vllm/generate` answers).
+    pub fn generate_detailed(
+        &self,
+        prompt: &str,
+        max_tokens: usize,
+        sampling: &Sampling,
+    ) -> Result<Generation> {
         if !(sampling.temperature.is_finite() && sampling.temperature >= 0.0) {
             return Err(Error::arg(format!(
                 "temperature must be finite and >= 0, got {}",
@@ -116,6 +161,8 @@ impl Model {
         let mut logits = w.output_head.forward(&prefix.hidden)?;
         let mut rng = ChaCha8Rng::seed_from_u64(sampling.seed);
         let mut out = Vec::new();
+        let mut positions = Vec::new();
+        let mut p_sum = 0f64;
         while out.len() < max_tokens && prefix.len() < cfg.context {
             let row = logits
                 .flatten_all()?
@@ -125,11 +172,14 @@ impl Model {
             if id == tok.eos() {
                 break;
             }
+            // The new token sits at sequence index `prefix.len()`.
+            let pos = text_position(prefix.len());
             out.push(id);
+            positions.push(pos.map(|c| c as f32));
+            p_sum += probability(&row, tok, id);
             if out.len() == max_tokens || prefix.len() + 1 == cfg.context {
                 break;
             }
-            let pos = text_position(prefix.len());
             let (h, kv) = prefix.step(
                 w,
                 cfg,
@@ -142,7 +192,17 @@ impl Model {
             prefix.push(pos, kv)?;
             logits = w.output_head.forward(&h)?;
         }
-        Ok(out)
+        let confidence = if out.is_empty() {
+            0.0
+        } else {
+            (p_sum / out.len() as f64) as f32
+        };
+        Ok(Generation {
+            text: String::from_utf8_lossy(&tok.decode(&out)).into_owned(),
+            tokens: out,
+            positions,
+            confidence,
+        })
     }
 }
 

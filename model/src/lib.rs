@@ -142,7 +142,7 @@ pub use encoder::{
     BATCH_TOKENS as ENCODER_BATCH_TOKENS,
 };
 pub use error::{Error, Result};
-pub use generate::Sampling;
+pub use generate::{Generation, Sampling};
 pub use infer::ScoreInput;
 pub use model::{Metadata, Model, ModelInfo, Outputs, Parameter};
 pub use positions::{text_position, world_to_model};

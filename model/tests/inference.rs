@@ -152,9 +152,17 @@ fn generation_is_seeded_and_its_cache_agrees_with_recomputation() {
     let mut seq = Sequence::text(tok, "the cu").unwrap();
     seq.ids.pop();
     let mut want = Vec::new();
+    // The chosen tokens' probabilities (softmax over the tokens that may be picked) and
+    // their sequence indices, for `generate_detailed`.
+    let mut probs = Vec::new();
+    let mut indices = Vec::new();
     while want.len() < 12 {
         let out = m.forward(&[seq.clone()], 500.0).unwrap();
         let logits = out.logits_at(0, seq.ids.len() - 1);
+        let allowed = |id: usize| {
+            let id = id as u32;
+            id != tok.pad() && id != tok.bos() && id != tok.spatial()
+        };
         let next = (0..logits.len() as u32)
             .filter(|&id| id != tok.pad() && id != tok.bos() && id != tok.spatial())
             .max_by(|&a, &b| {
@@ -166,10 +174,47 @@ fn generation_is_seeded_and_its_cache_agrees_with_recomputation() {
         if next == tok.eos() {
             break;
         }
+        let max = (0..logits.len())
+            .filter(|&i| allowed(i))
+            .map(|i| logits[i] as f64)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let total: f64 = (0..logits.len())
+            .filter(|&i| allowed(i))
+            .map(|i| (logits[i] as f64 - max).exp())
+            .sum();
+        probs.push((logits[next as usize] as f64 - max).exp() / total);
+        indices.push(seq.ids.len());
         want.push(next);
         seq.ids.push(next);
     }
     assert_eq!(greedy, want);
+    let d = m
+        .generate_detailed("the cu", 12, &Sampling::greedy())
+        .unwrap();
+    assert_eq!(d.tokens, want);
+    assert_eq!(
+        d.text,
+        m.generate("the cu", 12, &Sampling::greedy()).unwrap()
+    );
+    let mean = probs.iter().sum::<f64>() / probs.len() as f64;
+    assert!(
+        (d.confidence as f64 - mean).abs() < 1e-4,
+        "{} vs {mean}",
+        d.confidence
+    );
+    // The text schedule: index i at (10 i − 250, 100 sin 0.1 i, 100 cos 0.1 i).
+    assert_eq!(d.positions.len(), want.len());
+    for (p, &i) in d.positions.iter().zip(&indices) {
+        let i = i as f64;
+        let want = [
+            10.0 * i - 250.0,
+            100.0 * (0.1 * i).sin(),
+            100.0 * (0.1 * i).cos(),
+        ];
+        for (a, b) in p.iter().zip(want) {
+            assert!((*a as f64 - b).abs() < 1e-3, "{p:?} vs {want:?}");
+        }
+    }
 
     let s = |seed| Sampling {
         temperature: 1.0,

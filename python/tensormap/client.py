@@ -179,7 +179,8 @@ class Client:
         model: Optional[str] = None,
         seed: Optional[int] = None,
     ) -> Dict[str, Any]:
-        """Text from a stored V-LLM (``POST /vllm/generate``): ``{"text", "model"}``.
+        """Text from a stored V-LLM (``POST /vllm/generate``): ``{"text", "tokens",
+        "spatial_positions", "confidence", "model"}`` (the seed's shape, plus the model).
 
         Without ``model`` the database's only V-LLM is used.
         """

@@ -147,6 +147,11 @@ def test_generate(client):
     assert a["model"] == "tiny"
     assert a["text"] == b["text"]
     assert isinstance(a["text"], str)
+    # The seed's shape: one position (x, y, z) per token, a confidence in [0, 1].
+    assert a["tokens"] == b["tokens"] and 1 <= len(a["tokens"]) <= 6
+    assert len(a["spatial_positions"]) == len(a["tokens"])
+    assert all(len(p) == 3 for p in a["spatial_positions"])
+    assert 0.0 <= a["confidence"] <= 1.0
 
 
 def test_metrics(client):

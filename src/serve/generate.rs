@@ -1,7 +1,9 @@
-//! `POST /vllm/generate`: the seed's text generation, run as the stored V-LLM's TensorQL
-//! function `m_generate(text, max_tokens, temperature, top_k, seed)` (LANGUAGE.md, "Model
-//! inference") on a pooled connection, so it uses the same decoded weights, limits and
-//! errors as a statement does.
+//! `POST /vllm/generate`: the seed's text generation with a stored V-LLM, the arguments
+//! checked as `m_generate(text, max_tokens, temperature, top_k, seed)` checks them
+//! (LANGUAGE.md, "Model inference"), answered in the seed's shape: the text, its tokens,
+//! their positions (the text schedule, model units) and the model's confidence (the mean
+//! probability it gave the tokens). The decoded model is kept by the server per stored
+//! blob ([`super::Shared::vllm`]).
 
 use axum::extract::State;
 use axum::http::header;
@@ -10,6 +12,10 @@ use serde::Deserialize;
 
 use super::body::Json;
 use super::error::ApiError;
+use std::sync::Arc;
+
+use tensormap_engine::StoredModel;
+
 use super::{blocking, AppState};
 use crate::Value;
 
@@ -35,23 +41,20 @@ pub struct GenerateRequest {
 pub async fn generate(State(s): State<AppState>, Json(req): Json<GenerateRequest>) -> Response {
     let answer = blocking(move || {
         let conn = s.pool.get();
-        let models: Vec<String> = conn
-            .models()
-            .iter()
-            .filter(|m| m.kind() == VLLM)
-            .map(|m| m.name().to_string())
-            .collect();
-        let model = match req.model {
-            Some(name) if models.contains(&name) => name,
-            Some(name) => {
-                return Err(if conn.models().iter().any(|m| m.name() == name) {
-                    ApiError::bad_request(format!("model '{name}' is not a V-LLM"))
-                } else {
-                    ApiError::not_found(format!("no model named '{name}'"))
-                })
-            }
-            None => match models.as_slice() {
-                [only] => only.clone(),
+        let models = conn.models();
+        let vllms: Vec<&Arc<StoredModel>> = models.iter().filter(|m| m.kind() == VLLM).collect();
+        let stored = match &req.model {
+            Some(name) => match models.iter().find(|m| m.name() == name) {
+                Some(m) if m.kind() == VLLM => m,
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "model '{name}' is not a V-LLM"
+                    )))
+                }
+                None => return Err(ApiError::not_found(format!("no model named '{name}'"))),
+            },
+            None => match vllms.as_slice() {
+                [only] => *only,
                 [] => return Err(ApiError::not_found("the database has no V-LLM model")),
                 _ => {
                     return Err(ApiError::bad_request(
@@ -60,28 +63,33 @@ pub async fn generate(State(s): State<AppState>, Json(req): Json<GenerateRequest
                 }
             },
         };
-        // The function's name is the model's: quoted as an identifier.
-        let sql = format!(
-            "SELECT {}(?, ?, ?, ?, ?) AS text",
-            quote(&format!("{model}_generate"))
-        );
-        let params = [
+        // The arguments as `m_generate` takes and checks them.
+        let args = [
             Value::text(&req.prompt),
             Value::Number(req.max_length.unwrap_or(100.0)),
             Value::Number(req.temperature.unwrap_or(0.7)),
             Value::Number(req.top_k.unwrap_or(50.0)),
             Value::Number(req.seed.unwrap_or(0.0)),
         ];
-        let r = conn.execute_with(&sql, &params)?;
-        let text = match r
-            .first()
-            .and_then(|r| r.rows.first())
-            .and_then(|row| row.first())
-        {
-            Some(Value::Text(t)) => t.to_string(),
-            _ => return Err(ApiError::internal("m_generate returned no text")),
-        };
-        Ok(serde_json::json!({ "text": text, "model": model }).to_string())
+        let (prompt, max, sampling) = crate::models::generation_args(&args)
+            .map_err(|e| ApiError::bad_request(format!("m_generate: {e}")))?;
+        let model = s.vllm(stored).map_err(ApiError::internal)?;
+        let g = model
+            .generate_detailed(&prompt, max, &sampling)
+            .map_err(|e| match e {
+                tensormap_model::Error::Argument(m) => {
+                    ApiError::bad_request(format!("m_generate: {m}"))
+                }
+                other => ApiError::internal(format!("m_generate: {other}")),
+            })?;
+        Ok(serde_json::json!({
+            "text": g.text,
+            "tokens": g.tokens,
+            "spatial_positions": g.positions,
+            "confidence": g.confidence,
+            "model": stored.name(),
+        })
+        .to_string())
     })
     .await;
     match answer {

@@ -34,6 +34,7 @@ mod render;
 mod sql;
 mod tensor;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -45,6 +46,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+
+use tensormap_engine::StoredModel;
 
 use crate::Database;
 pub use error::ApiError;
@@ -113,6 +116,30 @@ pub(crate) struct Shared {
     pub token: Option<String>,
     pub timeout: Duration,
     pub allow_files: bool,
+    /// Decoded V-LLMs for `/vllm/generate`, by name, with the blob they came from.
+    pub vllms: parking_lot::Mutex<HashMap<String, (u64, Arc<tensormap_model::Model>)>>,
+}
+
+impl Shared {
+    /// The decoded weights of `stored` (a V-LLM), decoded once per stored blob.
+    pub fn vllm(&self, stored: &StoredModel) -> Result<Arc<tensormap_model::Model>, String> {
+        let cached = self
+            .vllms
+            .lock()
+            .get(stored.name())
+            .filter(|(blob, _)| *blob == stored.blob_id())
+            .map(|(_, m)| m.clone());
+        if let Some(m) = cached {
+            return Ok(m);
+        }
+        let model = tensormap_model::Model::from_vllm(stored.bytes().bytes())
+            .map(Arc::new)
+            .map_err(|e| format!("the stored model '{}' cannot be read: {e}", stored.name()))?;
+        self.vllms
+            .lock()
+            .insert(stored.name().to_string(), (stored.blob_id(), model.clone()));
+        Ok(model)
+    }
 }
 
 type AppState = Arc<Shared>;
@@ -298,6 +325,7 @@ async fn serve(
         token: config.token.clone(),
         timeout: config.timeout,
         allow_files: config.allow_files,
+        vllms: Default::default(),
     });
     let app = router(shared, config.max_body);
     axum::serve(listener, app)
