@@ -130,17 +130,7 @@ pub fn attend(
             }
         }
     };
-    std::thread::scope(|scope| {
-        let mut chunks = out.chunks_mut(per * d).enumerate();
-        // The calling thread takes the first chunk; the others run on their own threads.
-        let first = chunks.next();
-        for (t, out) in chunks {
-            scope.spawn(move || work(t, out));
-        }
-        if let Some((t, out)) = first {
-            work(t, out);
-        }
-    });
+    crate::par::for_chunks(&mut out, per * d, work);
     Ok(Tensor::from_vec(out, (b * sq, d), &Device::Cpu)?)
 }
 

@@ -129,6 +129,7 @@ mod infer;
 mod linear;
 mod model;
 mod network;
+mod par;
 mod positions;
 mod tokenizer;
 mod train;

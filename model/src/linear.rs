@@ -89,16 +89,7 @@ impl InplaceOp1 for BiasThen<'_> {
             candle_core::utils::get_num_threads().max(1)
         };
         let rows_per = (data.len() / width).div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let mut chunks = data.chunks_mut(rows_per * width);
-            let first = chunks.next();
-            for chunk in chunks {
-                scope.spawn(move || apply(chunk));
-            }
-            if let Some(chunk) = first {
-                apply(chunk);
-            }
-        });
+        crate::par::for_chunks(data, rows_per * width, |_, rows| apply(rows));
         Ok(())
     }
 }
