@@ -28,6 +28,7 @@ fn options(round: u64) -> Options {
         Options {
             bulk_rows: 16,
             seal_rows: 50,
+            large_rows: 40,
         }
     } else {
         Options::default()

@@ -9,8 +9,9 @@
 //!    when the records of the map reach `seal_rows` they are sealed into a segment file
 //!    with the memtable's rows instead;
 //! 3. segment files are compacted: one mostly dead is rewritten alone, the newest
-//!    [`FAN_IN`] of about one size are merged, and a checkpoint merges them all; files that
-//!    did not change are not rewritten, and a merge drops dead rows;
+//!    [`FAN_IN`] small ones of about one size are merged, large ones only to bound their
+//!    count (`next_group`), and a checkpoint merges them all; files that did not change
+//!    are not rewritten, and a merge drops dead rows;
 //! 4. changed dead-slot chunks, the manifest, the journal (or, at a checkpoint, the dirty
 //!    bricks) and the meta record go into the batch.
 //!
@@ -30,15 +31,16 @@ use tensormap_storage::keys;
 use tensormap_storage::{codec, Batch, Blob, JournalEntry, Splat};
 
 use crate::db::Inner;
+use crate::field::Field;
 use crate::index::segment::{self, LiveRows, SegRef};
 use crate::index::{Chain, ObjectIndex, FAN_IN};
-use crate::map::MapState;
+use crate::map::{FieldSlot, LazyField, LoadedField, MapState};
 use crate::persist::journal::{self, SegmentsById};
 use crate::persist::{self, dead_chunk, DEAD_CHUNK_WORDS};
 use crate::txn::WriteTransaction;
 use crate::{Error, Result};
 
-/// Durable segments beyond which the two newest merge whatever their sizes.
+/// Durable segments beyond which large ones merge too (see [`next_group`]).
 const MAX_DURABLE: usize = 16;
 
 /// What the commit does once every map is prepared.
@@ -105,7 +107,13 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
             }
             Ok(written)
         });
-        for (state, d) in changed.values_mut().flatten().zip(&deferred) {
+        for (state, d) in changed.values_mut().flatten().zip(deferred.iter_mut()) {
+            if d.as_ref().is_some_and(Deferred::is_bulk) {
+                if let Some(d) = d.take() {
+                    apply_in_background(state, d);
+                }
+                continue;
+            }
             if let Some(d) = d {
                 if let Ok((field, dirty)) = state.field_and_dirty() {
                     // Entries of a consistent state always apply (a removal finds the
@@ -178,6 +186,61 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
         let _ = inner.backend.delete_blob(*id);
     }
     Ok(())
+}
+
+impl Deferred {
+    /// Whether the changes add a whole segment (the bulk path): worth a thread.
+    fn is_bulk(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e, JournalEntry::AddSegment { .. }))
+    }
+}
+
+/// Applies a bulk commit's field changes on a thread of their own, so that the commit
+/// returns once its files and batch are durable: the version it publishes holds the
+/// field as pending, and the first reader or the next writer waits for it. The field is
+/// the one the commit would have made itself (the same entries on the same field); a
+/// bulk load's next batch is checked and built meanwhile.
+fn apply_in_background(state: &mut MapState, d: Deferred) {
+    if state.field_mut().is_err() {
+        return; // the field failed to load: every reader will say so
+    }
+    let empty = FieldSlot::Ready(Field::new(state.config.clone()));
+    let FieldSlot::Ready(field) = std::mem::replace(&mut state.field, empty) else {
+        return;
+    };
+    let dirty = Arc::unwrap_or_clone(std::mem::take(&mut state.dirty_bricks));
+    let mut loaded = LoadedField { field, dirty };
+    let job = std::thread::Builder::new()
+        .name("tensormap-field".into())
+        .spawn(move || {
+            // Entries of a consistent state always apply (see `commit`).
+            let _ = journal::apply(
+                &mut loaded.field,
+                &mut loaded.dirty,
+                &d.entries,
+                &d.segments,
+            );
+            loaded.field.refresh();
+            loaded
+        });
+    let job = match job {
+        Ok(job) => parking_lot::Mutex::new(Some(job)),
+        Err(e) => {
+            let reason = format!("cannot start the thread that updates the field: {e}");
+            state.field = FieldSlot::Lazy(Arc::new(LazyField::new(Box::new(move || {
+                Err(Error::InvalidArgument(reason.clone()))
+            }))));
+            return;
+        }
+    };
+    let name = state.name.clone();
+    state.field = FieldSlot::Lazy(Arc::new(LazyField::pending(Box::new(move || {
+        let failed = || Error::InvalidArgument(format!("map '{name}': the field update failed"));
+        let handle = job.lock().take().ok_or_else(failed)?;
+        handle.join().map_err(|_| failed())
+    }))));
 }
 
 /// Hands out a new blob id.
@@ -253,7 +316,7 @@ fn prepare(
 
     // 3. Compaction.
     let mut retired = BTreeSet::new();
-    while let Some(group) = next_group(&state.objects, force) {
+    while let Some(group) = next_group(&state.objects, force, opts.large_rows) {
         let old: Vec<u64> = state.objects.segs()[group.clone()]
             .iter()
             .filter_map(SegRef::durable_id)
@@ -353,8 +416,14 @@ fn seal_records(
     Ok(())
 }
 
-/// The next durable segments to merge (a range of the segment list), if any.
-fn next_group(index: &ObjectIndex, force: bool) -> Option<Range<usize>> {
+/// The next durable segments to merge (a range of the segment list), if any: one mostly
+/// dead; else the newest [`FAN_IN`] when they are of about one size and small (below
+/// `large_rows`, see `Options`); else, past [`MAX_DURABLE`] segments, the [`FAN_IN`] adjacent ones
+/// holding the fewest live rows. Large segments are thus rewritten only when their count
+/// grows past the bound — each merge quadruples the size of those it makes, so a row is
+/// rewritten O(log n) times — and a bulk load of up to `MAX_DURABLE` commits rewrites
+/// nothing.
+fn next_group(index: &ObjectIndex, force: bool, large_rows: usize) -> Option<Range<usize>> {
     let durable: Vec<&SegRef> = index.durable().collect();
     let n = durable.len();
     if force {
@@ -363,10 +432,19 @@ fn next_group(index: &ObjectIndex, force: bool) -> Option<Range<usize>> {
     if let Some(i) = durable.iter().position(|s| s.dead_count * 2 > s.len()) {
         return Some(i..i + 1);
     }
-    if n >= FAN_IN && durable[n - FAN_IN].live() <= 2 * durable[n - 1].live() {
-        return Some(n - FAN_IN..n);
+    if n >= FAN_IN {
+        let newest = &durable[n - FAN_IN..];
+        let largest = newest.iter().map(|s| s.live()).max().unwrap_or(0);
+        if newest[0].live() <= 2 * newest[FAN_IN - 1].live() && largest < large_rows {
+            return Some(n - FAN_IN..n);
+        }
     }
-    (n > MAX_DURABLE).then(|| n - 2..n)
+    if n <= MAX_DURABLE {
+        return None;
+    }
+    let live = |i: usize| -> usize { durable[i..i + FAN_IN].iter().map(|s| s.live()).sum() };
+    let first = (0..=n - FAN_IN).min_by_key(|&i| live(i))?;
+    Some(first..first + FAN_IN)
 }
 
 /// Puts the dead-slot chunks of durable segments that changed since `base`.

@@ -56,6 +56,10 @@ pub struct Options {
     pub bulk_rows: usize,
     /// Object records of a map beyond which a commit seals them all into a segment file.
     pub seal_rows: usize,
+    /// Live rows from which a segment file is large: compaction merges large files only
+    /// to keep at most 16 of a map's files durable, so a bulk load of up to 16 commits
+    /// rewrites nothing (smaller files merge four of about one size at a time).
+    pub large_rows: usize,
 }
 
 impl Default for Options {
@@ -63,6 +67,7 @@ impl Default for Options {
         Options {
             bulk_rows: 4096,
             seal_rows: 16384,
+            large_rows: 1 << 16,
         }
     }
 }
@@ -168,7 +173,7 @@ impl Database {
     /// Folds every map's field journal into its stored bricks now, so loading the field
     /// replays nothing, and merges each map's objects into one segment file without its
     /// deleted rows, so queries search one tree and the disk holds only live data.
-    /// Commits fold journals by themselves when they grow long and keep O(log n) segments;
+    /// Commits fold journals by themselves when they grow long and bound the segment count;
     /// this is for a quiet moment: after a bulk load, or before copying the database files.
     pub fn checkpoint(&self) -> Result<()> {
         let mut txn = self.begin_write()?;

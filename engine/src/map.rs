@@ -27,6 +27,8 @@ pub(crate) type FieldLoader = Box<dyn Fn() -> Result<LoadedField> + Send + Sync>
 pub(crate) struct LazyField {
     cell: OnceLock<std::result::Result<LoadedField, Arc<Error>>>,
     load: FieldLoader,
+    /// Computed by a commit's thread (not read from disk).
+    pending: bool,
 }
 
 impl std::fmt::Debug for LazyField {
@@ -40,6 +42,15 @@ impl LazyField {
         LazyField {
             cell: OnceLock::new(),
             load,
+            pending: false,
+        }
+    }
+
+    /// A field a commit's thread is computing; `wait` returns it.
+    pub fn pending(wait: FieldLoader) -> Self {
+        LazyField {
+            pending: true,
+            ..LazyField::new(wait)
         }
     }
 
@@ -72,7 +83,7 @@ pub(crate) struct MapState {
     /// The committed journal range (see `MapMetaRecord`).
     pub journal: MapMetaRecord,
     /// Morton codes of bricks changed since the last checkpoint (meaningful once the field
-    /// is `Ready`).
+    /// is `Ready`; a `Lazy` field carries its own).
     pub dirty_bricks: Arc<BTreeSet<u64>>,
     /// Field changes a write transaction has made but not yet applied (removals: they are
     /// applied together, in brick order, for locality). Always empty in a published version.
@@ -98,6 +109,11 @@ impl MapState {
             restored: false,
             config,
         }
+    }
+
+    /// Whether the field is being computed by the thread of a bulk commit.
+    pub fn field_pending(&self) -> bool {
+        matches!(&self.field, FieldSlot::Lazy(l) if l.pending && l.cell.get().is_none())
     }
 
     /// The field, loading it if needed.

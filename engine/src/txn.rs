@@ -362,33 +362,27 @@ impl WriteTransaction {
     /// which row an error's object came from).
     pub fn insert_slice(&mut self, map: &str, objects: &[Object]) -> Result<()> {
         let state = self.state(map)?;
-        let mut seen =
-            rustc_hash::FxHashSet::with_capacity_and_hasher(objects.len(), Default::default());
-        for o in objects {
-            o.validate(&state.config)?;
-            if !seen.insert(o.id.as_str()) || state.objects.find_in_memtable(&o.id) {
-                return Err(Error::DuplicateId {
-                    map: map.to_string(),
-                    id: o.id.clone(),
-                });
+        let duplicate = |id: &str| Error::DuplicateId {
+            map: map.to_string(),
+            id: id.to_string(),
+        };
+        if let Some(bad) = objects
+            .iter()
+            .position(|o| o.validate(&state.config).is_err())
+        {
+            // The first bad object, as a row-by-row insert would find it: a repeated id
+            // before the invalid one is reported first.
+            let ids: Vec<&str> = objects[..bad].iter().map(|o| o.id.as_str()).collect();
+            if let Some(id) = state.objects.first_taken(&ids, false) {
+                return Err(duplicate(id));
             }
+            return objects[bad].validate(&state.config);
         }
         let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
-        let taken = if ids.len() < 64 {
-            ids.iter()
-                .copied()
-                .filter(|id| state.objects.find(id).is_some())
-                .collect()
-        } else {
-            state.objects.find_many_in_segments(&ids)
-        };
-        if let Some(id) = ids.iter().find(|id| taken.contains(id)) {
-            return Err(Error::DuplicateId {
-                map: map.to_string(),
-                id: id.to_string(),
-            });
+        if let Some(id) = state.objects.first_taken(&ids, true) {
+            return Err(duplicate(id));
         }
-        drop(seen);
+        drop(ids);
         let state = state_mut(&mut self.changed, &self.base, map)?;
         state.objects.reserve(objects.len());
         for o in objects {
@@ -588,7 +582,12 @@ fn state_mut<'a>(
                 .get(name)
                 .map(|s| MapState::clone(s))
                 .ok_or_else(|| Error::MapNotFound(name.to_string()))?;
-            copy.field_mut()?;
+            // A field still being updated by the last bulk commit is waited for only
+            // when this transaction touches it (so the next batch of a load is checked
+            // meanwhile); one loaded from disk is read now, its errors reported here.
+            if !copy.field_pending() {
+                copy.field_mut()?;
+            }
             e.insert(Some(copy))
         }
     };

@@ -81,7 +81,7 @@ proptest! {
     fn engine_equals_model(steps in prop::collection::vec(step(), 1..100), small in any::<bool>()) {
         let backend = MemoryBackend::new();
         let options = if small {
-            Options { bulk_rows: 3, seal_rows: 7 }
+            Options { bulk_rows: 3, seal_rows: 7, large_rows: 12 }
         } else {
             Options::default()
         };

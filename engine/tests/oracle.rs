@@ -238,6 +238,7 @@ fn a_reopened_database_of_many_segments_answers_as_before() {
     let options = Options {
         bulk_rows: 4000,
         seal_rows: 12_000,
+        large_rows: 16_000,
     };
     let open = || Database::with_backend_options(Arc::new(backend.clone()), options).unwrap();
     let db = open();

@@ -174,6 +174,7 @@ fn small() -> Options {
     Options {
         bulk_rows: 40,
         seal_rows: 100,
+        large_rows: 200,
     }
 }
 
@@ -617,4 +618,87 @@ fn a_restored_map_equals_its_source_and_survives_reopen() {
             same(&open_memory(&backend, options));
         }
     }
+}
+
+/// A bulk load of large segments (`large_rows` or more each): none is rewritten while at
+/// most 16 are durable, then four adjacent ones merge at a time, and the map answers as a
+/// brute force over its rows does, before and after a reopen.
+#[test]
+fn large_segments_merge_only_to_bound_their_count() {
+    let backend = MemoryBackend::new();
+    let options = small();
+    let db = open_memory(&backend, options);
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    db.create_map("m", cfg.clone()).unwrap();
+    let mut gen = rng(40);
+    let mut all = Vec::new();
+    let mut files_before: Vec<u64> = Vec::new();
+    for commit in 0..30 {
+        let batch: Vec<_> = (0..options.large_rows + 10)
+            .map(|i| object(&mut gen, format!("{commit}-{i}"), &cfg))
+            .collect();
+        all.extend(batch.iter().cloned());
+        let mut txn = db.begin_write().unwrap();
+        txn.insert_many("m", batch).unwrap();
+        txn.commit().unwrap();
+        let segments = db.begin_read().unwrap().stats("m").unwrap().index_segments as usize;
+        let segment_files: Vec<u64> = backend.dump_blobs().into_keys().collect();
+        if commit < 16 {
+            assert_eq!(
+                segments,
+                commit + 1,
+                "commit {commit}: a large segment merged"
+            );
+            // Only new files: nothing was rewritten.
+            assert!(files_before.iter().all(|f| segment_files.contains(f)));
+        } else {
+            assert!(segments <= 16, "commit {commit}: {segments} segments");
+        }
+        files_before = segment_files;
+    }
+    let check = |db: &Database| {
+        let read = db.begin_read().unwrap();
+        assert_eq!(read.map("m").unwrap().len(), all.len());
+        let mut r = rng(7);
+        for _ in 0..40 {
+            let c = position(&mut r, cfg.bounds);
+            let radius = r.random_range(1.0f32..40.0);
+            let mut got = read.within("m", c, radius).unwrap();
+            got.sort();
+            let got: Vec<&str> = got.iter().map(String::as_str).collect();
+            let mut want: Vec<&str> = all
+                .iter()
+                .filter(|o| {
+                    let d: f32 = (0..3).map(|a| (o.position[a] - c[a]).powi(2)).sum();
+                    d <= radius * radius
+                })
+                .map(|o| o.id.as_str())
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "within {radius} of {c:?}");
+        }
+        for o in all.iter().step_by(37) {
+            assert_eq!(read.get("m", &o.id).unwrap().as_ref(), Some(o));
+        }
+    };
+    check(&db);
+    // The field each bulk commit's thread made is the reference splat of every row, and
+    // what a reopen replays and reads, bit for bit.
+    let model: std::collections::BTreeMap<String, _> =
+        all.iter().map(|o| (o.id.clone(), o.clone())).collect();
+    assert_field_matches(
+        &db.begin_read().unwrap().map("m").unwrap(),
+        &model,
+        &f32_tolerance,
+    );
+    let before = fingerprint(&db);
+    drop(db);
+    let db = open_memory(&backend, options);
+    check(&db);
+    assert_same(&before, &fingerprint(&db), "after reopen");
 }

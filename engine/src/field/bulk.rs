@@ -238,7 +238,6 @@ impl Pass {
         // One line of cells along the axis at a time: its 8 cells and the r before and
         // after, from the three bricks; then each output cell sums its 2r+1 neighbours.
         let mut line: Vec<Option<(u32, &[f32])>> = vec![None; EDGE + 2 * r as usize];
-        let mut acc = vec![0.0f32; ch];
         for j in 0..EDGE {
             for i in 0..EDGE {
                 let base = i * unit[u] + j * unit[v];
@@ -253,18 +252,27 @@ impl Pass {
                 }
                 for x in 0..EDGE {
                     let cell = base + x * stride;
-                    // Summed in a local buffer and written once: `out` needs no zeroing.
-                    acc.fill(0.0);
+                    // Every value of `out` is written: the first term sets it (as
+                    // `0.0 + w·s`, the sum from zero), the others add to it.
+                    let o = &mut out.values[cell * ch..(cell + 1) * ch];
                     let mut count = 0;
                     for (t, &w) in self.weights.iter().enumerate() {
                         if let Some((c, values)) = line[x + t] {
+                            if count == 0 {
+                                for (o, s) in o.iter_mut().zip(values) {
+                                    *o = 0.0 + w * s;
+                                }
+                            } else {
+                                axpy(o, w, values);
+                            }
                             count += c;
-                            axpy(&mut acc, w, values);
                         }
+                    }
+                    if count == 0 {
+                        o.fill(0.0);
                     }
                     any |= count > 0;
                     out.counts[cell] = count;
-                    out.values[cell * ch..(cell + 1) * ch].copy_from_slice(&acc);
                 }
             }
         }

@@ -223,49 +223,81 @@ impl ObjectIndex {
         })
     }
 
-    /// True when `id` is live in the memtable.
-    pub fn find_in_memtable(&self, id: &str) -> bool {
-        self.mem
-            .by_id
-            .get(id)
-            .is_some_and(|s| !self.mem_dead[*s as usize])
-    }
-
-    /// Which of `ids` (distinct) are live in the segments (not the memtable): merges each
-    /// segment's sorted hash table with the ids' hashes, so checking a large batch costs
-    /// one pass per segment rather than a search per id.
-    pub fn find_many_in_segments<'i>(&self, ids: &[&'i str]) -> Vec<&'i str> {
-        let mut hashed: Vec<(u64, usize)> = ids
+    /// The first of `ids` (in their order) that is taken: a repeat of an earlier one, or
+    /// live in the memtable; failing that, and if `segments`, the first live in a
+    /// segment. A large batch is
+    /// checked by sorting its id hashes once and merging them with each segment's sorted
+    /// hash table: one pass per segment rather than a search per id.
+    pub fn first_taken<'i>(&self, ids: &[&'i str], segments: bool) -> Option<&'i str> {
+        if ids.len() < 64 {
+            let repeat = (0..ids.len())
+                .find(|&i| ids[..i].contains(&ids[i]) || self.mem_slot(ids[i]).is_some());
+            return repeat
+                .or_else(|| {
+                    let live = |i: &usize| self.find(ids[*i]).is_some();
+                    (0..ids.len()).filter(|_| segments).find(live)
+                })
+                .map(|i| ids[i]);
+        }
+        let mut hashed: Vec<(u64, u32)> = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| (id_hash(id), i))
+            .map(|(i, id)| (id_hash(id), i as u32))
             .collect();
         hashed.sort_unstable();
-        let mut found = Vec::new();
-        for s in &self.segs {
-            let (hashes, slots) = (s.file.id_hashes(), s.file.id_slots());
-            let (mut a, mut b) = (0, 0);
-            while a < hashed.len() && b < hashes.len() {
-                match hashed[a].0.cmp(&hashes[b]) {
-                    std::cmp::Ordering::Less => a += 1,
-                    std::cmp::Ordering::Greater => b += 1,
-                    std::cmp::Ordering::Equal => {
-                        // Every segment entry with this hash against this id.
-                        let id = ids[hashed[a].1];
-                        let mut c = b;
-                        while c < hashes.len() && hashes[c] == hashed[a].0 {
-                            let slot = slots[c];
-                            if !s.is_dead(slot) && s.file.id_of(slot as usize) == id {
-                                found.push(id);
-                            }
-                            c += 1;
-                        }
-                        a += 1;
-                    }
+        let mut first = usize::MAX;
+        // Repeats: equal ids have equal hashes, so they lie in one run (in id order).
+        for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+            for (k, (_, i)) in run.iter().enumerate().skip(1) {
+                let id = ids[*i as usize];
+                if run[..k].iter().any(|(_, j)| ids[*j as usize] == id) {
+                    first = first.min(*i as usize);
                 }
             }
         }
-        found
+        if self.mem.len() > 0 {
+            if let Some(i) = (0..ids.len()).find(|&i| self.mem_slot(ids[i]).is_some()) {
+                first = first.min(i);
+            }
+        }
+        if first != usize::MAX || !segments {
+            return (first != usize::MAX).then(|| ids[first]);
+        }
+        let keys: Vec<u64> = hashed.iter().map(|h| h.0).collect();
+        for s in &self.segs {
+            let (hashes, slots) = (s.file.id_hashes(), s.file.id_slots());
+            let (mut a, mut b) = (0, 0);
+            while a < keys.len() && b < hashes.len() {
+                let (x, y) = (keys[a], hashes[b]);
+                if x == y {
+                    // Every segment entry with this hash against this id.
+                    let i = hashed[a].1 as usize;
+                    let mut c = b;
+                    while c < hashes.len() && hashes[c] == x {
+                        let slot = slots[c];
+                        if !s.is_dead(slot) && s.file.id_of(slot as usize) == ids[i] {
+                            first = first.min(i);
+                        }
+                        c += 1;
+                    }
+                    a += 1;
+                    continue;
+                }
+                // Branch-free steps: the comparison's outcome is a coin toss.
+                a += usize::from(x < y);
+                b += usize::from(x > y);
+            }
+        }
+        (first != usize::MAX).then(|| ids[first])
+    }
+
+    /// The memtable slot of live `id`.
+    fn mem_slot(&self, id: &str) -> Option<u32> {
+        self.mem
+            .by_id
+            .get(id)
+            .copied()
+            .filter(|s| !self.mem_dead[*s as usize])
     }
 
     /// Adds `o`, whose id must not be live.

@@ -64,6 +64,8 @@ pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
 
 /// Orders `items`, the points of one subtree holding at most `cap` (a power of `B`), so
 /// that each run of `cap / B` is a compact child: slabs by x, columns by y, runs by z.
+/// Only which points each run holds matters (a leaf's box does not depend on the order
+/// inside it), so the runs are split off by selection, not sorted.
 fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
     if items.len() <= B {
         return;
@@ -71,21 +73,35 @@ fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
     let child = cap / B;
     let children = items.len().div_ceil(child);
     let slabs = (children as f64).cbrt().ceil() as usize;
-    let by = |axis: usize| {
-        move |a: &([f32; 3], u32), b: &([f32; 3], u32)| a.0[axis].total_cmp(&b.0[axis])
-    };
-    items.sort_unstable_by(by(0));
-    for slab in items.chunks_mut(children.div_ceil(slabs) * child) {
+    let slab_len = children.div_ceil(slabs) * child;
+    split_runs(items, slab_len, 0);
+    for slab in items.chunks_mut(slab_len) {
         let in_slab = slab.len().div_ceil(child);
         let columns = (in_slab as f64).sqrt().ceil() as usize;
-        slab.sort_unstable_by(by(1));
-        for column in slab.chunks_mut(in_slab.div_ceil(columns) * child) {
-            column.sort_unstable_by(by(2));
+        let column_len = in_slab.div_ceil(columns) * child;
+        split_runs(slab, column_len, 1);
+        for column in slab.chunks_mut(column_len) {
+            split_runs(column, child, 2);
             for run in column.chunks_mut(child) {
                 partition(run, child);
             }
         }
     }
+}
+
+/// Reorders `items` so that each run of `run` items (the last may be shorter) holds
+/// none greater along `axis` than any item of the runs after it: the runs a sort would
+/// give, in O(n log(runs)) by recursive selection. Deterministic: no random pivots.
+fn split_runs(items: &mut [([f32; 3], u32)], run: usize, axis: usize) {
+    let runs = items.len().div_ceil(run);
+    if runs <= 1 {
+        return;
+    }
+    let mid = runs / 2 * run;
+    items.select_nth_unstable_by(mid, |a, b| a.0[axis].total_cmp(&b.0[axis]));
+    let (low, high) = items.split_at_mut(mid);
+    split_runs(low, run, axis);
+    split_runs(high, run, axis);
 }
 
 fn bound(boxes: impl Iterator<Item = Aabb>) -> Aabb {

@@ -31,7 +31,12 @@ pub const MAX_JOURNAL_SPLATS: u64 = 1 << 16;
 
 /// Bulk-add entries after which a commit checkpoints: each replays as one bulk splat
 /// (tens of milliseconds for a dense field).
-pub const MAX_JOURNAL_BULK: u64 = 8;
+pub const MAX_JOURNAL_BULK: u64 = 16;
+
+/// Rows of the segments the journal names after which a commit checkpoints: bounds the
+/// replay of bulk adds (about 0.6 µs of CPU a row on a dense 64³ × 32 field), so that a
+/// bulk load of up to this many rows writes no bricks until it ends.
+pub const MAX_JOURNAL_BULK_ROWS: u64 = 1 << 21;
 
 /// Bytes of entries packed into one journal record (well under the codec's decode limit).
 const JOURNAL_RECORD_BYTES: usize = 1 << 20;
@@ -148,9 +153,24 @@ pub fn wants_checkpoint(state: &MapState) -> bool {
     let brick_bytes = (brick::CELLS as u64) * (4 + 4 * state.config.channels as u64);
     j.journal_splats >= MAX_JOURNAL_SPLATS
         || j.journal_bulk >= MAX_JOURNAL_BULK
+        || journal_rows(state) >= MAX_JOURNAL_BULK_ROWS
         || (j.journal_splats > 0
             && j.journal_bulk == 0
             && j.journal_splats * splat_bytes >= state.dirty_bricks.len() as u64 * brick_bytes)
+}
+
+/// Rows of the durable segments the journal names (an upper bound on what it replays).
+fn journal_rows(state: &MapState) -> u64 {
+    let named = &state.journal.journal_segments;
+    if named.is_empty() {
+        return 0;
+    }
+    state
+        .objects
+        .durable()
+        .filter(|s| s.durable_id().is_some_and(|id| named.contains(&id)))
+        .map(|s| s.len() as u64)
+        .sum()
 }
 
 /// Most brick files a map keeps: a checkpoint that would make more rewrites the whole
