@@ -42,6 +42,41 @@ impl Block {
     fn take(pool: &mut Vec<Block>, channels: usize) -> Block {
         pool.pop().unwrap_or_else(|| Block::zero(channels))
     }
+
+    /// A zeroed block, reusing `pool`'s memory when it has some.
+    fn zeroed(pool: &mut Vec<Block>, channels: usize) -> Block {
+        match pool.pop() {
+            Some(mut b) => {
+                b.values.fill(0.0);
+                b.counts.fill(0);
+                b
+            }
+            None => Block::zero(channels),
+        }
+    }
+}
+
+/// Blocks kept from one bulk splat for the next, at most [`KEPT_BYTES`] of them: a bulk
+/// load splats batch after batch, and reused blocks are pages already mapped.
+static KEPT: parking_lot::Mutex<Vec<Block>> = parking_lot::Mutex::new(Vec::new());
+
+/// The memory [`KEPT`] may hold: the blocks of two passes over a dense 64³ × 32 field.
+const KEPT_BYTES: usize = 72 << 20;
+
+/// The kept blocks of `channels` channels (others are freed).
+fn take_kept(channels: usize) -> Vec<Block> {
+    let mut kept = std::mem::take(&mut *KEPT.lock());
+    kept.retain(|b| b.values.len() == CELLS * channels);
+    kept
+}
+
+/// Keeps `blocks` for the next bulk splat, up to [`KEPT_BYTES`].
+fn keep(mut blocks: Vec<Block>, channels: usize) {
+    let per = CELLS * (channels + 1) * 4;
+    let mut kept = KEPT.lock();
+    let room = (KEPT_BYTES / per).saturating_sub(kept.len());
+    blocks.truncate(room);
+    kept.append(&mut blocks);
 }
 
 type Blocks = FxHashMap<[u32; 3], Block>;
@@ -92,12 +127,12 @@ impl Field {
         }
         // Per-cell sums, in row order.
         let mut blocks: Blocks = FxHashMap::default();
-        let mut pool: Vec<Block> = Vec::new();
+        let mut pool = take_kept(ch);
         for (i, p) in positions.iter().enumerate() {
             let c = self.cell_of(*p);
             let block = blocks
                 .entry(c.map(|v| v / e))
-                .or_insert_with(|| Block::zero(ch));
+                .or_insert_with(|| Block::zeroed(&mut pool, ch));
             let n = cell_in_brick(c[0], c[1], c[2]);
             block.counts[n] += 1;
             axpy(
@@ -127,7 +162,9 @@ impl Field {
             for (c, x) in brick.counts.iter_mut().zip(&d.counts) {
                 *c += x;
             }
+            pool.push(d);
         }
+        keep(pool, ch);
     }
 
     /// The 1-D kernel, offsets `-r..=r`: `exp(-d²/(2σ²))`.

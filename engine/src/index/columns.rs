@@ -1,52 +1,89 @@
 //! Objects stored column-wise by a dense slot number: embeddings form one contiguous
-//! `len × channels` array so an attention scan is a matrix-vector product, and ids and
-//! types are shared `Arc<str>`s (types interned).
+//! `len × channels` array so an attention scan is a matrix-vector product, ids lie end to
+//! end in one string (a bulk insert allocates nothing per row), and types are shared
+//! `Arc<str>`s (interned).
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 
 use crate::Object;
 
-/// Columns of objects; `by_id` maps each id to its slot.
-#[derive(Debug, Clone)]
+/// Columns of objects; `by_id` holds each id's slot (the latest pushed).
+#[derive(Clone)]
 pub struct Columns {
     pub channels: usize,
-    pub ids: Vec<Arc<str>>,
+    /// The ids, end to end; id `i` is `ids[id_ends[i - 1]..id_ends[i]]`.
+    ids: String,
+    id_ends: Vec<usize>,
     pub kinds: Vec<Arc<str>>,
     pub positions: Vec<[f32; 3]>,
     pub embeddings: Vec<f32>,
     pub confidence: Vec<f32>,
-    pub by_id: FxHashMap<Arc<str>, u32>,
+    /// Slots, found by the hash of their id.
+    by_id: HashTable<u32>,
     types: FxHashSet<Arc<str>>,
+}
+
+impl std::fmt::Debug for Columns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Columns")
+            .field("channels", &self.channels)
+            .field("rows", &self.len())
+            .finish()
+    }
+}
+
+fn hash(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
 impl Columns {
     pub fn new(channels: usize) -> Self {
         Columns {
             channels,
-            ids: Vec::new(),
+            ids: String::new(),
+            id_ends: Vec::new(),
             kinds: Vec::new(),
             positions: Vec::new(),
             embeddings: Vec::new(),
             confidence: Vec::new(),
-            by_id: FxHashMap::default(),
+            by_id: HashTable::new(),
             types: FxHashSet::default(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.id_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id_ends.is_empty()
     }
 
     /// Room for `n` more rows (a bulk insert knows its count: no regrowth, no rehash).
     pub fn reserve(&mut self, n: usize) {
-        self.ids.reserve(n);
+        self.id_ends.reserve(n);
         self.kinds.reserve(n);
         self.positions.reserve(n);
         self.embeddings.reserve(n.saturating_mul(self.channels));
         self.confidence.reserve(n);
-        self.by_id.reserve(n);
+        let ids = &self.ids;
+        let ends = &self.id_ends;
+        self.by_id
+            .reserve(n, |s| hash(id_at(ids, ends, *s as usize)));
+    }
+
+    /// The id of `slot`.
+    pub fn id(&self, slot: u32) -> &str {
+        id_at(&self.ids, &self.id_ends, slot as usize)
+    }
+
+    /// The slot of the latest row pushed with `id`.
+    pub fn slot_of(&self, id: &str) -> Option<u32> {
+        self.by_id.find(hash(id), |s| self.id(*s) == id).copied()
     }
 
     fn intern(&mut self, kind: &str) -> Arc<str> {
@@ -64,28 +101,29 @@ impl Columns {
         k
     }
 
-    /// Appends an object (its id must not be present), returning its slot.
+    /// Appends an object, returning its slot; a row of the same id pushed before is no
+    /// longer found by id.
     pub fn push(&mut self, o: &Object) -> u32 {
-        let id: Arc<str> = Arc::from(o.id.as_str());
         let kind = self.intern(&o.kind);
-        self.push_parts(id, kind, o.position, &o.embedding, o.confidence)
-    }
-
-    fn push_parts(
-        &mut self,
-        id: Arc<str>,
-        kind: Arc<str>,
-        position: [f32; 3],
-        embedding: &[f32],
-        confidence: f32,
-    ) -> u32 {
-        let slot = self.ids.len() as u32;
-        self.by_id.insert(id.clone(), slot);
-        self.ids.push(id);
+        let slot = self.len() as u32;
+        self.ids.push_str(&o.id);
+        self.id_ends.push(self.ids.len());
+        let h = hash(&o.id);
+        let (ids, ends) = (&self.ids, &self.id_ends);
+        match self
+            .by_id
+            .find_mut(h, |s| id_at(ids, ends, *s as usize) == o.id)
+        {
+            Some(s) => *s = slot,
+            None => {
+                self.by_id
+                    .insert_unique(h, slot, |s| hash(id_at(ids, ends, *s as usize)));
+            }
+        }
         self.kinds.push(kind);
-        self.positions.push(position);
-        self.embeddings.extend_from_slice(embedding);
-        self.confidence.push(confidence);
+        self.positions.push(o.position);
+        self.embeddings.extend_from_slice(&o.embedding);
+        self.confidence.push(o.confidence);
         slot
     }
 
@@ -99,6 +137,12 @@ impl Columns {
     }
 }
 
+/// Id `i` of ids stored end to end.
+fn id_at<'a>(ids: &'a str, ends: &[usize], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &ids[start..ends[i]]
+}
+
 /// Some rows of a memtable, in the order given.
 pub struct Picked<'a> {
     pub cols: &'a Columns,
@@ -110,7 +154,7 @@ impl tensormap_storage::segment::Rows for Picked<'_> {
         self.slots.len()
     }
     fn id(&self, i: usize) -> &str {
-        &self.cols.ids[self.slots[i] as usize]
+        self.cols.id(self.slots[i])
     }
     fn kind(&self, i: usize) -> &str {
         &self.cols.kinds[self.slots[i] as usize]

@@ -79,7 +79,7 @@ impl<'a> ObjectRef<'a> {
     /// The id.
     pub fn id(&self) -> &'a str {
         match self.src {
-            Src::Mem(c) => &c.ids[self.slot as usize],
+            Src::Mem(c) => c.id(self.slot),
             Src::Seg(f) => f.id_of(self.slot as usize),
         }
     }
@@ -128,10 +128,10 @@ impl<'a> ObjectRef<'a> {
             confidence: self.confidence(),
         }
     }
-    /// The id as a shared string (segment rows allocate one).
+    /// The id as a shared string (allocated).
     pub fn shared_id(&self) -> Arc<str> {
         match self.src {
-            Src::Mem(c) => c.ids[self.slot as usize].clone(),
+            Src::Mem(c) => Arc::from(c.id(self.slot)),
             Src::Seg(f) => Arc::from(f.id_of(self.slot as usize)),
         }
     }
@@ -208,7 +208,7 @@ impl ObjectIndex {
 
     /// The row of live object `id`.
     pub fn find(&self, id: &str) -> Option<Row> {
-        if let Some(&slot) = self.mem.by_id.get(id) {
+        if let Some(slot) = self.mem.slot_of(id) {
             if !self.mem_dead[slot as usize] {
                 return Some(Row { seg: MEM, slot });
             }
@@ -255,7 +255,7 @@ impl ObjectIndex {
                 }
             }
         }
-        if self.mem.len() > 0 {
+        if !self.mem.is_empty() {
             if let Some(i) = (0..ids.len()).find(|&i| self.mem_slot(ids[i]).is_some()) {
                 first = first.min(i);
             }
@@ -293,11 +293,7 @@ impl ObjectIndex {
 
     /// The memtable slot of live `id`.
     fn mem_slot(&self, id: &str) -> Option<u32> {
-        self.mem
-            .by_id
-            .get(id)
-            .copied()
-            .filter(|s| !self.mem_dead[*s as usize])
+        self.mem.slot_of(id).filter(|s| !self.mem_dead[*s as usize])
     }
 
     /// Adds `o`, whose id must not be live.
@@ -428,7 +424,7 @@ impl ObjectIndex {
                 start = end;
             }
         }
-        if !self.mem.ids.is_empty() {
+        if !self.mem.is_empty() {
             pieces.push((MEM, 0, self.mem.len()));
         }
         let run = |pieces: &[(u32, usize, usize)]| {
