@@ -314,9 +314,18 @@ fn prepare(
         .filter_map(|s| Some((s.durable_id()?, s.file.clone())))
         .collect();
 
+    // Segments the journal will name: merging one forces a checkpoint.
+    let mut named: BTreeSet<u64> = state.journal.journal_segments.iter().copied().collect();
+    named.extend(journal::named_segments(&entries));
+
     // 3. Compaction.
     let mut retired = BTreeSet::new();
-    while let Some(group) = next_group(&state.objects, force, opts.large_rows) {
+    let policy = Policy {
+        force,
+        large_rows: opts.large_rows,
+        named: &named,
+    };
+    while let Some(group) = next_group(&state.objects, &policy) {
         let old: Vec<u64> = state.objects.segs()[group.clone()]
             .iter()
             .filter_map(SegRef::durable_id)
@@ -345,8 +354,6 @@ fn prepare(
 
     // 4. Dead-slot chunks, field journal or checkpoint, manifest, meta.
     put_dead_chunks(state, base, batch);
-    let mut named: BTreeSet<u64> = state.journal.journal_segments.iter().copied().collect();
-    named.extend(journal::named_segments(&entries));
     let checkpoint = force
         || state.restored
         || journal::wants_checkpoint(state)
@@ -416,17 +423,28 @@ fn seal_records(
     Ok(())
 }
 
+/// What decides which segments a commit merges.
+struct Policy<'a> {
+    /// A checkpoint: merge everything.
+    force: bool,
+    /// See `Options::large_rows`.
+    large_rows: usize,
+    /// Segments the field journal names.
+    named: &'a BTreeSet<u64>,
+}
+
 /// The next durable segments to merge (a range of the segment list), if any: one mostly
-/// dead; else the newest [`FAN_IN`] when they are of about one size and small (below
-/// `large_rows`, see `Options`); else, past [`MAX_DURABLE`] segments, the [`FAN_IN`] adjacent ones
-/// holding the fewest live rows. Large segments are thus rewritten only when their count
-/// grows past the bound — each merge quadruples the size of those it makes, so a row is
-/// rewritten O(log n) times — and a bulk load of up to `MAX_DURABLE` commits rewrites
-/// nothing.
-fn next_group(index: &ObjectIndex, force: bool, large_rows: usize) -> Option<Range<usize>> {
+/// dead; else the newest [`FAN_IN`] when they are of about one size, small (below
+/// `large_rows`) and named by no journal entry (merging those would force a checkpoint:
+/// they wait for the next one); else, past [`MAX_DURABLE`] segments, the [`FAN_IN`]
+/// adjacent ones holding the fewest live rows. Large segments are thus rewritten only when
+/// their count grows past the bound — each merge quadruples the size of those it makes,
+/// so a row is rewritten O(log n) times — and a bulk load of up to `MAX_DURABLE` commits
+/// rewrites nothing.
+fn next_group(index: &ObjectIndex, policy: &Policy<'_>) -> Option<Range<usize>> {
     let durable: Vec<&SegRef> = index.durable().collect();
     let n = durable.len();
-    if force {
+    if policy.force {
         return (n > 1 || durable.iter().any(|s| s.dead_count > 0)).then_some(0..n);
     }
     if let Some(i) = durable.iter().position(|s| s.dead_count * 2 > s.len()) {
@@ -435,7 +453,13 @@ fn next_group(index: &ObjectIndex, force: bool, large_rows: usize) -> Option<Ran
     if n >= FAN_IN {
         let newest = &durable[n - FAN_IN..];
         let largest = newest.iter().map(|s| s.live()).max().unwrap_or(0);
-        if newest[0].live() <= 2 * newest[FAN_IN - 1].live() && largest < large_rows {
+        let named = newest
+            .iter()
+            .any(|s| s.durable_id().is_some_and(|id| policy.named.contains(&id)));
+        if newest[0].live() <= 2 * newest[FAN_IN - 1].live()
+            && largest < policy.large_rows
+            && !named
+        {
             return Some(n - FAN_IN..n);
         }
     }

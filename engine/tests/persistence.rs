@@ -702,3 +702,45 @@ fn large_segments_merge_only_to_bound_their_count() {
     check(&db);
     assert_same(&before, &fingerprint(&db), "after reopen");
 }
+
+/// Small bulk segments the field journal names are not merged (that would force a
+/// checkpoint of the whole field every few commits): they wait for the checkpoint the
+/// journal reaches by itself, then merge four at a time.
+#[test]
+fn small_bulk_segments_wait_for_the_checkpoint_to_merge() {
+    let backend = MemoryBackend::new();
+    let options = small();
+    let db = open_memory(&backend, options);
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    db.create_map("m", cfg.clone()).unwrap();
+    let mut gen = rng(41);
+    let segments = |db: &Database| db.begin_read().unwrap().stats("m").unwrap().index_segments;
+    let bulk = |db: &Database, commit: usize, gen: &mut _| {
+        let batch: Vec<_> = (0..options.bulk_rows)
+            .map(|i| object(gen, format!("{commit}-{i}"), &cfg))
+            .collect();
+        let mut txn = db.begin_write().unwrap();
+        txn.insert_many("m", batch).unwrap();
+        txn.commit().unwrap();
+    };
+    for commit in 0..10 {
+        bulk(&db, commit, &mut gen);
+        assert_eq!(segments(&db), commit as u64 + 1);
+        // Segment files only: no brick file, so no checkpoint.
+        assert_eq!(backend.dump_blobs().len() as u64, segments(&db));
+    }
+    let before = fingerprint(&db);
+    db.checkpoint().unwrap();
+    assert_eq!(segments(&db), 1);
+    assert_close(&before, &fingerprint(&db), "after the checkpoint", 1e-5);
+    // The commits after it journal their segments again: those wait too.
+    for commit in 10..14 {
+        bulk(&db, commit, &mut gen);
+    }
+    assert_eq!(segments(&db), 5);
+}
