@@ -114,6 +114,28 @@ fn copy(c: &mut Criterion) {
             total
         })
     });
+    // The same, until the field is ready too: a bulk commit splats on a thread of its
+    // own, and the first read of the field (here, one voxel query) waits for it.
+    g.bench_function(format!("from_parquet_{n}x32_then_read_the_field"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                round += 1;
+                let name = format!("dst{round}");
+                s.execute(&format!("CREATE MAP {name}")).expect("map");
+                let start = Instant::now();
+                s.execute(&format!("COPY {name} FROM '{file}'"))
+                    .expect("COPY FROM");
+                s.execute(&format!(
+                    "SELECT COUNT(*) FROM VOXELS({name}) WHERE WITHIN(center, [0, 0, 0], 1)"
+                ))
+                .expect("voxels");
+                total += start.elapsed();
+                s.execute(&format!("DROP MAP {name}")).expect("drop");
+            }
+            total
+        })
+    });
     g.finish();
 }
 

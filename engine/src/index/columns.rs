@@ -138,6 +138,7 @@ impl Columns {
 }
 
 /// Id `i` of ids stored end to end.
+#[inline]
 fn id_at<'a>(ids: &'a str, ends: &[usize], i: usize) -> &'a str {
     let start = if i == 0 { 0 } else { ends[i - 1] };
     &ids[start..ends[i]]

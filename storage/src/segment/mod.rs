@@ -163,7 +163,9 @@ pub fn build(map_id: u32, channels: usize, rows: &impl Rows, tree: TreeParts<'_>
     if channels == 0 || channels > u32::MAX as usize {
         return Err(encode_err(format!("{channels} channels")));
     }
-    let id_bytes: usize = (0..n).map(|i| rows.id(i).len()).sum();
+    // The ids, gathered once (rows may be read in a permuted order: one random pass).
+    let ids: Vec<&str> = (0..n).map(|i| rows.id(i)).collect();
+    let id_bytes: usize = ids.iter().map(|id| id.len()).sum();
     let estimate = HEADER + n * (12 + 4 * channels + 4 + 4 + 8 + 8 + 12) + id_bytes + 1024;
     let mut w = Writer {
         buf: AlignedBuf::with_capacity(estimate + tree.boxes.len() * 24),
@@ -220,17 +222,22 @@ pub fn build(map_id: u32, channels: usize, rows: &impl Rows, tree: TreeParts<'_>
     w.section(Section::IdOffsets, |b| {
         let mut off = 0u64;
         b.extend_from_slice(&off.to_le_bytes());
-        for i in 0..n {
-            off += rows.id(i).len() as u64;
+        for id in &ids {
+            off += id.len() as u64;
             b.extend_from_slice(&off.to_le_bytes());
         }
     });
     w.section(Section::IdBytes, |b| {
-        for i in 0..n {
-            b.extend_from_slice(rows.id(i).as_bytes());
+        for id in &ids {
+            b.extend_from_slice(id.as_bytes());
         }
     });
-    let mut hashed: Vec<(u64, u32)> = (0..n).map(|i| (id_hash(rows.id(i)), i as u32)).collect();
+    let mut hashed: Vec<(u64, u32)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id_hash(id), i as u32))
+        .collect();
+    drop(ids);
     hashed.sort_unstable();
     w.section(Section::IdHashes, |b| {
         for (h, _) in &hashed {
