@@ -64,10 +64,12 @@ pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
 
 /// Orders `items`, the points of one subtree holding at most `cap` (a power of `B`), so
 /// that each run of `cap / B` is a compact child: slabs by x, columns by y, runs by z.
-/// Only which points each run holds matters (a leaf's box does not depend on the order
-/// inside it), so the runs are split off by selection, not sorted.
+/// Which points each run holds is what matters, so the runs are split off by selection,
+/// not sorted; a leaf's points are then sorted by z (a query's inside/outside tests
+/// along a leaf then change once or twice: branches it predicts).
 fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
     if items.len() <= B {
+        items.sort_unstable_by(|a, b| a.0[2].total_cmp(&b.0[2]));
         return;
     }
     let child = cap / B;
