@@ -219,6 +219,25 @@ fn durable(c: &mut Criterion) {
             total
         })
     });
+    // The same, until the field is ready too: a bulk commit splats on a thread of its own,
+    // and the first read of the field (here, one voxel) waits for the last one.
+    g.bench_function(
+        "bulk_insert_1M_in_commits_of_100k_then_read_the_field",
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().unwrap();
+                    let (took, db) = bulk_insert(&dir.path().join("db"), objs, 100_000);
+                    let start = Instant::now();
+                    let read = db.begin_read().unwrap();
+                    black_box(read.map("m").unwrap().voxel(0, 0, 0).unwrap());
+                    total += took + start.elapsed();
+                }
+                total
+            })
+        },
+    );
     // Issue 10: a fresh process (the tmap shell) opens a 1M-object database and answers one
     // radius query.
     let tmap = env!("CARGO_BIN_EXE_tmap");
