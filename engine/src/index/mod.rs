@@ -225,9 +225,9 @@ impl ObjectIndex {
 
     /// The first of `ids` (in their order) that is taken: a repeat of an earlier one, or
     /// live in the memtable; failing that, and if `segments`, the first live in a
-    /// segment. A large batch is
-    /// checked by sorting its id hashes once and merging them with each segment's sorted
-    /// hash table: one pass per segment rather than a search per id.
+    /// segment. A large batch is checked by sorting its id hashes once and merging them
+    /// with each segment's sorted hash table: one pass per segment rather than a search
+    /// per id.
     pub fn first_taken<'i>(&self, ids: &[&'i str], segments: bool) -> Option<&'i str> {
         if ids.len() < 64 {
             let repeat = (0..ids.len())
@@ -246,7 +246,7 @@ impl ObjectIndex {
             .collect();
         hashed.sort_unstable();
         let mut first = usize::MAX;
-        // Repeats: equal ids have equal hashes, so they lie in one run (in id order).
+        // Repeats: equal ids have equal hashes, so they lie in one run (in batch order).
         for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
             for (k, (_, i)) in run.iter().enumerate().skip(1) {
                 let id = ids[*i as usize];
