@@ -620,14 +620,10 @@ fn a_restored_map_equals_its_source_and_survives_reopen() {
     }
 }
 
-/// A bulk load of large segments (`large_rows` or more each): none is rewritten while at
-/// most 16 are durable, then four adjacent ones merge at a time, and the map answers as a
-/// brute force over its rows does, before and after a reopen.
-#[test]
-fn large_segments_merge_only_to_bound_their_count() {
+/// Map "m" (16³ cells, 3 channels) in a new database in memory with the small options.
+fn small_map() -> (MemoryBackend, Database, MapConfig) {
     let backend = MemoryBackend::new();
-    let options = small();
-    let db = open_memory(&backend, options);
+    let db = open_memory(&backend, small());
     let cfg = MapConfig {
         resolution: 16,
         channels: 3,
@@ -635,17 +631,44 @@ fn large_segments_merge_only_to_bound_their_count() {
         ..Default::default()
     };
     db.create_map("m", cfg.clone()).unwrap();
+    (backend, db, cfg)
+}
+
+/// Commits `rows` new objects (ids `{commit}-{i}`) to map "m" in one `insert_many`.
+fn bulk_commit(
+    db: &Database,
+    cfg: &MapConfig,
+    gen: &mut rand_chacha::ChaCha8Rng,
+    commit: usize,
+    rows: usize,
+) -> Vec<tensormap_engine::Object> {
+    let batch: Vec<_> = (0..rows)
+        .map(|i| object(gen, format!("{commit}-{i}"), cfg))
+        .collect();
+    let mut txn = db.begin_write().unwrap();
+    txn.insert_many("m", batch.clone()).unwrap();
+    txn.commit().unwrap();
+    batch
+}
+
+/// A bulk load of large segments (`large_rows` or more each): none is rewritten while at
+/// most 16 are durable, then four adjacent ones merge at a time, and the map answers as a
+/// brute force over its rows does, before and after a reopen.
+#[test]
+fn large_segments_merge_only_to_bound_their_count() {
+    let (backend, db, cfg) = small_map();
+    let options = small();
     let mut gen = rng(40);
     let mut all = Vec::new();
     let mut files_before: Vec<u64> = Vec::new();
     for commit in 0..30 {
-        let batch: Vec<_> = (0..options.large_rows + 10)
-            .map(|i| object(&mut gen, format!("{commit}-{i}"), &cfg))
-            .collect();
-        all.extend(batch.iter().cloned());
-        let mut txn = db.begin_write().unwrap();
-        txn.insert_many("m", batch).unwrap();
-        txn.commit().unwrap();
+        all.extend(bulk_commit(
+            &db,
+            &cfg,
+            &mut gen,
+            commit,
+            options.large_rows + 10,
+        ));
         let segments = db.begin_read().unwrap().stats("m").unwrap().index_segments as usize;
         let segment_files: Vec<u64> = backend.dump_blobs().into_keys().collect();
         if commit < 16 {
@@ -708,28 +731,12 @@ fn large_segments_merge_only_to_bound_their_count() {
 /// journal reaches by itself, then merge four at a time.
 #[test]
 fn small_bulk_segments_wait_for_the_checkpoint_to_merge() {
-    let backend = MemoryBackend::new();
-    let options = small();
-    let db = open_memory(&backend, options);
-    let cfg = MapConfig {
-        resolution: 16,
-        channels: 3,
-        bounds: 100.0,
-        ..Default::default()
-    };
-    db.create_map("m", cfg.clone()).unwrap();
+    let (backend, db, cfg) = small_map();
+    let rows = small().bulk_rows;
     let mut gen = rng(41);
     let segments = |db: &Database| db.begin_read().unwrap().stats("m").unwrap().index_segments;
-    let bulk = |db: &Database, commit: usize, gen: &mut _| {
-        let batch: Vec<_> = (0..options.bulk_rows)
-            .map(|i| object(gen, format!("{commit}-{i}"), &cfg))
-            .collect();
-        let mut txn = db.begin_write().unwrap();
-        txn.insert_many("m", batch).unwrap();
-        txn.commit().unwrap();
-    };
     for commit in 0..10 {
-        bulk(&db, commit, &mut gen);
+        bulk_commit(&db, &cfg, &mut gen, commit, rows);
         assert_eq!(segments(&db), commit as u64 + 1);
         // Segment files only: no brick file, so no checkpoint.
         assert_eq!(backend.dump_blobs().len() as u64, segments(&db));
@@ -740,7 +747,7 @@ fn small_bulk_segments_wait_for_the_checkpoint_to_merge() {
     assert_close(&before, &fingerprint(&db), "after the checkpoint", 1e-5);
     // The commits after it journal their segments again: those wait too.
     for commit in 10..14 {
-        bulk(&db, commit, &mut gen);
+        bulk_commit(&db, &cfg, &mut gen, commit, rows);
     }
     assert_eq!(segments(&db), 5);
 }
