@@ -108,10 +108,8 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
             Ok(written)
         });
         for (state, d) in changed.values_mut().flatten().zip(deferred.iter_mut()) {
-            if d.as_ref().is_some_and(Deferred::is_bulk) {
-                if let Some(d) = d.take() {
-                    apply_in_background(state, d);
-                }
+            if let Some(d) = d.take_if(|d| d.is_bulk()) {
+                apply_in_background(state, d);
                 continue;
             }
             if let Some(d) = d {

@@ -232,11 +232,9 @@ impl ObjectIndex {
         if ids.len() < 64 {
             let repeat = (0..ids.len())
                 .find(|&i| ids[..i].contains(&ids[i]) || self.mem_slot(ids[i]).is_some());
+            let live = || (0..ids.len()).find(|&i| self.find(ids[i]).is_some());
             return repeat
-                .or_else(|| {
-                    let live = |i: &usize| self.find(ids[*i]).is_some();
-                    (0..ids.len()).filter(|_| segments).find(live)
-                })
+                .or_else(|| segments.then(live).flatten())
                 .map(|i| ids[i]);
         }
         let mut hashed: Vec<(u64, u32)> = ids
