@@ -20,6 +20,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use tensormap_engine::{MapView, ObjectRef};
 use tensormap_query::copy::{CopyError, Exported};
+use tensormap_query::ErrorKind;
 use tensormap_query::Progress;
 
 use crate::files::{show, write_error, AtomicFile};
@@ -212,10 +213,11 @@ pub fn write_partitioned(
 ) -> Result<Exported, CopyError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|e| {
-            CopyError::file(show(dir), format!("cannot export into this folder: {e}"))
+            CopyError::io(show(dir), format!("cannot export into this folder: {e}"))
         })?;
         if entries.next().is_some() {
-            return Err(CopyError::file(
+            return Err(CopyError::new(
+                ErrorKind::Conflict,
                 show(dir),
                 "the folder is not empty (a partitioned export writes into a new or empty folder)",
             ));
