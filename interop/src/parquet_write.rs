@@ -31,7 +31,7 @@ use crate::rows::sorted_rows;
 /// The Arrow schema of an export of a map with `channels` channels, with the file's
 /// GeoParquet metadata `geo` in it: the stored Arrow schema keeps it, and pyarrow (hence
 /// GeoPandas) takes a table's metadata from there. The Parquet key-value metadata, where
-/// other GeoParquet readers look, gets it from [`properties`].
+/// other GeoParquet readers look, gets it from `properties`.
 pub fn schema(channels: usize, geo_json: String) -> SchemaRef {
     let metadata = std::collections::HashMap::from([("geo".to_string(), geo_json)]);
     Arc::new(Schema::new_with_metadata(

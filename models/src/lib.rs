@@ -13,7 +13,7 @@
 //! language's side is docs/LANGUAGE.md, "Models".
 //!
 //! The functions are batch functions: the executor hands `m_embed` and `m_score` every row
-//! of a stage at once and they run as batched forward passes ([`functions`]). A stored
+//! of a stage at once and they run as batched forward passes (`functions.rs`). A stored
 //! model's weights are decoded from its bytes on first use and kept in the database's one
 //! [`ModelCache`], keyed by the model's blob id (a TRAIN stores the trained model under a
 //! new blob id), shared by every connection, the Python cursors and the HTTP server.

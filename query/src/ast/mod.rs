@@ -1,5 +1,5 @@
-//! The TensorQL syntax tree: its types ([`statement`], [`select`], [`expr`]), their
-//! traversal ([`visit`]) and their printing back as TensorQL ([`display`]).
+//! The TensorQL syntax tree: its types (`statement.rs`, `select.rs`, `expr.rs`), their
+//! traversal (`visit.rs`) and their printing back as TensorQL (`display.rs`).
 //!
 //! Printing is canonical (keywords upper-case, binary operations parenthesized), so
 //! `parse(print(ast))` gives back `ast` (positions aside): tested in the parser's tests and

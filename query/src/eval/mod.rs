@@ -1,13 +1,13 @@
 //! Expression evaluation over one row of the FROM maps (a tuple: one row per map), or one
 //! group of tuples for aggregates, with SQL's NULL logic.
 //!
-//! - [`row`]: the rows expressions read (objects, voxels, tuples of them) and their columns.
-//! - [`bind`]: names to the maps of FROM, checked by [`Env::check`] before a row is read, so
+//! - `row.rs`: the rows expressions read (objects, voxels, tuples of them) and their columns.
+//! - `bind.rs`: names to the maps of FROM, checked by [`Env::check`] before a row is read, so
 //!   evaluation only meets the errors that depend on values (types, division by zero).
-//! - [`expr`]: evaluation of one expression on a tuple ([`Env::eval`]), with calls of
+//! - `expr.rs`: evaluation of one expression on a tuple ([`Env::eval`]), with calls of
 //!   built-in, user and batch functions.
-//! - [`aggregate`]: COUNT, SUM, AVG, MIN and MAX over a group.
-//! - [`logic`]: SQL's three-valued logic, comparison and the argument conversions.
+//! - `aggregate.rs`: COUNT, SUM, AVG, MIN and MAX over a group.
+//! - `logic.rs`: SQL's three-valued logic, comparison and the argument conversions.
 
 mod aggregate;
 mod bind;

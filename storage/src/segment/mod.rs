@@ -20,7 +20,7 @@
 //! every length and offset against the file size, every CRC, alignment, monotonic id
 //! offsets on character boundaries, type codes in range, the hash table sorted and its
 //! slots a permutation, the tree's shape against the row count. Any failure is
-//! [`Error::CorruptSegment`] with the offset where it was found.
+//! [`crate::Error::CorruptSegment`] with the offset where it was found.
 
 mod build;
 mod open;
