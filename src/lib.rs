@@ -2,7 +2,7 @@
 //!
 //! An embedded spatial database engine: link it like SQLite and get a persistent,
 //! transactional store of *tensor maps*. Each map is a sparse octree of tensor voxels (a
-//! 3-D grid of vectors) kept together with an R*-tree index of the objects embedded in it.
+//! 3-D grid of vectors) kept together with a packed R-tree index of the objects embedded in it.
 //! Query it with TensorQL ([`Database::execute`]) or through the typed API underneath.
 //!
 //! ```

@@ -50,7 +50,12 @@ pub fn query(py: Python<'_>, e: tensormap::QueryError) -> PyErr {
     err
 }
 
-/// The error of a call made on a closed database.
+/// The error of a call made on a closed database (kind `conflict`: the database's state
+/// does not allow it).
 pub fn closed() -> PyErr {
-    Error::new_err("the database is closed")
+    let err = Error::new_err("the database is closed");
+    Python::attach(|py| {
+        let _ = err.value(py).setattr("kind", tensormap::ErrorKind::Conflict.name());
+    });
+    err
 }
