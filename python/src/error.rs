@@ -55,7 +55,9 @@ pub fn query(py: Python<'_>, e: tensormap::QueryError) -> PyErr {
 pub fn closed() -> PyErr {
     let err = Error::new_err("the database is closed");
     Python::attach(|py| {
-        let _ = err.value(py).setattr("kind", tensormap::ErrorKind::Conflict.name());
+        let _ = err
+            .value(py)
+            .setattr("kind", tensormap::ErrorKind::Conflict.name());
     });
     err
 }
