@@ -301,7 +301,10 @@ def run_served(a, d, work):
         wall0 = time.monotonic()
         d.get(base + "/view/demo")
         wait(d, "return document.getElementById('tm-token') !== null", 30, "token prompt")
-        check(True, "served: the page asks for a token")
+        # The page's first request met the 401 that made it ask: the only SEVERE message so far.
+        first = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        check(all("/view/demo/meta" in m and "401" in m for m in first) and len(first) <= 1,
+              f"served: without a token the page asks for one ({first})")
         d.find_element(By.ID, "tm-token").send_keys(token + Keys.ENTER)
         wall, _ = 0, 0
         wait(d, "return window.tensormap && (window.tensormap.ready || window.tensormap.error)", 120, "served ready")
@@ -331,6 +334,12 @@ def run_served(a, d, work):
         status = d.find_element(By.ID, "tm-query-status").text
         check("25 ringed" in status, f"served: a query's results are ringed ({status!r})")
         console_and_network(d, "served")
+        # The list of maps (the token is already in this tab).
+        d.get(base + "/view")
+        wait(d, "return window.tensormap && window.tensormap.ready", 30, "map list")
+        links = [a.text for a in d.find_elements(By.CSS_SELECTOR, "#tm-maps a")]
+        check(links == ["demo"], f"served: /view lists the maps ({links})")
+        console_and_network(d, "served list")
     finally:
         srv.terminate()
         srv.wait(10)

@@ -292,6 +292,7 @@ pub fn served_page(map: Option<&str>, base: &str) -> String {
         "mode": "served",
         "map": map,
         "base": base,
+        "query": "/query",
         "options": {
             "colorBy": "type",
             "colorColumn": null,

@@ -115,7 +115,7 @@ export class FieldView {
       const m = new LineBasicMaterial({
         vertexColors: true,
         transparent: true,
-        opacity: 0.5,
+        opacity: 0.35,
         blending: AdditiveBlending,
         depthWrite: false,
       });

@@ -21,7 +21,7 @@ html, body { margin: 0; height: 100%; background: ${BACKGROUND}; color: #d8e4ff;
 #tm-panel textarea { width: 100%; box-sizing: border-box; height: 64px; font-family: ui-monospace, monospace; }
 .tm-note { color: #ffcc66; margin: 4px 0; }
 .tm-dim { color: #8fa3c8; }
-#tm-legend { left: 10px; bottom: 28px; max-width: 260px; }
+#tm-legend { left: 10px; bottom: 28px; min-width: 170px; max-width: 260px; }
 #tm-legend .sw { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; }
 #tm-legend .bar { height: 10px; border-radius: 3px; margin: 4px 0; }
 #tm-info { right: 10px; bottom: 28px; min-width: 200px; max-width: 360px; white-space: pre-wrap;
@@ -195,7 +195,7 @@ export class Ui {
     } else {
       l.append(el('div', { class: 'tm-dim', text: model.title }));
       l.append(el('div', { class: 'bar', style: `background:${cssGradient(viridis)}` }));
-      l.append(el('div', { style: 'display:flex;justify-content:space-between' },
+      l.append(el('div', { style: 'display:flex;justify-content:space-between;gap:12px' },
         el('span', { text: num(model.min) }), el('span', { text: num(model.max) })));
     }
   }
