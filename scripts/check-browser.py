@@ -238,10 +238,44 @@ def check_slice(d, label):
     slider.send_keys(Keys.PAGE_UP * 2 + Keys.ARROW_RIGHT * 6)
     frames_after(d)
     after = screenshot(d)
-    changed = sum(1 for a, b in zip(before.getdata(), after.getdata()) if max(abs(p - q) for p, q in zip(a, b)) > 12)
+    changed = changed_pixels(before, after)
     check(changed > 2000, f"{label}: moving the slice slider changes pixels ({changed})")
     text = d.find_element(By.ID, "tm-slice-at").text
     check(text.startswith("z = "), f"{label}: the slider says where the slice is ({text!r})")
+
+
+def changed_pixels(a, b):
+    return sum(1 for p, q in zip(a.getdata(), b.getdata()) if max(abs(x - y) for x, y in zip(p, q)) > 12)
+
+
+def check_controls(d, label):
+    """Colour by, the field toggles and reset each change what is drawn."""
+    from selenium.webdriver.support.ui import Select
+
+    shot = screenshot(d)
+    Select(d.find_element(By.ID, "tm-color")).select_by_value("confidence")
+    frames_after(d)
+    after = screenshot(d)
+    legend = d.find_element(By.ID, "tm-legend").text
+    check(changed_pixels(shot, after) > 2000 and legend.startswith("confidence"),
+          f"{label}: colour by confidence recolours, with its legend ({legend[:30]!r})")
+    for box in ("tm-lines", "tm-glow"):
+        shot = after
+        d.find_element(By.ID, box).click()
+        frames_after(d)
+        after = screenshot(d)
+        n = changed_pixels(shot, after)
+        check(n > 500, f"{label}: the {box[3:]} switch changes the view ({n} pixels)")
+    home = d.execute_script("return tensormap.camera.position")
+    canvas = d.find_element(By.TAG_NAME, "canvas")
+    ActionChains(d).move_to_element(canvas).click_and_hold().move_by_offset(120, 40).release().perform()
+    moved = d.execute_script("return tensormap.camera.position")
+    d.find_element(By.ID, "tm-reset").click()
+    back = d.execute_script("return tensormap.camera.position")
+    far = max(abs(a - b) for a, b in zip(home, moved))
+    near = max(abs(a - b) for a, b in zip(home, back))
+    check(far > 1 and near < 1e-6 * max(1, max(map(abs, home))),
+          f"{label}: dragging orbits the camera and Reset view brings it back ({far:.1f}, {near:.2g})")
 
 
 def generate(example, out, n, *options, objects=True):
@@ -259,6 +293,7 @@ def run_checks(a, d, work):
     url = "file://" + s10
     check_file(d, url, side["objects"], 10_000, "10k")
     check_slice(d, "10k")
+    check_controls(d, "10k")
     console_and_network(d, "10k")
 
     # The fallback decoder: the same file with Uint8Array.fromBase64 taken away.
@@ -290,6 +325,20 @@ def run_more(a, d, work):
     found = sum(g is not None for g in pick_all(d, [(x, y) for _, _, x, y in vis]))
     check(found >= 0.8 * len(vis), f"liquid: pick still finds moving objects ({found}/{len(vis)})")
     console_and_network(d, "sampled+liquid")
+
+    # Where the reader prefers reduced motion, effects = 'liquid' waits for the switch.
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
+    load(d, "file://" + s)
+    on = d.execute_script("return document.getElementById('tm-liquid').checked")
+    f0 = d.execute_script("return tensormap.frames")
+    time.sleep(0.5)
+    f1 = d.execute_script("return tensormap.frames")
+    check(not on and f1 - f0 <= 1, f"reduced motion: the liquid effect stays off ({f1 - f0} frames in 0.5 s)")
+    d.find_element(By.ID, "tm-liquid").click()
+    time.sleep(0.5)
+    f2 = d.execute_script("return tensormap.frames")
+    check(f2 - f1 >= 3, f"reduced motion: the switch still starts it ({f2 - f1} frames in 0.5 s)")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
 def run_served(a, d, work):

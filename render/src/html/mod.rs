@@ -40,7 +40,7 @@ pub use options::{
     Axis, ColorBy, HtmlOptions, OptionValue, SliceChoice, DEFAULT_FIELD_RESOLUTION,
     DEFAULT_POINT_BUDGET, KNOWN_OPTIONS,
 };
-pub use page::VIEWER_JS;
+pub use page::{iframe, VIEWER_JS};
 pub use served::{served_page, ServedMap, MAX_BRICKS_PER_REQUEST, MAX_POINTS_PER_REQUEST};
 
 use blocks::{objects_json, script_safe_json, Blocks};

@@ -110,6 +110,16 @@ pub fn write_document(
     Ok(())
 }
 
+/// A page inside an `<iframe srcdoc>`, for notebooks (a `_repr_html_`): the document as an
+/// escaped attribute value, `height` CSS pixels tall, full width.
+pub fn iframe(page: &str, height: u32) -> String {
+    format!(
+        "<iframe srcdoc=\"{}\" style=\"width: 100%; height: {height}px; border: 0\" \
+         sandbox=\"allow-scripts\" title=\"tensormap view\"></iframe>",
+        escape(page)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +160,13 @@ mod tests {
         assert!(text.contains("<title>a &lt;b&gt;</title>"));
         assert!(text.contains("default-src 'none'"));
         assert!(!text.contains("connect-src"));
+        let frame = iframe(&text, 480);
+        assert!(frame.starts_with("<iframe srcdoc=\"&lt;!DOCTYPE html&gt;"));
+        let value = escape(&text);
+        assert_eq!(
+            frame[16..].find('"'),
+            Some(value.len()),
+            "the page stays inside the attribute"
+        );
     }
 }

@@ -100,13 +100,22 @@ export class Field {
     return Math.min(Math.max(Math.floor((w + this.bounds) / this.cell), 0), this.resolution - 1);
   }
 
-  /** The strongest cells: at most `max` cell centres with norm ≥ `threshold` · maxNorm,
-   * strongest first, with their norm / maxNorm. */
+  /** Glow samples: cells on a lattice spread over the grid (every `stride`-th cell per
+   * axis, the stride chosen so the lattice has about 4 · max cells) whose norm is at least
+   * `threshold` · maxNorm; the strongest `max` of them, strongest first, with norm / maxNorm. */
   glowSamples(max, threshold) {
     const R = this.resolution;
+    const stride = Math.max(1, Math.round(Math.cbrt(R ** 3 / (4 * max))));
     const cut = threshold * this.maxNorm;
     const found = [];
-    for (let k = 0; k < this.grid.length; k++) if (this.grid[k] >= cut && this.grid[k] > 0) found.push(k);
+    for (let k = stride >> 1; k < R; k += stride) {
+      for (let j = stride >> 1; j < R; j += stride) {
+        for (let i = stride >> 1; i < R; i += stride) {
+          const v = this.at(i, j, k);
+          if (v >= cut && v > 0) found.push(i + R * (j + R * k));
+        }
+      }
+    }
     found.sort((p, q) => this.grid[q] - this.grid[p] || p - q);
     const n = Math.min(found.length, max);
     const positions = new Float32Array(3 * n);

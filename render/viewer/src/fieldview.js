@@ -50,6 +50,8 @@ export class FieldView {
     this.lines = null;
     this.axis = 'z';
     this.index = R >> 1;
+    this.scale = 1;
+    this.pixelRatio = 1;
   }
 
   /** Shows the slice through cell `index` of `axis`, or hides it (`axis` null). */
@@ -84,12 +86,15 @@ export class FieldView {
   /** Shows or hides the glow samples (built on first show). */
   setGlow(on) {
     if (on && !this.glow) {
-      const { positions, strengths } = this.field.glowSamples(6000, 0.25);
+      const { positions, strengths } = this.field.glowSamples(6000, 0.1);
       const g = new BufferGeometry();
       g.setAttribute('position', new BufferAttribute(positions, 3));
       g.setAttribute('strength', new BufferAttribute(strengths, 1));
       const m = glowMaterial();
-      m.uniforms.uSize.value = this.field.cell * 1.6;
+      // About the lattice's spacing, so the discs merge into a glow.
+      m.uniforms.uSize.value = this.field.cell * Math.max(2, Math.cbrt(this.field.resolution ** 3 / 24000)) * 1.5;
+      m.uniforms.uScale.value = this.scale;
+      m.uniforms.uPixelRatio.value = this.pixelRatio;
       this.glow = new Points(g, m);
       this.glow.renderOrder = 2;
       this.glow.frustumCulled = false;
@@ -129,6 +134,8 @@ export class FieldView {
 
   /** Keeps the glow samples' size right for the view (pixels per world unit at depth 1). */
   setScale(scale, pixelRatio) {
+    this.scale = scale;
+    this.pixelRatio = pixelRatio;
     if (this.glow) {
       this.glow.material.uniforms.uScale.value = scale;
       this.glow.material.uniforms.uPixelRatio.value = pixelRatio;

@@ -116,7 +116,7 @@ export function glowMaterial() {
         vec2 c = gl_PointCoord * 2.0 - 1.0;
         float r2 = dot(c, c);
         if (r2 > 1.0) discard;
-        float a = exp(-4.0 * r2) * (0.08 + 0.35 * vStrength);
+        float a = exp(-3.0 * r2) * (0.04 + 0.3 * vStrength);
         gl_FragColor = vec4(vec3(0.0, 0.9, 1.0) * a, a);
       }`,
     blending: AdditiveBlending,

@@ -87,21 +87,21 @@ export class Ui {
     color.addEventListener('change', () => this.h.color(color.value));
     p.append(el('label', {}, 'Colour by', color));
 
-    const toggle = (id, label, on, handler, disabled) => {
+    // Handlers are looked up when called: the page sets them after building the panel.
+    const toggle = (id, label, on, handler) => {
       const box = el('input', { type: 'checkbox', id });
       box.checked = on;
-      box.disabled = !!disabled;
-      box.addEventListener('change', () => handler(box.checked));
+      box.addEventListener('change', () => this.h[handler](box.checked));
       p.append(el('label', {}, box, label));
       return box;
     };
-    this.liquid = toggle('tm-liquid', 'liquid effect', o.liquid, this.h.liquid);
+    this.liquid = toggle('tm-liquid', 'liquid effect', o.liquid, 'liquid');
     if (o.reducedMotion) {
       p.append(el('div', { class: 'tm-dim', text: 'Reduced motion is on: the liquid effect waits for this switch.' }));
     }
     if (o.hasField) {
-      toggle('tm-glow', 'field glow', o.glow, this.h.glow);
-      toggle('tm-lines', 'field lines (gradient)', o.lines, this.h.lines);
+      toggle('tm-glow', 'field glow', o.glow, 'glow');
+      toggle('tm-lines', 'field lines (gradient)', o.lines, 'lines');
       const axis = el('select', { id: 'tm-slice-axis', 'aria-label': 'slice axis' });
       for (const a of ['none', 'x', 'y', 'z']) axis.append(el('option', { value: a, text: a }));
       axis.value = o.slice.axis || 'none';

@@ -76,9 +76,14 @@ test('slices and glow samples read the grid', () => {
   assert.equal(s[5 + R * 11], f.at(5, 9, 11));
   const x = f.slice('x', 9);
   assert.equal(x[5 + R * 11], f.at(9, 5, 11));
-  const g = f.glowSamples(10, 0.5);
-  assert.equal(g.strengths.length, 10);
-  assert.ok(g.strengths[0] >= g.strengths[9] && g.strengths[9] >= 0.5);
+  const g = f.glowSamples(40, 0.3);
+  const n = g.strengths.length;
+  assert.ok(n >= 3 && n <= 40, `${n} samples`);
+  assert.ok(g.strengths[0] >= g.strengths[n - 1] && g.strengths[n - 1] >= 0.3);
+  for (let s = 0; s < n; s++) {
+    const p = [0, 1, 2].map((a) => g.positions[3 * s + a]);
+    assert.ok(Math.abs(f.sample(...p) - g.strengths[s]) < 1e-6, 'a sample sits on its cell');
+  }
   assert.equal(f.indexOf(-B), 0);
   assert.equal(f.indexOf(B), R - 1);
 });
