@@ -340,6 +340,14 @@ def run_more(a, d, work):
     check(f2 - f1 >= 3, f"reduced motion: the switch still starts it ({f2 - f1} frames in 0.5 s)")
     d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
+    # An empty result is a view too (the field alone).
+    e = os.path.join(work, "empty.html")
+    generate(a.example, e, 0, objects=False)
+    load(d, "file://" + e)
+    check(d.execute_script("return tensormap.count") == 0 and d.execute_script("return tensormap.pick(500, 360)") is None,
+          "empty: ready, count 0, nothing to pick")
+    console_and_network(d, "empty")
+
 
 def run_served(a, d, work):
     token = "s3cret-token"

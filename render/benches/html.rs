@@ -1,5 +1,7 @@
 //! The HTML view's export: encoding a seeded scene of 10k, 100k and 1M objects (plus the
-//! 64³ field) into a page in memory, and the page's size (printed once per size).
+//! 64³ field) into a page in memory, and the page's size (printed once per size). The peer,
+//! in the same run: the same objects as JSON rows (serde_json), what a page without typed
+//! arrays would carry.
 //!
 //! `cargo bench -p tensormap-render --bench html`
 
@@ -31,6 +33,27 @@ fn export(c: &mut Criterion) {
                 out.len()
             })
         });
+        let o = &s.objects;
+        let rows = || {
+            let mut out = Vec::with_capacity(n * 160);
+            let (
+                tensormap_render::html::ColumnValues::Number(score),
+                tensormap_render::html::ColumnValues::Text(label),
+            ) = (&o.columns[0].values, &o.columns[1].values)
+            else {
+                unreachable!("the scene's columns are score and label")
+            };
+            let rows: Vec<_> = (0..n)
+                .map(|i| {
+                    serde_json::json!({"id": o.ids[i], "type": o.kinds[i], "position": o.positions[i],
+                        "confidence": o.confidence[i], "score": score[i], "label": label[i]})
+                })
+                .collect();
+            serde_json::to_writer(&mut out, &rows).expect("writing to memory");
+            out.len()
+        };
+        eprintln!("json_rows/{n}: {} bytes (objects only)", rows());
+        g.bench_function(BenchmarkId::new("json_rows", n), |b| b.iter(rows));
     }
     g.finish();
 }

@@ -81,6 +81,22 @@ impl PageField {
     pub fn brick(&self, k: usize) -> &[f32] {
         &self.norms[k * BRICK_CELLS..(k + 1) * BRICK_CELLS]
     }
+
+    /// What one unit of a quantized norm is worth: `max_norm / 65535` (1 for an empty field).
+    pub fn quantum(&self) -> f32 {
+        if self.max_norm > 0.0 {
+            self.max_norm / 65535.0
+        } else {
+            1.0
+        }
+    }
+
+    /// A norm as 16 bits: `round(norm / quantum)`. The page multiplies back; the error is at
+    /// most half a quantum (1/131070 of the largest norm), and only 0 reads back as 0 …
+    /// or a norm under half a quantum, which the heat map could not show anyway.
+    pub fn quantize(&self, v: f32) -> u16 {
+        (v / self.quantum()).round().clamp(0.0, 65535.0) as u16
+    }
 }
 
 #[cfg(test)]

@@ -216,7 +216,8 @@ pub(crate) fn bbox(objects: &ViewObjects) -> Value {
     json!([lo, hi])
 }
 
-/// The field's description; its bricks' coordinates as u16 triples, norms as f32.
+/// The field's description; its bricks' coordinates as u16 triples, norms as u16 in units
+/// of `normScale` (half the bytes of f32; the heat map and the gradient need no more).
 pub(crate) fn field_json(blocks: &mut Blocks, f: &PageField) -> Value {
     json!({
         "resolution": f.resolution,
@@ -225,7 +226,8 @@ pub(crate) fn field_json(blocks: &mut Blocks, f: &PageField) -> Value {
         "maxNorm": f.max_norm,
         "brickEdge": BRICK_EDGE,
         "coords": blocks.u16s(f.coords.iter().flatten().map(|&c| c as u16)),
-        "norms": blocks.f32s(f.norms.iter().copied()),
+        "norms": blocks.u16s(f.norms.iter().map(|&v| f.quantize(v))),
+        "normScale": f.quantum(),
     })
 }
 

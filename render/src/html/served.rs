@@ -176,7 +176,8 @@ impl ServedMap {
 
     /// `POST /view/{map}/field` with `{"bricks": [[x, y, z], ...]}` (coordinates at the
     /// resolution `meta` gives): the stored ones among them, as a frame with `"resolution"`,
-    /// `"coords"` (u16 triples) and `"norms"` (f32, 512 per brick).
+    /// `"coords"` (u16 triples), `"norms"` (u16, 512 per brick) and `"normScale"` (a norm is
+    /// `norms[i] · normScale`).
     pub fn bricks(&self, body: &[u8]) -> Result<Vec<u8>> {
         let field = self
             .field
@@ -194,11 +195,17 @@ impl ServedMap {
                 .flat_map(|&k| field.coords[k])
                 .map(|c| c as u16),
         );
-        let norms = blocks.f32s(found.iter().flat_map(|&k| field.brick(k)).copied());
+        let norms = blocks.u16s(
+            found
+                .iter()
+                .flat_map(|&k| field.brick(k))
+                .map(|&v| field.quantize(v)),
+        );
         let mut header = Map::new();
         header.insert("resolution".into(), field.resolution.into());
         header.insert("coords".into(), coords);
         header.insert("norms".into(), norms);
+        header.insert("normScale".into(), field.quantum().into());
         Ok(frame(header, &blocks))
     }
 }

@@ -18,9 +18,10 @@ export class Field {
     this.grid = new Float32Array(resolution ** 3);
   }
 
-  /** Writes bricks: `coords` u16 triples (brick coordinates), `norms` 512 per brick, cell
-   * (x, y, z) of a brick at x + 8y + 64z. */
-  addBricks(coords, norms, edge = 8) {
+  /** Writes bricks: `coords` u16 triples (brick coordinates), `norms` 512 per brick in
+   * units of `scale` (quantized to u16 by the writer), cell (x, y, z) of a brick at
+   * x + 8y + 64z. */
+  addBricks(coords, norms, edge = 8, scale = 1) {
     const R = this.resolution;
     const cells = edge ** 3;
     for (let k = 0; k < coords.length / 3; k++) {
@@ -31,7 +32,7 @@ export class Field {
         for (let y = 0; y < edge; y++) {
           const row = bx + R * (by + y + R * (bz + z));
           const src = base + edge * (y + edge * z);
-          for (let x = 0; x < edge; x++) this.grid[row + x] = norms[src + x];
+          for (let x = 0; x < edge; x++) this.grid[row + x] = norms[src + x] * scale;
         }
       }
     }

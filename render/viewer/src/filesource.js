@@ -46,7 +46,7 @@ export class FileSource {
     this.field = null;
     if (f) {
       this.field = new Field(f.resolution, f.bounds, f.maxNorm);
-      this.field.addBricks(resolve(f.coords), resolve(f.norms), f.brickEdge);
+      this.field.addBricks(resolve(f.coords), resolve(f.norms), f.brickEdge, f.normScale);
       this.field.sourceResolution = f.sourceResolution;
     }
     this.ranges = new Map();

@@ -103,7 +103,7 @@ export class ServedSource {
       for (let k = 0; k < f.bricks.length; k += per) {
         const ask = f.bricks.slice(k, k + per).map((b) => [b[0], b[1], b[2]]);
         const { header, resolve } = readFrame(await this.api.view(this.map, '/field', { bricks: ask }, true));
-        this.field.addBricks(resolve(header.coords), resolve(header.norms), f.brickEdge);
+        this.field.addBricks(resolve(header.coords), resolve(header.norms), f.brickEdge, header.normScale);
       }
     }
   }
