@@ -6,7 +6,7 @@
 //   pick    the id of the object drawn at CSS pixel (x, y) from the canvas's top-left, or null
 //   camera  { position, target, fov, project([x, y, z]) → [x, y] | null, set({position,
 //             target}), orbit(degrees), reset() }
-// plus `drawn` (points drawn now), `frames` (frames drawn) and `error` (why loading failed).
+// plus `drawn` (points drawn now: fewer while the view moves, if frames are slow), `frames` (frames drawn) and `error` (why loading failed).
 
 import { FileSource } from './filesource.js';
 import { Api, NeedToken, ServedSource } from './served.js';
@@ -126,7 +126,7 @@ function startViewer(root, ui, source, manifest, title) {
     return hit ? hit.chunk.ids.get(hit.i) : null;
   };
   api.camera = cameraApi(v);
-  Object.defineProperty(api, 'drawn', { get: () => v.drawn, configurable: true });
+  Object.defineProperty(api, 'drawn', { get: () => v.drawing(), configurable: true });
   Object.defineProperty(api, 'frames', { get: () => v.frames, configurable: true });
   v.updateLod();
   if (!v.geometry) v.rebuild(new Uint32Array(source.cells.length));

@@ -25,6 +25,14 @@ import { pointMaterial, ringMaterial } from './shaders.js';
 
 const PICK_RADIUS = 4; // CSS pixels around the pointer that a pick searches
 const LOD_DELAY_MS = 120; // the level of detail is recomputed once the view rests this long
+// The drawn set is laid out in levels: level l holds, of every cell, its objects from
+// LEVELS[l - 1] to LEVELS[l] of the cell's share. Any level's end is then a stratified
+// sample of the whole set, so while the view moves the page can draw a prefix and keep
+// its frame rate (stepping a level down when a frame takes longer than SLOW_MS, up when
+// shorter than FAST_MS), and draw everything again once the view rests.
+const LEVELS = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1];
+const SLOW_MS = 50;
+const FAST_MS = 20;
 
 /** 256 colours of a ramp, for colouring many points fast. */
 function lut(scale) {
@@ -69,6 +77,11 @@ export class Viewer {
     this.pickScene = new Scene();
     this.segments = [];
     this.drawn = 0;
+    this.levelEnds = [];
+    this.motionLevel = LEVELS.length - 1;
+    this.moving = false;
+    this.prevMoving = false;
+    this.prevFrame = 0;
     this.frames = 0;
     this.want = null;
     this.colorMode = { kind: options.colorBy || 'type', column: options.colorColumn || null };
@@ -185,9 +198,19 @@ export class Viewer {
   viewChanged() {
     const d = this.camera.position.distanceTo(this.controls.target);
     this.material.uniforms.uDepth.value = [Math.max(d - this.radius, 0), d + this.radius];
+    this.moving = true;
     this.requestRender();
     clearTimeout(this.lodTimer);
-    this.lodTimer = setTimeout(() => this.updateLod(), LOD_DELAY_MS);
+    this.lodTimer = setTimeout(() => {
+      this.moving = false;
+      this.updateLod();
+      this.requestRender();
+    }, LOD_DELAY_MS);
+  }
+
+  /** Points drawn in the next frame: a level's prefix while the view moves, else all. */
+  drawing() {
+    return this.moving && this.levelEnds.length ? this.levelEnds[this.motionLevel] : this.drawn;
   }
 
   /** Projects a world point to CSS pixels from the canvas's top-left; null when it is
@@ -256,7 +279,7 @@ export class Viewer {
     this.pickPoints.geometry = g;
   }
 
-  /** Fills the point buffers with `have[i]` objects of cell i, in cell order. */
+  /** Fills the point buffers with `have[i]` objects of cell i, level by level (LEVELS). */
   rebuild(have) {
     const cells = this.source.cells;
     let n = 0;
@@ -265,16 +288,30 @@ export class Viewer {
     const pos = this.geometry.attributes.position;
     const segments = [];
     let at = 0;
-    for (let i = 0; i < cells.length; i++) {
-      let left = have[i];
-      for (const s of cells[i].segments) {
-        if (left === 0) break;
-        const take = Math.min(left, s.n);
-        pos.array.set(s.chunk.positions.subarray(3 * s.start, 3 * (s.start + take)), 3 * at);
-        segments.push({ at, chunk: s.chunk, start: s.start, n: take });
-        at += take;
-        left -= take;
+    // Objects [a, b) of a cell's loaded prefix, which may span several chunks.
+    const emit = (cell, a, b) => {
+      let off = 0;
+      for (const s of cell.segments) {
+        const lo = Math.max(a, off);
+        const hi = Math.min(b, off + s.n);
+        if (hi > lo) {
+          const start = s.start + lo - off;
+          pos.array.set(s.chunk.positions.subarray(3 * start, 3 * (start + hi - lo)), 3 * at);
+          segments.push({ at, chunk: s.chunk, start, n: hi - lo });
+          at += hi - lo;
+        }
+        off += s.n;
+        if (off >= b) break;
       }
+    };
+    this.levelEnds = [];
+    for (let l = 0; l < LEVELS.length; l++) {
+      for (let i = 0; i < cells.length; i++) {
+        const a = l === 0 ? 0 : Math.floor(have[i] * LEVELS[l - 1]);
+        const b = Math.floor(have[i] * LEVELS[l]);
+        if (b > a) emit(cells[i], a, b);
+      }
+      this.levelEnds.push(at);
     }
     this.segments = segments;
     this.drawn = n;
@@ -447,6 +484,7 @@ export class Viewer {
     const u = this.material.uniforms.uPixelRatio;
     const pr = u.value;
     u.value = 1; // the pick target has one pixel per CSS pixel
+    this.geometry.setDrawRange(0, this.drawing()); // what the next frame shows
     this.camera.setViewOffset(rect.width, rect.height, Math.round(x) - R, Math.round(y) - R, side, side);
     const r = this.renderer;
     const clear = r.getClearColor(new Color());
@@ -475,7 +513,7 @@ export class Viewer {
         }
       }
     }
-    if (best < 0 || best >= this.drawn) return null;
+    if (best < 0 || best >= this.drawing()) return null;
     const s = this.segmentOf(best);
     return { chunk: s.chunk, i: s.start + (best - s.at) };
   }
@@ -539,6 +577,19 @@ export class Viewer {
 
   frame() {
     this.renderPending = false;
+    const now = performance.now();
+    if (this.moving && this.prevMoving && this.levelEnds.length) {
+      // Frame time grows with the points drawn: jump to the level that should take about
+      // the middle of [FAST_MS, SLOW_MS], or step up when there is time to spare.
+      const dt = now - this.prevFrame;
+      if (dt > SLOW_MS) {
+        const fits = this.levelEnds[this.motionLevel] * ((FAST_MS + SLOW_MS) / 2 / dt);
+        while (this.motionLevel > 0 && this.levelEnds[this.motionLevel] > fits) this.motionLevel--;
+      } else if (dt < FAST_MS && this.motionLevel < LEVELS.length - 1) this.motionLevel++;
+    }
+    this.prevMoving = this.moving;
+    this.prevFrame = now;
+    if (this.geometry) this.geometry.setDrawRange(0, this.drawing());
     if (this.liquid) {
       this.material.uniforms.uTime.value = (performance.now() - this.t0) / 1000;
       this.requestRender();
