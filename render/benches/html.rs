@@ -3,10 +3,12 @@
 //! in the same run: the same objects as JSON rows (serde_json), what a page without typed
 //! arrays would carry.
 //!
+//! Also the served viewer's encoders on a map of 1M objects (`served/...`).
+//!
 //! `cargo bench -p tensormap-render --bench html`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tensormap_render::html::{HtmlDocument, HtmlOptions};
+use tensormap_render::html::{HtmlDocument, HtmlOptions, ServedMap};
 
 #[path = "../examples/support/scene.rs"]
 #[allow(dead_code)]
@@ -58,5 +60,42 @@ fn export(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, export);
+/// The served viewer's side of a first view: indexing a map of 1M objects (once per
+/// committed state), its meta, and the objects of the page's first requests: one cell's
+/// first 256, and 250k objects spread over every cell (the most one request asks for).
+fn served(c: &mut Criterion) {
+    let mut g = c.benchmark_group("served");
+    g.sample_size(10);
+    let n = 1_000_000;
+    let s = scene::random_scene(n, 42);
+    g.bench_function(BenchmarkId::new("index", n), |b| {
+        b.iter(|| ServedMap::new("demo", s.objects.clone(), s.field.as_ref(), 0).expect("valid"))
+    });
+    let map = ServedMap::new("demo", s.objects.clone(), s.field.as_ref(), 0).expect("valid");
+    let meta: serde_json::Value = serde_json::from_str(map.meta_json()).expect("JSON");
+    let cells = meta["cells"]["list"].as_array().expect("cells").clone();
+    eprintln!(
+        "served meta: {} bytes, {} cells",
+        map.meta_json().len(),
+        cells.len()
+    );
+    let one = format!(r#"{{"cells": [[{}, 0, 256]]}}"#, cells[0][0]);
+    g.bench_function("cells_256", |b| {
+        b.iter(|| map.cells(one.as_bytes()).expect("valid"))
+    });
+    let share = 250_000 / cells.len() + 1;
+    let spread: Vec<String> = cells
+        .iter()
+        .map(|c| format!("[{}, 0, {share}]", c[0]))
+        .collect();
+    let spread = format!(r#"{{"cells": [{}]}}"#, spread.join(","));
+    let bytes = map.cells(spread.as_bytes()).expect("valid").len();
+    eprintln!("served cells_250k: {bytes} bytes");
+    g.bench_function("cells_250k", |b| {
+        b.iter(|| map.cells(spread.as_bytes()).expect("valid"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, export, served);
 criterion_main!(benches);
