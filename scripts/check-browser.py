@@ -391,6 +391,25 @@ def run_served(a, d, work):
         status = d.find_element(By.ID, "tm-query-status").text
         check("25 ringed" in status, f"served: a query's results are ringed ({status!r})")
         console_and_network(d, "served")
+        # Past the point budget the page asks for prefixes of the cells in view, and more
+        # when the view comes closer (options from the URL, as the file's WITH).
+        d.get(base + "/view/demo?point_budget=5000&color_by=score")
+        wait(d, "return window.tensormap && window.tensormap.ready", 60, "served with a budget")
+        frames_after(d)
+        cells_asked = "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/cells')).length"
+        drawn, asked = d.execute_script("return tensormap.drawn"), d.execute_script(cells_asked)
+        legend = d.find_element(By.ID, "tm-legend").text
+        check(0 < drawn <= 5000 and d.execute_script("return tensormap.count") == 30_000 and legend.startswith("score"),
+              f"served: a budget of 5000 draws {drawn} of 30000, coloured by score")
+        target = objects[0]["position"]
+        d.execute_script("tensormap.camera.set({target: arguments[0], position: arguments[0].map(v => v + 40)})", target)
+        wait(d, f"return ({cells_asked.replace('return ', '')}) > {asked}", 30, "more cells after zooming in")
+        time.sleep(0.5)
+        frames_after(d)
+        near = d.execute_script("return tensormap.drawn")
+        check(0 < near <= 5000, f"served: zooming in asks for the cells now in view ({near} drawn)")
+        console_and_network(d, "served with a budget")
+
         # The list of maps (the token is already in this tab).
         d.get(base + "/view")
         wait(d, "return window.tensormap && window.tensormap.ready", 30, "map list")

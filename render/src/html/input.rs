@@ -94,6 +94,13 @@ impl ViewObjects {
     pub fn validate(&self) -> Result<()> {
         let n = self.ids.len();
         let bad = |m: String| Err(HtmlError::InvalidScene(m));
+        // Object indices are u32 in the cell order and the page's buffers.
+        if n > u32::MAX as usize {
+            return bad(format!(
+                "{n} objects: a view indexes at most {} objects",
+                u32::MAX
+            ));
+        }
         if self.kinds.len() != n || self.positions.len() != n || self.confidence.len() != n {
             return bad(format!(
                 "{n} ids but {} types, {} positions and {} confidences",

@@ -79,6 +79,11 @@ function cameraApi(v) {
 
 function startViewer(root, ui, source, manifest, title) {
   const o = manifest.options || {};
+  if (o.colorBy === 'column' && !source.columns.some((c) => c.name === o.colorColumn && c.kind === 'number')) {
+    console.warn(`tensormap: no numeric column ${o.colorColumn}; colouring by type`);
+    o.colorBy = 'type';
+    o.colorColumn = null;
+  }
   const reducedMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   const v = new Viewer(root, source, o, ui);
   const field = source.field;
@@ -151,7 +156,34 @@ function startFile(root, ui, manifest) {
   readyAfterFirstFrame(v, () => true);
 }
 
+/** The served viewer takes the file's options from the URL's query string too:
+ * `/view/scene?color_by=score&point_budget=200000&effects=liquid&slice=x&glow=false`. */
+function urlOptions(options) {
+  const o = { ...options };
+  const q = new URLSearchParams(location.search);
+  const flag = (v) => (v === 'true' ? true : v === 'false' ? false : null);
+  for (const [key, value] of q) {
+    if (key === 'color_by') {
+      const builtin = ['type', 'confidence', 'distance'].includes(value);
+      o.colorBy = builtin ? value : 'column';
+      o.colorColumn = builtin ? null : value;
+    } else if (key === 'point_budget' && /^[0-9]+$/.test(value) && +value >= 1000 && +value <= 1e7) {
+      o.pointBudget = +value;
+    } else if (key === 'effects' && (value === 'liquid' || value === 'none')) {
+      o.liquid = value === 'liquid';
+    } else if (key === 'slice' && ['x', 'y', 'z', 'none'].includes(value)) {
+      o.slice = value === 'none' ? null : { axis: value, at: 0 };
+    } else if ((key === 'glow' || key === 'field_lines') && flag(value) !== null) {
+      o[key === 'glow' ? 'glow' : 'fieldLines'] = flag(value);
+    } else {
+      console.warn(`tensormap: ignored the URL option ${key}=${value}`);
+    }
+  }
+  return o;
+}
+
 async function startServed(root, ui, manifest) {
+  manifest.options = urlOptions(manifest.options || {});
   const http = new Api(manifest);
   ui.h.token = (t) => {
     http.token = t;
