@@ -229,6 +229,9 @@ def check_file(d, url, objects, count, label):
         if want and hover_shows(d, canvas, x, y, want):
             hovered += 1
     check(hovered >= 4, f"{label}: hovering a picked point shows its id in the page ({hovered}/5)")
+    info = d.find_element(By.ID, "tm-info").text
+    fields = ["id: ", "type: ", "position: [", "confidence: ", "score: ", "label: "]
+    check(all(f in info for f in fields), f"{label}: the details show type, position, confidence and the columns ({info!r})")
     return img
 
 
