@@ -20,6 +20,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod camera;
+pub mod html;
+// The HTML view's unit tests share the examples' scene generator, which names the crate.
+#[cfg(test)]
+extern crate self as tensormap_render;
 mod scene;
 mod svg;
 mod svg3d;
