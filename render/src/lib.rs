@@ -19,6 +19,10 @@
 //! ```
 
 mod camera;
+pub mod html;
+// The HTML view's unit tests share the examples' scene generator, which names the crate.
+#[cfg(test)]
+extern crate self as tensormap_render;
 mod options;
 mod scene;
 mod svg;
