@@ -6,6 +6,8 @@
 //! Also the served viewer's encoders on a map of 1M objects (`served/...`).
 //!
 //! `cargo bench -p tensormap-render --bench html`
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tensormap_render::html::{HtmlDocument, HtmlOptions, ServedMap};
