@@ -14,7 +14,7 @@ use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedAr
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
-use tensormap::{MapConfig, Object};
+use tensormap::{MapConfig, MapView, Object};
 
 use crate::convert::{floats_1d, point, type_name};
 use crate::database::PyDatabase;
@@ -159,33 +159,105 @@ pub fn _field_values<'py>(
     let cells = cells_of(cells)?;
     let centre = centre.map(|c| point(c, "centre")).transpose()?;
     let (values, channels) = py
-        .detach(|| {
-            db.read_map(map, |view| {
-                let config = view.config();
-                let channels = config.channels as usize;
-                let mut out = vec![0f32; cells.len() * channels];
-                let Some(bbox) = Bbox::of(&cells, config.resolution) else {
-                    return Ok((out, channels));
-                };
-                let (c, r) = match (centre, reach) {
-                    (Some(c), Some(r)) => (c, r as f32),
-                    _ => bbox.sphere(config),
-                };
-                let set = view.voxels_within(c, r)?;
-                let slots = bbox.slots(&set.cells);
-                for (i, cell) in cells.iter().enumerate() {
-                    if let Some(j) = slots.get(cell) {
-                        out[i * channels..(i + 1) * channels]
-                            .copy_from_slice(&set.values[j * channels..(j + 1) * channels]);
-                    }
-                }
-                Ok((out, channels))
-            })
-        })
+        .detach(|| db.read_map(map, |view| gather(view, &cells, centre.zip(reach))))
         .map_err(error::engine)?;
     let m = cells.len();
     let a: Bound<'py, PyArray1<f32>> = values.into_pyarray(py);
     Ok(a.reshape([m, channels])?.into_any())
+}
+
+/// The field's values at `cells` (see `_field_values`), with the map's channels. `sphere`:
+/// the world centre and radius of a sphere holding every cell centre, if known.
+fn gather(
+    view: &MapView<'_>,
+    cells: &[[i64; 3]],
+    sphere: Option<([f32; 3], f64)>,
+) -> tensormap::Result<(Vec<f32>, usize)> {
+    let config = view.config();
+    let channels = config.channels as usize;
+    let mut out = vec![0f32; cells.len() * channels];
+    let Some(bbox) = Bbox::of(cells, config.resolution) else {
+        return Ok((out, channels));
+    };
+    let (c, r) = match sphere {
+        Some((c, r)) => (c, r as f32),
+        None => bbox.sphere(config),
+    };
+    let set = view.voxels_within(c, r)?;
+    let slots = bbox.slots(&set.cells);
+    for (i, cell) in cells.iter().enumerate() {
+        if let Some(j) = slots.get(cell) {
+            out[i * channels..(i + 1) * channels]
+                .copy_from_slice(&set.values[j * channels..(j + 1) * channels]);
+        }
+    }
+    Ok((out, channels))
+}
+
+/// The prototype's region of `map`: the cells `d` from `cell` with `|d|² <= r²` (`r` in
+/// cells), inside the grid, in x, then y, then z order, and the field's values there, read
+/// with the sphere `centre`, `reach` (world units) that holds their centres. Returns
+/// `(cells, values, values_copy)`: an int64 array `(m, 3)` and two float32 arrays `(m,
+/// channels)` with the same values (one for the caller, one kept with the cells).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)] // the Python signature
+pub fn _region<'py>(
+    py: Python<'py>,
+    db: &PyDatabase,
+    map: &str,
+    cell: [i64; 3],
+    r: f64,
+    centre: &Bound<'py, PyAny>,
+    reach: f64,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let db = db.db()?;
+    let centre = point(centre, "centre")?;
+    // A negative radius holds no cell (as in the prototype); NaN or infinity is refused.
+    if !r.is_finite() {
+        return Err(PyValueError::new_err(format!(
+            "radius must be a finite number, found {r}"
+        )));
+    }
+    let (cells, values, channels) = py
+        .detach(|| {
+            db.read_map(map, |view| {
+                let n = i64::from(view.config().resolution);
+                // The stencil's half-width (a radius past the grid reaches nothing more),
+                // and per axis the offsets that stay inside the grid.
+                let half = (r.floor() as i64).min(2 * n);
+                let span = |a: usize| {
+                    let lo = (-half).max(cell[a].saturating_neg());
+                    let hi = half.min((n - 1).saturating_sub(cell[a]));
+                    lo..=hi
+                };
+                let mut cells = Vec::new();
+                for dx in span(0) {
+                    for dy in span(1) {
+                        for dz in span(2) {
+                            if ((dx * dx + dy * dy + dz * dz) as f64) <= r * r {
+                                cells.push([cell[0] + dx, cell[1] + dy, cell[2] + dz]);
+                            }
+                        }
+                    }
+                }
+                let (values, channels) = gather(view, &cells, Some((centre, reach)))?;
+                Ok((cells, values, channels))
+            })
+        })
+        .map_err(error::engine)?;
+    let m = cells.len();
+    let flat: Vec<i64> = cells.iter().flatten().copied().collect();
+    let kept = values.clone();
+    let a: Bound<'py, PyArray1<f32>> = values.into_pyarray(py);
+    let b: Bound<'py, PyArray1<f32>> = kept.into_pyarray(py);
+    PyTuple::new(
+        py,
+        [
+            flat.into_pyarray(py).reshape([m, 3])?.into_any(),
+            a.reshape([m, channels])?.into_any(),
+            b.reshape([m, channels])?.into_any(),
+        ],
+    )
 }
 
 /// The bounding box of the cells inside a grid of `n³`, inclusive.

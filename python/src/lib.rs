@@ -33,6 +33,7 @@ fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<svg::Svg>()?;
     m.add_class::<compat::ObjectBuffer>()?;
     m.add_function(wrap_pyfunction!(compat::_field_values, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_region, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_bench_within, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_bench_nearest, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_bench_attention, m)?)?;

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._tensormap import _field_values, _ObjectBuffer, connect
+from ._tensormap import _field_values, _ObjectBuffer, _region, connect
 
 __all__ = ["CellList", "TensorMap3D"]
 
@@ -144,15 +144,15 @@ class TensorMap3D:
         their values (zeros where nothing is embedded).
         """
         grid = self._world_to_grid(center)
-        cells = self._sphere_cells(grid, radius)
+        r = float(radius) * self._grid_scale()
         # The region is the cells whose centres lie within r cells of the centre cell's
         # centre: one engine sphere query of that radius (a hair more, for rounding).
         size = self._cell_size()
         middle = [-self.bounds + (g + 0.5) * size for g in grid]
-        reach = float(radius) * self._grid_scale() * size * (1 + 1e-6) + 1e-6 * size
-        patches = _field_values(self._read(), self.name, cells, middle, reach)
-        # The CellList keeps its own copy: the caller may change `patches`.
-        return patches, CellList(cells, patches.copy(), self, self._version)
+        reach = r * size * (1 + 1e-6) + 1e-6 * size
+        cells, patches, kept = _region(self._read(), self.name, grid, r, middle, reach)
+        # The CellList keeps its own copy of the values: the caller may change `patches`.
+        return patches, CellList(cells, kept, self, self._version)
 
     def spatial_attention(self, query_embedding, region_indices):
         """Attention weights over a region: ``softmax(q · v / sqrt(channels))`` over the
@@ -270,30 +270,6 @@ class TensorMap3D:
 
     def _cell_size(self):
         return 2.0 * self.bounds / self.dimensions[0]
-
-    def _sphere_cells(self, grid, radius):
-        """The prototype's region: cells within ``radius`` (converted to cells) of the cell
-        ``grid``, clipped to the grid, in x, y, z order; an int64 array ``(m, 3)``."""
-        n = self.dimensions[0]
-        cells = np.asarray(grid, dtype=np.int64) + self._stencil(float(radius) * self._grid_scale())
-        # Adding c keeps the stencil's x, y, z order; clipping to the grid keeps it too.
-        inside = np.all((cells >= 0) & (cells < n), axis=1)
-        return cells if inside.all() else cells[inside]
-
-    def _stencil(self, r):
-        """The offsets ``d`` with ``|d| <= r`` (cells), in x, y, z order; kept per radius."""
-        cache = self.__dict__.setdefault("_stencils", {})
-        offsets = cache.get(r)
-        if offsets is None:
-            reach = int(np.floor(r))
-            d = np.arange(-reach, reach + 1)
-            x, y, z = np.meshgrid(d, d, d, indexing="ij")
-            offsets = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
-            offsets = offsets[(offsets**2).sum(axis=1) <= r * r]
-            if len(cache) >= 64:
-                cache.clear()
-            cache[r] = offsets
-        return offsets
 
 
 class CellList(Sequence):

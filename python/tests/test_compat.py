@@ -230,3 +230,14 @@ def test_patches_are_the_callers_to_change(rng):
     patches[:] = 0
     np.testing.assert_allclose(ours.spatial_attention(q, cells), ref.spatial_attention(q, i1),
                                rtol=1e-3, atol=1e-6)
+
+
+def test_regions_past_the_grid_and_empty_ones_match_the_reference(rng):
+    ref, ours = both(rng, n=100)
+    for center, radius in [((0, 0, 0), 5000), ((499, -499, 499), 300), ((0, 0, 0), -5), ((0, 0, 0), 0)]:
+        p1, i1 = ref.query_region(center, radius)
+        p2, i2 = ours.query_region(center, radius)
+        assert i2 == i1
+        np.testing.assert_allclose(p2, p1.reshape(len(i1), 32), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        ours.query_region((0, 0, 0), float("nan"))
