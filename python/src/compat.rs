@@ -280,10 +280,8 @@ impl Bbox {
             .filter(|c| c.iter().all(|v| (0..n).contains(v)))
         {
             let b = b.get_or_insert(Bbox { lo: *c, hi: *c });
-            for a in 0..3 {
-                b.lo[a] = b.lo[a].min(c[a]);
-                b.hi[a] = b.hi[a].max(c[a]);
-            }
+            b.lo = [0, 1, 2].map(|a| b.lo[a].min(c[a]));
+            b.hi = [0, 1, 2].map(|a| b.hi[a].max(c[a]));
         }
         b
     }
@@ -291,13 +289,13 @@ impl Bbox {
     /// The sphere (world centre, radius) holding every cell centre of the box.
     fn sphere(&self, config: &MapConfig) -> ([f32; 3], f32) {
         let size = 2.0 * config.bounds / f64::from(config.resolution);
-        let mut centre = [0f32; 3];
-        let mut half2 = 0.0;
-        for a in 0..3 {
+        let centre = [0, 1, 2].map(|a| {
             let mid = (self.lo[a] + self.hi[a]) as f64 / 2.0;
-            centre[a] = (-config.bounds + (mid + 0.5) * size) as f32;
-            half2 += ((self.hi[a] - self.lo[a]) as f64 / 2.0).powi(2);
-        }
+            (-config.bounds + (mid + 0.5) * size) as f32
+        });
+        let half2: f64 = (0..3)
+            .map(|a| ((self.hi[a] - self.lo[a]) as f64 / 2.0).powi(2))
+            .sum();
         // A hundredth of a cell more, for rounding.
         (centre, ((half2.sqrt() + 0.01) * size) as f32)
     }

@@ -359,7 +359,7 @@ impl PyDatabase {
         let c = point(center, "center")?;
         py.detach(|| reads::within(&db, map, c, radius as f32))
             .map_err(error::engine)?
-            .to_py(py)
+            .into_py_tuple(py)
     }
 
     /// The `k` objects of `map` nearest `point`, from the R-tree: `(ids, distances)`,
@@ -375,7 +375,7 @@ impl PyDatabase {
         let p = crate::convert::point(point, "point")?;
         py.detach(|| reads::nearest(&db, map, p, k))
             .map_err(error::engine)?
-            .to_py(py)
+            .into_py_tuple(py)
     }
 
     /// Scaled dot-product attention of `query` (channels values) over the objects of
@@ -400,7 +400,7 @@ impl PyDatabase {
         let among = among(center, radius, ids)?;
         py.detach(|| reads::attention(&db, map, &q, &among, k))
             .map_err(error::engine)?
-            .to_py(py)
+            .into_py_tuple(py)
     }
 
     /// The occupied cells of `map`'s voxel field whose centre is within `radius` of

@@ -4,7 +4,7 @@
 //!
 //! A read answers with `Hits`: the ids packed into one `String` (one allocation, not one
 //! per id) and one float32 per id. Everything here runs on the calling thread with the GIL
-//! released; only `Hits::to_py` needs it.
+//! released; only `Hits::into_py_tuple` needs it.
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -42,7 +42,7 @@ impl Hits {
     }
 
     /// `(ids, values)`: a list of str and a float32 array.
-    pub fn to_py<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    pub fn into_py_tuple<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let mut start = 0;
         let ids = self.ends.iter().map(|&end| {
             let s = PyString::new(py, &self.text[start..end]);

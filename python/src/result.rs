@@ -293,7 +293,7 @@ fn build_columns(
 impl Column {
     /// As NumPy: float64, bool, a 2-D float32 array `(rows, width)`, or an object array
     /// (text as str, NULL as None).
-    fn to_numpy<'py>(
+    fn into_numpy<'py>(
         self,
         py: Python<'py>,
         rows: usize,
@@ -328,7 +328,7 @@ impl Column {
     /// For `tensormap._arrow.table`: `(kind, arrays...)` with kind `numpy` (one array),
     /// `text` (int32 or int64 offsets and uint8 data: the buffers of Arrow's string or
     /// large_string) or `objects`.
-    fn to_arrow_parts<'py>(self, py: Python<'py>, rows: usize) -> PyResult<Bound<'py, PyTuple>> {
+    fn into_arrow_parts<'py>(self, py: Python<'py>, rows: usize) -> PyResult<Bound<'py, PyTuple>> {
         match self {
             Column::Text { offsets, data } => {
                 // Arrow's `string` (int32 offsets) when the text fits, else `large_string`.
@@ -358,7 +358,7 @@ impl Column {
                 py,
                 [
                     "numpy".into_pyobject(py)?.into_any(),
-                    other.to_numpy(py, rows, None)?,
+                    other.into_numpy(py, rows, None)?,
                 ],
             ),
         }
@@ -447,7 +447,7 @@ impl PyQueryResult {
         let out = PyDict::new(py);
         let built = build_columns(py, &self.rows, self.columns.len())?;
         for (name, (col, mask)) in self.columns.iter().zip(built) {
-            out.set_item(name, col.to_numpy(py, self.rows.len(), mask.as_deref())?)?;
+            out.set_item(name, col.into_numpy(py, self.rows.len(), mask.as_deref())?)?;
         }
         Ok(out)
     }
@@ -459,7 +459,7 @@ impl PyQueryResult {
         let built = build_columns(py, &self.rows, self.columns.len())?;
         for (name, (col, mask)) in self.columns.iter().zip(built) {
             let mask = mask.map(|m| m.into_pyarray(py));
-            columns.append((name, col.to_arrow_parts(py, self.rows.len())?, mask))?;
+            columns.append((name, col.into_arrow_parts(py, self.rows.len())?, mask))?;
         }
         let helper = py.import("tensormap._arrow").map_err(|e| {
             PyTypeError::new_err(format!("to_arrow needs pyarrow (pip install pyarrow): {e}"))
