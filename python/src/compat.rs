@@ -181,7 +181,7 @@ fn gather(
     };
     let (c, r) = match sphere {
         Some((c, r)) => (c, r as f32),
-        None => bbox.sphere(config),
+        None => enclosing(cells, config),
     };
     let set = view.voxels_within(c, r)?;
     let slots = bbox.slots(&set.cells);
@@ -260,6 +260,31 @@ pub fn _region<'py>(
     )
 }
 
+/// A sphere (world centre, radius) holding the centre of every cell of `cells` inside the
+/// grid: around their mean, as far as the farthest (tight for the round regions the
+/// prototype asks for, where the bounding box's sphere would read five times the cells).
+fn enclosing(cells: &[[i64; 3]], config: &MapConfig) -> ([f32; 3], f32) {
+    let n = i64::from(config.resolution);
+    let size = 2.0 * config.bounds / f64::from(config.resolution);
+    let inside = || {
+        cells
+            .iter()
+            .filter(move |c| c.iter().all(|v| (0..n).contains(v)))
+    };
+    let (mut sum, mut count) = ([0f64; 3], 0usize);
+    for c in inside() {
+        sum = [0, 1, 2].map(|a| sum[a] + c[a] as f64);
+        count += 1;
+    }
+    let mean = sum.map(|v| v / count.max(1) as f64);
+    let far2 = inside()
+        .map(|c| (0..3).map(|a| (c[a] as f64 - mean[a]).powi(2)).sum::<f64>())
+        .fold(0.0, f64::max);
+    let centre = mean.map(|m| (-config.bounds + (m + 0.5) * size) as f32);
+    // A hundredth of a cell more, for rounding.
+    (centre, ((far2.sqrt() + 0.01) * size) as f32)
+}
+
 /// The bounding box of the cells inside a grid of `n³`, inclusive.
 #[derive(Debug, Clone, Copy)]
 struct Bbox {
@@ -284,20 +309,6 @@ impl Bbox {
             b.hi = [0, 1, 2].map(|a| b.hi[a].max(c[a]));
         }
         b
-    }
-
-    /// The sphere (world centre, radius) holding every cell centre of the box.
-    fn sphere(&self, config: &MapConfig) -> ([f32; 3], f32) {
-        let size = 2.0 * config.bounds / f64::from(config.resolution);
-        let centre = [0, 1, 2].map(|a| {
-            let mid = (self.lo[a] + self.hi[a]) as f64 / 2.0;
-            (-config.bounds + (mid + 0.5) * size) as f32
-        });
-        let half2: f64 = (0..3)
-            .map(|a| ((self.hi[a] - self.lo[a]) as f64 / 2.0).powi(2))
-            .sum();
-        // A hundredth of a cell more, for rounding.
-        (centre, ((half2.sqrt() + 0.01) * size) as f32)
     }
 
     fn volume(&self) -> i64 {
