@@ -21,7 +21,9 @@ Differences from the prototype, each deliberate:
   holds the cells as one int64 array (``cells.array``, also what ``np.asarray(cells)``
   gives), so no tuple is built unless one is asked for. ``spatial_attention`` over a
   ``CellList`` that ``query_region`` returned reuses the values read with it when the map
-  has not changed since; over any other list of cells it reads them from the field.
+  has not changed since through this instance (an embed, or ``tm.db`` handed out: a write
+  through another connection you keep yourself is not seen by a region read before it);
+  over any other list of cells it reads them from the field.
 - ``embed_object`` checks its arguments at once (raising ``tensormap.Error`` as the engine
   would) but stores objects in batches: up to ``batch_size`` objects wait in the instance
   and are inserted in one transaction (the engine's bulk path) before anything reads the
