@@ -1,3 +1,7 @@
+//! Times `m_embed` of 1k texts, `m_score` over 10k rows or one training epoch, five times
+//! each, on the model bench's 4 × 128 model, for profiling (figures: BENCHMARKS.md):
+//! `cargo run --release -p tensormap-model --example prof -- [embed|score|train]`.
+
 use tensormap_model::*;
 fn main() {
     let m = Model::new(ModelConfig::small(4, 128, 4, 32), 1).unwrap();

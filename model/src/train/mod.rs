@@ -1,11 +1,19 @@
 //! Training (`TRAIN MODEL m ON map`): AdamW with weight decay over every weight, gradient
-//! clipping to a global norm, linear warm-up then cosine decay of the learning rate (seed
-//! section 4.2), seeded shuffling and dropout. The loss is in `loss.rs`.
+//! clipping to a global norm, linear warm-up then cosine decay of the learning rate, seeded
+//! shuffling and dropout. The loss is in `loss.rs`.
+//!
+//! A step runs on one of two paths that compute the same function: the fused trainer
+//! (`fused/`: the forward and backward passes written out on f32 buffers, both cores) for
+//! f32 weights — every model this crate builds or reads — and candle's autograd
+//! (`autograd.rs`) for other dtypes; the latter is also the oracle the former is tested
+//! against (`agreement.rs`, and a gradient test in `fused/`). Both draw the shuffles and
+//! dropout masks from one seeded stream in the same order.
 //!
 //! A run works on a copy of the weights and replaces the model's only when every step has
 //! succeeded: a bad argument, a non-finite loss or gradient, or a stop asked by the progress
 //! callback leaves the model exactly as it was. The same samples, options and seed give the
-//! same weights, bit for bit (candle's CPU kernels split work by output, never a sum).
+//! same weights, bit for bit, on any number of cores (the fused trainer splits a batch the
+//! same way whatever the cores, and no product splits a sum between threads).
 
 #[cfg(test)]
 mod agreement;
@@ -50,9 +58,9 @@ pub struct TrainOptions {
     pub warmup_steps: Option<usize>,
     /// Gradients are scaled down to this global L2 norm when above it.
     pub max_grad_norm: f64,
-    /// Dropout probability (the seed's 0.1).
+    /// Dropout probability.
     pub dropout: f64,
-    /// Weight of the spatial loss (the seed's 0.1).
+    /// Weight of the spatial loss.
     pub spatial_weight: f64,
     /// Weight of the alignment terms (attention and match).
     pub alignment_weight: f64,
@@ -61,8 +69,8 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// LANGUAGE.md's defaults: 20 epochs, learning rate 3e-4, batch 32, seed 1; the seed's
-    /// weight decay 0.01, clipping at 1.0, dropout 0.1, spatial weight 0.1; bounds 500.
+    /// `TRAIN MODEL`'s defaults: 20 epochs, learning rate 3e-4, batch 32, seed 1, weight
+    /// decay 0.01, clipping at 1.0, dropout 0.1, spatial weight 0.1; bounds 500.
     fn default() -> Self {
         TrainOptions {
             epochs: 20,
@@ -197,7 +205,7 @@ pub struct LossReport {
     pub total: f64,
     /// Next-token cross-entropy.
     pub lm: f64,
-    /// Spatial consistency (seed).
+    /// Spatial consistency.
     pub spatial: f64,
     /// Attention alignment of `m_embed`.
     pub attention: f64,

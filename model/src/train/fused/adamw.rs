@@ -12,6 +12,7 @@
 //! with candle-nn's defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
 
 use crate::flat::WeightSet;
+use crate::wide::{wide, Wide};
 
 /// AdamW's state: the moments of every weight and the step count.
 #[derive(Debug)]
@@ -54,13 +55,40 @@ impl AdamW {
             .zip(self.m.each_mut())
             .zip(self.v.each_mut());
         for (((theta, g), m), v) in tensors {
-            for (((theta, &g), m), v) in theta.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-            {
-                *m = *m * b1 + g * ob1;
-                *v = *v * b2 + (g * g) * ob2;
-                let adjusted = (*m * sm) / ((*v * sv).sqrt() + eps);
-                *theta = *theta * decay - adjusted * lr;
-            }
+            wide(Update {
+                theta,
+                g,
+                m,
+                v,
+                k: [b1, b2, ob1, ob2, sm, sv, decay, eps, lr],
+            });
+        }
+    }
+}
+
+/// One tensor's AdamW update (module docs), run wide. `k`: β₁, β₂, 1 − β₁, 1 − β₂, s_m,
+/// s_v, 1 − lr·λ, ε, lr, each in f32.
+struct Update<'a> {
+    theta: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    k: [f32; 9],
+}
+
+impl Wide for Update<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let [b1, b2, ob1, ob2, sm, sv, decay, eps, lr] = self.k;
+        let n = self.theta.len();
+        let (g, m, v) = (&self.g[..n], &mut self.m[..n], &mut self.v[..n]);
+        for i in 0..n {
+            let g = g[i];
+            m[i] = m[i] * b1 + g * ob1;
+            v[i] = v[i] * b2 + (g * g) * ob2;
+            let adjusted = (m[i] * sm) / ((v[i] * sv).sqrt() + eps);
+            self.theta[i] = self.theta[i] * decay - adjusted * lr;
         }
     }
 }

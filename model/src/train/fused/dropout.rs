@@ -18,33 +18,61 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::ModelConfig;
+use crate::wide::{wide, Wide};
 
-/// One layer's masks, padded layouts (module docs): values 0 or `1/(1 − p)`.
-#[derive(Debug)]
+/// One layer's masks for a run of sequences, padded layouts (module docs): values 0 or
+/// `1/(1 − p)`.
+#[derive(Debug, Default)]
 pub struct LayerMasks {
-    /// `(b, H, s, s)`.
+    /// `(n, H, s, s)`.
     pub attention: Vec<f32>,
-    /// `(b·s, F)`.
+    /// `(n·s, F)`.
     pub hidden: Vec<f32>,
-    /// `(b·s, D)`.
+    /// `(n·s, D)`.
     pub output: Vec<f32>,
 }
 
-/// Every mask of a step.
-#[derive(Debug)]
+/// Every mask of a run of `n` sequences of a step.
+#[derive(Debug, Default)]
 pub struct Masks {
     /// Padded length `s`.
     pub s: usize,
-    /// `(b·s, D)`.
+    /// `(n·s, D)`.
     pub input: Vec<f32>,
     /// Per layer.
     pub layers: Vec<LayerMasks>,
 }
 
-impl Masks {
-    /// Draws the masks of a step over `b` sequences padded to `s` with probability `p`;
-    /// `None` (and no draw) when `p` is 0, as candle's path draws nothing then.
-    pub fn draw(
+/// Where a step's masks lie in the run's stream. Every sequence's share of each mask is a
+/// contiguous run of draws (the layouts are sequence-major), so each part of the batch
+/// draws its own share on its own thread from a copy of the stream set to the right word
+/// ([`Plan::draw`]): the same values as drawing everything in order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The stream as the step found it.
+    start: ChaCha8Rng,
+    p: f64,
+    s: usize,
+    /// Draws per sequence of the input mask, and of a layer's three masks.
+    input: usize,
+    attention: usize,
+    hidden: usize,
+    output: usize,
+    /// Sequences in the batch.
+    b: usize,
+    layers: usize,
+}
+
+impl Plan {
+    /// The factor of a kept activation, `1/(1 − p)` in f32.
+    fn keep(&self) -> f32 {
+        (1.0 / (1.0 - self.p)) as f32
+    }
+
+    /// The masks of a step over `b` sequences padded to `s` with probability `p`, and `rng`
+    /// moved past them; `None` (and no draw) when `p` is 0, as candle's path draws nothing
+    /// then.
+    pub fn new(
         rng: &mut ChaCha8Rng,
         p: f64,
         cfg: &ModelConfig,
@@ -54,27 +82,65 @@ impl Masks {
         if p <= 0.0 {
             return None;
         }
-        let keep = (1.0 / (1.0 - p)) as f32;
-        let (d, f, h) = (cfg.dim, cfg.hidden, cfg.heads);
-        let input = draw(rng, p, keep, b * s * d);
-        let layers = (0..cfg.layers)
-            .map(|_| LayerMasks {
-                attention: draw(rng, p, keep, b * h * s * s),
-                hidden: draw(rng, p, keep, b * s * f),
-                output: draw(rng, p, keep, b * s * d),
-            })
-            .collect();
-        Some(Masks { s, input, layers })
+        let plan = Plan {
+            start: rng.clone(),
+            p,
+            s,
+            input: s * cfg.dim,
+            attention: cfg.heads * s * s,
+            hidden: s * cfg.hidden,
+            output: s * cfg.dim,
+            b,
+            layers: cfg.layers,
+        };
+        let per_layer = (plan.attention + plan.hidden + plan.output) as u128;
+        let draws = b as u128 * (plan.input as u128 + cfg.layers as u128 * per_layer);
+        // A draw is one u64: two of the stream's 32-bit words.
+        rng.set_word_pos(plan.start.get_word_pos() + 2 * draws);
+        Some(plan)
+    }
+
+    /// The masks of sequences `seqs` (their part of each layout, in order).
+    #[cfg(test)]
+    pub fn draw(&self, seqs: std::ops::Range<usize>) -> Masks {
+        let mut m = Masks::default();
+        self.draw_into(seqs, &mut m);
+        m
+    }
+
+    /// [`Plan::draw`] into `masks`' buffers.
+    pub fn draw_into(&self, seqs: std::ops::Range<usize>, masks: &mut Masks) {
+        let keep = self.keep();
+        let mut rng = self.start.clone();
+        let base = self.start.get_word_pos();
+        // `at` counts draws from the step's first; each mask starts at its tensor's first
+        // draw plus the draws of the sequences before `seqs`.
+        let mut at = 0u128;
+        let mut take = |per_seq: usize, out: &mut Vec<f32>| {
+            let first = at + (seqs.start * per_seq) as u128;
+            at += (self.b * per_seq) as u128;
+            rng.set_word_pos(base + 2 * first);
+            draw(&mut rng, self.p, keep, seqs.len() * per_seq, out);
+        };
+        masks.s = self.s;
+        take(self.input, &mut masks.input);
+        masks.layers.resize_with(self.layers, LayerMasks::default);
+        for l in &mut masks.layers {
+            take(self.attention, &mut l.attention);
+            take(self.hidden, &mut l.hidden);
+            take(self.output, &mut l.output);
+        }
     }
 }
 
-/// `n` mask values: 0 where the draw is below `p`, else `keep`.
+/// `n` mask values into `out`: 0 where the draw is below `p`, else `keep`.
 ///
 /// A draw `u = (x >> 11) · 2⁻⁵³` is below `p` exactly when the integer `x >> 11` is below
 /// `⌈p · 2⁵³⌉` (`p · 2⁵³` is exact in f64), which is cheaper to test than to convert.
-fn draw(rng: &mut ChaCha8Rng, p: f64, keep: f32, n: usize) -> Vec<f32> {
+fn draw(rng: &mut ChaCha8Rng, p: f64, keep: f32, n: usize, out: &mut Vec<f32>) {
     let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
-    let mut out = Vec::with_capacity(n);
+    out.clear();
+    out.reserve(n);
     // In pieces of 4 KiB of draws, so that they stay in L1.
     let mut words = [0u64; 512];
     let mut left = n;
@@ -82,13 +148,38 @@ fn draw(rng: &mut ChaCha8Rng, p: f64, keep: f32, n: usize) -> Vec<f32> {
         let take = left.min(words.len());
         let buf = &mut words[..take];
         rng.fill(buf);
-        out.extend(
-            buf.iter()
-                .map(|&x| if x >> 11 < threshold { 0.0 } else { keep }),
-        );
+        let at = out.len();
+        out.resize(at + take, 0.0);
+        wide(Threshold {
+            words: buf,
+            out: &mut out[at..],
+            threshold,
+            keep,
+        });
         left -= take;
     }
-    out
+}
+
+/// Mask values of draws, run wide: 0 where `x >> 11 < threshold`, else `keep`.
+struct Threshold<'a> {
+    words: &'a [u64],
+    out: &'a mut [f32],
+    threshold: u64,
+    keep: f32,
+}
+
+impl Wide for Threshold<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for (o, &x) in self.out.iter_mut().zip(self.words) {
+            *o = if x >> 11 < self.threshold {
+                0.0
+            } else {
+                self.keep
+            };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +199,8 @@ mod tests {
             }
             let mut b = a.clone();
             // 1,500 draws: several 64-word blocks, and a buffer of 512 draws refilled.
-            let bulk = draw(&mut a, p, keep, 1500);
+            let mut bulk = Vec::new();
+            draw(&mut a, p, keep, 1500, &mut bulk);
             let single: Vec<f32> = (0..1500)
                 .map(|_| if b.random::<f64>() < p { 0.0 } else { keep })
                 .collect();
@@ -119,12 +211,34 @@ mod tests {
         }
         let cfg = ModelConfig::small(2, 12, 3, 4);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
+        rng.next_u32();
         let before = rng.clone();
-        assert!(Masks::draw(&mut rng, 0.0, &cfg, 4, 5).is_none());
+        assert!(Plan::new(&mut rng, 0.0, &cfg, 4, 5).is_none());
         assert_eq!(rng, before, "no draw without dropout");
-        let m = Masks::draw(&mut rng, 0.1, &cfg, 4, 5).unwrap();
-        assert_eq!(m.input.len(), 4 * 5 * 12);
-        assert_eq!(m.layers[1].attention.len(), 4 * 3 * 25);
-        assert_eq!(m.layers[0].hidden.len(), 4 * 5 * 48);
+        // The plan's parts are the slices of the masks drawn whole, in order, and the
+        // stream ends where drawing them all in order ends.
+        let plan = Plan::new(&mut rng, 0.1, &cfg, 4, 5).unwrap();
+        let mut whole = before.clone();
+        let (s, d, f, h) = (5, 12, 48, 3);
+        let mut next = |n: usize| {
+            let mut v = Vec::new();
+            draw(&mut whole, 0.1, plan.keep(), n, &mut v);
+            v
+        };
+        let input = next(4 * s * d);
+        let layers: Vec<[Vec<f32>; 3]> = (0..2)
+            .map(|_| [next(4 * h * s * s), next(4 * s * f), next(4 * s * d)])
+            .collect();
+        assert_eq!(rng, whole);
+        for seqs in [0..4, 0..1, 1..4, 2..3] {
+            let m = plan.draw(seqs.clone());
+            let (a, z) = (seqs.start, seqs.end);
+            assert_eq!(m.input, input[a * s * d..z * s * d]);
+            for (l, want) in m.layers.iter().zip(&layers) {
+                assert_eq!(l.attention, want[0][a * h * s * s..z * h * s * s]);
+                assert_eq!(l.hidden, want[1][a * s * f..z * s * f]);
+                assert_eq!(l.output, want[2][a * s * d..z * s * d]);
+            }
+        }
     }
 }

@@ -12,7 +12,10 @@
 
 use crate::config::ModelConfig;
 use crate::dense::{a_b, add_column_sums, at_b, dot, linear, Write};
+use crate::fastexp::exp_nonpositive;
 use crate::flat::WeightSet;
+use crate::layernorm::sum;
+use crate::wide::{wide, Wide};
 
 use super::network::Part;
 
@@ -29,9 +32,9 @@ pub struct Scales {
     pub negative: f32,
 }
 
-/// One part's sums and gradients.
-#[derive(Debug)]
-pub struct PartLoss {
+/// One part's sums.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PartSums {
     /// Σ of the cross-entropy over the part's prediction rows.
     pub lm: f64,
     /// Predictions that were right (arg max = target).
@@ -42,13 +45,71 @@ pub struct PartLoss {
     pub positive: f64,
     /// Σ `softplus(score)` at the negatives' spatial tokens.
     pub negative: f64,
+}
+
+/// One part's head outputs and gradients, and the buffers they are computed in (kept from
+/// step to step).
+#[derive(Debug, Default)]
+pub struct HeadBuffers {
     /// The spatial features `h W_fᵀ + b_f`, `R × C`.
     pub features: Vec<f32>,
     /// The loss's gradient with respect to `features` (the attention term's is added by
     /// [`attention_term`]'s caller).
     pub dfeatures: Vec<f32>,
-    /// The loss's gradient with respect to `h` from the output and score heads.
+    /// The loss's gradient with respect to `h`, `R × D`.
     pub dh: Vec<f32>,
+    /// The prediction rows of `h`, their logits and their gradient.
+    hx: Vec<f32>,
+    targets: Vec<u32>,
+    logits: Vec<f32>,
+    dhx: Vec<f32>,
+}
+
+/// `v` resized to `n` zeros.
+fn zeros(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    v.clear();
+    v.resize(n, 0.0);
+    v
+}
+
+/// Softmax cross-entropy of rows of logits against their targets, run wide: returns the
+/// sum of the losses and the count of rows whose arg max is the target, and replaces each
+/// row by the gradient of the mean loss, `(softmax − onehot) · scale`.
+struct CrossEntropy<'a> {
+    logits: &'a mut [f32],
+    targets: &'a [u32],
+    scale: f32,
+}
+
+impl Wide for CrossEntropy<'_> {
+    type Output = (f64, usize);
+    #[inline(always)]
+    fn run(self) -> (f64, usize) {
+        let v = self.logits.len() / self.targets.len().max(1);
+        let (mut loss, mut correct) = (0f64, 0usize);
+        for (row, &t) in self.logits.chunks_exact_mut(v).zip(self.targets) {
+            let (mut best, mut max) = (0, f32::NEG_INFINITY);
+            for (i, &x) in row.iter().enumerate() {
+                if x > max {
+                    (best, max) = (i, x);
+                }
+            }
+            let t = t as usize;
+            correct += usize::from(best == t);
+            let shifted = row[t] - max;
+            for x in row.iter_mut() {
+                *x = exp_nonpositive(*x - max);
+            }
+            let sum = sum(row);
+            loss -= (shifted - sum.ln()) as f64;
+            let k = self.scale / sum;
+            for x in row.iter_mut() {
+                *x *= k;
+            }
+            row[t] -= self.scale;
+        }
+        (loss, correct)
+    }
 }
 
 /// `log(1 + eˣ)` as `loss.rs` computes it: `max(x, 0) + log(1 + e^−|x|)`.
@@ -60,8 +121,8 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The part's terms over its final hidden states `h` (`R × D`); adds the output and score
-/// heads' weight gradients to `grads`.
+/// The part's terms over its final hidden states `h` (`R × D`), with their gradients in
+/// `buf`; adds the output and score heads' weight gradients to `grads`.
 pub fn per_part(
     w: &WeightSet<Vec<f32>>,
     cfg: &ModelConfig,
@@ -69,51 +130,40 @@ pub fn per_part(
     h: &[f32],
     scales: Scales,
     grads: &mut WeightSet<Vec<f32>>,
-) -> PartLoss {
+    buf: &mut HeadBuffers,
+) -> PartSums {
     let packed = part.packed;
     let (d, c, v) = (cfg.dim, cfg.channels, cfg.vocab_size);
     let (r, base) = (part.len(), part.rows.start);
     let seqs = &packed.seqs[part.seqs.clone()];
-    let mut dh = vec![0f32; r * d];
+    let dh = zeros(&mut buf.dh, r * d);
+    let mut sums = PartSums::default();
 
     // Next-token cross-entropy from BOS and every text token.
     let n: usize = seqs.iter().map(|s| s.text + 1).sum();
-    let mut hx = Vec::with_capacity(n * d);
-    let mut targets = Vec::with_capacity(n);
+    buf.hx.clear();
+    buf.targets.clear();
     for s in seqs {
         let local = s.row - base;
-        hx.extend_from_slice(&h[local * d..(local + s.text + 1) * d]);
-        targets.extend_from_slice(&packed.ids[s.row + 1..s.row + s.text + 2]);
+        buf.hx
+            .extend_from_slice(&h[local * d..(local + s.text + 1) * d]);
+        buf.targets
+            .extend_from_slice(&packed.ids[s.row + 1..s.row + s.text + 2]);
     }
-    let mut logits = vec![0f32; n * v];
-    linear(&mut logits, &hx, &w.output.w, &w.output.b, n, d);
-    let (mut lm, mut correct) = (0f64, 0usize);
-    for (row, &t) in logits.chunks_exact_mut(v).zip(&targets) {
-        let (mut best, mut max) = (0, f32::NEG_INFINITY);
-        for (i, &x) in row.iter().enumerate() {
-            if x > max {
-                (best, max) = (i, x);
-            }
-        }
-        let t = t as usize;
-        correct += usize::from(best == t);
-        let shifted = row[t] - max;
-        let mut sum = 0f32;
-        for x in row.iter_mut() {
-            *x = (*x - max).exp();
-            sum += *x;
-        }
-        lm -= (shifted - sum.ln()) as f64;
-        // d/dlogit = (softmax − onehot) / predictions.
-        for x in row.iter_mut() {
-            *x = *x / sum * scales.lm;
-        }
-        row[t] -= scales.lm;
-    }
-    at_b(&mut grads.output.w, &logits, &hx, v, n, d, Write::Add);
-    add_column_sums(&mut grads.output.b, &logits);
-    let mut dhx = vec![0f32; n * d];
-    a_b(&mut dhx, &logits, &w.output.w, n, v, d, Write::Set);
+    let hx = &buf.hx;
+    let logits = zeros(&mut buf.logits, n * v);
+    linear(logits, hx, &w.output.w, &w.output.b, n, d);
+    let (lm, correct) = wide(CrossEntropy {
+        logits: &mut *logits,
+        targets: &buf.targets,
+        scale: scales.lm,
+    });
+    sums.lm = lm;
+    sums.correct = correct;
+    at_b(&mut grads.output.w, logits, hx, v, n, d, Write::Add);
+    add_column_sums(&mut grads.output.b, logits);
+    let dhx = zeros(&mut buf.dhx, n * d);
+    a_b(dhx, logits, &w.output.w, n, v, d, Write::Set);
     let mut at = 0;
     for s in seqs {
         let local = s.row - base;
@@ -125,10 +175,9 @@ pub fn per_part(
     }
 
     // Spatial: every ordered pair of one sequence's tokens; (i, j) and (j, i) are equal.
-    let mut features = vec![0f32; r * c];
-    linear(&mut features, h, &w.features.w, &w.features.b, r, d);
-    let mut df = vec![0f32; r * c];
-    let mut spatial = 0f64;
+    let features = zeros(&mut buf.features, r * c);
+    linear(features, h, &w.features.w, &w.features.b, r, d);
+    let df = zeros(&mut buf.dfeatures, r * c);
     let mut diff = vec![0f32; c];
     for s in seqs {
         let dist = &packed.dist[s.dist..][..s.len * s.len];
@@ -146,7 +195,7 @@ pub fn per_part(
                 }
                 let fd = (sq + 1e-8).sqrt();
                 let e = fd - dist[i * s.len + j];
-                spatial += 2.0 * (e as f64) * (e as f64);
+                sums.spatial += 2.0 * (e as f64) * (e as f64);
                 // d(2e²)/d(f_i − f_j) = 4e (f_i − f_j) / fd, for both orders.
                 let k = 4.0 * e / fd * scales.spatial;
                 for (t, &x) in diff.iter().enumerate() {
@@ -158,7 +207,6 @@ pub fn per_part(
     }
 
     // Match: the score head at the spatial tokens.
-    let (mut positive, mut negative) = (0f64, 0f64);
     let sw = &w.score.w;
     let sb = w.score.b.first().copied().unwrap_or(0.0);
     for s in seqs {
@@ -169,10 +217,10 @@ pub fn per_part(
             let hr = &h[local * d..][..d];
             let score = dot(hr, sw) + sb;
             let ds = if own {
-                positive += softplus(-score) as f64;
+                sums.positive += softplus(-score) as f64;
                 -sigmoid(-score) * scales.positive
             } else {
-                negative += softplus(score) as f64;
+                sums.negative += softplus(score) as f64;
                 sigmoid(score) * scales.negative
             };
             for (g, &wv) in dh[local * d..][..d].iter_mut().zip(sw) {
@@ -186,16 +234,7 @@ pub fn per_part(
             }
         }
     }
-    PartLoss {
-        lm,
-        correct,
-        spatial,
-        positive,
-        negative,
-        features,
-        dfeatures: df,
-        dh,
-    }
+    sums
 }
 
 /// The attention term over the batch: `q_i` (row `i` of `q`, `b × C`) is sequence `i`'s
@@ -255,13 +294,13 @@ pub fn features_backward(
     w: &WeightSet<Vec<f32>>,
     cfg: &ModelConfig,
     h: &[f32],
-    dfeatures: &[f32],
-    dh: &mut [f32],
+    buf: &mut HeadBuffers,
     grads: &mut WeightSet<Vec<f32>>,
 ) {
     let (d, c) = (cfg.dim, cfg.channels);
     let r = h.len() / d.max(1);
-    at_b(&mut grads.features.w, dfeatures, h, c, r, d, Write::Add);
-    add_column_sums(&mut grads.features.b, dfeatures);
-    a_b(dh, dfeatures, &w.features.w, r, c, d, Write::Add);
+    let df = &buf.dfeatures;
+    at_b(&mut grads.features.w, df, h, c, r, d, Write::Add);
+    add_column_sums(&mut grads.features.b, df);
+    a_b(&mut buf.dh, df, &w.features.w, r, c, d, Write::Add);
 }

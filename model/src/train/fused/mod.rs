@@ -8,10 +8,10 @@
 //! few hundred ops forward and as many backward, ~630 more for AdamW — was most of a step;
 //! its matrix products were under 5% of the profile.
 //!
-//! A step packs the batch without padding (`batch.rs`), draws the dropout masks from the
-//! run's stream exactly as the candle path does (`dropout.rs`), and splits the sequences
-//! into two parts of about equal rows. Each part's forward pass, per-sequence loss terms
-//! and backward pass run on a thread of their own when candle's thread count is 2 or more
+//! A step packs the batch without padding (`batch.rs`) and splits the sequences into two
+//! parts of about equal rows. Each part draws its dropout masks from the run's stream
+//! exactly as the candle path draws them (`dropout.rs`); its forward pass, per-sequence
+//! loss terms and backward pass run on a thread of their own when candle's thread count is 2 or more
 //! (else one after the other: the same arithmetic); the attention term, which compares
 //! every sequence with every sample, runs between them; the two parts' gradients are added
 //! (part 0's + part 1's, always in that order), clipped, and AdamW steps. The split
@@ -40,9 +40,9 @@ use crate::weights::Weights;
 use super::loss::TrainSample;
 use adamw::{clip, AdamW};
 use batch::Packed;
-use dropout::Masks;
-use heads::{attention_term, features_backward, per_part, Scales};
-use network::{backward, forward, Part};
+use dropout::{Masks, Plan};
+use heads::{attention_term, features_backward, per_part, HeadBuffers, Scales};
+use network::{backward, forward, Part, Tape};
 
 /// What one step reports.
 #[derive(Debug, Clone, Copy)]
@@ -90,11 +90,21 @@ pub struct StepOptions {
 /// Gradients, shaped as the weights.
 type Grads = WeightSet<Vec<f32>>;
 
-/// The weights being trained, their gradients and AdamW's state.
+/// What one part of a batch works in, kept from step to step.
+#[derive(Debug)]
+struct Slot {
+    /// The part's gradient.
+    grads: Grads,
+    tape: Tape,
+    heads: HeadBuffers,
+    masks: Masks,
+}
+
+/// The weights being trained, each part's buffers and AdamW's state.
 #[derive(Debug)]
 pub struct Trainer {
     params: WeightSet<Vec<f32>>,
-    grads: [WeightSet<Vec<f32>>; 2],
+    slots: [Slot; 2],
     adam: AdamW,
 }
 
@@ -102,11 +112,17 @@ impl Trainer {
     /// Starts from a copy of `w` (f32 weights).
     pub fn new(w: &Weights, weight_decay: f64) -> Result<Self> {
         let params = WeightSet::copy_of(w)?;
-        let grads = [params.zeros_like(), params.zeros_like()];
+        let slot = || Slot {
+            grads: params.zeros_like(),
+            tape: Tape::default(),
+            heads: HeadBuffers::default(),
+            masks: Masks::default(),
+        };
+        let slots = [slot(), slot()];
         let adam = AdamW::new(&params, weight_decay);
         Ok(Trainer {
             params,
-            grads,
+            slots,
             adam,
         })
     }
@@ -131,13 +147,13 @@ impl Trainer {
         lr: f64,
     ) -> std::result::Result<StepOutcome, StepError> {
         let outcome = self.gradients(cfg, tok, text_pe, samples, tokens, options, rng)?;
-        let grads = &mut self.grads[0];
+        let grads = &mut self.slots[0].grads;
         clip(grads, options.max_grad_norm).ok_or(StepError::Gradient)?;
         self.adam.step(&mut self.params, grads, lr);
         Ok(outcome)
     }
 
-    /// The loss of a step and, in `self.grads[0]`, its gradient.
+    /// The loss of a step and, in slot 0's `grads`, its gradient.
     #[allow(clippy::too_many_arguments)]
     fn gradients(
         &mut self,
@@ -151,7 +167,7 @@ impl Trainer {
     ) -> std::result::Result<StepOutcome, StepError> {
         let packed = Packed::new(cfg, tok, text_pe, samples, tokens, options.bounds)?;
         let b = samples.len();
-        let masks = Masks::draw(rng, options.dropout, cfg, b, packed.s);
+        let plan = Plan::new(rng, options.dropout, cfg, b, packed.s);
         let embeddings: Vec<&[f32]> = samples.iter().map(|s| s.embedding).collect();
         let with_negatives = packed.negatives > 0;
         let a = options.alignment as f32;
@@ -161,48 +177,52 @@ impl Trainer {
             positive: a / b as f32 * if with_negatives { 0.5 } else { 1.0 },
             negative: a * 0.5 / packed.negatives.max(1) as f32,
         };
-        let parts = split(&packed, masks.as_ref(), &embeddings);
+        let parts = split(&packed, &embeddings);
         let threads = candle_core::utils::get_num_threads() >= 2 && parts.len() == 2;
-        for g in &mut self.grads {
-            for t in g.each_mut() {
+        for slot in &mut self.slots {
+            for t in slot.grads.each_mut() {
                 t.fill(0.0);
             }
         }
 
         // Forward passes and the per-sequence terms.
         let params = &self.params;
-        let [g0, g1] = &mut self.grads;
-        let mut done = on_parts(
-            &parts,
-            parts.iter().map(|_| ()).collect(),
-            [g0, g1],
-            threads,
-            &|part, (), grads| {
-                let tape = forward(params, cfg, part);
-                let loss = per_part(params, cfg, part, &tape.h, scales, grads);
-                (tape, loss)
-            },
-        );
+        let [s0, s1] = &mut self.slots;
+        let sums = on_parts(&parts, [s0, s1], threads, &|part, slot| {
+            let masks = plan.as_ref().map(|p| {
+                p.draw_into(part.seqs.clone(), &mut slot.masks);
+                &slot.masks
+            });
+            forward(params, cfg, part, masks, &mut slot.tape);
+            let h = &slot.tape.h;
+            per_part(
+                params,
+                cfg,
+                part,
+                h,
+                scales,
+                &mut slot.grads,
+                &mut slot.heads,
+            )
+        });
 
         // The attention term over the whole batch.
         let c = cfg.channels;
         let mut q = Vec::with_capacity(b * c);
-        for (part, (_, loss)) in parts.iter().zip(&done) {
+        for (part, slot) in parts.iter().zip(&self.slots) {
             for s in &packed.seqs[part.seqs.clone()] {
                 let local = s.eos() - part.rows.start;
-                q.extend_from_slice(&loss.features[local * c..][..c]);
+                q.extend_from_slice(&slot.heads.features[local * c..][..c]);
             }
         }
         let same = |i: usize, j: usize| samples[i].text == samples[j].text;
         let (attention, dq) = attention_term(&q, &embeddings, same, c, a);
         let mut at = 0;
-        for (part, (_, loss)) in parts.iter().zip(&mut done) {
+        for (part, slot) in parts.iter().zip(&mut self.slots) {
             for s in &packed.seqs[part.seqs.clone()] {
                 let local = s.eos() - part.rows.start;
-                for (g, x) in loss.dfeatures[local * c..][..c]
-                    .iter_mut()
-                    .zip(&dq[at..at + c])
-                {
+                let df = &mut slot.heads.dfeatures[local * c..][..c];
+                for (g, x) in df.iter_mut().zip(&dq[at..at + c]) {
                     *g += x;
                 }
                 at += c;
@@ -210,7 +230,7 @@ impl Trainer {
         }
         let (mut lm, mut spatial, mut positive, mut negative, mut correct) =
             (0.0, 0.0, 0.0, 0.0, 0);
-        for (_, l) in &done {
+        for l in &sums {
             lm += l.lm;
             spatial += l.spatial;
             positive += l.positive;
@@ -230,21 +250,22 @@ impl Trainer {
         }
 
         // Backward passes.
-        let [g0, g1] = &mut self.grads;
-        on_parts(
-            &parts,
-            done,
-            [g0, g1],
-            threads,
-            &|part, (tape, loss), grads| {
-                let mut dh = loss.dh;
-                features_backward(params, cfg, &tape.h, &loss.dfeatures, &mut dh, grads);
-                backward(params, cfg, part, &tape, dh, grads);
-            },
-        );
+        let dropout = plan.is_some();
+        let [s0, s1] = &mut self.slots;
+        on_parts(&parts, [s0, s1], threads, &|part, slot| {
+            let Slot {
+                grads,
+                tape,
+                heads,
+                masks,
+            } = slot;
+            features_backward(params, cfg, &tape.h, heads, grads);
+            let masks = dropout.then_some(&*masks);
+            backward(params, cfg, part, masks, tape, &mut heads.dh, grads);
+        });
 
-        let [g0, g1] = &mut self.grads;
-        for (a, b) in g0.each_mut().into_iter().zip(g1.each()) {
+        let [s0, s1] = &mut self.slots;
+        for (a, b) in s0.grads.each_mut().into_iter().zip(s1.grads.each()) {
             for (a, b) in a.iter_mut().zip(b) {
                 *a += b;
             }
@@ -259,11 +280,7 @@ impl Trainer {
 
 /// The parts of a batch: its sequences split where the rows reach half (one part for a
 /// single sequence).
-fn split<'a>(
-    packed: &'a Packed,
-    masks: Option<&'a Masks>,
-    embeddings: &'a [&'a [f32]],
-) -> Vec<Part<'a>> {
+fn split<'a>(packed: &'a Packed, embeddings: &'a [&'a [f32]]) -> Vec<Part<'a>> {
     let b = packed.seqs.len();
     let half = packed.rows() / 2;
     let cut = if b < 2 {
@@ -283,34 +300,31 @@ fn split<'a>(
             packed,
             rows: row_of(seqs.start)..row_of(seqs.end),
             seqs,
-            masks,
             embeddings,
         })
         .collect()
 }
 
-/// Runs `work` on each part with its input and its own gradients: part 1 on a thread of
-/// its own when `threads`, part 0 on the calling thread.
-fn on_parts<I: Send, T: Send>(
+/// Runs `work` on each part with its own slot: part 1 on a thread of its own when
+/// `threads`, part 0 on the calling thread.
+fn on_parts<T: Send>(
     parts: &[Part],
-    inputs: Vec<I>,
-    grads: [&mut Grads; 2],
+    slots: [&mut Slot; 2],
     threads: bool,
-    work: &(impl Fn(&Part, I, &mut Grads) -> T + Sync),
+    work: &(impl Fn(&Part, &mut Slot) -> T + Sync),
 ) -> Vec<T> {
-    let [g0, g1] = grads;
-    let mut inputs = inputs.into_iter();
-    match (parts, inputs.next(), inputs.next()) {
-        ([p0, p1], Some(i0), Some(i1)) if threads => std::thread::scope(|s| {
-            let other = s.spawn(|| work(p1, i1, g1));
-            let first = work(p0, i0, g0);
+    let [s0, s1] = slots;
+    match parts {
+        [p0, p1] if threads => std::thread::scope(|s| {
+            let other = s.spawn(|| work(p1, s1));
+            let first = work(p0, s0);
             let second = other
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
             vec![first, second]
         }),
-        ([p0, p1], Some(i0), Some(i1)) => vec![work(p0, i0, g0), work(p1, i1, g1)],
-        ([p0], Some(i0), _) => vec![work(p0, i0, g0)],
+        [p0, p1] => vec![work(p0, s0), work(p1, s1)],
+        [p0] => vec![work(p0, s0)],
         _ => Vec::new(),
     }
 }
@@ -429,7 +443,7 @@ mod tests {
         let grads = parts.total.backward().unwrap();
         let names = m.parameter_names();
         let mut worst = 0f32;
-        for ((v, name), got) in vars.iter().zip(&names).zip(fused.grads[0].each()) {
+        for ((v, name), got) in vars.iter().zip(&names).zip(fused.slots[0].grads.each()) {
             let want = grads
                 .get(v.as_tensor())
                 .map(|g| g.flatten_all().unwrap().to_vec1::<f32>().unwrap())
