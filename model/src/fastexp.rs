@@ -2,10 +2,10 @@
 //! `k = round(x / ln 2)` and `e^r` a degree-6 Taylor polynomial on `|r| ≤ ln 2 / 2`.
 //!
 //! std's `exp` calls libm's `expf` once per element, so a loop over it cannot vectorize;
-//! this one has no branch and no call. The fused trainer's exponentials all have arguments
-//! at most 0: the GELU's derivative `exp(−z²/2)` (one per feed-forward activation, most of
-//! a step's), and the softmaxes of the output head after their row's maximum is
-//! subtracted.
+//! this one has no branch and no call. Its users' arguments are all at most 0: the GELU's
+//! derivative `exp(−z²/2)` in the fused trainer (one per feed-forward activation, most of a
+//! step's exponentials), and softmaxes after their row's maximum is subtracted (the
+//! trainer's output head, generation's confidence).
 
 /// `eˣ` for `x ≤ 0` (module docs); arguments above 0 give 1, below −87 give `e⁻⁸⁷`.
 #[inline(always)]
