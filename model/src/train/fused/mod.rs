@@ -11,16 +11,16 @@
 //! A step packs the batch without padding (`batch.rs`) and splits the sequences into two
 //! parts of about equal rows. Each part draws its dropout masks from the run's stream
 //! exactly as the candle path draws them (`dropout.rs`); its forward pass, per-sequence
-//! loss terms and backward pass run on a thread of their own when candle's thread count is 2 or more
-//! (else one after the other: the same arithmetic); the attention term, which compares
-//! every sequence with every sample, runs between them; the two parts' gradients are added
-//! (part 0's + part 1's, always in that order), clipped, and AdamW steps. The split
-//! depends on the batch only, so the result is the same on any number of cores.
+//! loss terms and backward pass run on a thread of their own when candle's thread count is
+//! 2 or more (else one after the other: the same arithmetic); the attention term, which
+//! compares every sequence with every sample, runs between them; the two parts' gradients
+//! are added (part 0's + part 1's, always in that order), clipped, and AdamW steps. The
+//! split depends on the batch only, so the result is the same on any number of cores.
 //!
 //! Agreement with the candle path: the same function up to float rounding — sums in
-//! another order, faer's products against gemm's, the fast erf of `gelu.rs` against
-//! candle's — about 1e-6 relative per step; the test `fused_and_candle_paths_agree` bounds
-//! the loss curves and weights of whole runs.
+//! another order, faer's products against gemm's, the fast erf and exp (`gelu.rs`,
+//! `fastexp.rs`) against libm's — about 1e-6 relative per step; the tests below compare a
+//! step's gradients, `train/agreement.rs` the loss curves and weights of whole runs.
 
 mod adamw;
 mod batch;
