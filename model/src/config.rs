@@ -37,9 +37,10 @@ pub struct ModelConfig {
     pub channels: usize,
     /// Most tokens in one sequence (special tokens included).
     pub context: usize,
-    /// Half-width of the model's coordinate cube, in model units (500 by default). A map's world cube `[-bounds, bounds]³` is scaled onto
-    /// `[-max_position, max_position]³`; distances in the attention bias and the spatial loss
-    /// are measured in units of `max_position` (see the crate docs, "Positions").
+    /// Half-width of the model's coordinate cube, in model units (500 by default). A map's
+    /// world cube `[-bounds, bounds]³` is scaled onto `[-max_position, max_position]³`;
+    /// distances in the attention bias and the spatial loss are measured in units of
+    /// `max_position` (see the crate docs, "Positions").
     pub max_position: f32,
     /// The tensor-map grid the model was made for (`tensor_dim`). Informational:
     /// stored in the `.vllm` file, not used by the network.

@@ -182,7 +182,8 @@ impl Model {
         let cfg = &self.config;
         let mut seq = self.text_sequence(prompt)?;
         seq.ids.pop(); // no EOS: the text goes on
-                       // Read locks on the weights, kept only when they are f32 (the fused path's).
+
+        // Read locks on the weights, kept only when they are f32 (the fused path's).
         let locked = match path {
             Path::Fused => Some(lock(&self.weights)).filter(|l| l.slices().is_some()),
             Path::Candle => None,
