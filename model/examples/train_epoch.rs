@@ -2,6 +2,10 @@
 //! `cargo run --release -p tensormap-model --example train_epoch -- LAYERS DIM [EPOCHS]`.
 //! For profiling (`perf record`), not a benchmark: the figures are in BENCHMARKS.md.
 
+// A command-line tool for the developer: a bad argument or a failed run stops it with the
+// reason (clippy.toml).
+#![allow(clippy::expect_used)]
+
 use std::ops::ControlFlow;
 use std::time::Instant;
 
