@@ -43,6 +43,9 @@ fn space_after_a_million_inserts_and_half_a_million_deletes() {
         txn.insert_many("m", objects).unwrap();
         txn.commit().unwrap();
     }
+    // Once writes pause the background merger folds the field journal and merges the
+    // segments; the figure is that steady state.
+    db.wait_for_merges();
     let loaded = (
         db.size_on_disk().unwrap(),
         db.map_logical_bytes("m").unwrap(),

@@ -661,6 +661,43 @@ impl ObjectIndex {
         }
     }
 
+    /// Where `seg` (a segment of an earlier version of this map) lies in this one: a
+    /// durable segment by its blob id, a volatile one by its file (volatile files are
+    /// rebuilt, not changed, when commits merge them).
+    pub fn locate(&self, seg: &SegRef) -> Option<usize> {
+        self.segs.iter().position(|s| match seg.home {
+            Home::Durable(id) => s.durable_id() == Some(id),
+            Home::Volatile => s.durable_id().is_none() && Arc::ptr_eq(&s.file, &seg.file),
+        })
+    }
+
+    /// Replaces the segments at `at` (distinct positions) by `output`, a durable segment
+    /// of their live rows, or removes them when there is none. The output takes the place
+    /// of the first durable one among them, or follows the durable segments when they were
+    /// all volatile, so durable segments stay before volatile ones.
+    pub fn replace_set(&mut self, at: &[usize], output: Option<SegRef>) {
+        let mut at = at.to_vec();
+        at.sort_unstable();
+        let first_durable = at
+            .iter()
+            .copied()
+            .find(|i| self.segs[*i].durable_id().is_some());
+        let place = match first_durable {
+            // Durable segments before it that stay.
+            Some(i) => i - at.iter().filter(|j| **j < i).count(),
+            None => self.durable().count(),
+        };
+        for i in at.into_iter().rev() {
+            self.segs.remove(i);
+        }
+        if let Some(out) = output {
+            let place = place.min(self.durable().count());
+            self.segs.insert(place, out);
+        }
+        self.live = self.segs.iter().map(SegRef::live).sum::<usize>()
+            + self.mem_dead.iter().filter(|d| !**d).count();
+    }
+
     /// Replaces every volatile segment and the memtable by `file`, a durable segment of
     /// their live rows.
     pub fn install_sealed(&mut self, file: SegmentFile) {

@@ -65,6 +65,17 @@ pub fn build(
     rows: &impl Rows,
     id: u64,
 ) -> tensormap_storage::Result<SegmentFile> {
+    build_ordered(map_id, channels, rows, id).map(|(file, _)| file)
+}
+
+/// [`build`], also giving the order it put the rows in: slot `s` of the file holds row
+/// `order[s]` of `rows` (a merge maps deletions that arrive while it runs through it).
+pub fn build_ordered(
+    map_id: u32,
+    channels: usize,
+    rows: &impl Rows,
+    id: u64,
+) -> tensormap_storage::Result<(SegmentFile, Vec<u32>)> {
     let positions: Vec<[f32; 3]> = (0..rows.len()).map(|i| rows.position(i)).collect();
     let order = tree_order(&positions);
     let ordered: Vec<[f32; 3]> = order.iter().map(|i| positions[*i as usize]).collect();
@@ -83,7 +94,7 @@ pub fn build(
             boxes: &boxes,
         },
     )?;
-    SegmentFile::open(id, blob)
+    Ok((SegmentFile::open(id, blob)?, order))
 }
 
 impl SegRef {
@@ -145,9 +156,9 @@ pub struct LiveRows<'a> {
 }
 
 impl<'a> LiveRows<'a> {
-    pub fn of(segs: &'a [SegRef]) -> Self {
+    pub fn of(segs: impl IntoIterator<Item = &'a SegRef>) -> Self {
         let rows = segs
-            .iter()
+            .into_iter()
             .flat_map(|s| {
                 (0..s.len() as u32)
                     .filter(move |slot| !s.is_dead(*slot))
