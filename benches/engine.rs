@@ -1,6 +1,8 @@
-//! Criterion benchmarks of the engine against the targets of the foundation issue.
-//! Figures are recorded in BENCHMARKS.md. Run: `cargo bench --bench engine`
-//! (a subset: `cargo bench --bench engine -- radius`).
+//! Criterion benchmarks of the engine against the targets of the foundation issue, and of
+//! its steady state after ordinary loads (the background merger) and attention in the
+//! states a bulk insert leaves. Figures are recorded in BENCHMARKS.md. Run:
+//! `cargo bench --bench engine` (a subset: `cargo bench --bench engine -- radius`;
+//! `-- steady/` the load patterns, `-- attention_states/` the attention states).
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -12,7 +14,7 @@ use common::{objects, random_object, MILLION, RADIUS_100_HITS};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tensormap::{Candidates, Database, Field, MapConfig, Object, SnapshotOptions};
+use tensormap::{Candidates, Database, Field, MapConfig, Object, Options, SnapshotOptions};
 
 /// A database in memory holding `n` random objects in map "m" (default settings).
 fn loaded(n: usize) -> Database {
@@ -161,7 +163,8 @@ fn million(c: &mut Criterion) {
 }
 
 fn render_view(c: &mut Criterion) {
-    // The seed's tensor_to_svg: 1,000 objects and the heatmap of a 64³ × 32 field.
+    // tensor_to_svg of the reference implementation: 1,000 objects and the heatmap of a
+    // 64³ × 32 field.
     let db = loaded(1000);
     let opts = tensormap::RenderOptions::default();
     let svg = db.render("SELECT * FROM m", &opts).unwrap();
@@ -207,7 +210,7 @@ fn durable(c: &mut Criterion) {
     let mut g = c.benchmark_group("durable");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(60));
-    // Issue 10: the bulk path, 1M objects in commits of 100k (objects moved in, not cloned:
+    // The bulk path, 1M objects in commits of 100k (objects moved in, not cloned:
     // the clones are made before the clock starts).
     g.bench_function("bulk_insert_1M_in_commits_of_100k", |b| {
         b.iter_custom(|iters| {
@@ -238,7 +241,7 @@ fn durable(c: &mut Criterion) {
             })
         },
     );
-    // Issue 10: a fresh process (the tmap shell) opens a 1M-object database and answers one
+    // A fresh process (the tmap shell) opens a 1M-object database and answers one
     // radius query.
     let tmap = env!("CARGO_BIN_EXE_tmap");
     {
@@ -289,7 +292,7 @@ fn durable(c: &mut Criterion) {
     g.finish();
 }
 
-/// Issue 12 end to end: a map of 100k objects (its dense 64³ × 32 field) written by
+/// Snapshots end to end: a map of 100k objects (its dense 64³ × 32 field) written by
 /// `ReadTransaction::snapshot` and made again by `Database::restore` into a fresh durable
 /// database (objects on the bulk path, the field from the file's bricks).
 fn snapshot_restore(c: &mut Criterion) {
@@ -326,5 +329,242 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = field_ops, render_view, million
 }
+/// How a load's objects arrive: the load patterns of the steady-state bench.
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    /// Commits of 1,000 rows inserted one by one (stored as records, sealed into files).
+    SmallInserts,
+    /// Commits of 10k rows through `insert_many` (one segment file each, the bulk path).
+    BulkCommits,
+    /// Commits of 100k rows (COPY-sized: large segment files).
+    CopySized,
+    /// Commits of 5k rows, each deleting 1,000 objects of the earlier ones.
+    DeletesMixed,
+}
+
+impl Pattern {
+    fn name(self) -> &'static str {
+        match self {
+            Pattern::SmallInserts => "small_inserts_1k",
+            Pattern::BulkCommits => "bulk_commits_10k",
+            Pattern::CopySized => "copy_sized_100k",
+            Pattern::DeletesMixed => "deletes_mixed_5k",
+        }
+    }
+}
+
+/// Loads `objs` into map "m" of a new database at `path` as `pattern` says; the database
+/// and when its last commit returned.
+fn load_pattern(
+    path: &std::path::Path,
+    objs: &[Object],
+    pattern: Pattern,
+    options: Options,
+) -> (Database, Instant) {
+    let db = Database::open_with(path, options).unwrap();
+    db.create_map("m", MapConfig::default()).unwrap();
+    let per = match pattern {
+        Pattern::SmallInserts => 1000,
+        Pattern::BulkCommits => 10_000,
+        Pattern::CopySized => 100_000,
+        Pattern::DeletesMixed => 5000,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut live: Vec<usize> = Vec::new();
+    for (c, chunk) in objs.chunks(per).enumerate() {
+        let mut txn = db.begin_write().unwrap();
+        match pattern {
+            Pattern::SmallInserts => {
+                for o in chunk {
+                    txn.insert("m", o.clone()).unwrap();
+                }
+            }
+            _ => txn.insert_many("m", chunk.to_vec()).unwrap(),
+        }
+        if let Pattern::DeletesMixed = pattern {
+            for _ in 0..1000.min(live.len()) {
+                let i = live.swap_remove(rand::Rng::random_range(&mut rng, 0..live.len()));
+                txn.delete("m", &objs[i].id).unwrap();
+            }
+            live.extend(c * per..c * per + chunk.len());
+        }
+        txn.commit().unwrap();
+    }
+    (db, Instant::now())
+}
+
+/// Radius (~100 hits) and nearest-10 queries on a version of `db`, as the benches run them.
+fn bench_queries(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    read: &tensormap::ReadTransaction,
+    radius: f32,
+) {
+    let centers = common::centers(1024, 5);
+    let view = read.map("m").unwrap();
+    let mut i = 0;
+    g.bench_function(format!("{name}/radius"), |b| {
+        b.iter(|| {
+            i = (i + 1) % centers.len();
+            black_box(view.within(centers[i], radius).unwrap().len())
+        })
+    });
+    g.bench_function(format!("{name}/nearest_10"), |b| {
+        b.iter(|| {
+            i = (i + 1) % centers.len();
+            black_box(view.nearest(centers[i], 10).unwrap().len())
+        })
+    });
+}
+
+/// The steady state after each load pattern, at 200k and 1M objects on disk: radius and
+/// nearest-10 on the version current one second after the last commit (the background
+/// merger at work since the load began), then on the same data checkpointed into one
+/// segment; and, as it was before the background merger, the small-insert load with
+/// commits merging as they go.
+fn steady(c: &mut Criterion) {
+    let mut g = c.benchmark_group("steady");
+    let patterns = [
+        Pattern::SmallInserts,
+        Pattern::BulkCommits,
+        Pattern::CopySized,
+        Pattern::DeletesMixed,
+    ];
+    for n in [200_000, MILLION] {
+        let objs = objects(n, 13);
+        // A ball holding ~100 of n uniform points.
+        let radius = RADIUS_100_HITS * (MILLION as f32 / n as f32).cbrt();
+        let k = n / 1000;
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let options = Options {
+                background_merge: false,
+                ..Options::default()
+            };
+            let (db, _) = load_pattern(
+                &dir.path().join("db"),
+                &objs,
+                Pattern::SmallInserts,
+                options,
+            );
+            let read = db.begin_read().unwrap();
+            println!(
+                "(steady {k}k: small inserts merged in commits, no background merger: {} segments)",
+                read.stats("m").unwrap().index_segments
+            );
+            bench_queries(
+                &mut g,
+                &format!("{k}k/small_inserts_1k/commits_merging"),
+                &read,
+                radius,
+            );
+        }
+        for pattern in patterns {
+            let dir = tempfile::tempdir().unwrap();
+            let start = Instant::now();
+            let (db, last) =
+                load_pattern(&dir.path().join("db"), &objs, pattern, Options::default());
+            let took = last - start;
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(last.elapsed()));
+            let read = db.begin_read().unwrap();
+            let stats = read.stats("m").unwrap();
+            println!(
+                "(steady {k}k {}: loaded in {took:.2?}; one second after the last commit {} segments, {} objects)",
+                pattern.name(),
+                stats.index_segments,
+                stats.objects
+            );
+            let name = format!("{k}k/{}", pattern.name());
+            bench_queries(&mut g, &format!("{name}/one_second_after"), &read, radius);
+            drop(read);
+            db.checkpoint().unwrap();
+            let read = db.begin_read().unwrap();
+            assert_eq!(read.stats("m").unwrap().index_segments, 1);
+            bench_queries(&mut g, &format!("{name}/one_segment"), &read, radius);
+        }
+    }
+    g.finish();
+}
+
+/// The memory-bandwidth bound of a scan of `view`'s embeddings: every run read once and
+/// summed, on `threads` threads — the same bytes, in the same memory, attention reads.
+fn read_embeddings(view: &tensormap::MapView<'_>, threads: usize) -> f32 {
+    let mut runs: Vec<&[f32]> = Vec::new();
+    view.embedding_runs(&mut |r| runs.push(r));
+    common::sum_on_threads(&runs, threads)
+}
+
+/// Attention top-10 over 1M × 32 in the states one bulk insert leaves: in memory; on disk
+/// right after the insert; on disk after a reopen (the segment file mapped afresh) — each
+/// beside the bound of reading the same bytes; and the first calls after the insert, while
+/// the commit's thread still splats the field (printed).
+fn attention_states(c: &mut Criterion) {
+    let objs = objects(MILLION, 7);
+    let q = common::query_vector();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("attention_states");
+    g.sample_size(20);
+    let bench = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+                 name: &str,
+                 db: &Database| {
+        let read = db.begin_read().unwrap();
+        let view = read.map("m").unwrap();
+        g.bench_function(format!("{name}/attention_top10"), |b| {
+            b.iter(|| black_box(view.attention(&q, Candidates::All, 10).unwrap().len()))
+        });
+        g.bench_function(format!("{name}/bound_same_bytes"), |b| {
+            b.iter(|| black_box(read_embeddings(&view, threads)))
+        });
+    };
+    let insert = |db: &Database| {
+        db.create_map("m", MapConfig::default()).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.insert_many("m", objs.clone()).unwrap();
+        txn.commit().unwrap();
+        // The first calls, beside the field's splat.
+        let read = db.begin_read().unwrap();
+        let view = read.map("m").unwrap();
+        let start = Instant::now();
+        let calls: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(view.attention(&q, Candidates::All, 10).unwrap());
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        black_box(view.voxel(0, 0, 0).unwrap());
+        println!(
+            "(attention right after the insert: {calls:.1?} ms; the field was ready {:.0} ms after the first call)",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    };
+    {
+        let db = Database::open_in_memory().unwrap();
+        insert(&db);
+        bench(&mut g, "memory_one_insert", &db);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        insert(&db);
+        bench(&mut g, "file_after_insert", &db);
+    }
+    let db = Database::open(&path).unwrap();
+    bench(&mut g, "file_reopened", &db);
+    g.finish();
+}
+
+criterion_group! {
+    name = attention_state;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = attention_states
+}
+
+criterion_group! {
+    name = steady_state;
+    config = Criterion::default().measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    targets = steady
+}
 criterion_group!(slow, durable, snapshot_restore);
-criterion_main!(fast, slow);
+criterion_main!(fast, slow, steady_state, attention_state);

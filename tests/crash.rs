@@ -274,7 +274,7 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
         }
     }
 
-    // The R*-tree agrees with brute force.
+    // The packed R-trees agree with brute force.
     for _ in 0..5 {
         let c = [0; 3].map(|_| rng.random_range(-100.0f32..100.0));
         let radius = rng.random_range(0.0f32..60.0);

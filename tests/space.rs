@@ -2,7 +2,7 @@
 //! after 500k deletes and a checkpoint, against the logical size of what it holds
 //! ([`Database::map_logical_bytes`]: the live objects and the field's bricks); and the
 //! resident memory of a process that opens it and answers a query. A report with the
-//! targets of issue 10 as checks (about a minute in release):
+//! storage targets (BENCHMARKS.md) as checks (about a minute in release):
 //! `cargo test --release --test space -- --ignored --nocapture`.
 
 use rand::{Rng, SeedableRng};

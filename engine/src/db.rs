@@ -76,8 +76,8 @@ pub struct Options {
     /// segments until [`Database::checkpoint`]); the segment list is then a function of
     /// the commits alone, which some tests rely on.
     pub background_merge: bool,
-    /// How long after the last commit the merger counts writes as paused, and merges each
-    /// map toward one segment.
+    /// How long after the last commit (with no write transaction open) the merger counts
+    /// writes as paused, and merges each map toward one segment.
     pub merge_quiet: Duration,
     /// The most rows a closing database still merges (about a second of work at the
     /// default); a larger merge is left for the next open, whose merger starts at once.
@@ -91,7 +91,7 @@ impl Default for Options {
             seal_rows: 16384,
             large_rows: 1 << 16,
             background_merge: true,
-            merge_quiet: Duration::from_millis(100),
+            merge_quiet: Duration::from_millis(50),
             close_merge_rows: 1 << 21,
         }
     }

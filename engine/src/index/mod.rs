@@ -519,6 +519,32 @@ impl ObjectIndex {
         );
     }
 
+    /// Calls `f` with the embeddings of every run of consecutive live rows (segments,
+    /// then the memtable), in place.
+    pub fn embedding_runs<'s>(&'s self, f: &mut dyn FnMut(&'s [f32])) {
+        let ch = self.channels;
+        let mut runs = |all: &'s [f32], dead: &dyn Fn(usize) -> bool, n: usize| {
+            let mut start = 0;
+            while start < n {
+                while start < n && dead(start) {
+                    start += 1;
+                }
+                let mut end = start;
+                while end < n && !dead(end) {
+                    end += 1;
+                }
+                if end > start {
+                    f(&all[start * ch..end * ch]);
+                }
+                start = end;
+            }
+        };
+        for s in &self.segs {
+            runs(s.file.embeddings(), &|i| s.is_dead(i as u32), s.len());
+        }
+        runs(&self.mem.embeddings, &|i| self.mem_dead[i], self.mem.len());
+    }
+
     /// Attention of `query` over the given rows only: the top `k` with softmax weights.
     pub fn attention_rows(&self, rows: &[Row], query: &[f32], k: usize) -> Vec<(Row, f32)> {
         let ch = self.channels;

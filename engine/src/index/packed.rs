@@ -46,8 +46,12 @@ pub struct PackedTree<'a> {
     len: usize,
 }
 
+/// Points below which tree order is computed on one thread.
+const PARALLEL_POINTS: usize = 1 << 16;
+
 /// The permutation that puts `points` in tree order: `order[i]` is the index in `points`
-/// of the `i`-th point of the tree.
+/// of the `i`-th point of the tree. Large inputs are split between the cores (the result
+/// does not depend on how many there are: each part is ordered as one thread would).
 pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
     let mut items: Vec<([f32; 3], u32)> = points
         .iter()
@@ -58,7 +62,12 @@ pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
     while cap < items.len() {
         cap = cap.saturating_mul(B);
     }
-    partition(&mut items, cap);
+    let threads = if items.len() >= PARALLEL_POINTS {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    } else {
+        1
+    };
+    partition(&mut items, cap, threads);
     items.into_iter().map(|(_, i)| i).collect()
 }
 
@@ -66,8 +75,9 @@ pub fn tree_order(points: &[[f32; 3]]) -> Vec<u32> {
 /// that each run of `cap / B` is a compact child: slabs by x, columns by y, runs by z.
 /// Which points each run holds is what matters, so the runs are split off by selection,
 /// not sorted; a leaf's points are then sorted by z (a query's inside/outside tests
-/// along a leaf then change once or twice: branches it predicts).
-fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
+/// along a leaf then change once or twice: branches it predicts). Up to `threads`
+/// threads share the slabs.
+fn partition(items: &mut [([f32; 3], u32)], cap: usize, threads: usize) {
     if items.len() <= B {
         items.sort_unstable_by(|a, b| a.0[2].total_cmp(&b.0[2]));
         return;
@@ -76,25 +86,37 @@ fn partition(items: &mut [([f32; 3], u32)], cap: usize) {
     let children = items.len().div_ceil(child);
     let slabs = (children as f64).cbrt().ceil() as usize;
     let slab_len = children.div_ceil(slabs) * child;
-    split_runs(items, slab_len, 0);
-    for slab in items.chunks_mut(slab_len) {
+    split_runs(items, slab_len, 0, threads);
+    let order_slab = |slab: &mut [([f32; 3], u32)]| {
         let in_slab = slab.len().div_ceil(child);
         let columns = (in_slab as f64).sqrt().ceil() as usize;
         let column_len = in_slab.div_ceil(columns) * child;
-        split_runs(slab, column_len, 1);
+        split_runs(slab, column_len, 1, 1);
         for column in slab.chunks_mut(column_len) {
-            split_runs(column, child, 2);
+            split_runs(column, child, 2, 1);
             for run in column.chunks_mut(child) {
-                partition(run, child);
+                partition(run, child, 1);
             }
         }
+    };
+    let mut slabs: Vec<&mut [([f32; 3], u32)]> = items.chunks_mut(slab_len).collect();
+    if threads > 1 && slabs.len() > 1 {
+        let per = slabs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for group in slabs.chunks_mut(per) {
+                scope.spawn(|| group.iter_mut().for_each(|slab| order_slab(slab)));
+            }
+        });
+    } else {
+        slabs.iter_mut().for_each(|slab| order_slab(slab));
     }
 }
 
 /// Reorders `items` so that each run of `run` items (the last may be shorter) holds
 /// none greater along `axis` than any item of the runs after it: the runs a sort would
-/// give, in O(n log(runs)) by recursive selection. Deterministic: no random pivots.
-fn split_runs(items: &mut [([f32; 3], u32)], run: usize, axis: usize) {
+/// give, in O(n log(runs)) by recursive selection. Deterministic: no random pivots. The
+/// two halves of a large split go to two threads while `threads` allows.
+fn split_runs(items: &mut [([f32; 3], u32)], run: usize, axis: usize, threads: usize) {
     let runs = items.len().div_ceil(run);
     if runs <= 1 {
         return;
@@ -102,8 +124,15 @@ fn split_runs(items: &mut [([f32; 3], u32)], run: usize, axis: usize) {
     let mid = runs / 2 * run;
     items.select_nth_unstable_by(mid, |a, b| a.0[axis].total_cmp(&b.0[axis]));
     let (low, high) = items.split_at_mut(mid);
-    split_runs(low, run, axis);
-    split_runs(high, run, axis);
+    if threads > 1 && low.len() + high.len() >= PARALLEL_POINTS {
+        std::thread::scope(|scope| {
+            scope.spawn(|| split_runs(low, run, axis, threads / 2));
+            split_runs(high, run, axis, threads - threads / 2);
+        });
+    } else {
+        split_runs(low, run, axis, 1);
+        split_runs(high, run, axis, 1);
+    }
 }
 
 fn bound(boxes: impl Iterator<Item = Aabb>) -> Aabb {

@@ -1,7 +1,7 @@
 //! The background fold of a map's field journal into a brick file — the checkpoint a
 //! commit makes when its journal grows long, made here when writes have paused and the
-//! journal names segments a merge wants (merging a named segment would lose what the
-//! journal replays from it).
+//! journal's bulk adds name segments a merge wants (merging such a segment would lose
+//! the rows the journal replays from it).
 //!
 //! The bricks are encoded from the version the merger read, off every lock; the install
 //! takes the writer lock and goes ahead only if that map's journal and brick files are

@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
-use tensormap_storage::{codec, keys, Batch, SegmentFile};
+use tensormap_storage::{
+    codec, keys, Batch, JournalEntry, JournalRecord, JournalRecordRef, SegmentFile, Splat,
+};
 
 use super::{allocate, publish, register, writer_lock, Outcome};
 use crate::db::Inner;
 use crate::index::segment::{self, Home, LiveRows, SegRef};
-use crate::persist::{self, DEAD_CHUNK_WORDS};
+use crate::persist::{self, journal, DEAD_CHUNK_WORDS};
 
 /// A merge to run: segments of map `map` as the planning version held them.
 #[derive(Debug)]
@@ -31,9 +33,10 @@ struct Output {
     slot_of: Vec<u32>,
 }
 
-/// Runs `job`: build, write, install. Ok(false) when it was dropped (inputs no longer
-/// current, cancelled); its file is removed then.
-pub(crate) fn run(inner: &Inner, job: Job) -> Outcome {
+/// Runs `job`: build, write, install — calling `before_install` between the write and the
+/// install (the fold of the field journal that runs beside the build). Ok(false) when it
+/// was dropped (inputs no longer current, cancelled); its file is removed then.
+pub(crate) fn run(inner: &Inner, job: Job, before_install: impl FnOnce() -> Outcome) -> Outcome {
     register(inner, job.inputs.iter().filter_map(SegRef::durable_id));
     let output = build(inner, &job)?;
     if inner.merge.cancelled() {
@@ -58,6 +61,10 @@ pub(crate) fn run(inner: &Inner, job: Job) -> Outcome {
     });
     if inner.merge.cancelled() {
         return Ok(discard(inner, output));
+    }
+    if let Err(e) = before_install() {
+        discard(inner, output);
+        return Err(e);
     }
     install(inner, &job, output)
 }
@@ -85,9 +92,10 @@ fn discard(inner: &Inner, output: Option<Output>) -> bool {
     false
 }
 
-/// Installs the merge if every input is still in the current version and the field
-/// journal names none of them: one sled batch (manifest, dead-slot chunks, the records
-/// of volatile inputs), then the new version; the inputs' files are removed after.
+/// Installs the merge if every input is still in the current version and no bulk entry
+/// of the field journal names one of them: one sled batch (manifest, dead-slot chunks, the
+/// records of volatile inputs, journal records rewritten by [`unname`]), then the new
+/// version; the inputs' files are removed after.
 fn install(inner: &Inner, job: &Job, output: Option<Output>) -> Outcome {
     let Some(_writer) = writer_lock(inner) else {
         return Ok(discard(inner, output));
@@ -103,17 +111,19 @@ fn install(inner: &Inner, job: &Job, output: Option<Output>) -> Outcome {
             None => return Ok(discard(inner, output)),
         }
     }
-    let named = &state.journal.journal_segments;
-    if job
+    let map_id = job.map_id;
+    let mut batch = Batch::default();
+    // Inputs the field journal names: removals of their rows are rewritten by value;
+    // a bulk add of one needs the journal folded first (the merger does that first).
+    let named: Vec<u64> = job
         .inputs
         .iter()
         .filter_map(SegRef::durable_id)
-        .any(|id| named.binary_search(&id).is_ok())
-    {
+        .filter(|id| state.journal.journal_segments.binary_search(id).is_ok())
+        .collect();
+    if !named.is_empty() && !unname(inner, state, &job.inputs, &named, &mut batch)? {
         return Ok(discard(inner, output));
     }
-    let map_id = job.map_id;
-    let mut batch = Batch::default();
     let merged = output.as_ref().map(|out| {
         let mut seg = SegRef::new(out.file.clone(), Home::Durable(out.id));
         rebase(job, &at, state.objects.segs(), out, &mut seg);
@@ -153,6 +163,12 @@ fn install(inner: &Inner, job: &Job, output: Option<Output>) -> Outcome {
     }
     let mut next = crate::map::MapState::clone(state);
     next.objects.replace_set(&at, merged);
+    if !named.is_empty() {
+        next.journal
+            .journal_segments
+            .retain(|s| named.binary_search(s).is_err());
+        journal::put_meta(&next, &mut batch)?;
+    }
     batch.put(
         keys::manifest(map_id),
         codec::encode(&persist::manifest_of(&next))?,
@@ -170,6 +186,68 @@ fn install(inner: &Inner, job: &Job, output: Option<Output>) -> Outcome {
     // Readers holding earlier versions keep their mappings of the retired files.
     for id in retired {
         let _ = inner.backend.delete_blob(id);
+    }
+    Ok(true)
+}
+
+/// Largest journal record a rewrite may make (the codec reads records up to 16 MiB).
+const MAX_REWRITTEN_RECORD: usize = 8 << 20;
+
+/// Rewrites the journal records of `state` that remove rows of the segments `named` (in
+/// `inputs`, sorted) by reference as removals by value — the same splat, so replay gives
+/// the same field bit for bit — putting them into `batch`. False when that cannot be done:
+/// a bulk add names one of them (the journal must be folded first), or a record would
+/// grow too large.
+fn unname(
+    inner: &Inner,
+    state: &crate::map::MapState,
+    inputs: &[SegRef],
+    named: &[u64],
+    batch: &mut Batch,
+) -> crate::Result<bool> {
+    let j = &state.journal;
+    for seq in j.journal_start..j.journal_next {
+        let key = keys::journal(state.id, seq);
+        let Some(bytes) = inner.backend.get(&key)? else {
+            continue;
+        };
+        let mut record: JournalRecord = codec::decode(&key, &bytes)?;
+        let mut changed = false;
+        for e in &mut record.entries {
+            match *e {
+                JournalEntry::AddSegment { segment } if named.binary_search(&segment).is_ok() => {
+                    return Ok(false);
+                }
+                JournalEntry::RemoveRow { segment, slot }
+                    if named.binary_search(&segment).is_ok() =>
+                {
+                    let Some(file) = inputs
+                        .iter()
+                        .find(|s| s.durable_id() == Some(segment))
+                        .map(|s| &s.file)
+                        .filter(|f| (slot as usize) < f.rows())
+                    else {
+                        return Ok(false);
+                    };
+                    *e = JournalEntry::Splat(Splat {
+                        add: false,
+                        position: file.positions()[slot as usize],
+                        embedding: file.embedding(slot as usize).to_vec(),
+                    });
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        if changed {
+            let value = codec::encode(&JournalRecordRef {
+                entries: &record.entries,
+            })?;
+            if value.len() > MAX_REWRITTEN_RECORD {
+                return Ok(false);
+            }
+            batch.put(key, value);
+        }
     }
     Ok(true)
 }

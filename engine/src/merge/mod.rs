@@ -10,14 +10,17 @@
 //!   every input is still in the current version (else the file is removed and the work
 //!   dropped), carry over the rows deleted meanwhile (their bits, mapped to the new
 //!   slots), and swap the manifest in one atomic sled batch — what a small commit does.
-//!   A commit that deletes a row of a segment being merged journals the removal by value,
-//!   not by reference (see `commit.rs`), so the field journal never names an input.
+//!   The field journal must not name a retired segment: a commit that deletes a row of a
+//!   segment being merged journals the removal by value (see `commit.rs`), and the
+//!   install rewrites earlier removals of the inputs' rows by value (the same splats, so
+//!   the same bits on replay); a bulk add naming an input needs the journal folded first.
 //! - **Crash safety** is the commit's: the new file is durable before the batch that
 //!   names it; a crash before the batch leaves an orphan file, removed at the next open;
 //!   the inputs' files are removed after the batch.
 //! - **Policy** (`policy.rs`): size-tiered while commits arrive; once no commit has come
-//!   for `Options::merge_quiet`, toward one segment per map, folding the field journal
-//!   first in the background (`fold.rs`) when it names segments to merge.
+//!   for `Options::merge_quiet`, toward one segment per map, folding the field journal in
+//!   the background (`fold.rs`, beside the merge's build) when its bulk adds name segments
+//!   to merge.
 //! - **Closing** (the last `Database` handle dropped) finishes what a quiet database
 //!   would merge when it is at most `Options::close_merge_rows` rows, so that a short-lived process
 //!   (a `tmap -f` load) leaves the next one a merged map; a larger merge is cancelled at
@@ -177,14 +180,12 @@ impl Drop for Merger {
     }
 }
 
-/// What the merger does next.
-enum Task {
-    Merge(Job),
-    /// Fold map `name`'s field journal (it names segments a merge wants).
-    Fold {
-        name: Arc<str>,
-        id: u32,
-    },
+/// What the merger does next: a merge, after folding the field journal of map
+/// `fold.0` (id `fold.1`) on a second thread while the merge is built, when the journal
+/// names segments the merge takes.
+struct Task {
+    job: Job,
+    fold: Option<(Arc<str>, u32)>,
 }
 
 /// The merger's loop: plan, run, and sleep until a commit, a waiter, closing, or the
@@ -198,7 +199,10 @@ fn run(inner: &Arc<Inner>) {
         let (quiet, closing, commits, since) = {
             let st = shared.lock();
             let since = st.last_commit.map(|t| t.elapsed());
-            let quiet = st.closing || st.waiters > 0 || since.is_none_or(|s| s >= quiet_after);
+            // Writes have paused: no commit for a while and no write transaction open (a
+            // bulk commit can take longer than the pause).
+            let paused = since.is_none_or(|s| s >= quiet_after) && !inner.writer.is_locked();
+            let quiet = st.closing || st.waiters > 0 || paused;
             (quiet, st.closing, st.commits, since)
         };
         if closing && !inner.merge_at_close {
@@ -214,9 +218,16 @@ fn run(inner: &Arc<Inner>) {
         if let Some((task, rows)) = task {
             if !(closing && rows > inner.options.close_merge_rows) {
                 shared.lock().inflight = rows;
-                let done = match task {
-                    Task::Merge(job) => job::run(inner, job),
-                    Task::Fold { name, id } => fold::run(inner, &name, id),
+                let done = match task.fold {
+                    None => job::run(inner, task.job, || Ok(true)),
+                    Some((name, id)) => std::thread::scope(|scope| {
+                        let folding = scope.spawn(|| fold::run(inner, &name, id));
+                        job::run(inner, task.job, || {
+                            folding
+                                .join()
+                                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                        })
+                    }),
                 };
                 let mut st = shared.lock();
                 st.inflight = 0;
@@ -251,10 +262,13 @@ fn run(inner: &Arc<Inner>) {
             shared.settled.notify_all();
             shared.wake.wait(&mut st);
         } else if st.waiters == 0 {
+            // Until the pause would be long enough, or a commit (a transaction open now
+            // ends with one, or is dropped: then the pause is checked again).
             let left = quiet_after.saturating_sub(since.unwrap_or_default());
-            shared
-                .wake
-                .wait_for(&mut st, left.max(Duration::from_millis(1)));
+            shared.wake.wait_for(
+                &mut st,
+                left.max(quiet_after / 4).max(Duration::from_millis(1)),
+            );
         }
     }
     let mut st = shared.lock();
@@ -294,29 +308,21 @@ fn plan(version: &Version, quiet: bool, inner: &Inner) -> Option<(Task, usize)> 
         .or_else(|| policy::while_writing(&segs, inner.options.large_rows, MAX_FILES, false));
         let Some(pick) = pick else { continue };
         let rows: usize = pick.iter().map(|i| segs[*i].rows - segs[*i].dead).sum();
-        if pick.iter().any(|i| segs[*i].named) {
-            // Only a quiet plan picks named segments: fold the journal, then merge.
-            return Some((
-                Task::Fold {
-                    name: state.name.clone(),
-                    id: state.id,
-                },
-                rows,
-            ));
-        }
+        // Only a quiet plan picks named segments. The install rewrites removals that name
+        // them by value; bulk adds need the journal folded first.
+        let fold = (state.journal.journal_bulk > 0 && pick.iter().any(|i| segs[*i].named))
+            .then(|| (state.name.clone(), state.id));
         let inputs = pick
             .iter()
             .map(|i| state.objects.segs()[*i].clone())
             .collect();
-        return Some((
-            Task::Merge(Job {
-                map: state.name.clone(),
-                map_id: state.id,
-                channels: state.config.channels as usize,
-                inputs,
-            }),
-            rows,
-        ));
+        let job = Job {
+            map: state.name.clone(),
+            map_id: state.id,
+            channels: state.config.channels as usize,
+            inputs,
+        };
+        return Some((Task { job, fold }, rows));
     }
     None
 }
