@@ -329,6 +329,44 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = field_ops, render_view, million
 }
+/// Whether a bench whose names start with `prefix` can be among those the command line
+/// asks for (`cargo bench --bench engine -- FILTER`): the long set-ups of the steady-state
+/// and attention-state groups run only then. A filter selects the prefix when one of the
+/// two contains the other; the value after an option that takes one (`--save-baseline
+/// NAME`) is not a filter.
+fn asked_for(prefix: &str) -> bool {
+    const TAKES_VALUE: [&str; 15] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+        "--color",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with('-') && (*i == 0 || !TAKES_VALUE.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a)
+        .collect();
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| f.contains(prefix) || prefix.contains(f.as_str()))
+}
+
 /// How a load's objects arrive: the load patterns of the steady-state bench.
 #[derive(Debug, Clone, Copy)]
 enum Pattern {
@@ -431,10 +469,13 @@ fn steady(c: &mut Criterion) {
         Pattern::DeletesMixed,
     ];
     for n in [200_000, MILLION] {
+        let k = n / 1000;
+        if !asked_for(&format!("steady/{k}k")) {
+            continue;
+        }
         let objs = objects(n, 13);
         // A ball holding ~100 of n uniform points.
         let radius = RADIUS_100_HITS * (MILLION as f32 / n as f32).cbrt();
-        let k = n / 1000;
         {
             let dir = tempfile::tempdir().unwrap();
             let options = Options {
@@ -499,6 +540,9 @@ fn read_embeddings(view: &tensormap::MapView<'_>, threads: usize) -> f32 {
 /// beside the bound of reading the same bytes; and the first calls after the insert, while
 /// the commit's thread still splats the field (printed).
 fn attention_states(c: &mut Criterion) {
+    if !asked_for("attention_states") {
+        return;
+    }
     let objs = objects(MILLION, 7);
     let q = common::query_vector();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

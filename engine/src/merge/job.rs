@@ -76,7 +76,7 @@ fn build(inner: &Inner, job: &Job) -> crate::Result<Option<Output>> {
         return Ok(None);
     }
     let id = allocate(inner);
-    let (file, order) = segment::build_ordered(job.map_id, job.channels, &live, id)?;
+    let (file, order) = segment::build_live(job.map_id, job.channels, live, id)?;
     let mut slot_of = vec![0u32; order.len()];
     for (slot, k) in order.iter().enumerate() {
         slot_of[*k as usize] = slot as u32;
