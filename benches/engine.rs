@@ -94,6 +94,19 @@ fn million_db() -> &'static Database {
 }
 
 fn million(c: &mut Criterion) {
+    let names = named(
+        "1M",
+        &[
+            "radius_query_100_hits",
+            "radius_query_100_hits_reading_ids",
+            "nearest_10",
+            "execute_radius_query_100_hits",
+            "attention_top10_all",
+        ],
+    );
+    if !asked_for(&names) {
+        return;
+    }
     let centers = common::centers(1024, 5);
     let view = |f: &mut dyn FnMut(&tensormap::MapView<'_>)| {
         let read = million_db().begin_read().unwrap();
@@ -205,6 +218,19 @@ fn bulk_insert(path: &std::path::Path, objs: &[Object], per_commit: usize) -> (D
 }
 
 fn durable(c: &mut Criterion) {
+    let names = named(
+        "durable",
+        &[
+            "bulk_insert_1M_in_commits_of_100k",
+            "bulk_insert_1M_in_commits_of_100k_then_read_the_field",
+            "fresh_process_open_1M_and_radius_query",
+            "insert_1M_in_batches_of_10k",
+            "open_1M",
+        ],
+    );
+    if !asked_for(&names) {
+        return;
+    }
     let objs = objects(MILLION, 11);
     let objs = &objs;
     let mut g = c.benchmark_group("durable");
@@ -296,6 +322,12 @@ fn durable(c: &mut Criterion) {
 /// `ReadTransaction::snapshot` and made again by `Database::restore` into a fresh durable
 /// database (objects on the bulk path, the field from the file's bricks).
 fn snapshot_restore(c: &mut Criterion) {
+    if !asked_for(&named(
+        "snapshot",
+        &["snapshot_100k_zstd", "restore_100k_zstd_durably"],
+    )) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (_, db) = bulk_insert(&dir.path().join("db"), &objects(100_000, 5), 100_000);
     let file = dir.path().join("m.tensor3d");
@@ -329,12 +361,14 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = field_ops, render_view, million
 }
-/// Whether a bench whose names start with `prefix` can be among those the command line
-/// asks for (`cargo bench --bench engine -- FILTER`): the long set-ups of the steady-state
-/// and attention-state groups run only then. A filter selects the prefix when one of the
-/// two contains the other; the value after an option that takes one (`--save-baseline
-/// NAME`) is not a filter.
-fn asked_for(prefix: &str) -> bool {
+/// Whether the command line (`cargo bench --bench engine -- FILTER`) can ask for one of
+/// the benches `names` (full names, `group/function`): the groups with long set-ups (1M
+/// objects, durable loads, snapshots, steady states, attention states) run them only
+/// then. criterion matches a filter as a regular expression anywhere in a name; this
+/// answers yes for every name criterion would select (a plain alternative between `|`s,
+/// anchors aside, inside a name) and for any filter with other regex syntax. The value
+/// after an option that takes one (`--save-baseline NAME`) is not a filter.
+fn asked_for(names: &[String]) -> bool {
     const TAKES_VALUE: [&str; 15] = [
         "--save-baseline",
         "--baseline",
@@ -361,10 +395,17 @@ fn asked_for(prefix: &str) -> bool {
         })
         .map(|(_, a)| a)
         .collect();
-    filters.is_empty()
-        || filters
-            .iter()
-            .any(|f| f.contains(prefix) || prefix.contains(f.as_str()))
+    let selects = |alternative: &str| {
+        let plain = alternative.trim_start_matches('^').trim_end_matches('$');
+        plain.contains(|c: char| "\\.*+?()[]{}^$".contains(c))
+            || names.iter().any(|n| n.contains(plain))
+    };
+    filters.is_empty() || filters.iter().any(|f| f.split('|').any(selects))
+}
+
+/// `group/function` for each function.
+fn named(group: &str, functions: &[&str]) -> Vec<String> {
+    functions.iter().map(|f| format!("{group}/{f}")).collect()
 }
 
 /// How a load's objects arrive: the load patterns of the steady-state bench.
@@ -470,7 +511,17 @@ fn steady(c: &mut Criterion) {
     ];
     for n in [200_000, MILLION] {
         let k = n / 1000;
-        if !asked_for(&format!("steady/{k}k")) {
+        let names: Vec<String> = patterns
+            .iter()
+            .flat_map(|p| {
+                ["one_second_after", "one_segment"].map(|state| format!("{}/{state}", p.name()))
+            })
+            .chain(["small_inserts_1k/commits_merging".to_string()])
+            .flat_map(|what| {
+                ["radius", "nearest_10"].map(|query| format!("steady/{k}k/{what}/{query}"))
+            })
+            .collect();
+        if !asked_for(&names) {
             continue;
         }
         let objs = objects(n, 13);
@@ -540,7 +591,14 @@ fn read_embeddings(view: &tensormap::MapView<'_>, threads: usize) -> f32 {
 /// beside the bound of reading the same bytes; and the first calls after the insert, while
 /// the commit's thread still splats the field (printed).
 fn attention_states(c: &mut Criterion) {
-    if !asked_for("attention_states") {
+    let names: Vec<String> = ["memory_one_insert", "file_after_insert", "file_reopened"]
+        .iter()
+        .flat_map(|state| {
+            ["attention_top10", "bound_same_bytes"]
+                .map(|what| format!("attention_states/{state}/{what}"))
+        })
+        .collect();
+    if !asked_for(&names) {
         return;
     }
     let objs = objects(MILLION, 7);

@@ -317,7 +317,12 @@ fn attention_data() -> &'static AttentionData {
             let want: Vec<usize> = ours.iter().map(|(r, _)| *r as usize).collect();
             assert_eq!(rows, want, "NumPy's top rows differ");
         }
-        println!("(checked: tensormap, the brute-force scan and NumPy rank the same top {K})");
+        let peers = if numpy.is_some() {
+            "the brute-force scan and NumPy"
+        } else {
+            "the brute-force scan"
+        };
+        println!("(checked: tensormap and {peers} rank the same top {K})");
         AttentionData {
             embeddings,
             numpy: numpy.map(Mutex::new),
