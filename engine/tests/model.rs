@@ -7,6 +7,8 @@
 //! that name segment rows. Most runs merge in the background with no pause before the
 //! merges that converge a map (so merges, folds of the field journal and their installs
 //! race the steps, rebasing the deletes that land meanwhile); the rest merge in commits.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

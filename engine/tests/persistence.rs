@@ -4,6 +4,8 @@
 //! commits merging (no background merger, whose writes would land among theirs); the
 //! background merger has tests of its own at the end: convergence after each load
 //! pattern, the field folded in the background, reopen, and faults during a merge.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
