@@ -98,10 +98,11 @@ def run(tmap, db, script):
     return time.perf_counter() - start
 
 
-def per_statement(tmap, db, long_script, short_script, long_n, short_n):
-    # Long and short alternate, twice; the best of each.
+def per_statement(tmap, db, long_script, short_script, long_n, short_n, reps=5):
+    # Long and short alternate, `reps` times; the best of each (other processes on a
+    # shared machine only ever add time).
     longs, shorts = [], []
-    for _ in range(2):
+    for _ in range(reps):
         longs.append(run(tmap, db, long_script))
         shorts.append(run(tmap, db, short_script))
     return (min(longs) - min(shorts)) / (long_n - short_n)
