@@ -1,6 +1,8 @@
-//! Criterion benchmarks of the engine against the targets of the foundation issue.
-//! Figures are recorded in BENCHMARKS.md. Run: `cargo bench --bench engine`
-//! (a subset: `cargo bench --bench engine -- radius`).
+//! Criterion benchmarks of the engine against the targets of the foundation issue, and of
+//! its steady state after ordinary loads (the background merger) and attention in the
+//! states a bulk insert leaves. Figures are recorded in BENCHMARKS.md. Run:
+//! `cargo bench --bench engine` (a subset: `cargo bench --bench engine -- radius`;
+//! `-- steady/` the load patterns, `-- attention_states/` the attention states).
 // Test and bench code: an unwrap that fails is a failed check (clippy.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +16,7 @@ use common::{objects, random_object, MILLION, RADIUS_100_HITS};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tensormap::{Candidates, Database, Field, MapConfig, Object, SnapshotOptions};
+use tensormap::{Candidates, Database, Field, MapConfig, Object, Options, SnapshotOptions};
 
 /// A database in memory holding `n` random objects in map "m" (default settings).
 fn loaded(n: usize) -> Database {
@@ -94,6 +96,19 @@ fn million_db() -> &'static Database {
 }
 
 fn million(c: &mut Criterion) {
+    let names = named(
+        "1M",
+        &[
+            "radius_query_100_hits",
+            "radius_query_100_hits_reading_ids",
+            "nearest_10",
+            "execute_radius_query_100_hits",
+            "attention_top10_all",
+        ],
+    );
+    if !asked_for(&names) {
+        return;
+    }
     let centers = common::centers(1024, 5);
     let view = |f: &mut dyn FnMut(&tensormap::MapView<'_>)| {
         let read = million_db().begin_read().unwrap();
@@ -163,7 +178,8 @@ fn million(c: &mut Criterion) {
 }
 
 fn render_view(c: &mut Criterion) {
-    // The seed's tensor_to_svg: 1,000 objects and the heatmap of a 64³ × 32 field.
+    // tensor_to_svg of the reference implementation: 1,000 objects and the heatmap of a
+    // 64³ × 32 field.
     let db = loaded(1000);
     let opts = tensormap::RenderOptions::default();
     let svg = db.render("SELECT * FROM m", &opts).unwrap();
@@ -204,12 +220,25 @@ fn bulk_insert(path: &std::path::Path, objs: &[Object], per_commit: usize) -> (D
 }
 
 fn durable(c: &mut Criterion) {
+    let names = named(
+        "durable",
+        &[
+            "bulk_insert_1M_in_commits_of_100k",
+            "bulk_insert_1M_in_commits_of_100k_then_read_the_field",
+            "fresh_process_open_1M_and_radius_query",
+            "insert_1M_in_batches_of_10k",
+            "open_1M",
+        ],
+    );
+    if !asked_for(&names) {
+        return;
+    }
     let objs = objects(MILLION, 11);
     let objs = &objs;
     let mut g = c.benchmark_group("durable");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(60));
-    // Issue 10: the bulk path, 1M objects in commits of 100k (objects moved in, not cloned:
+    // The bulk path, 1M objects in commits of 100k (objects moved in, not cloned:
     // the clones are made before the clock starts).
     g.bench_function("bulk_insert_1M_in_commits_of_100k", |b| {
         b.iter_custom(|iters| {
@@ -240,7 +269,7 @@ fn durable(c: &mut Criterion) {
             })
         },
     );
-    // Issue 10: a fresh process (the tmap shell) opens a 1M-object database and answers one
+    // A fresh process (the tmap shell) opens a 1M-object database and answers one
     // radius query.
     // The shell is the tensormap-cli package's binary, built beside this bench
     // (`cargo build --release -p tensormap-cli` first: BENCHMARKS.md).
@@ -297,10 +326,16 @@ fn durable(c: &mut Criterion) {
     g.finish();
 }
 
-/// Issue 12 end to end: a map of 100k objects (its dense 64³ × 32 field) written by
+/// Snapshots end to end: a map of 100k objects (its dense 64³ × 32 field) written by
 /// `ReadTransaction::snapshot` and made again by `Database::restore` into a fresh durable
 /// database (objects on the bulk path, the field from the file's bricks).
 fn snapshot_restore(c: &mut Criterion) {
+    if !asked_for(&named(
+        "snapshot",
+        &["snapshot_100k_zstd", "restore_100k_zstd_durably"],
+    )) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (_, db) = bulk_insert(&dir.path().join("db"), &objects(100_000, 5), 100_000);
     let file = dir.path().join("m.tensor3d");
@@ -334,5 +369,312 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = field_ops, render_view, million
 }
+/// Whether the command line (`cargo bench --bench engine -- FILTER`) can ask for one of
+/// the benches `names` (full names, `group/function`): the groups with long set-ups (1M
+/// objects, durable loads, snapshots, steady states, attention states) run them only
+/// then. criterion matches a filter as a regular expression anywhere in a name; this
+/// answers yes for every name criterion would select (a plain alternative between `|`s,
+/// anchors aside, inside a name) and for any filter with other regex syntax. The value
+/// after an option that takes one (`--save-baseline NAME`) is not a filter.
+fn asked_for(names: &[String]) -> bool {
+    const TAKES_VALUE: [&str; 15] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+        "--color",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with('-') && (*i == 0 || !TAKES_VALUE.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a)
+        .collect();
+    let selects = |alternative: &str| {
+        let plain = alternative.trim_start_matches('^').trim_end_matches('$');
+        plain.contains(|c: char| "\\.*+?()[]{}^$".contains(c))
+            || names.iter().any(|n| n.contains(plain))
+    };
+    filters.is_empty() || filters.iter().any(|f| f.split('|').any(selects))
+}
+
+/// `group/function` for each function.
+fn named(group: &str, functions: &[&str]) -> Vec<String> {
+    functions.iter().map(|f| format!("{group}/{f}")).collect()
+}
+
+/// How a load's objects arrive: the load patterns of the steady-state bench.
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    /// Commits of 1,000 rows inserted one by one (stored as records, sealed into files).
+    SmallInserts,
+    /// Commits of 10k rows through `insert_many` (one segment file each, the bulk path).
+    BulkCommits,
+    /// Commits of 100k rows (COPY-sized: large segment files).
+    CopySized,
+    /// Commits of 5k rows, each deleting 1,000 objects of the earlier ones.
+    DeletesMixed,
+}
+
+impl Pattern {
+    fn name(self) -> &'static str {
+        match self {
+            Pattern::SmallInserts => "small_inserts_1k",
+            Pattern::BulkCommits => "bulk_commits_10k",
+            Pattern::CopySized => "copy_sized_100k",
+            Pattern::DeletesMixed => "deletes_mixed_5k",
+        }
+    }
+}
+
+/// Loads `objs` into map "m" of a new database at `path` as `pattern` says; the database
+/// and when its last commit returned.
+fn load_pattern(
+    path: &std::path::Path,
+    objs: &[Object],
+    pattern: Pattern,
+    options: Options,
+) -> (Database, Instant) {
+    let db = Database::open_with(path, options).unwrap();
+    db.create_map("m", MapConfig::default()).unwrap();
+    let per = match pattern {
+        Pattern::SmallInserts => 1000,
+        Pattern::BulkCommits => 10_000,
+        Pattern::CopySized => 100_000,
+        Pattern::DeletesMixed => 5000,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut live: Vec<usize> = Vec::new();
+    for (c, chunk) in objs.chunks(per).enumerate() {
+        let mut txn = db.begin_write().unwrap();
+        match pattern {
+            Pattern::SmallInserts => {
+                for o in chunk {
+                    txn.insert("m", o.clone()).unwrap();
+                }
+            }
+            _ => txn.insert_many("m", chunk.to_vec()).unwrap(),
+        }
+        if let Pattern::DeletesMixed = pattern {
+            for _ in 0..1000.min(live.len()) {
+                let i = live.swap_remove(rand::Rng::random_range(&mut rng, 0..live.len()));
+                txn.delete("m", &objs[i].id).unwrap();
+            }
+            live.extend(c * per..c * per + chunk.len());
+        }
+        txn.commit().unwrap();
+    }
+    (db, Instant::now())
+}
+
+/// Radius (~100 hits) and nearest-10 queries on a version of `db`, as the benches run them.
+fn bench_queries(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    read: &tensormap::ReadTransaction,
+    radius: f32,
+) {
+    let centers = common::centers(1024, 5);
+    let view = read.map("m").unwrap();
+    let mut i = 0;
+    g.bench_function(format!("{name}/radius"), |b| {
+        b.iter(|| {
+            i = (i + 1) % centers.len();
+            black_box(view.within(centers[i], radius).unwrap().len())
+        })
+    });
+    g.bench_function(format!("{name}/nearest_10"), |b| {
+        b.iter(|| {
+            i = (i + 1) % centers.len();
+            black_box(view.nearest(centers[i], 10).unwrap().len())
+        })
+    });
+}
+
+/// The steady state after each load pattern, at 200k and 1M objects on disk: radius and
+/// nearest-10 on the version current one second after the last commit (the background
+/// merger at work since the load began), then on the same data checkpointed into one
+/// segment; and, as it was before the background merger, the small-insert load with
+/// commits merging as they go.
+fn steady(c: &mut Criterion) {
+    let mut g = c.benchmark_group("steady");
+    let patterns = [
+        Pattern::SmallInserts,
+        Pattern::BulkCommits,
+        Pattern::CopySized,
+        Pattern::DeletesMixed,
+    ];
+    for n in [200_000, MILLION] {
+        let k = n / 1000;
+        let names: Vec<String> = patterns
+            .iter()
+            .flat_map(|p| {
+                ["one_second_after", "one_segment"].map(|state| format!("{}/{state}", p.name()))
+            })
+            .chain(["small_inserts_1k/commits_merging".to_string()])
+            .flat_map(|what| {
+                ["radius", "nearest_10"].map(|query| format!("steady/{k}k/{what}/{query}"))
+            })
+            .collect();
+        if !asked_for(&names) {
+            continue;
+        }
+        let objs = objects(n, 13);
+        // A ball holding ~100 of n uniform points.
+        let radius = RADIUS_100_HITS * (MILLION as f32 / n as f32).cbrt();
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let options = Options {
+                background_merge: false,
+                ..Options::default()
+            };
+            let (db, _) = load_pattern(
+                &dir.path().join("db"),
+                &objs,
+                Pattern::SmallInserts,
+                options,
+            );
+            let read = db.begin_read().unwrap();
+            println!(
+                "(steady {k}k: small inserts merged in commits, no background merger: {} segments)",
+                read.stats("m").unwrap().index_segments
+            );
+            bench_queries(
+                &mut g,
+                &format!("{k}k/small_inserts_1k/commits_merging"),
+                &read,
+                radius,
+            );
+        }
+        for pattern in patterns {
+            let dir = tempfile::tempdir().unwrap();
+            let start = Instant::now();
+            let (db, last) =
+                load_pattern(&dir.path().join("db"), &objs, pattern, Options::default());
+            let took = last - start;
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(last.elapsed()));
+            let read = db.begin_read().unwrap();
+            let stats = read.stats("m").unwrap();
+            println!(
+                "(steady {k}k {}: loaded in {took:.2?}; one second after the last commit {} segments, {} objects)",
+                pattern.name(),
+                stats.index_segments,
+                stats.objects
+            );
+            let name = format!("{k}k/{}", pattern.name());
+            bench_queries(&mut g, &format!("{name}/one_second_after"), &read, radius);
+            drop(read);
+            db.checkpoint().unwrap();
+            let read = db.begin_read().unwrap();
+            assert_eq!(read.stats("m").unwrap().index_segments, 1);
+            bench_queries(&mut g, &format!("{name}/one_segment"), &read, radius);
+        }
+    }
+    g.finish();
+}
+
+/// The memory-bandwidth bound of a scan of `view`'s embeddings: every run read once and
+/// summed, on `threads` threads — the same bytes, in the same memory, attention reads.
+fn read_embeddings(view: &tensormap::MapView<'_>, threads: usize) -> f32 {
+    let mut runs: Vec<&[f32]> = Vec::new();
+    view.embedding_runs(&mut |r| runs.push(r));
+    common::sum_on_threads(&runs, threads)
+}
+
+/// Attention top-10 over 1M × 32 in the states one bulk insert leaves: in memory; on disk
+/// right after the insert; on disk after a reopen (the segment file mapped afresh) — each
+/// beside the bound of reading the same bytes; and the first calls after the insert, while
+/// the commit's thread still splats the field (printed).
+fn attention_states(c: &mut Criterion) {
+    let names: Vec<String> = ["memory_one_insert", "file_after_insert", "file_reopened"]
+        .iter()
+        .flat_map(|state| {
+            ["attention_top10", "bound_same_bytes"]
+                .map(|what| format!("attention_states/{state}/{what}"))
+        })
+        .collect();
+    if !asked_for(&names) {
+        return;
+    }
+    let objs = objects(MILLION, 7);
+    let q = common::query_vector();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("attention_states");
+    g.sample_size(20);
+    let bench = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+                 name: &str,
+                 db: &Database| {
+        let read = db.begin_read().unwrap();
+        let view = read.map("m").unwrap();
+        g.bench_function(format!("{name}/attention_top10"), |b| {
+            b.iter(|| black_box(view.attention(&q, Candidates::All, 10).unwrap().len()))
+        });
+        g.bench_function(format!("{name}/bound_same_bytes"), |b| {
+            b.iter(|| black_box(read_embeddings(&view, threads)))
+        });
+    };
+    let insert = |db: &Database| {
+        db.create_map("m", MapConfig::default()).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        txn.insert_many("m", objs.clone()).unwrap();
+        txn.commit().unwrap();
+        // The first calls, beside the field's splat.
+        let read = db.begin_read().unwrap();
+        let view = read.map("m").unwrap();
+        let start = Instant::now();
+        let calls: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(view.attention(&q, Candidates::All, 10).unwrap());
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        black_box(view.voxel(0, 0, 0).unwrap());
+        println!(
+            "(attention right after the insert: {calls:.1?} ms; the field was ready {:.0} ms after the first call)",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    };
+    {
+        let db = Database::open_in_memory().unwrap();
+        insert(&db);
+        bench(&mut g, "memory_one_insert", &db);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = Database::open(&path).unwrap();
+        insert(&db);
+        bench(&mut g, "file_after_insert", &db);
+    }
+    let db = Database::open(&path).unwrap();
+    bench(&mut g, "file_reopened", &db);
+    g.finish();
+}
+
+criterion_group! {
+    name = attention_state;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = attention_states
+}
+
+criterion_group! {
+    name = steady_state;
+    config = Criterion::default().measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    targets = steady
+}
 criterion_group!(slow, durable, snapshot_restore);
-criterion_main!(fast, slow);
+criterion_main!(fast, slow, steady_state, attention_state);

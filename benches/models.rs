@@ -1,10 +1,10 @@
-//! Criterion benchmarks of the model functions through TensorQL (issue 11 phase 2), on the
-//! tiny configuration of the model crate's benches (4 layers, width 128, 4 heads, 32
-//! channels): `m_score` over the 10k rows of a map in one statement (the executor's batch
-//! stage: one batched pass), `m_embed` of 1k distinct texts (the ids of a 1k-object map),
-//! an attention-ranked query by `m_embed('red cube')` over 10k objects (the constant call
-//! computed once), and one `TRAIN MODEL` epoch over 10k objects (including the commit of
-//! the trained model). Figures in BENCHMARKS.md ("Models").
+//! Criterion benchmarks of the model functions through TensorQL, on the tiny configuration
+//! of the model crate's benches (4 layers, width 128, 4 heads, 32 channels): `m_score` over
+//! the 10k rows of a map in one statement (the executor's batch stage: one batched pass),
+//! `m_embed` of 1k distinct texts (the ids of a 1k-object map), an attention-ranked query
+//! by `m_embed('red cube')` over 10k objects (the constant call computed once), and one
+//! `TRAIN MODEL` epoch over 10k objects (including the commit of the trained model).
+//! Figures in BENCHMARKS.md ("Models").
 //! Run: `cargo bench --bench models` (a subset: `-- tql_score`).
 // Test and bench code: an unwrap that fails is a failed check (clippy.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used)]

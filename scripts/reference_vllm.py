@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """An independent NumPy implementation of tensormap's V-LLM, for parity tests and timing.
 
-Written from the specification (seed section 2.2 with the fixes and definitions written in
-model/src/lib.rs and docs/FORMATS.md), not from the Rust code: it reads and writes the
-.vllm format itself, tokenizes with the textbook BPE loop, runs every sequence on its own
-(no padding, hidden keys left out of the softmax rather than masked), and regenerates text
-by recomputing the whole sequence at every step (no key/value cache).
+Written from the definitions in model/src/lib.rs and docs/FORMATS.md, not from the Rust
+code: it reads and writes the .vllm format itself, tokenizes with the textbook BPE loop, and
+its reference functions run every sequence on its own (no padding, hidden keys left out of
+the softmax rather than masked) and regenerate text by recomputing the whole sequence at
+every step (no key/value cache). `--bench` times `Fast`, a vectorized float32 form of the
+same network (padded batches, a key/value cache for generation) that `self_check` holds to
+the reference functions.
 
     scripts/reference_vllm.py                  # writes model/tests/data/tiny.vllm and vectors.json
     scripts/reference_vllm.py --bench M.vllm   # times the reference on a model (float32)

@@ -46,7 +46,7 @@ fn run(db: Database, seconds: f64, readers: usize) {
                     let n = view.len() as u64;
                     assert_eq!(n % BATCH, 0, "a reader saw part of a batch");
                     let hits = view.within([0.0; 3], 1000.0).unwrap().len() as u64;
-                    assert_eq!(hits, n, "the R*-tree and the count disagree");
+                    assert_eq!(hits, n, "the packed R-trees and the count disagree");
                     let sum = view
                         .field()
                         .unwrap()

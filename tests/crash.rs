@@ -2,13 +2,17 @@
 //! commits random transactions to a sled database and records each acknowledged commit in
 //! a side file; the parent kills it with SIGKILL at a random moment, reopens the database
 //! and checks that every acknowledged commit is there, that no transaction is half there,
-//! that the voxel field is the splat of the objects, and that the R*-tree answers match
-//! brute force. Odd rounds use storage options small enough that most commits write
-//! segment files (the bulk path), seal records into files and compact files; every round
-//! also inserts in bulk (`insert_many`) and checkpoints now and then, so kills land during
-//! segment writes, compactions and checkpoints too. After the reopen, the segment folder
-//! holds only files the database uses. `cargo test --test crash` runs 200 rounds; the long
-//! form is `cargo test --release --test crash -- --ignored` (5,000 rounds).
+//! that the voxel field is the splat of the objects, and that the packed R-trees answer
+//! as brute force does. Odd rounds use storage options small enough that most commits
+//! write segment files (the bulk path) and seal records into files; every round also
+//! inserts in bulk (`insert_many`) and checkpoints now and then. The background merger
+//! runs with no pause before merging toward one segment (and folding the field journal
+//! when it names segments to merge), and the child sleeps a little now and then, so kills
+//! land during segment writes, merges, their installs, folds and checkpoints. After the
+//! reopen (without a merger) the segment folder holds exactly the files the database
+//! uses; opened again with the merger, the map converges to few segments with the same
+//! objects. `cargo test --test crash` runs 200 rounds; the long form is
+//! `cargo test --release --test crash -- --ignored` (5,000 rounds).
 // Test and bench code: an unwrap that fails is a failed check (clippy.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,16 +28,22 @@ use tensormap::{Database, MapConfig, Object, Options};
 
 const CHILD: &str = "TENSORMAP_CRASH_CHILD";
 
-/// The storage options of round `round`.
+/// The storage options of round `round`: small in odd rounds, the background merger
+/// merging as soon as it can.
 fn options(round: u64) -> Options {
+    let merging = Options {
+        merge_quiet: Duration::ZERO,
+        ..Options::default()
+    };
     if round % 2 == 1 {
         Options {
             bulk_rows: 16,
             seal_rows: 50,
             large_rows: 40,
+            ..merging
         }
     } else {
-        Options::default()
+        merging
     }
 }
 
@@ -152,6 +162,10 @@ fn crash_child() {
         if i % 5 == 4 {
             db.checkpoint().unwrap();
         }
+        if i % 7 == 3 {
+            // A pause: the merger works toward one segment meanwhile.
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
@@ -180,9 +194,14 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
         .lines()
         .filter_map(|l| l.parse().ok())
         .collect();
-    let db = Database::open_with(dir.path().join("db"), options(round))
+    // Opened without a merger, so that nothing changes the files while they are counted.
+    let quiet = Options {
+        background_merge: false,
+        ..options(round)
+    };
+    let db = Database::open_with(dir.path().join("db"), quiet)
         .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
-    // Files a killed commit wrote but never named are gone.
+    // Files a killed commit or merge wrote but never named are gone.
     let files =
         std::fs::read_dir(dir.path().join("db").join("segments")).map_or(0, |d| d.count()) as u64;
     let read = db.begin_read().unwrap();
@@ -257,7 +276,7 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
         }
     }
 
-    // The R*-tree agrees with brute force.
+    // The packed R-trees agree with brute force.
     for _ in 0..5 {
         let c = [0; 3].map(|_| rng.random_range(-100.0f32..100.0));
         let radius = rng.random_range(0.0f32..60.0);
@@ -275,6 +294,32 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
             .collect();
         assert_eq!(got, want, "round {round}");
     }
+    drop(read);
+    drop(db);
+    // Opened with the merger: once it settles the map is a large segment and at most a
+    // small tail (each segment more than eight times the rows of those after it),
+    // holding the same.
+    let db = Database::open_with(dir.path().join("db"), options(round)).unwrap();
+    db.wait_for_merges();
+    assert_eq!(db.merge_error(), None, "round {round}");
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    assert!(view.stats().unwrap().index_segments <= 3, "round {round}");
+    assert_eq!(view.len(), stored.len(), "round {round}");
+    let c = [0; 3].map(|_| rng.random_range(-100.0f32..100.0));
+    let mut got: Vec<&str> = view
+        .within(c, 50.0)
+        .unwrap()
+        .iter()
+        .map(|o| o.id())
+        .collect();
+    got.sort_unstable();
+    let want: Vec<&str> = stored
+        .values()
+        .filter(|o| dist2(o.position, c) <= 2500.0)
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(got, want, "round {round}, merged");
     acked.len()
 }
 

@@ -2,7 +2,7 @@
 //! after 500k deletes and a checkpoint, against the logical size of what it holds
 //! ([`Database::map_logical_bytes`]: the live objects and the field's bricks); and the
 //! resident memory of a process that opens it and answers a query. A report with the
-//! targets of issue 10 as checks (about a minute in release):
+//! storage targets (BENCHMARKS.md) as checks (about a minute in release):
 //! `cargo test --release --test space -- --ignored --nocapture`.
 
 use rand::{Rng, SeedableRng};
@@ -43,6 +43,9 @@ fn space_after_a_million_inserts_and_half_a_million_deletes() {
         txn.insert_many("m", objects).unwrap();
         txn.commit().unwrap();
     }
+    // Once writes pause the background merger folds the field journal and merges the
+    // segments; the figure is that steady state.
+    db.wait_for_merges();
     let loaded = (
         db.size_on_disk().unwrap(),
         db.map_logical_bytes("m").unwrap(),

@@ -43,3 +43,46 @@ pub fn centers(n: usize, seed: u64) -> Vec<[f32; 3]> {
 pub fn query_vector() -> Vec<f32> {
     (0..32).map(|i| (i as f32 * 0.7).cos()).collect()
 }
+
+/// Reads every value of `runs` once on `threads` threads (runs split between them by
+/// length), summing: the memory-bandwidth bound of any scan over the same bytes. The sum
+/// keeps the reads from being optimized out.
+pub fn sum_on_threads(runs: &[&[f32]], threads: usize) -> f32 {
+    let total: usize = runs.iter().map(|r| r.len()).sum();
+    let per = total.div_ceil(threads.max(1)).max(1);
+    // Each thread's share: pieces of runs adding up to `per` values.
+    let mut shares: Vec<Vec<&[f32]>> = vec![Vec::new()];
+    let mut room = per;
+    for run in runs {
+        let mut run: &[f32] = run;
+        while !run.is_empty() {
+            let take = room.min(run.len());
+            shares.last_mut().unwrap().push(&run[..take]);
+            run = &run[take..];
+            room -= take;
+            if room == 0 {
+                shares.push(Vec::new());
+                room = per;
+            }
+        }
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = shares
+            .iter()
+            .map(|share| {
+                s.spawn(move || {
+                    let mut lanes = [0f32; 16];
+                    for piece in share {
+                        for c in piece.chunks_exact(16) {
+                            for (a, v) in lanes.iter_mut().zip(c) {
+                                *a += v;
+                            }
+                        }
+                    }
+                    lanes.iter().sum::<f32>()
+                })
+            })
+            .collect();
+        parts.into_iter().map(|p| p.join().unwrap()).sum()
+    })
+}

@@ -1,18 +1,23 @@
-//! Scaled dot-product attention over rows of embeddings: scores by faer matrix-vector
-//! products over contiguous memory, a streaming softmax, and a top-k heap.
+//! Scaled dot-product attention over rows of embeddings, in one pass over each row: its
+//! score, the streaming softmax normaliser and the top-k selection, a block of rows at a
+//! time so that the block's scores stay in L1 while the rows stream from memory once.
 //!
 //! `weight_i = exp(s_i - max) / Σ_j exp(s_j - max)` with `s_i = q · e_i / sqrt(channels)`,
 //! over every row offered. The top k are ranked by score descending, ties by key ascending.
+//!
+//! The dot products and the sum of exponentials are SIMD through `pulp`, which picks the
+//! widest instruction set the CPU has at run time (AVX2 + FMA on x86-64, else scalar)
+//! without `unsafe` here: the build targets baseline x86-64, where the compiler alone
+//! would vectorize four lanes wide. (A faer matrix-vector product per 1024-row block did
+//! the scores before: 7.1 ms for 1M × 32 on two threads, against 4.0 ms to read them.)
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, ColMut, ColRef, MatRef, Par};
+use pulp::{Arch, Simd, WithSimd};
 
-/// Rows scored per matrix-vector product: large enough to amortise the call, small enough
-/// for the scores to stay in L1.
-const CHUNK: usize = 1024;
+/// Rows scored at a time: 2 KiB of scores, in L1 for the softmax and top-k passes.
+const BLOCK: usize = 512;
 
 /// Calls `f(first, scores)` for blocks of consecutive rows of the row-major `rows`
 /// (`n × channels`), where `scores[i] = (row_{first+i} · query) · scale`. The block is the
@@ -24,31 +29,97 @@ pub fn score_rows(
     scale: f32,
     f: &mut dyn FnMut(usize, &mut [f32]),
 ) {
-    if channels == 0 {
+    if channels == 0 || query.len() != channels {
         return;
     }
     let n = rows.len() / channels;
-    let q = ColRef::from_slice(query);
-    let mut scores = vec![0.0f32; CHUNK.min(n)];
+    let arch = Arch::new();
+    let mut scores = [0.0f32; BLOCK];
     let mut start = 0;
     while start < n {
-        let len = CHUNK.min(n - start);
-        let block = MatRef::from_row_major_slice(
-            &rows[start * channels..(start + len) * channels],
-            len,
+        let len = BLOCK.min(n - start);
+        arch.dispatch(Dots {
+            rows: &rows[start * channels..(start + len) * channels],
             channels,
-        );
-        let out = ColMut::from_slice_mut(&mut scores[..len]);
-        matmul(
-            out.as_mat_mut(),
-            Accum::Replace,
-            block,
-            q.as_mat(),
+            query,
             scale,
-            Par::Seq,
-        );
+            out: &mut scores[..len],
+        });
         f(start, &mut scores[..len]);
         start += len;
+    }
+}
+
+/// The scaled dot products of a block of rows with the query.
+struct Dots<'a> {
+    rows: &'a [f32],
+    channels: usize,
+    query: &'a [f32],
+    scale: f32,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for Dots<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let (qv, qt) = S::as_simd_f32s(self.query);
+        for (row, out) in self
+            .rows
+            .chunks_exact(self.channels)
+            .zip(self.out.iter_mut())
+        {
+            let (rv, rt) = S::as_simd_f32s(row);
+            let mut acc = simd.splat_f32s(0.0);
+            for (r, q) in rv.iter().zip(qv) {
+                acc = simd.mul_add_e_f32s(*r, *q, acc);
+            }
+            let mut s = simd.reduce_sum_f32s(acc);
+            for (r, q) in rt.iter().zip(qt) {
+                s += r * q;
+            }
+            *out = s * self.scale;
+        }
+    }
+}
+
+/// The largest of some scores (−∞ for none).
+struct Max<'a>(&'a [f32]);
+
+impl WithSimd for Max<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f32 {
+        let (v, t) = S::as_simd_f32s(self.0);
+        let mut acc = simd.splat_f32s(f32::NEG_INFINITY);
+        for x in v {
+            acc = simd.max_f32s(acc, *x);
+        }
+        t.iter()
+            .fold(simd.reduce_max_f32s(acc), |m, &s| if s > m { s } else { m })
+    }
+}
+
+/// `Σ exp(s − max)` over some scores, all ≤ `max`.
+struct ExpSum<'a> {
+    scores: &'a [f32],
+    max: f32,
+}
+
+impl WithSimd for ExpSum<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f32 {
+        let (v, t) = S::as_simd_f32s(self.scores);
+        let max = simd.splat_f32s(self.max);
+        let mut acc = simd.splat_f32s(0.0);
+        for x in v {
+            acc = simd.add_f32s(acc, exp_le0_simd(simd, simd.sub_f32s(*x, max)));
+        }
+        simd.reduce_sum_f32s(acc) + t.iter().map(|&s| exp_le0(s - self.max)).sum::<f32>()
     }
 }
 
@@ -184,9 +255,8 @@ impl<K: Ord, V> Ranked<K, V> {
 
     /// Folds `scores` into the running maximum and `Σ exp(s − max)`: one rescale per block.
     fn fold(&mut self, scores: &[f32]) {
-        let block_max = scores
-            .iter()
-            .fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
+        let arch = Arch::new();
+        let block_max = arch.dispatch(Max(scores));
         if block_max == f32::NEG_INFINITY {
             return;
         }
@@ -196,7 +266,10 @@ impl<K: Ord, V> Ranked<K, V> {
             }
             self.max = block_max;
         }
-        self.sum += f64::from(exp_sum(scores, self.max));
+        self.sum += f64::from(arch.dispatch(ExpSum {
+            scores,
+            max: self.max,
+        }));
     }
 
     /// Combines the rows offered to `other` into this one.
@@ -237,19 +310,6 @@ impl<K: Ord, V> Ranked<K, V> {
     }
 }
 
-/// `Σ exp(s − max)` over `scores`, all ≤ `max`, in eight lanes the compiler vectorizes.
-fn exp_sum(scores: &[f32], max: f32) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let chunks = scores.chunks_exact(8);
-    let rest: f32 = chunks.remainder().iter().map(|&s| exp_le0(s - max)).sum();
-    for c in chunks {
-        for (lane, &s) in lanes.iter_mut().zip(c) {
-            *lane += exp_le0(s - max);
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
-}
-
 /// `e^x` for `x ≤ 0`, within 2e-7 relative; 0 below −87 (and for −∞). Branch-free so that
 /// loops over it vectorize: Cephes' `expf`, `e^x = 2^n · e^r` with `n = round(x·log₂e)`,
 /// `|r| ≤ ln2/2` and a degree-5 polynomial for `e^r`.
@@ -273,6 +333,44 @@ fn exp_le0(x: f32) -> f32 {
     } else {
         y * pow2
     }
+}
+
+/// [`exp_le0`] on every lane (its rounding may differ by FMA contraction): the integer
+/// exponent is built with a multiply by 2²³, the portable SIMD set having no shifts.
+#[inline(always)]
+fn exp_le0_simd<S: Simd>(simd: S, x: S::f32s) -> S::f32s {
+    const ROUND: f32 = 12_582_912.0;
+    let splat = |v: f32| simd.splat_f32s(v);
+    let floor = splat(-87.0);
+    let xc = simd.max_f32s(x, floor);
+    let t = simd.mul_add_e_f32s(xc, splat(std::f32::consts::LOG2_E), splat(ROUND));
+    let n = simd.sub_f32s(t, splat(ROUND));
+    let ni = simd.sub_u32s(
+        simd.transmute_u32s_f32s(t),
+        simd.splat_u32s(ROUND.to_bits()),
+    );
+    let r = simd.mul_add_e_f32s(n, splat(-0.693_359_4), xc);
+    let r = simd.mul_add_e_f32s(n, splat(2.121_944_4e-4), r);
+    let mut p = splat(1.987_569_1e-4);
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
+        p = simd.mul_add_e_f32s(p, r, splat(c));
+    }
+    let y = simd.add_f32s(simd.mul_add_e_f32s(simd.mul_f32s(r, r), p, r), splat(1.0));
+    let pow2 = simd.transmute_f32s_u32s(simd.mul_u32s(
+        simd.add_u32s(ni, simd.splat_u32s(127)),
+        simd.splat_u32s(1 << 23),
+    ));
+    simd.select_f32s(
+        simd.less_than_f32s(x, floor),
+        splat(0.0),
+        simd.mul_f32s(y, pow2),
+    )
 }
 
 #[cfg(test)]
@@ -346,6 +444,83 @@ mod tests {
         assert_eq!(exp_le0(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_le0(-100.0), 0.0);
         assert_eq!(exp_le0(0.0), 1.0);
+    }
+
+    #[test]
+    fn simd_exp_sums_match_f64() {
+        // Blocks of every length up to a few lanes past the widest vector, so both the
+        // vector body and the scalar tail are taken, with −∞ (masked rows) among them.
+        for len in [0, 1, 7, 8, 9, 17, 64, 513] {
+            let scores: Vec<f32> = (0..len)
+                .map(|i| {
+                    if i % 11 == 5 {
+                        f32::NEG_INFINITY
+                    } else {
+                        -((i * 7919 % 9000) as f32) / 100.0
+                    }
+                })
+                .collect();
+            let got = Arch::new().dispatch(ExpSum {
+                scores: &scores,
+                max: 0.0,
+            });
+            let want: f64 = scores.iter().map(|&s| (s as f64).exp()).sum();
+            assert!(
+                (got as f64 - want).abs() <= 1e-6 * want.max(1e-30),
+                "{len}: {got} vs {want}"
+            );
+            let max = Arch::new().dispatch(Max(&scores));
+            let want_max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+            assert_eq!(max, want_max);
+        }
+        // Every x in [-88, 0] at a fine step, one lane at a time through the vector path.
+        let xs: Vec<f32> = (0..=880_000).map(|i| -(i as f32) / 10_000.0).collect();
+        let mut worst = 0.0f64;
+        for chunk in xs.chunks(8) {
+            for (i, &x) in chunk.iter().enumerate() {
+                let mut one = [f32::NEG_INFINITY; 8];
+                one[i] = x;
+                let got = Arch::new().dispatch(ExpSum {
+                    scores: &one,
+                    max: 0.0,
+                }) as f64;
+                let want = (x as f64).exp();
+                if x >= -87.0 {
+                    worst = worst.max((got - want).abs() / want);
+                } else {
+                    assert!(got <= want * 1.01 + 1e-38);
+                }
+            }
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+    }
+
+    #[test]
+    fn dots_match_a_direct_product_for_any_width() {
+        for ch in [1, 3, 8, 13, 32, 33, 64] {
+            let rows: Vec<f32> = (0..100 * ch)
+                .map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0)
+                .collect();
+            let q: Vec<f32> = (0..ch).map(|i| (i as f32 * 0.7).cos()).collect();
+            let mut got = Vec::new();
+            score_rows(&rows, ch, &q, 0.5, &mut |first, block| {
+                assert_eq!(first, got.len());
+                got.extend_from_slice(block)
+            });
+            assert_eq!(got.len(), 100);
+            for (r, g) in rows.chunks(ch).zip(&got) {
+                let want: f64 = r
+                    .iter()
+                    .zip(&q)
+                    .map(|(a, b)| (*a as f64) * (*b as f64))
+                    .sum::<f64>()
+                    * 0.5;
+                assert!(
+                    (*g as f64 - want).abs() <= 1e-5 * want.abs().max(1.0),
+                    "{ch}: {g} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //!    `bulk_rows` of them (the bulk path), else as object records in a volatile segment;
 //!    when the records of the map reach `seal_rows` they are sealed into a segment file
 //!    with the memtable's rows instead;
-//! 3. segment files are compacted: one mostly dead is rewritten alone, the newest
-//!    [`FAN_IN`] small ones of about one size are merged, large ones only to bound their
-//!    count (`next_group`), and a checkpoint merges them all; files that did not change
-//!    are not rewritten, and a merge drops dead rows;
+//! 3. segment files are merged only when this commit must: a checkpoint merges them all,
+//!    and a map past [`MAX_FILES`] files (twice that with the background merger, which
+//!    normally keeps far fewer) merges the [`FAN_IN`] adjacent ones holding the fewest
+//!    live rows; without the background merger commits also apply the size-tiered rules
+//!    of `merge/policy.rs`. Files that did not change are not rewritten, and a merge drops
+//!    dead rows;
 //! 4. changed dead-slot chunks, the manifest, the journal (or, at a checkpoint, the dirty
 //!    bricks) and the meta record go into the batch.
 //!
@@ -20,8 +22,13 @@
 //!
 //! Then the new segment files are written and fsynced and the batch committed (one atomic,
 //! durable sled batch that names them) while the field changes are applied in memory on
-//! another thread; only then is the new version published and are retired files removed.
-//! On any error nothing is published and the files this commit wrote are removed.
+//! another thread; only then is the new version published, the background merger told,
+//! and are retired files removed. On any error nothing is published and the files this
+//! commit wrote are removed.
+//!
+//! A removal of a row of a segment the background merger is rewriting is journaled by
+//! value (the row's splat), not by reference: the journal must not name a segment a
+//! merge is about to retire.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
@@ -30,18 +37,20 @@ use std::sync::Arc;
 use tensormap_storage::keys;
 use tensormap_storage::{codec, Batch, Blob, JournalEntry, Splat};
 
+use crate::merge::{policy, MAX_FILES};
+
 use crate::db::Inner;
 use crate::field::Field;
 use crate::index::segment::{self, LiveRows, SegRef};
-use crate::index::{Chain, ObjectIndex, FAN_IN};
+use crate::index::{Chain, ObjectIndex};
 use crate::map::{FieldSlot, LazyField, LoadedField, MapState};
 use crate::persist::journal::{self, SegmentsById};
 use crate::persist::{self, dead_chunk, DEAD_CHUNK_WORDS};
 use crate::txn::WriteTransaction;
 use crate::{Error, Result};
 
-/// Durable segments beyond which large ones merge too (see [`next_group`]).
-const MAX_DURABLE: usize = 16;
+#[cfg(doc)]
+use crate::index::FAN_IN;
 
 /// What the commit does once every map is prepared.
 #[derive(Default)]
@@ -179,6 +188,7 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
         };
     }
     *inner.current.write() = Arc::new(version);
+    inner.merge.committed();
     // Readers holding earlier versions keep their mappings of retired files.
     for id in work.retired.iter().chain(&txn.dropped_blobs) {
         let _ = inner.backend.delete_blob(*id);
@@ -265,6 +275,7 @@ fn prepare(
 
     // 1. Field changes: removals, then the memtable's unapplied rows.
     let mut entries = std::mem::take(&mut state.pending);
+    by_value(&mut entries, state, inner);
     let n = state.objects.memtable_rows().slots.len();
     let bulk = n >= opts.bulk_rows;
     let add_by_segment = bulk && state.objects.nothing_applied();
@@ -318,12 +329,7 @@ fn prepare(
 
     // 3. Compaction.
     let mut retired = BTreeSet::new();
-    let policy = Policy {
-        force,
-        large_rows: opts.large_rows,
-        named: &named,
-    };
-    while let Some(group) = next_group(&state.objects, &policy) {
+    while let Some(group) = next_group(&state.objects, &named, opts, force) {
         let old: Vec<u64> = state.objects.segs()[group.clone()]
             .iter()
             .filter_map(SegRef::durable_id)
@@ -421,52 +427,75 @@ fn seal_records(
     Ok(())
 }
 
-/// What decides which segments a commit merges.
-struct Policy<'a> {
-    /// A checkpoint: merge everything.
+/// The next durable segments this commit merges (a range of the segment list), if any:
+/// every one at a checkpoint; else past the bound on their count (see the module
+/// header); else, without the background merger, what the size-tiered rules pick.
+/// Segments in `named` may be taken only by the bound (the commit then checkpoints).
+fn next_group(
+    index: &ObjectIndex,
+    named: &BTreeSet<u64>,
+    opts: crate::Options,
     force: bool,
-    /// See `Options::large_rows`.
-    large_rows: usize,
-    /// Segments the field journal names.
-    named: &'a BTreeSet<u64>,
+) -> Option<Range<usize>> {
+    let n = index.durable().count();
+    if force {
+        return (n > 1 || index.durable().any(|s| s.dead_count > 0)).then_some(0..n);
+    }
+    let segs: Vec<policy::Seg> = index
+        .segs()
+        .iter()
+        .map(|s| policy::Seg {
+            rows: s.len(),
+            dead: s.dead_count,
+            durable: s.durable_id().is_some(),
+            named: s.durable_id().is_some_and(|id| named.contains(&id)),
+        })
+        .collect();
+    let pick = if opts.background_merge {
+        policy::over_bound(&segs, 2 * MAX_FILES, true)
+    } else {
+        policy::while_writing(&segs, opts.large_rows, MAX_FILES, true)
+    }?;
+    // Durable segments come first and the picks are adjacent among them.
+    Some(pick[0]..pick[pick.len() - 1] + 1)
 }
 
-/// The next durable segments to merge (a range of the segment list), if any: one mostly
-/// dead; else the newest [`FAN_IN`] when they are of about one size, small (below
-/// `large_rows`) and named by no journal entry (merging those would force a checkpoint:
-/// they wait for the next one); else, past [`MAX_DURABLE`] segments, the [`FAN_IN`]
-/// adjacent ones holding the fewest live rows. Large segments are thus rewritten only when
-/// their count grows past the bound — each merge quadruples the size of those it makes,
-/// so a row is rewritten O(log n) times — and a bulk load of up to `MAX_DURABLE` commits
-/// rewrites nothing.
-fn next_group(index: &ObjectIndex, policy: &Policy<'_>) -> Option<Range<usize>> {
-    let durable: Vec<&SegRef> = index.durable().collect();
-    let n = durable.len();
-    if policy.force {
-        return (n > 1 || durable.iter().any(|s| s.dead_count > 0)).then_some(0..n);
+/// Rewrites the removals among `entries` of rows of segments the background merger is
+/// rewriting as removals by value (see the module header).
+fn by_value(entries: &mut [JournalEntry], state: &MapState, inner: &Inner) {
+    if !entries
+        .iter()
+        .any(|e| matches!(e, JournalEntry::RemoveRow { .. }))
+    {
+        return;
     }
-    if let Some(i) = durable.iter().position(|s| s.dead_count * 2 > s.len()) {
-        return Some(i..i + 1);
+    let merging = inner.merge.merging();
+    if merging.is_empty() {
+        return;
     }
-    if n >= FAN_IN {
-        let newest = &durable[n - FAN_IN..];
-        let largest = newest.iter().map(|s| s.live()).max().unwrap_or(0);
-        let named = newest
-            .iter()
-            .any(|s| s.durable_id().is_some_and(|id| policy.named.contains(&id)));
-        if newest[0].live() <= 2 * newest[FAN_IN - 1].live()
-            && largest < policy.large_rows
-            && !named
-        {
-            return Some(n - FAN_IN..n);
+    for e in entries.iter_mut() {
+        let JournalEntry::RemoveRow { segment, slot } = *e else {
+            continue;
+        };
+        if !merging.contains(&segment) {
+            continue;
+        }
+        let Some(s) = state
+            .objects
+            .durable()
+            .find(|s| s.durable_id() == Some(segment))
+        else {
+            continue;
+        };
+        let slot = slot as usize;
+        if slot < s.len() {
+            *e = JournalEntry::Splat(Splat {
+                add: false,
+                position: s.positions()[slot],
+                embedding: s.file.embedding(slot).to_vec(),
+            });
         }
     }
-    if n <= MAX_DURABLE {
-        return None;
-    }
-    let live = |i: usize| -> usize { durable[i..i + FAN_IN].iter().map(|s| s.live()).sum() };
-    let first = (0..=n - FAN_IN).min_by_key(|&i| live(i))?;
-    Some(first..first + FAN_IN)
 }
 
 /// Puts the dead-slot chunks of durable segments that changed since `base`.
@@ -521,8 +550,9 @@ fn sort_entries(entries: &mut [JournalEntry], state: &MapState) {
 
 /// Journals and applies the field changes a transaction has made so far, so that it can
 /// read its own field (`WriteTransaction::map`).
-pub(crate) fn apply_now(state: &mut MapState, batch: &mut Batch) -> Result<()> {
+pub(crate) fn apply_now(state: &mut MapState, batch: &mut Batch, inner: &Inner) -> Result<()> {
     let mut entries = std::mem::take(&mut state.pending);
+    by_value(&mut entries, state, inner);
     entries.extend(
         state
             .objects

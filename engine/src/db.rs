@@ -4,16 +4,20 @@
 //! Concurrency: the current version is an `Arc<Version>` behind a read-write lock held only
 //! long enough to clone or swap the `Arc`. A reader keeps the version it started with for
 //! as long as it lives; a commit publishes a new one after the store has made it durable.
-//! One write transaction at a time holds the writer mutex.
+//! One write transaction at a time holds the writer mutex. A thread of the database's
+//! own merges segments in the background (`merge/`); it holds the writer mutex only to
+//! install a finished merge, and the last handle dropped closes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use tensormap_storage::{Backend, MapConfig, MemoryBackend, SledBackend};
 
 use crate::map::{MapState, MapView};
+use crate::merge::{self, Merger};
 use crate::persist;
 use crate::txn::{ReadTransaction, WriteTransaction};
 use crate::{Error, Result};
@@ -42,9 +46,14 @@ pub(crate) struct Inner {
     pub writer: Arc<Mutex<()>>,
     pub functions: crate::Registry,
     pub options: Options,
-    /// The next blob id to hand out. Only the writer allocates; an id is never reused in
-    /// a process, even when the commit that took it failed.
+    /// The next blob id to hand out (the writer and the merger take them); an id is never
+    /// reused in a process, even when the commit that took it failed.
     pub next_blob: Mutex<u64>,
+    /// What the background merger shares with commits and handles.
+    pub merge: merge::Shared,
+    /// Whether merges are worth finishing when the database closes: false for a private
+    /// in-memory database, whose contents go with it.
+    pub merge_at_close: bool,
 }
 
 /// How a database lays out what it stores. The defaults suit most uses; tests set small
@@ -56,10 +65,23 @@ pub struct Options {
     pub bulk_rows: usize,
     /// Object records of a map beyond which a commit seals them all into a segment file.
     pub seal_rows: usize,
-    /// Live rows from which a segment file is large: compaction merges large files only
-    /// to keep at most 16 of a map's files durable, so a bulk load of up to 16 commits
-    /// rewrites nothing (smaller files merge four of about one size at a time).
+    /// Live rows from which a segment file is large: while writes go on, large files merge
+    /// only to keep at most 16 of a map's files durable, so a bulk load of up to 16
+    /// commits rewrites nothing (smaller files merge four of about one size at a time).
     pub large_rows: usize,
+    /// Merge segment files on a thread of the database's own (the default): commits
+    /// never rewrite segments then, except to keep a map under 32 files should the merger
+    /// fall behind, and once writes pause each map converges to one segment. When false,
+    /// commits merge as they go (the size-tiered rules only: a map keeps O(log n)
+    /// segments until [`Database::checkpoint`]); the segment list is then a function of
+    /// the commits alone, which some tests rely on.
+    pub background_merge: bool,
+    /// How long after the last commit (with no write transaction open) the merger counts
+    /// writes as paused, and merges each map toward one segment.
+    pub merge_quiet: Duration,
+    /// The most rows a closing database still merges (about a second of work at the
+    /// default); a larger merge is left for the next open, whose merger starts at once.
+    pub close_merge_rows: usize,
 }
 
 impl Default for Options {
@@ -68,16 +90,23 @@ impl Default for Options {
             bulk_rows: 4096,
             seal_rows: 16384,
             large_rows: 1 << 16,
+            background_merge: true,
+            merge_quiet: Duration::from_millis(50),
+            close_merge_rows: 1 << 21,
         }
     }
 }
 
 /// A tensormap database: tensor maps, persistent and transactional.
 ///
-/// Cloning a `Database` gives another handle to the same database.
+/// Cloning a `Database` gives another handle to the same database. Dropping the last
+/// handle closes it: the background merger finishes a small merge (up to
+/// [`Options::close_merge_rows`]) and leaves a larger one to the next open.
 #[derive(Debug, Clone)]
 pub struct Database {
     pub(crate) inner: Arc<Inner>,
+    /// The background merger, stopped when the last handle goes.
+    _merger: Option<Arc<Merger>>,
 }
 
 /// A map's name, settings and object count.
@@ -107,7 +136,7 @@ impl Database {
 
     /// A database that lives in memory only.
     pub fn open_in_memory() -> Result<Self> {
-        Self::with_backend(Arc::new(MemoryBackend::new()))
+        Self::open_on(Arc::new(MemoryBackend::new()), Options::default(), false)
     }
 
     /// Opens a database over any backend (tests use a shared [`MemoryBackend`] to model
@@ -118,6 +147,10 @@ impl Database {
 
     /// [`Database::with_backend`] with storage options.
     pub fn with_backend_options(backend: Arc<dyn Backend>, options: Options) -> Result<Self> {
+        Self::open_on(backend, options, true)
+    }
+
+    fn open_on(backend: Arc<dyn Backend>, options: Options, reopenable: bool) -> Result<Self> {
         let loaded = persist::load(&backend)?;
         let version = Version {
             maps: loaded
@@ -132,15 +165,24 @@ impl Database {
                 .collect(),
             next_map_id: loaded.next_map_id,
         };
+        let inner = Arc::new(Inner {
+            backend,
+            current: RwLock::new(Arc::new(version)),
+            writer: Arc::new(Mutex::new(())),
+            functions: crate::Registry::default(),
+            options,
+            next_blob: Mutex::new(loaded.next_blob),
+            merge: merge::Shared::default(),
+            merge_at_close: reopenable,
+        });
+        let merger = if options.background_merge {
+            Merger::start(inner.clone()).map(Arc::new)
+        } else {
+            None
+        };
         Ok(Database {
-            inner: Arc::new(Inner {
-                backend,
-                current: RwLock::new(Arc::new(version)),
-                writer: Arc::new(Mutex::new(())),
-                functions: crate::Registry::default(),
-                options,
-                next_blob: Mutex::new(loaded.next_blob),
-            }),
+            inner,
+            _merger: merger,
         })
     }
 
@@ -172,13 +214,29 @@ impl Database {
 
     /// Folds every map's field journal into its stored bricks now, so loading the field
     /// replays nothing, and merges each map's objects into one segment file without its
-    /// deleted rows, so queries search one tree and the disk holds only live data.
-    /// Commits fold journals by themselves when they grow long and bound the segment count;
-    /// this is for a quiet moment: after a bulk load, or before copying the database files.
+    /// deleted rows, so queries search one tree and the disk holds only live data. It is
+    /// one write transaction (writers wait for it). Commits fold journals by themselves
+    /// when they grow long, and the background merger brings each map to one segment once
+    /// writes pause; this is for wanting it now: after a bulk load, or before copying the
+    /// database files.
     pub fn checkpoint(&self) -> Result<()> {
         let mut txn = self.begin_write()?;
         txn.checkpoint()?;
         txn.commit()
+    }
+
+    /// Blocks until the background merger has done what it would do once writes pause:
+    /// each map merged toward one segment (see [`Options::background_merge`]). Returns at
+    /// once without a merger. Do not call it while this thread holds a write transaction:
+    /// a merge is installed under the writer lock.
+    pub fn wait_for_merges(&self) {
+        self.inner.merge.wait();
+    }
+
+    /// Why the last background merge failed, if one did (a merge that fails is retried
+    /// after the next commit; the database is unchanged by it).
+    pub fn merge_error(&self) -> Option<String> {
+        self.inner.merge.error()
     }
 
     /// Every map, by name.

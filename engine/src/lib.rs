@@ -1,7 +1,7 @@
 //! tensormap-engine: the embedded database of tensor maps.
 //!
-//! A [`Database`] holds named maps. Each map keeps its objects in an R*-tree-indexed column
-//! store (`index`) and the Gaussian splats of their embeddings in a sparse voxel octree
+//! A [`Database`] holds named maps. Each map keeps its objects in a column store indexed by
+//! packed R-trees (`index`) and the Gaussian splats of their embeddings in a sparse voxel octree
 //! ([`field`]). Writes go through one [`WriteTransaction`] at a time; readers take a
 //! [`ReadTransaction`], a consistent version that never changes under them.
 //!
@@ -32,6 +32,7 @@ pub mod field;
 mod functions;
 mod index;
 mod map;
+mod merge;
 mod models;
 mod object;
 mod persist;

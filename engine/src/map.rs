@@ -237,7 +237,7 @@ impl<'a> MapView<'a> {
         o.rows().map(move |row| o.object(row))
     }
 
-    /// The objects whose position is within `radius` of `center`, from the R*-tree.
+    /// The objects whose position is within `radius` of `center`, from the packed R-trees.
     pub fn within(&self, center: [f32; 3], radius: f32) -> Result<Vec<ObjectRef<'a>>> {
         check_point(center)?;
         check_radius(radius)?;
@@ -285,6 +285,14 @@ impl<'a> MapView<'a> {
             }
         };
         Ok(ranked.into_iter().map(|(r, w)| (o.object(r), w)).collect())
+    }
+
+    /// Calls `f` with the embeddings of the map's objects where they lie (no copy), as
+    /// runs of consecutive live objects: each run row-major, `channels` values a row, in
+    /// no particular order. Bulk readers use it (an export, the scan a memory-bandwidth
+    /// bound is measured by).
+    pub fn embedding_runs(&self, f: &mut dyn FnMut(&'a [f32])) {
+        self.state.objects.embedding_runs(f)
     }
 
     fn check_cell(&self, cell: [u32; 3]) -> Result<()> {

@@ -233,7 +233,7 @@ impl WriteTransaction {
     /// because the field changes the transaction made are applied to the field first.)
     pub fn map(&mut self, name: &str) -> Result<MapView<'_>> {
         if let Some(Some(state)) = self.changed.get_mut(name) {
-            commit::apply_now(state, &mut self.batch)?;
+            commit::apply_now(state, &mut self.batch, &self.inner)?;
         }
         self.state(name).map(|state| MapView { state })
     }
@@ -243,7 +243,7 @@ impl WriteTransaction {
     pub fn maps(&mut self, names: &[&str]) -> Result<Vec<MapView<'_>>> {
         for name in names {
             if let Some(Some(state)) = self.changed.get_mut(*name) {
-                commit::apply_now(state, &mut self.batch)?;
+                commit::apply_now(state, &mut self.batch, &self.inner)?;
             }
         }
         names

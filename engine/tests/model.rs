@@ -1,9 +1,14 @@
 //! Random sequences of insert / bulk insert / update / delete / commit / abort /
-//! checkpoint / reopen against an in-memory model (objects in a BTreeMap, the field
-//! recomputed naively): equal after every step, inside the transaction and in what readers
-//! see. Half the runs use storage options small enough that commits take every path: the
-//! bulk path (segment files), records sealed into files, compaction, dead-slot chunks and
-//! journal entries that name segment rows.
+//! checkpoint / reopen / waiting for the background merger against an in-memory model
+//! (objects in a BTreeMap, the field recomputed naively, radius and nearest queries by
+//! brute force): equal after every step, inside the transaction and in what readers see.
+//! Half the runs use storage options small enough that commits take every path: the bulk
+//! path (segment files), records sealed into files, dead-slot chunks and journal entries
+//! that name segment rows. Most runs merge in the background with no pause before the
+//! merges that converge a map (so merges, folds of the field journal and their installs
+//! race the steps, rebasing the deletes that land meanwhile); the rest merge in commits.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -26,6 +31,7 @@ enum Step {
     Abort,
     Checkpoint,
     Reopen,
+    WaitForMerges,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -40,6 +46,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Abort),
         1 => Just(Step::Checkpoint),
         1 => Just(Step::Reopen),
+        1 => Just(Step::WaitForMerges),
     ]
 }
 
@@ -72,19 +79,66 @@ fn check(view: &tensormap_engine::MapView<'_>, model: &BTreeMap<String, Object>)
     ids.sort();
     assert_eq!(ids, model.keys().cloned().collect::<Vec<_>>());
     assert_field_matches(view, model, &f32_tolerance);
+    // The index against brute force: a radius and a nearest query around a few points.
+    let dist2 = |o: &Object, c: [f32; 3]| -> f32 {
+        let d = [
+            o.position[0] - c[0],
+            o.position[1] - c[1],
+            o.position[2] - c[2],
+        ];
+        d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+    };
+    for c in [
+        [0.0f32, 0.0, 0.0],
+        [60.0, -40.0, 20.0],
+        [-90.0, 90.0, -90.0],
+    ] {
+        let mut got: Vec<&str> = view
+            .within(c, 70.0)
+            .unwrap()
+            .iter()
+            .map(|o| o.id())
+            .collect();
+        got.sort_unstable();
+        let want: Vec<&str> = model
+            .values()
+            .filter(|o| dist2(o, c) <= 70.0 * 70.0)
+            .map(|o| o.id.as_str())
+            .collect();
+        assert_eq!(got, want, "within 70 of {c:?}");
+        let got: Vec<&str> = view
+            .nearest(c, 5)
+            .unwrap()
+            .iter()
+            .map(|(o, _)| o.id())
+            .collect();
+        let mut all: Vec<(f32, &str)> = model
+            .values()
+            .map(|o| (dist2(o, c), o.id.as_str()))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let want: Vec<&str> = all.iter().take(5).map(|x| x.1).collect();
+        assert_eq!(got, want, "nearest 5 to {c:?}");
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn engine_equals_model(steps in prop::collection::vec(step(), 1..100), small in any::<bool>()) {
+    fn engine_equals_model(
+        steps in prop::collection::vec(step(), 1..100),
+        small in any::<bool>(),
+        in_commits in prop::bool::weighted(0.25),
+    ) {
         let backend = MemoryBackend::new();
-        let options = if small {
-            Options { bulk_rows: 3, seal_rows: 7, large_rows: 12 }
+        let mut options = if small {
+            Options { bulk_rows: 3, seal_rows: 7, large_rows: 12, ..Options::default() }
         } else {
             Options::default()
         };
+        options.background_merge = !in_commits;
+        options.merge_quiet = std::time::Duration::ZERO;
         let open = || Database::with_backend_options(Arc::new(backend.clone()), options).unwrap();
         let mut db = open();
         db.create_map("m", config()).unwrap();
@@ -155,10 +209,24 @@ proptest! {
                         drop(db);
                         db = open();
                         // Nothing is left behind but the files in use: the segments
-                        // and at most four brick files.
+                        // and at most four brick files (once the merger that started
+                        // at the open has nothing in flight).
+                        db.wait_for_merges();
                         let read = db.begin_read().unwrap();
                         let segments = read.map("m").unwrap().stats().unwrap().index_segments;
                         prop_assert!(backend.dump_blobs().len() as u64 <= segments + 4);
+                    }
+                }
+                Step::WaitForMerges => {
+                    if txn.is_none() {
+                        db.wait_for_merges();
+                        prop_assert_eq!(db.merge_error(), None);
+                        if !in_commits {
+                            // Converged: at most a large segment and a small tail.
+                            let read = db.begin_read().unwrap();
+                            let segments = read.map("m").unwrap().stats().unwrap().index_segments;
+                            prop_assert!(segments <= 3, "{} segments", segments);
+                        }
                     }
                 }
             }

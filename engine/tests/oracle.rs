@@ -237,10 +237,14 @@ fn answers(view: &MapView<'_>, seed: u64, rounds: usize) -> Vec<String> {
 #[test]
 fn a_reopened_database_of_many_segments_answers_as_before() {
     let backend = MemoryBackend::new();
+    // Commits merge as they go (no background merger), so the map keeps many segments,
+    // records and tombstones until the end.
     let options = Options {
         bulk_rows: 4000,
         seal_rows: 12_000,
         large_rows: 16_000,
+        background_merge: false,
+        ..Options::default()
     };
     let open = || Database::with_backend_options(Arc::new(backend.clone()), options).unwrap();
     let db = open();
@@ -315,11 +319,127 @@ fn a_reopened_database_of_many_segments_answers_as_before() {
     }
     assert_eq!(answers(&view, 23, 40), before);
     run_queries(&view, &model, 24, 25);
+    drop(read);
+    drop(db);
+    // The same store opened with the background merger: once it settles the map is one
+    // segment (its records sealed, its tombstones dropped), answering as before.
+    let db = Database::with_backend_options(
+        Arc::new(backend.clone()),
+        Options {
+            background_merge: true,
+            ..options
+        },
+    )
+    .unwrap();
+    db.wait_for_merges();
+    assert_eq!(db.merge_error(), None);
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    assert_eq!(view.stats().unwrap().index_segments, 1);
+    assert!(
+        backend
+            .dump()
+            .keys()
+            .all(|k| k.len() <= 5 || (k[5] != 1 && k[5] != 6)),
+        "records or tombstones left"
+    );
+    assert_eq!(answers(&view, 23, 40), before);
+    run_queries(&view, &model, 25, 25);
+}
+
+/// Load patterns with the background merger working as fast as it can (no pause before
+/// it merges toward one segment): after every commit, whatever version a reader gets —
+/// before or after any merge — answers as brute force over the model does; once the
+/// merger settles, the map is at most two segments answering the same, and after a
+/// reopen too.
+#[test]
+fn background_merges_answer_as_brute_force_after_every_step() {
+    let backend = MemoryBackend::new();
+    let options = Options {
+        bulk_rows: 2000,
+        seal_rows: 5000,
+        large_rows: 8000,
+        merge_quiet: std::time::Duration::ZERO,
+        ..Options::default()
+    };
+    let open = || Database::with_backend_options(Arc::new(backend.clone()), options).unwrap();
+    let db = open();
+    let cfg = MapConfig {
+        channels: 4,
+        ..Default::default()
+    };
+    db.create_map("m", cfg.clone()).unwrap();
+    let mut rng = rng(31);
+    let mut model: BTreeMap<String, Object> = BTreeMap::new();
+    let mut next = 0;
+    // Small inserts (records, sealed into files), bulk commits (segment files the field
+    // journal names), one large commit, each with moves and deletes.
+    let sizes = std::iter::repeat_n(700, 12)
+        .chain(std::iter::repeat_n(2500, 6))
+        .chain([12_000])
+        .chain(std::iter::repeat_n(300, 5));
+    for (commit, size) in sizes.enumerate() {
+        let mut txn = db.begin_write().unwrap();
+        let batch: Vec<Object> = (0..size)
+            .map(|_| {
+                next += 1;
+                object(&mut rng, format!("o{next}"), &cfg)
+            })
+            .collect();
+        for o in &batch {
+            model.insert(o.id.clone(), o.clone());
+        }
+        txn.insert_many("m", batch).unwrap();
+        let ids: Vec<String> = model.keys().cloned().collect();
+        for _ in 0..150 {
+            let id = &ids[rng.random_range(0..ids.len())];
+            if rng.random_bool(0.5) {
+                if model.remove(id).is_some() {
+                    txn.delete("m", id).unwrap();
+                }
+            } else if let Some(o) = model.get_mut(id) {
+                o.position = position(&mut rng, cfg.bounds);
+                txn.update("m", o.clone()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        for round in 0..3 {
+            let read = db.begin_read().unwrap();
+            let view = read.map("m").unwrap();
+            assert_eq!(view.len(), model.len(), "commit {commit}");
+            run_queries(&view, &model, (commit * 3 + round) as u64, 2);
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+    }
+    db.wait_for_merges();
+    assert_eq!(db.merge_error(), None);
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    // The last commits came one at a time after the map was merged: a small tail may
+    // stay beside the large segment (policy::RATIO).
+    let segments = view.stats().unwrap().index_segments;
+    assert!(segments <= 2, "{segments} segments");
+    for o in model.values().step_by(31) {
+        assert_eq!(view.get(&o.id).unwrap().to_object(), *o);
+    }
+    run_queries(&view, &model, 90, 20);
+    let before = answers(&view, 91, 30);
+    drop(read);
+    drop(db);
+    let db = open();
+    let read = db.begin_read().unwrap();
+    let view = read.map("m").unwrap();
+    assert_eq!(view.stats().unwrap().index_segments, segments);
+    assert_eq!(answers(&view, 91, 30), before);
 }
 
 #[test]
 fn a_checkpoint_merges_the_index_into_one_segment_with_the_same_answers() {
-    let db = Database::open_in_memory().unwrap();
+    let options = Options {
+        background_merge: false,
+        ..Options::default()
+    };
+    let db = Database::with_backend_options(Arc::new(MemoryBackend::new()), options).unwrap();
     let model = build(&db, 11);
     let segments = |db: &Database| {
         let read = db.begin_read().unwrap();

@@ -1,6 +1,9 @@
 //! Durability: reopening gives back the same objects, field and answers; a commit that fails
 //! at any write or at the flush leaves the database exactly as it was; damaged records are
-//! errors that name their key.
+//! errors that name their key. The tests that count writes, files or segments run with
+//! commits merging (no background merger, whose writes would land among theirs); the
+//! background merger has tests of its own at the end: convergence after each load
+//! pattern, the field folded in the background, reopen, and faults during a merge.
 // Test and bench code: an unwrap that fails is a failed check (clippy.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -171,12 +174,21 @@ fn populate(db: &Database, seed: u64) {
 }
 
 /// Options small enough that `populate` takes every storage path: bulk commits write
-/// segment files, records are sealed into files, files are compacted.
+/// segment files, records are sealed into files, files are compacted (in commits).
 fn small() -> Options {
     Options {
         bulk_rows: 40,
         seal_rows: 100,
         large_rows: 200,
+        ..inline()
+    }
+}
+
+/// The default options with commits merging, no background merger.
+fn inline() -> Options {
+    Options {
+        background_merge: false,
+        ..Options::default()
     }
 }
 
@@ -186,7 +198,7 @@ fn open_memory(backend: &MemoryBackend, options: Options) -> Database {
 
 #[test]
 fn reopen_gives_back_the_same_database() {
-    reopen_gives_back(Options::default());
+    reopen_gives_back(inline());
 }
 
 #[test]
@@ -347,12 +359,12 @@ fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize) {
 
 #[test]
 fn a_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(false, Options::default(), 20);
+    faults_at_every_write(false, inline(), 20);
 }
 
 #[test]
 fn a_checkpointing_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(true, Options::default(), 20);
+    faults_at_every_write(true, inline(), 20);
 }
 
 #[test]
@@ -368,7 +380,7 @@ fn a_compacting_commit_failing_at_any_write_changes_nothing() {
 #[test]
 fn a_failed_flush_changes_nothing_and_the_retry_succeeds() {
     let backend = MemoryBackend::new();
-    let db = Database::with_backend(Arc::new(backend.clone())).unwrap();
+    let db = open_memory(&backend, inline());
     populate(&db, 24);
     let before = fingerprint(&db);
     backend.fail_nth_flush(0);
@@ -539,7 +551,7 @@ fn rejected_calls_leave_the_transaction_unchanged() {
 
 #[test]
 fn a_restored_map_equals_its_source_and_survives_reopen() {
-    for options in [Options::default(), small()] {
+    for options in [inline(), small()] {
         let backend = MemoryBackend::new();
         let db = open_memory(&backend, options);
         populate(&db, 27);
@@ -752,4 +764,241 @@ fn small_bulk_segments_wait_for_the_checkpoint_to_merge() {
         bulk_commit(&db, &cfg, &mut gen, commit, rows);
     }
     assert_eq!(segments(&db), 5);
+}
+
+/// Small options with the background merger, which merges toward one segment as soon as
+/// no commit came for `quiet` (tests wait for it with `wait_for_merges`).
+fn merging(quiet: std::time::Duration) -> Options {
+    Options {
+        background_merge: true,
+        merge_quiet: quiet,
+        ..small()
+    }
+}
+
+/// One load pattern into map "m" of a new database on `backend`: `commits` commits of
+/// `rows` objects each (inserted one by one or with `insert_many`), deleting and moving
+/// `churn` objects in each. Returns the model.
+fn load(
+    db: &Database,
+    cfg: &MapConfig,
+    seed: u64,
+    commits: usize,
+    rows: usize,
+    churn: usize,
+) -> std::collections::BTreeMap<String, tensormap_engine::Object> {
+    let mut gen = rng(seed);
+    let mut model = std::collections::BTreeMap::new();
+    for c in 0..commits {
+        let batch: Vec<_> = (0..rows)
+            .map(|i| object(&mut gen, format!("{c}-{i}"), cfg))
+            .collect();
+        let mut txn = db.begin_write().unwrap();
+        if c % 2 == 0 {
+            txn.insert_many("m", batch.clone()).unwrap();
+        } else {
+            for o in batch.clone() {
+                txn.insert("m", o).unwrap();
+            }
+        }
+        for o in batch {
+            model.insert(o.id.clone(), o);
+        }
+        let ids: Vec<String> = model.keys().cloned().collect();
+        for k in 0..churn.min(ids.len()) {
+            let id = &ids[gen.random_range(0..ids.len())];
+            if k % 2 == 0 {
+                if model.remove(id).is_some() {
+                    txn.delete("m", id).unwrap();
+                }
+            } else if let Some(o) = model.get_mut(id) {
+                o.position = position(&mut gen, cfg.bounds);
+                txn.update("m", o.clone()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    model
+}
+
+/// After each load pattern — many small commits (records sealed into files), bulk
+/// commits (segment files the field journal names), one large commit, deletes mixed in
+/// — the background merger leaves one segment once writes pause, folding the field
+/// journal first where it names segments; the map holds exactly the model, its field is
+/// the model's splat, and a reopen gives it back bit for bit.
+#[test]
+fn background_merges_converge_to_one_segment_after_each_load_pattern() {
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    // (commits, rows a commit, deletes and moves a commit); bulk_rows is 40.
+    let patterns = [
+        (30, 25, 0),
+        (12, 60, 0),
+        (1, 900, 0),
+        (25, 45, 20),
+        (3, 300, 150),
+    ];
+    for (n, (commits, rows, churn)) in patterns.into_iter().enumerate() {
+        let backend = MemoryBackend::new();
+        let options = merging(std::time::Duration::from_millis(20));
+        let db = open_memory(&backend, options);
+        db.create_map("m", cfg.clone()).unwrap();
+        let model = load(&db, &cfg, 50 + n as u64, commits, rows, churn);
+        db.wait_for_merges();
+        assert_eq!(db.merge_error(), None);
+        let read = db.begin_read().unwrap();
+        let view = read.map("m").unwrap();
+        let context = format!("pattern {n}");
+        assert_eq!(view.stats().unwrap().index_segments, 1, "{context}");
+        assert_eq!(view.len(), model.len(), "{context}");
+        for o in model.values() {
+            assert_eq!(view.get(&o.id).map(|r| r.to_object()).as_ref(), Some(o));
+        }
+        assert_field_matches(&view, &model, &f32_tolerance);
+        // No records and no tombstones remain; the files are the segment and brick files.
+        let dump = backend.dump();
+        assert!(
+            dump.keys()
+                .all(|k| !(k.len() > 5 && k[0] == 2 && (k[5] == 1 || k[5] == 6))),
+            "{context}: records or tombstones left"
+        );
+        assert!(backend.dump_blobs().len() <= 1 + 4, "{context}: files left");
+        let before = fingerprint(&db);
+        drop(read);
+        drop(db);
+        let db = open_memory(&backend, inline());
+        assert_same(&fingerprint(&db), &before, &format!("{context}, reopened"));
+    }
+}
+
+/// A map of several segments closed with no pause for the merger to use: closing merges
+/// it (within `Options::close_merge_rows`), so the next process opens one segment; over
+/// that budget the merge is left for the next open, whose merger finishes it.
+#[test]
+fn closing_merges_a_small_debt_and_leaves_a_large_one_to_the_next_open() {
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    let hour = std::time::Duration::from_secs(3600);
+    for (budget, merged) in [(1 << 21, true), (100, false)] {
+        let backend = MemoryBackend::new();
+        let options = Options {
+            close_merge_rows: budget,
+            ..merging(hour)
+        };
+        let db = open_memory(&backend, options);
+        db.create_map("m", cfg.clone()).unwrap();
+        let model = load(&db, &cfg, 60, 10, 60, 5);
+        let segments = |db: &Database| db.begin_read().unwrap().stats("m").unwrap().index_segments;
+        assert!(segments(&db) > 1);
+        drop(db);
+        let db = open_memory(&backend, inline());
+        assert_eq!(segments(&db) == 1, merged, "budget {budget}");
+        let before = fingerprint(&db);
+        drop(db);
+        let db = open_memory(&backend, merging(hour));
+        db.wait_for_merges();
+        assert_eq!(segments(&db), 1);
+        assert_eq!(
+            db.begin_read().unwrap().map("m").unwrap().len(),
+            model.len()
+        );
+        assert_close(&fingerprint(&db), &before, "merged by the next open", 0.0);
+    }
+}
+
+/// Dropping the last handle while a write transaction is still open (its owner commits
+/// after) does not wait for it: the merger gives up its install.
+#[test]
+fn closing_with_a_transaction_open_does_not_hang() {
+    let backend = MemoryBackend::new();
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    let db = open_memory(&backend, merging(std::time::Duration::ZERO));
+    db.create_map("m", cfg.clone()).unwrap();
+    load(&db, &cfg, 61, 10, 60, 5);
+    let mut txn = db.begin_write().unwrap();
+    drop(db);
+    txn.delete("m", "3-3").unwrap();
+    txn.commit().unwrap();
+    let db = open_memory(&backend, inline());
+    assert!(db.begin_read().unwrap().get("m", "3-3").unwrap().is_none());
+}
+
+/// A background merge (and the fold of the field journal before it) failing at any write
+/// leaves the database as readers saw it and the store consistent: no file it wrote
+/// remains, a reopen gives the same database, and once the fault is gone the next open
+/// merges it.
+#[test]
+fn a_background_merge_failing_at_any_write_changes_nothing_readers_see() {
+    let backend = MemoryBackend::new();
+    let cfg = MapConfig {
+        resolution: 16,
+        channels: 3,
+        bounds: 100.0,
+        ..Default::default()
+    };
+    let db = open_memory(&backend, small());
+    db.create_map("m", cfg.clone()).unwrap();
+    load(&db, &cfg, 62, 9, 60, 10);
+    let before = fingerprint(&db);
+    drop(db);
+    let hour = std::time::Duration::from_secs(3600);
+    let mut failures = 0;
+    for n in 0.. {
+        // The merger starts at the open (nothing committed yet counts as a pause).
+        backend.fail_nth_write(n);
+        let db = open_memory(&backend, merging(hour));
+        db.wait_for_merges();
+        let failed = db.merge_error();
+        // Nothing it wrote is left beside the files the database uses.
+        let segments = db.begin_read().unwrap().stats("m").unwrap().index_segments;
+        assert!(
+            backend.dump_blobs().len() as u64 <= segments + 4,
+            "files left at {n}"
+        );
+        assert_close(
+            &fingerprint(&db),
+            &before,
+            &format!("after a fault at write {n}"),
+            0.0,
+        );
+        drop(db);
+        backend.clear_faults();
+        let reopened = open_memory(&backend, inline());
+        let read = reopened.begin_read().unwrap();
+        let named: u64 = read.stats("m").unwrap().index_segments;
+        assert!(
+            backend.dump_blobs().len() as u64 <= named + 4,
+            "files left at {n}"
+        );
+        assert_close(
+            &fingerprint(&reopened),
+            &before,
+            &format!("reopened at {n}"),
+            0.0,
+        );
+        match failed {
+            Some(e) => {
+                assert!(e.contains("injected fault"), "{e}");
+                failures += 1;
+            }
+            None => {
+                assert_eq!(named, 1);
+                break;
+            }
+        }
+    }
+    assert!(failures >= 2, "only {failures} write positions");
 }

@@ -1,4 +1,4 @@
-//! The voxel field against a naive f64 implementation of the seed's splat formula, for all
+//! The voxel field against a naive f64 implementation of the reference splat formula, for all
 //! three dtypes, through inserts, updates, deletes and brick checkpoints.
 
 mod common;

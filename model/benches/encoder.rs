@@ -1,6 +1,6 @@
-//! Criterion benchmarks of the BERT sentence encoder on the real all-MiniLM-L6-v2 (issue 13's
-//! targets: ≥ 300 sentences/s batched, ≤ 15 ms for one sentence, on 2 cores): `embed` of 1k
-//! short sentences in one call, and of one sentence alone.
+//! Criterion benchmarks of the BERT sentence encoder on the real all-MiniLM-L6-v2 (targets in
+//! BENCHMARKS.md: ≥ 300 sentences/s batched, ≤ 15 ms for one sentence, on 2 cores): `embed`
+//! of 1k short sentences in one call, and of one sentence alone.
 //!
 //! `scripts/fetch-test-models`, then `cargo bench -p tensormap-model --bench encoder`.
 //! `scripts/reference_encoder.py --bench` times the NumPy reference on the same kind of

@@ -1,8 +1,9 @@
-//! Criterion benchmarks of the V-LLM at issue 11's tiny size (4 layers, width 128, 4 heads,
-//! 32 channels): one forward pass of 64 tokens, `m_score` over 10k rows, `m_embed` of 1k
-//! short texts, `m_generate` tokens/s, and one training epoch over 10k objects.
+//! Criterion benchmarks of the V-LLM at a tiny size (4 layers, width 128, 4 heads, 32
+//! channels): one forward pass of 64 tokens, `m_score` over 10k rows, `m_embed` of 1k short
+//! texts, `m_generate` tokens/s; and one training epoch over 10k objects at that size and at
+//! `CREATE MODEL`'s default (2 layers of width 64).
 //!
-//! `cargo bench -p tensormap-model --bench model` (add `-- train` for the epoch alone). The
+//! `cargo bench -p tensormap-model --bench model` (add `-- train` for the epochs alone). The
 //! benchmark also writes the model it times to `target/vllm-bench.vllm`, so that
 //! `scripts/reference_vllm.py --bench target/vllm-bench.vllm` times NumPy on the same weights.
 // Test and bench code: an unwrap that fails is a failed check (clippy.toml).
@@ -120,7 +121,6 @@ fn inference(c: &mut Criterion) {
 }
 
 fn train(c: &mut Criterion) {
-    let base = model();
     let objs = objects(10_000, 3);
     let samples: Vec<TrainSample> = objs
         .iter()
@@ -139,17 +139,21 @@ fn train(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(1));
     g.measurement_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(samples.len() as u64));
-    g.bench_function("train_epoch_10k_objects", |b| {
-        b.iter_batched(
-            || base.clone(),
-            |mut m| {
-                m.train(&samples, &options, |_| ControlFlow::Continue(()))
-                    .expect("train");
-                m
-            },
-            criterion::BatchSize::PerIteration,
-        )
-    });
+    // `CREATE MODEL m` without options (2 layers of width 64), and the size above.
+    for (layers, dim) in [(2, 64), (4, 128)] {
+        let base = Model::new(ModelConfig::small(layers, dim, 4, CHANNELS), 1).expect("model");
+        g.bench_function(format!("train_epoch_10k_objects_{layers}x{dim}"), |b| {
+            b.iter_batched(
+                || base.clone(),
+                |mut m| {
+                    m.train(&samples, &options, |_| ControlFlow::Continue(()))
+                        .expect("train");
+                    m
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::positions::{encode_into, normalized_distance, text_position, world_to_model};
 use crate::tokenizer::Tokenizer;
 
-/// The additive mask value of a hidden key (the seed's `masked_fill(mask == 0, -1e9)`).
+/// The additive mask value of a hidden key (`masked_fill(mask == 0, -1e9)` in PyTorch terms).
 pub const MASKED: f32 = -1e9;
 
 /// An object standing in a sequence as one `SPATIAL` token.

@@ -1,5 +1,5 @@
-//! `ModelConfig`: the sizes of a V-LLM (seed section 2.1), their validation, the seed's
-//! 3B shape, and the parameter count they imply.
+//! `ModelConfig`: the sizes of a V-LLM, their validation, the 3B shape of the original
+//! design, and the parameter count they imply.
 
 use crate::error::{Error, Result};
 use crate::tokenizer::SPECIAL_TOKENS;
@@ -16,7 +16,7 @@ const MAX_CONTEXT: usize = 1 << 16;
 /// Upper bound on the parameter count (f32 weights: 64 GiB).
 const MAX_PARAMETERS: u64 = 1 << 34;
 
-/// The sizes of a V-LLM. Field names follow the seed's `vllm_config.yaml` where it has one
+/// The sizes of a V-LLM. Field names follow the usual `vllm_config.yaml` where it has one
 /// (`embedding_size` is `dim`, `hidden_size` is `hidden`, `spatial_channels` is `channels`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
@@ -37,12 +37,12 @@ pub struct ModelConfig {
     pub channels: usize,
     /// Most tokens in one sequence (special tokens included).
     pub context: usize,
-    /// Half-width of the model's coordinate cube, in model units (the seed's
-    /// `max_position = 500`). A map's world cube `[-bounds, bounds]³` is scaled onto
-    /// `[-max_position, max_position]³`; distances in the attention bias and the spatial loss
-    /// are measured in units of `max_position` (see the crate docs, "Positions").
+    /// Half-width of the model's coordinate cube, in model units (500 by default). A map's
+    /// world cube `[-bounds, bounds]³` is scaled onto `[-max_position, max_position]³`;
+    /// distances in the attention bias and the spatial loss are measured in units of
+    /// `max_position` (see the crate docs, "Positions").
     pub max_position: f32,
-    /// The tensor-map grid the model was made for (the seed's `tensor_dim`). Informational:
+    /// The tensor-map grid the model was made for (`tensor_dim`). Informational:
     /// stored in the `.vllm` file, not used by the network.
     pub tensor_dim: [u32; 3],
     /// Epsilon of every layer normalization (PyTorch's default 1e-5).
@@ -81,7 +81,7 @@ impl ModelConfig {
         }
     }
 
-    /// The seed's "V-LLM-Spatial-3B" shape (section 2.1): 32 layers of width 768, 24 heads,
+    /// The "V-LLM-Spatial-3B" shape of the original design: 32 layers of width 768, 24 heads,
     /// a 3072-wide feed-forward block, a 50,000-token vocabulary (a BPE tokenizer with
     /// 49,740 merges), 32 spatial channels, a 64³ tensor grid. About 300 M parameters.
     pub fn spatial_3b() -> Self {

@@ -2,7 +2,7 @@
 //! attention, the final norm. Heads are applied by the callers to the rows they need.
 //!
 //! Shapes: `n = b·s` token rows; `x` is `(n, D)` between blocks; attention works on
-//! `(b, H, s, hd)` with `hd = D / H`. For one layer (post-norm, as the seed):
+//! `(b, H, s, hd)` with `hd = D / H`. For one layer (post-norm):
 //! ```text
 //! scores = Q Kᵀ / √hd − β_h · dist + mask          (b, H, s, s)
 //! x = LN1(x + softmax(scores) V W_oᵀ + b_o)
@@ -33,7 +33,7 @@ pub enum Mode<'a> {
     Infer,
     /// Training: differentiable ops; dropout with probability `dropout` drawn from `rng`.
     Train {
-        /// Probability of zeroing an activation (the seed's 0.1).
+        /// Probability of zeroing an activation (0.1 by default).
         dropout: f64,
         /// The run's seeded stream.
         rng: &'a mut ChaCha8Rng,
@@ -188,7 +188,7 @@ fn layer_forward(
 }
 
 /// The input rows: token embeddings, plus the object projection at spatial tokens (then
-/// dropout, as the seed drops out the token embedding), plus the positional encoding.
+/// dropout on the token embedding), plus the positional encoding.
 pub fn embed_inputs(w: &Weights, batch: &Batch, mode: &mut Mode) -> Result<Tensor> {
     let mut x = w.token_embedding.index_select(&batch.ids, 0)?;
     if let Some((rows, emb)) = &batch.objects {

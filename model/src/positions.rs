@@ -1,10 +1,9 @@
-//! Where tokens are, and the 3-D sinusoidal positional encoding (seed
-//! `SpatialPositionalEncoding3D`, fixed).
+//! Where tokens are, and the 3-D sinusoidal positional encoding.
 //!
 //! Units: the network works in *model units*, a cube of half-width `max_position` (500 by
-//! default, the seed's value and the default map `bounds`). A spatial token's world position
-//! `p` in a map of half-width `bounds` is at `p · max_position / bounds`. Text tokens are
-//! placed by the seed SDK's schedule (`predict_positions`), index `i` counted from `BOS = 0`:
+//! default, the default map `bounds`). A spatial token's world position `p` in a map of
+//! half-width `bounds` is at `p · max_position / bounds`. Text tokens are placed on a fixed
+//! schedule, index `i` counted from `BOS = 0`:
 //! `(10 i − 250, 100 sin(0.1 i), 100 cos(0.1 i))` model units, the same for every text, so
 //! the 3-D encoding also tells the network the order of the text.
 //!
@@ -38,8 +37,8 @@ pub fn normalized_distance(a: [f64; 3], b: [f64; 3], max_position: f32) -> f64 {
 ///
 /// With `A = ⌊dim/6⌋` frequencies `ω_j = 10000^(−j/A)`, axis `a ∈ {x, y, z}` owns the band
 /// `[2A·a, 2A·(a+1))` where channel `2A·a + 2j` is `sin(pos_a · ω_j)` and `2A·a + 2j + 1` is
-/// `cos(pos_a · ω_j)`; the last `dim − 6A` channels are 0. (The seed's loop wrote channel
-/// `3i + 5` for `i < dim/3`, past `dim`, and let the axes overwrite each other.)
+/// `cos(pos_a · ω_j)`; the last `dim − 6A` channels are 0. Each axis has a band of its own,
+/// so that no axis overwrites another and no channel lies past `dim`.
 pub fn encode_into(pos: [f64; 3], dim: usize, out: &mut Vec<f32>) {
     let a = dim / 6;
     let start = out.len();

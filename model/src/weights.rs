@@ -1,5 +1,5 @@
-//! The V-LLM's weights: one struct per block, their names (PyTorch `state_dict` names of the
-//! seed's modules, so a converted checkpoint maps one to one), shapes, and seeded
+//! The V-LLM's weights: one struct per block, their names (the PyTorch `state_dict` names
+//! of the same modules, so a converted checkpoint maps one to one), shapes, and seeded
 //! initialization.
 //!
 //! [`Weights::build`] is the one place that lists the tensors; initialization, loading a
@@ -29,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::ModelConfig;
 use crate::error::Result;
 
-/// How a tensor starts in a fresh model (PyTorch's defaults for the seed's modules).
+/// How a tensor starts in a fresh model (PyTorch's defaults for these modules).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
     /// Uniform in `[-a, a]` (`nn.Linear`: `a = 1/√in` for weight and bias).
@@ -38,7 +38,7 @@ pub enum Init {
     Normal,
     /// All ones (LayerNorm gain).
     Ones,
-    /// All zeros (LayerNorm bias; the seed's `spatial_bias`).
+    /// All zeros (LayerNorm bias; `spatial_bias`).
     Zeros,
 }
 

@@ -519,6 +519,32 @@ impl ObjectIndex {
         );
     }
 
+    /// Calls `f` with the embeddings of every run of consecutive live rows (segments,
+    /// then the memtable), in place.
+    pub fn embedding_runs<'s>(&'s self, f: &mut dyn FnMut(&'s [f32])) {
+        let ch = self.channels;
+        let mut runs = |all: &'s [f32], dead: &dyn Fn(usize) -> bool, n: usize| {
+            let mut start = 0;
+            while start < n {
+                while start < n && dead(start) {
+                    start += 1;
+                }
+                let mut end = start;
+                while end < n && !dead(end) {
+                    end += 1;
+                }
+                if end > start {
+                    f(&all[start * ch..end * ch]);
+                }
+                start = end;
+            }
+        };
+        for s in &self.segs {
+            runs(s.file.embeddings(), &|i| s.is_dead(i as u32), s.len());
+        }
+        runs(&self.mem.embeddings, &|i| self.mem_dead[i], self.mem.len());
+    }
+
     /// Attention of `query` over the given rows only: the top `k` with softmax weights.
     pub fn attention_rows(&self, rows: &[Row], query: &[f32], k: usize) -> Vec<(Row, f32)> {
         let ch = self.channels;
@@ -659,6 +685,43 @@ impl ObjectIndex {
             let id = file.id();
             self.segs.insert(at, SegRef::new(file, Home::Durable(id)));
         }
+    }
+
+    /// Where `seg` (a segment of an earlier version of this map) lies in this one: a
+    /// durable segment by its blob id, a volatile one by its file (volatile files are
+    /// rebuilt, not changed, when commits merge them).
+    pub fn locate(&self, seg: &SegRef) -> Option<usize> {
+        self.segs.iter().position(|s| match seg.home {
+            Home::Durable(id) => s.durable_id() == Some(id),
+            Home::Volatile => s.durable_id().is_none() && Arc::ptr_eq(&s.file, &seg.file),
+        })
+    }
+
+    /// Replaces the segments at `at` (distinct positions) by `output`, a durable segment
+    /// of their live rows, or removes them when there is none. The output takes the place
+    /// of the first durable one among them, or follows the durable segments when they were
+    /// all volatile, so durable segments stay before volatile ones.
+    pub fn replace_set(&mut self, at: &[usize], output: Option<SegRef>) {
+        let mut at = at.to_vec();
+        at.sort_unstable();
+        let first_durable = at
+            .iter()
+            .copied()
+            .find(|i| self.segs[*i].durable_id().is_some());
+        let place = match first_durable {
+            // Durable segments before it that stay.
+            Some(i) => i - at.iter().filter(|j| **j < i).count(),
+            None => self.durable().count(),
+        };
+        for i in at.into_iter().rev() {
+            self.segs.remove(i);
+        }
+        if let Some(out) = output {
+            let place = place.min(self.durable().count());
+            self.segs.insert(place, out);
+        }
+        self.live = self.segs.iter().map(SegRef::live).sum::<usize>()
+            + self.mem_dead.iter().filter(|d| !**d).count();
     }
 
     /// Replaces every volatile segment and the memtable by `file`, a durable segment of

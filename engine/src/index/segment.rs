@@ -144,10 +144,40 @@ pub struct LiveRows<'a> {
     rows: Vec<(&'a SegmentFile, u32)>,
 }
 
+/// [`build`] of the live rows of some segments, also giving the order it put them in
+/// (slot `s` of the file holds row `order[s]` of `rows`: a merge maps the deletions that
+/// arrive while it runs through it). The rows are put in tree order themselves first, so
+/// the file's columns are gathered from the segments through one indirection a row, not
+/// two.
+pub fn build_live(
+    map_id: u32,
+    channels: usize,
+    mut rows: LiveRows<'_>,
+    id: u64,
+) -> tensormap_storage::Result<(SegmentFile, Vec<u32>)> {
+    let positions: Vec<[f32; 3]> = (0..rows.len()).map(|i| rows.position(i)).collect();
+    let order = tree_order(&positions);
+    let ordered: Vec<[f32; 3]> = order.iter().map(|i| positions[*i as usize]).collect();
+    drop(positions);
+    let (lens, boxes) = packed::build(&ordered);
+    drop(ordered);
+    rows.rows = order.iter().map(|i| rows.rows[*i as usize]).collect();
+    let blob = segment::build(
+        map_id,
+        channels,
+        &rows,
+        TreeParts {
+            level_lens: &lens,
+            boxes: &boxes,
+        },
+    )?;
+    Ok((SegmentFile::open(id, blob)?, order))
+}
+
 impl<'a> LiveRows<'a> {
-    pub fn of(segs: &'a [SegRef]) -> Self {
+    pub fn of(segs: impl IntoIterator<Item = &'a SegRef>) -> Self {
         let rows = segs
-            .iter()
+            .into_iter()
             .flat_map(|s| {
                 (0..s.len() as u32)
                     .filter(move |slot| !s.is_dead(*slot))

@@ -217,90 +217,120 @@ fn encode_bricks(field: &Field, mortons: &[u64], channels: usize, dtype: Dtype) 
     Ok(out)
 }
 
-/// Folds the journal of `state` (its field `Ready` and refreshed) into a new brick file:
-/// the bricks changed since the last checkpoint, or — when the map would otherwise keep
-/// more than [`MAX_BRICK_FILES`] files or its files would hold more than twice the bytes
-/// still current — every brick of the field. The journal records go from `batch`, the
-/// journal range is reset, and `store` registers the new file for writing (returning its
-/// id). Returns the brick files no longer needed. For f16/i8 maps the in-memory bricks
-/// are rounded to what was stored, so memory stays exactly what a reload would give.
+/// What a checkpoint writes, computed from a field without changing anything: the new
+/// brick file, which of the old ones it leaves in use, and (f16/i8 maps) the changed
+/// bricks as stored, for the field in memory to hold exactly what a reload gives.
+pub struct BrickFold {
+    /// The new brick file; None when no brick changed since the last checkpoint.
+    pub file: Option<Blob>,
+    /// Per old brick file (in order): whether the map still needs it.
+    pub keep: Vec<bool>,
+    /// The changed bricks rounded to the map's dtype (empty for f32 maps).
+    pub rounded: Vec<([u32; 3], brick::BrickData)>,
+}
+
+/// Computes the checkpoint of `field` (refreshed): a brick file of the bricks in `dirty`,
+/// or — when the map would otherwise keep more than [`MAX_BRICK_FILES`] files or its
+/// files would hold more than twice the bytes still current — of every brick of the
+/// field, which then replaces `old_files`. Reads `field` only, so a background fold can
+/// run beside readers and writers.
+pub fn fold_bricks(
+    field: &Field,
+    dirty: &BTreeSet<u64>,
+    old_files: &[Arc<BrickFile>],
+    config: &MapConfig,
+    map_id: u32,
+) -> Result<BrickFold> {
+    let channels = config.channels as usize;
+    let dtype = config.dtype;
+    let dirty: Vec<u64> = dirty.iter().copied().collect();
+    if dirty.is_empty() {
+        return Ok(BrickFold {
+            file: None,
+            keep: vec![true; old_files.len()],
+            rounded: Vec::new(),
+        });
+    }
+    let mut entries = encode_bricks(field, &dirty, channels, dtype)?;
+    let new_bytes: u64 = entries
+        .iter()
+        .map(|e| e.1.as_ref().map_or(0, |b| b.len() as u64))
+        .sum();
+    // Bytes of each existing file that no newer file (nor this one) replaces.
+    let mut shadowed: BTreeSet<u64> = dirty.iter().copied().collect();
+    let mut live = vec![0u64; old_files.len()];
+    for (i, f) in old_files.iter().enumerate().rev() {
+        for (m, len) in f.entries() {
+            if !shadowed.contains(&m) {
+                live[i] += len;
+            }
+        }
+        shadowed.extend(f.entries().map(|e| e.0));
+    }
+    let total: u64 = old_files.iter().map(|f| f.len() as u64).sum::<u64>() + new_bytes;
+    let current: u64 = live.iter().sum::<u64>() + new_bytes;
+    let full = !old_files.is_empty() && (old_files.len() >= MAX_BRICK_FILES || total > 2 * current);
+    if full {
+        let mut all = Vec::new();
+        field.for_each_brick(&mut |b, _, _| all.push(morton(b)));
+        let clean: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|m| dirty.binary_search(m).is_err())
+            .collect();
+        entries.retain(|e| e.1.is_some());
+        entries.extend(encode_bricks(field, &clean, channels, dtype)?);
+        entries.sort_unstable_by_key(|e| e.0);
+    }
+    let mut rounded = Vec::new();
+    if dtype != Dtype::F32 {
+        for (m, bytes) in &entries {
+            if let (Some(bytes), Ok(_)) = (bytes, dirty.binary_search(m)) {
+                rounded.push((unmorton(*m), brick::decode(&[], bytes, channels, dtype)?));
+            }
+        }
+    }
+    Ok(BrickFold {
+        file: Some(brickfile::build(map_id, channels, dtype, &entries)?),
+        keep: live.iter().map(|l| !full && *l > 0).collect(),
+        rounded,
+    })
+}
+
+/// Installs `fold` (with `file`, its brick file opened under the id it was stored as)
+/// into `state`, whose field and brick files are the ones it was computed from: the
+/// field takes the rounded bricks, the brick files the new one, the journal records go
+/// from `batch` and the journal range is reset. Returns the brick files no longer needed.
 ///
 /// `committed_next` is the journal end already in the store (entries from there on were
-/// put by this batch).
-pub fn checkpoint(
+/// put by this batch, and are dropped from it rather than written and deleted).
+pub fn install_fold(
     state: &mut MapState,
+    fold: BrickFold,
+    file: Option<BrickFile>,
     committed_next: u64,
     batch: &mut Batch,
-    store: &mut dyn FnMut(Blob) -> u64,
 ) -> Result<Vec<u64>> {
     let id = state.id;
-    let channels = state.config.channels as usize;
-    let dtype = state.config.dtype;
-    let dirty: Vec<u64> = std::mem::take(&mut state.dirty_bricks)
-        .iter()
-        .copied()
-        .collect();
-    let mut retired = Vec::new();
-    if !dirty.is_empty() {
-        let old_files = std::mem::take(&mut state.brick_files);
+    if !fold.rounded.is_empty() {
         let field = state.field_mut()?;
-        let mut entries = encode_bricks(field, &dirty, channels, dtype)?;
-        let new_bytes: u64 = entries
-            .iter()
-            .map(|e| e.1.as_ref().map_or(0, |b| b.len() as u64))
-            .sum();
-        // Bytes of each existing file that no newer file (nor this one) replaces.
-        let mut shadowed: BTreeSet<u64> = dirty.iter().copied().collect();
-        let mut live = vec![0u64; old_files.len()];
-        for (i, f) in old_files.iter().enumerate().rev() {
-            for (m, len) in f.entries() {
-                if !shadowed.contains(&m) {
-                    live[i] += len;
-                }
-            }
-            shadowed.extend(f.entries().map(|e| e.0));
+        for (b, brick) in fold.rounded {
+            field.load_brick(b, brick.values, brick.counts);
         }
-        let total: u64 = old_files.iter().map(|f| f.len() as u64).sum::<u64>() + new_bytes;
-        let current: u64 = live.iter().sum::<u64>() + new_bytes;
-        let full =
-            !old_files.is_empty() && (old_files.len() >= MAX_BRICK_FILES || total > 2 * current);
-        if full {
-            let mut all = Vec::new();
-            field.for_each_brick(&mut |b, _, _| all.push(morton(b)));
-            let clean: Vec<u64> = all
-                .iter()
-                .copied()
-                .filter(|m| dirty.binary_search(m).is_err())
-                .collect();
-            entries.retain(|e| e.1.is_some());
-            entries.extend(encode_bricks(field, &clean, channels, dtype)?);
-            entries.sort_unstable_by_key(|e| e.0);
-        }
-        if dtype != Dtype::F32 {
-            for (m, bytes) in &entries {
-                if let (Some(bytes), Ok(_)) = (bytes, dirty.binary_search(m)) {
-                    let back = brick::decode(&[], bytes, channels, dtype)?;
-                    field.load_brick(unmorton(*m), back.values, back.counts);
-                }
-            }
-            field.refresh();
-        }
-        let blob = brickfile::build(id, channels, dtype, &entries)?;
-        let file_id = store(blob.clone());
-        let file = BrickFile::open(file_id, blob, id, channels, dtype)?;
-        let mut kept = Vec::new();
-        for (i, f) in old_files.into_iter().enumerate() {
-            if full || live[i] == 0 {
-                retired.push(f.id());
-            } else {
-                kept.push(f);
-            }
-        }
-        kept.push(Arc::new(file));
-        state.brick_files = kept;
+        field.refresh();
     }
-    // Journal records written earlier in this batch are dropped rather than written and
-    // deleted; the ones already stored are deleted.
+    let mut retired = Vec::new();
+    if let Some(file) = file {
+        let old = std::mem::take(&mut state.brick_files);
+        for (f, keep) in old.into_iter().zip(&fold.keep) {
+            if *keep {
+                state.brick_files.push(f);
+            } else {
+                retired.push(f.id());
+            }
+        }
+        state.brick_files.push(Arc::new(file));
+    }
     let journal_prefix = keys::keyspace_prefix(id, Keyspace::Journal);
     batch.retain(|op| !matches!(op, Op::Put(k, _) if k.starts_with(&journal_prefix)));
     for seq in state.journal.journal_start..committed_next.min(state.journal.journal_next) {
@@ -313,6 +343,38 @@ pub fn checkpoint(
     j.journal_segments.clear();
     state.dirty_bricks = Arc::new(BTreeSet::new());
     Ok(retired)
+}
+
+/// Folds the journal of `state` (its field `Ready` and refreshed) into a new brick file
+/// in this commit ([`fold_bricks`], then [`install_fold`]); `store` registers the new file
+/// for writing and returns its id. For f16/i8 maps the in-memory bricks are rounded to
+/// what was stored, so memory stays exactly what a reload would give.
+pub fn checkpoint(
+    state: &mut MapState,
+    committed_next: u64,
+    batch: &mut Batch,
+    store: &mut dyn FnMut(Blob) -> u64,
+) -> Result<Vec<u64>> {
+    let dirty = std::mem::take(&mut state.dirty_bricks);
+    let config = state.config.clone();
+    let old_files = state.brick_files.clone();
+    let map_id = state.id;
+    let field = state.field_mut()?;
+    let mut fold = fold_bricks(field, &dirty, &old_files, &config, map_id)?;
+    let file = match fold.file.take() {
+        Some(blob) => {
+            let file_id = store(blob.clone());
+            Some(BrickFile::open(
+                file_id,
+                blob,
+                state.id,
+                config.channels as usize,
+                config.dtype,
+            )?)
+        }
+        None => None,
+    };
+    install_fold(state, fold, file, committed_next, batch)
 }
 
 /// Reads a map's field: its brick files oldest first, then the journal replayed.

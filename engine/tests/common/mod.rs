@@ -33,7 +33,8 @@ pub fn object(rng: &mut ChaCha8Rng, id: String, cfg: &MapConfig) -> Object {
     .with_confidence(rng.random_range(0.0..=1.0))
 }
 
-/// The seed formula, in f64: the field of `objects` as a map of covered cells.
+/// The splat formula of the reference implementation, in f64: the field of `objects` as a
+/// map of covered cells.
 pub fn naive_field<'a>(
     objects: impl IntoIterator<Item = &'a Object>,
     cfg: &MapConfig,

@@ -12,11 +12,11 @@
 //! - `lm`: mean cross-entropy of next-token prediction from `BOS` and every text token (the
 //!   text's tokens and `EOS` are the targets; nothing is predicted from `EOS`, a spatial
 //!   token or padding).
-//! - `spatial` (seed `_compute_spatial_loss`): mean over ordered pairs `i ≠ j` of non-pad
+//! - `spatial` (spatial consistency): mean over ordered pairs `i ≠ j` of non-pad
 //!   tokens of one sequence of `(‖f_i − f_j‖ − ‖n_i − n_j‖)²`, with `f` the spatial features
 //!   and `n` the positions in units of `max_position`; `‖·‖` of features is
 //!   `sqrt(Σ Δ² + 1e-8)` so that its gradient is finite where two features coincide.
-//! - `attention` (LANGUAGE.md's alignment): with `q_i = m_embed(t_i)` and
+//! - `attention` (alignment with the map's attention): with `q_i = m_embed(t_i)` and
 //!   `a_ij = softmax_j(q_i · e_j / √C)` over the batch's objects, the mean over `i` of
 //!   `−log Σ_{j: t_j = t_i} a_ij`: the attention mass `m_embed(t_i)` puts on the objects of
 //!   its own type, the quantity `ORDER BY ATTENTION(m_embed(t)) DESC` ranks by.
@@ -66,7 +66,7 @@ pub struct LossParts {
 /// Weights of the loss terms.
 #[derive(Debug, Clone, Copy)]
 pub struct LossWeights {
-    /// `w_s` (the seed's 0.1).
+    /// `w_s` (0.1 by default).
     pub spatial: f64,
     /// `w_a`.
     pub alignment: f64,

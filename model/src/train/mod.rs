@@ -1,12 +1,24 @@
 //! Training (`TRAIN MODEL m ON map`): AdamW with weight decay over every weight, gradient
-//! clipping to a global norm, linear warm-up then cosine decay of the learning rate (seed
-//! section 4.2), seeded shuffling and dropout. The loss is in `loss.rs`.
+//! clipping to a global norm, linear warm-up then cosine decay of the learning rate, seeded
+//! shuffling and dropout. The loss is in `loss.rs`.
+//!
+//! A step runs on one of two paths that compute the same function: the fused trainer
+//! (`fused/`: the forward and backward passes written out on f32 buffers, both cores) for
+//! f32 weights — every model this crate builds or reads — and candle's autograd
+//! (`autograd.rs`) for other dtypes; the latter is also the oracle the former is tested
+//! against (`agreement.rs`, and a gradient test in `fused/`). Both draw the shuffles and
+//! dropout masks from one seeded stream in the same order.
 //!
 //! A run works on a copy of the weights and replaces the model's only when every step has
 //! succeeded: a bad argument, a non-finite loss or gradient, or a stop asked by the progress
 //! callback leaves the model exactly as it was. The same samples, options and seed give the
-//! same weights, bit for bit (candle's CPU kernels split work by output, never a sum).
+//! same weights, bit for bit, on any number of cores (the fused trainer splits a batch the
+//! same way whatever the cores, and no product splits a sum between threads).
 
+#[cfg(test)]
+mod agreement;
+mod autograd;
+mod fused;
 #[cfg(test)]
 mod gradcheck;
 mod loss;
@@ -14,17 +26,18 @@ mod loss;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use candle_core::{DType, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::DType;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use fused::{StepError, StepOptions};
 pub use loss::TrainSample;
 use loss::{batch_loss, LossWeights};
 
 use crate::batch::{check_bounds, check_object};
 use crate::error::{Error, Result};
+use crate::flat::{lock, Path};
 use crate::model::Model;
 use crate::network::Mode;
 
@@ -45,9 +58,9 @@ pub struct TrainOptions {
     pub warmup_steps: Option<usize>,
     /// Gradients are scaled down to this global L2 norm when above it.
     pub max_grad_norm: f64,
-    /// Dropout probability (the seed's 0.1).
+    /// Dropout probability.
     pub dropout: f64,
-    /// Weight of the spatial loss (the seed's 0.1).
+    /// Weight of the spatial loss.
     pub spatial_weight: f64,
     /// Weight of the alignment terms (attention and match).
     pub alignment_weight: f64,
@@ -56,8 +69,8 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// LANGUAGE.md's defaults: 20 epochs, learning rate 3e-4, batch 32, seed 1; the seed's
-    /// weight decay 0.01, clipping at 1.0, dropout 0.1, spatial weight 0.1; bounds 500.
+    /// `TRAIN MODEL`'s defaults: 20 epochs, learning rate 3e-4, batch 32, seed 1, weight
+    /// decay 0.01, clipping at 1.0, dropout 0.1, spatial weight 0.1; bounds 500.
     fn default() -> Self {
         TrainOptions {
             epochs: 20,
@@ -192,7 +205,7 @@ pub struct LossReport {
     pub total: f64,
     /// Next-token cross-entropy.
     pub lm: f64,
-    /// Spatial consistency (seed).
+    /// Spatial consistency.
     pub spatial: f64,
     /// Attention alignment of `m_embed`.
     pub attention: f64,
@@ -268,7 +281,19 @@ impl Model {
         &mut self,
         samples: &[TrainSample<'_>],
         options: &TrainOptions,
+        progress: impl FnMut(&TrainProgress) -> ControlFlow<()>,
+    ) -> Result<TrainReport> {
+        self.train_with(samples, options, progress, Path::Fused)
+    }
+
+    /// [`Model::train`] on the chosen path: the fused trainer (`fused/`) for f32 weights,
+    /// else, or when asked, candle's autograd (`autograd.rs`).
+    pub(crate) fn train_with(
+        &mut self,
+        samples: &[TrainSample<'_>],
+        options: &TrainOptions,
         mut progress: impl FnMut(&TrainProgress) -> ControlFlow<()>,
+        path: Path,
     ) -> Result<TrainReport> {
         options.validate()?;
         let tokens = self.check_samples(samples)?;
@@ -281,24 +306,26 @@ impl Model {
         let warmup = options.warmup_steps.unwrap_or(total / 20).min(total);
 
         // Work on copies: the model's own weights stay untouched until the end.
-        let mut vars = Vec::new();
-        let weights = self.weights.map(cfg, |_, t| {
-            let v = Var::from_tensor(&t.copy()?)?;
-            let t = v.as_tensor().clone();
-            vars.push(v);
-            Ok(t)
-        })?;
-        let mut opt = AdamW::new(
-            vars.clone(),
-            ParamsAdamW {
-                lr: options.learning_rate,
-                weight_decay: options.weight_decay,
-                ..ParamsAdamW::default()
-            },
-        )?;
-        let lw = LossWeights {
+        let fused = path == Path::Fused && lock(&self.weights).slices().is_some();
+        let mut trainer = if fused {
+            Trainer::Fused(Box::new(fused::Trainer::new(
+                &self.weights,
+                options.weight_decay,
+            )?))
+        } else {
+            Trainer::Autograd(autograd::Trainer::new(
+                &self.weights,
+                cfg,
+                options.learning_rate,
+                options.weight_decay,
+            )?)
+        };
+        let step_options = StepOptions {
+            dropout: options.dropout,
             spatial: options.spatial_weight,
             alignment: options.alignment_weight,
+            max_grad_norm: options.max_grad_norm,
+            bounds: options.bounds,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let mut order: Vec<usize> = (0..samples.len()).collect();
@@ -314,51 +341,36 @@ impl Model {
                     .iter()
                     .map(|s| tokens.get(s.text).map_or(&[][..], |t| &t[..]))
                     .collect();
-                let parts = batch_loss(
-                    &weights,
-                    cfg,
-                    &self.tokenizer,
-                    &self.text_pe,
-                    &batch,
-                    &toks,
-                    options.bounds,
-                    lw,
-                    &mut Mode::Train {
-                        dropout: options.dropout,
-                        rng: &mut rng,
-                    },
-                )?;
-                let loss = parts.total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                let lr = learning_rate(step, total, warmup, options.learning_rate);
                 step += 1;
-                if !loss.is_finite() {
-                    return Err(Error::Diverged {
+                let (tok, pe) = (&self.tokenizer, &self.text_pe[..]);
+                let outcome = match &mut trainer {
+                    Trainer::Fused(t) => {
+                        t.step(cfg, tok, pe, &batch, &toks, step_options, &mut rng, lr)
+                    }
+                    Trainer::Autograd(t) => {
+                        t.step(cfg, tok, pe, &batch, &toks, step_options, &mut rng, lr)
+                    }
+                };
+                let outcome = outcome.map_err(|e| match e {
+                    StepError::Loss => Error::Diverged {
                         step: step as u64,
                         what: "loss",
-                    });
-                }
-                let mut grads = parts.total.backward()?;
-                clip(&mut grads, &vars, options.max_grad_norm).map_err(|e| match e {
-                    Error::Argument(_) => Error::Diverged {
+                    },
+                    StepError::Gradient => Error::Diverged {
                         step: step as u64,
                         what: "gradient",
                     },
-                    e => e,
+                    StepError::Other(e) => e,
                 })?;
-                opt.set_learning_rate(learning_rate(
-                    step - 1,
-                    total,
-                    warmup,
-                    options.learning_rate,
-                ));
-                opt.step(&grads)?;
-                sum += loss;
-                correct += parts.correct;
-                predictions += parts.predictions;
+                sum += outcome.loss;
+                correct += outcome.correct;
+                predictions += outcome.predictions;
                 let report = TrainProgress {
                     step: step as u64,
                     total_steps: total as u64,
                     epoch,
-                    loss: loss as f32,
+                    loss: outcome.loss as f32,
                 };
                 if progress(&report).is_break() {
                     return Err(Error::Cancelled {
@@ -370,8 +382,10 @@ impl Model {
             epoch_losses.push((sum / per_epoch as f64) as f32);
             accuracy = correct as f32 / predictions.max(1) as f32;
         }
-        drop(opt);
-        let trained = weights.map(cfg, |_, t| Ok(t.copy()?.detach()))?;
+        let trained = match &trainer {
+            Trainer::Fused(t) => t.weights(cfg, &self.device)?,
+            Trainer::Autograd(t) => t.weights(cfg)?,
+        };
         let final_loss = epoch_losses.last().copied().unwrap_or(f32::NAN);
         self.weights = trained;
         self.meta.training_steps = self.meta.training_steps.saturating_add(total as u64);
@@ -386,31 +400,8 @@ impl Model {
     }
 }
 
-/// Scales `grads` so that their global L2 norm is at most `max_norm` (PyTorch's
-/// `clip_grad_norm_`: factor `max_norm / (norm + 1e-6)` when below 1). A non-finite norm is
-/// an `Argument` error (the caller reports divergence).
-fn clip(grads: &mut candle_core::backprop::GradStore, vars: &[Var], max_norm: f64) -> Result<()> {
-    let mut sq = 0f64;
-    for v in vars {
-        if let Some(g) = grads.get(v.as_tensor()) {
-            sq += g
-                .sqr()?
-                .sum_all()?
-                .to_dtype(DType::F64)?
-                .to_scalar::<f64>()?;
-        }
-    }
-    let norm = sq.sqrt();
-    if !norm.is_finite() {
-        return Err(Error::arg("non-finite gradient"));
-    }
-    let factor = max_norm / (norm + 1e-6);
-    if factor < 1.0 {
-        for v in vars {
-            if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), (g * factor)?);
-            }
-        }
-    }
-    Ok(())
+/// The weights being trained, on one of the two paths.
+enum Trainer {
+    Fused(Box<fused::Trainer>),
+    Autograd(autograd::Trainer),
 }

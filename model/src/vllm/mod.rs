@@ -1,4 +1,4 @@
-//! The `.vllm` file (seed section 6.2): magic `VLLM`, version, configuration, tokenizer,
+//! The `.vllm` file: magic `VLLM`, version, configuration, tokenizer,
 //! named weight tensors (f32 or f16), training metadata; every part CRC32-checked. The byte
 //! layout is in docs/FORMATS.md; `read.rs` validates every length against the bytes that
 //! are there before allocating anything, `write.rs` writes the same layout.

@@ -1,0 +1,195 @@
+//! Which segments of a map to merge: pure functions over a summary of its segment list,
+//! shared by the background merger and by commits (when a database merges in commits, or
+//! when the background merger falls behind).
+//!
+//! Two sets of rules, for two situations:
+//! - *While writes go on* ([`while_writing`]), size-tiered, so a row is rewritten
+//!   O(log n) times however the map grows: a segment file more than half dead is
+//!   rewritten alone; the newest [`FAN_IN`] small files (below `large_rows` live rows) of
+//!   about one size merge; large files merge only once more than `max_files` are durable
+//!   (the [`FAN_IN`] adjacent ones holding the fewest live rows), so a bulk load of up to
+//!   that many commits rewrites nothing. Volatile segments are left to commits.
+//! - *Once writes pause* ([`once_quiet`]), toward one segment: the suffix of the segment
+//!   list from the first segment that either holds at most [`RATIO`] times the live rows
+//!   of all the segments after it, or has a tenth of its rows deleted, merges into one
+//!   file (volatile segments included). After a load from empty that is the whole map; a
+//!   map that grows by trickles keeps one large segment and a tail at most an eighth of
+//!   it, and a row is rewritten about [`RATIO`] times per level.
+//!
+//! Segments the field journal names are never chosen while writing (merging one would
+//! force a checkpoint of the field); once quiet the merger folds the journal first.
+
+/// Segments of about one size merged into one while writing.
+pub use crate::index::FAN_IN;
+
+/// Once quiet, a segment is merged with those after it when they hold at least one
+/// [`RATIO`]th of its live rows.
+pub const RATIO: usize = 8;
+
+/// A segment as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seg {
+    /// Rows, dead ones included.
+    pub rows: usize,
+    /// Dead rows.
+    pub dead: usize,
+    /// A segment file (else rows stored as records).
+    pub durable: bool,
+    /// Named by the map's field journal.
+    pub named: bool,
+}
+
+impl Seg {
+    fn live(&self) -> usize {
+        self.rows - self.dead
+    }
+
+    fn mostly_dead(&self) -> bool {
+        self.dead * 2 > self.rows
+    }
+
+    fn worth_rewriting(&self) -> bool {
+        self.dead * 10 > self.rows
+    }
+}
+
+/// The next merge while writes go on (indices into `segs`, ascending), if any. Named
+/// segments are left alone, except that the bound on the count may take them when
+/// `bound_named` (a commit, which then checkpoints the field).
+pub fn while_writing(
+    segs: &[Seg],
+    large_rows: usize,
+    max_files: usize,
+    bound_named: bool,
+) -> Option<Vec<usize>> {
+    let durable: Vec<usize> = (0..segs.len()).filter(|i| segs[*i].durable).collect();
+    let seg = |d: usize| &segs[durable[d]];
+    if let Some(d) = (0..durable.len()).find(|d| seg(*d).mostly_dead() && !seg(*d).named) {
+        return Some(vec![durable[d]]);
+    }
+    let n = durable.len();
+    if n >= FAN_IN {
+        let newest: Vec<&Seg> = (n - FAN_IN..n).map(seg).collect();
+        let largest = newest.iter().map(|s| s.live()).max().unwrap_or(0);
+        if newest[0].live() <= 2 * newest[FAN_IN - 1].live()
+            && largest < large_rows
+            && newest.iter().all(|s| !s.named)
+        {
+            return Some(durable[n - FAN_IN..].to_vec());
+        }
+    }
+    over_bound(segs, max_files, bound_named)
+}
+
+/// Past `max_files` durable segments, the [`FAN_IN`] adjacent ones holding the fewest
+/// live rows (indices into `segs`), among those the journal does not name unless
+/// `named_too`.
+pub fn over_bound(segs: &[Seg], max_files: usize, named_too: bool) -> Option<Vec<usize>> {
+    let durable: Vec<usize> = (0..segs.len()).filter(|i| segs[*i].durable).collect();
+    let n = durable.len();
+    if n <= max_files || n < FAN_IN {
+        return None;
+    }
+    let window = |d: usize| durable[d..d + FAN_IN].iter().map(|i| &segs[*i]);
+    let first = (0..=n - FAN_IN)
+        .filter(|d| named_too || window(*d).all(|s| !s.named))
+        .min_by_key(|d| window(*d).map(Seg::live).sum::<usize>())?;
+    Some(durable[first..first + FAN_IN].to_vec())
+}
+
+/// The merge once writes pause (indices into `segs`, ascending), if any: see the module
+/// header. Named segments may be among them (the journal must be folded first).
+pub fn once_quiet(segs: &[Seg]) -> Option<Vec<usize>> {
+    let n = segs.len();
+    let mut after = 0usize; // live rows of the segments after `i`
+    let mut first = None;
+    for i in (0..n).rev() {
+        let s = &segs[i];
+        if s.worth_rewriting() || (i + 1 < n && s.live() <= RATIO * after) {
+            first = Some(i);
+        }
+        after += s.live();
+    }
+    let first = first?;
+    (n - first >= 2 || segs[first].worth_rewriting()).then(|| (first..n).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(rows: usize, dead: usize) -> Seg {
+        Seg {
+            rows,
+            dead,
+            durable: true,
+            named: false,
+        }
+    }
+
+    #[test]
+    fn quiet_merges_a_load_into_one_segment() {
+        // What tiered merges leave after loads from empty: all of it merges.
+        let loads = [
+            vec![
+                seg(65_536, 0),
+                seg(65_536, 0),
+                seg(65_536, 0),
+                seg(3_392, 0),
+            ],
+            vec![seg(160_000, 0), seg(10_000, 0), seg(10_000, 0)],
+            vec![seg(1000, 0), seg(1000, 0)],
+        ];
+        for segs in loads {
+            assert_eq!(once_quiet(&segs), Some((0..segs.len()).collect()));
+        }
+        // One segment: nothing to do, unless a tenth of it is dead.
+        assert_eq!(once_quiet(&[seg(1_000_000, 0)]), None);
+        assert_eq!(once_quiet(&[seg(1_000_000, 90_000)]), None);
+        assert_eq!(once_quiet(&[seg(1_000_000, 110_000)]), Some(vec![0]));
+        assert_eq!(once_quiet(&[]), None);
+    }
+
+    #[test]
+    fn quiet_keeps_a_large_segment_while_its_tail_is_small() {
+        let segs = [seg(1_000_000, 0), seg(50_000, 0), seg(1_000, 0)];
+        assert_eq!(once_quiet(&segs), None);
+        let segs = [seg(1_000_000, 0), seg(50_000, 0), seg(7_000, 0)];
+        assert_eq!(once_quiet(&segs), Some(vec![1, 2]));
+        let segs = [seg(1_000_000, 0), seg(100_000, 0), seg(30_000, 0)];
+        assert_eq!(once_quiet(&segs), Some(vec![0, 1, 2]));
+        // A large segment with deletions is rewritten with what follows it.
+        let segs = [seg(1_000_000, 200_000), seg(1_000, 0)];
+        assert_eq!(once_quiet(&segs), Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn writing_merges_small_files_of_one_size_and_bounds_the_count() {
+        let small = |n| vec![seg(10_000, 0); n];
+        let writing = |segs: &[Seg]| while_writing(segs, 65_536, 16, false);
+        assert_eq!(writing(&small(3)), None);
+        assert_eq!(writing(&small(4)), Some(vec![0, 1, 2, 3]));
+        let mut named = small(4);
+        named[3].named = true;
+        assert_eq!(writing(&named), None);
+        // Large files only past the bound: the four adjacent with the fewest live rows.
+        let mut large = vec![seg(100_000, 0); 17];
+        assert_eq!(writing(&large[..16]), None);
+        large[5].dead = 40_000;
+        assert_eq!(writing(&large), Some(vec![2, 3, 4, 5]));
+        // Named ones only when asked.
+        large[3].named = true;
+        assert_eq!(writing(&large), Some(vec![4, 5, 6, 7]));
+        assert_eq!(
+            while_writing(&large, 65_536, 16, true),
+            Some(vec![2, 3, 4, 5])
+        );
+        // A mostly dead file alone, first.
+        large[9].dead = 60_000;
+        assert_eq!(writing(&large), Some(vec![9]));
+        // Volatile segments are the commits' business.
+        let mut mixed = small(4);
+        mixed[3].durable = false;
+        assert_eq!(writing(&mixed), None);
+    }
+}
