@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import tensormap  # noqa: E402
+from tensormap import _tensormap as native  # noqa: E402
 from reference_numpy import ReferenceTensorMap3D  # noqa: E402
 from tensormap.compat import TensorMap3D  # noqa: E402
 
@@ -89,15 +90,18 @@ def compat_vs_reference(n, queries):
     def ours_embed_all():
         for i in range(n):
             ours.embed_object(positions[i], embeddings[i], types[i])
-        # Every object stored, and the field updated (a bulk insert's field update runs
-        # on a thread of its own after the commit; a read of the field waits for it).
+        # Every object stored, the field updated (a bulk insert's field update runs on a
+        # thread of its own after the commit; a read of the field waits for it) and the
+        # background merger done: all the work of storing them, inside the figure.
         ours.query_region((0, 0, 0), 1)
+        native._wait_for_merges(ours._db)
 
     ours_embed = once(ours_embed_all)
     rows.append((f"embed_object × {n:,} (one call per object, then stored)", reference_embed, ours_embed))
 
     bulk = TensorMap3D(name="bulk")
-    bulk_embed = once(lambda: (bulk.embed_objects(positions, embeddings, types), bulk.query_region((0, 0, 0), 1)))
+    bulk_embed = once(lambda: (bulk.embed_objects(positions, embeddings, types), bulk.query_region((0, 0, 0), 1),
+                               native._wait_for_merges(bulk._db)))
     rows.append((f"the same {n:,} objects, compat `embed_objects` (one bulk call)", reference_embed, bulk_embed))
 
     rng = np.random.default_rng(2)

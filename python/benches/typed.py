@@ -15,7 +15,8 @@ the same process:
 - the insert itself: objects/s.
 
 Background work of the engine (a bulk insert's field update, which runs on its own
-thread after the commit) is waited for before the reads are timed, and timed on its own.
+thread after the commit, and the background merger's merges) is waited for before the
+reads are timed, and timed on its own.
 
     cd python && maturin build --release --locked -o dist && pip install dist/tensormap-*.whl
     python benches/typed.py            # ≈ 1 minute; --quick: 100k objects
@@ -79,8 +80,10 @@ def data(n, seed=3):
 
 
 def wait_for_field(db):
-    """Reads one cell of the field: returns once a bulk insert's field update is done."""
+    """Returns once a bulk insert's background work is done: the field update (a read of
+    one cell waits for it) and the merges of the engine's background merger."""
     db.voxels("scene", [0.0, 0.0, 0.0], 1.0)
+    native._wait_for_merges(db)
 
 
 def small_reads(db, n, out):
@@ -212,7 +215,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n## db.insert of {n:,} objects × {CHANNELS} from NumPy (one call, durable on disk)")
-    print("| database | insert | objects/s | then the field update (background) |")
+    print("| database | insert | objects/s | then the background work (field update, merges) |")
     print("|---|---|---|---|")
     for where, (insert, field, *_rest) in results:
         print(f"| {where} | {wc(insert)} | {n / insert[0] / 1e6:.2f}M ({n / insert[1] / 1e6:.2f}M) | {wc(field)} |")

@@ -166,3 +166,12 @@ fn sum(v: &[f32]) -> f64 {
     let tail: f32 = blocks.remainder().iter().sum();
     acc.iter().map(|a| f64::from(*a)).sum::<f64>() + f64::from(tail)
 }
+
+/// Waits until the engine's background merges of `db` are done (so that a bench times its
+/// reads alone on the CPU).
+#[pyfunction]
+pub fn _wait_for_merges(py: Python<'_>, db: &PyDatabase) -> PyResult<()> {
+    let db = db.db()?;
+    py.detach(|| db.wait_for_merges());
+    Ok(())
+}
