@@ -10,17 +10,16 @@
 
 use std::sync::Arc;
 
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
+use numpy::{IntoPyArray, PyArrayMethods};
 use parking_lot::RwLock;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
-use tensormap::{
-    Candidates, Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value,
-};
+use tensormap::{Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
+use crate::reads::{self, Among};
 use crate::result::PyQueryResult;
 use crate::svg::Svg;
 
@@ -43,7 +42,7 @@ impl PyDatabase {
         }
     }
 
-    fn db(&self) -> PyResult<Arc<tensormap::Database>> {
+    pub(crate) fn db(&self) -> PyResult<Arc<tensormap::Database>> {
         self.inner.read().clone().ok_or_else(error::closed)
     }
 
@@ -59,6 +58,32 @@ impl PyDatabase {
     }
 }
 
+/// Where `attention` looks, from its keyword arguments.
+pub(crate) fn among(
+    center: Option<&Bound<'_, PyAny>>,
+    radius: Option<f64>,
+    ids: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Among> {
+    let region = match (center, radius) {
+        (Some(c), Some(r)) => Some((point(c, "center")?, r as f32)),
+        (None, None) => None,
+        _ => {
+            return Err(PyTypeError::new_err(
+                "attention takes center and radius together",
+            ))
+        }
+    };
+    let ids = ids.map(|i| strings(i, "ids")).transpose()?;
+    match (region, ids) {
+        (Some(_), Some(_)) => Err(PyTypeError::new_err(
+            "attention takes either center and radius, or ids",
+        )),
+        (Some((c, r)), None) => Ok(Among::Within(c, r)),
+        (None, Some(ids)) => Ok(Among::Ids(ids)),
+        (None, None) => Ok(Among::All),
+    }
+}
+
 /// `ids`, one str per object.
 fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     if obj.is_instance_of::<PyString>() {
@@ -66,19 +91,22 @@ fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
             "{what} must be a sequence of str, found a single str"
         )));
     }
-    obj.extract::<Vec<String>>().map_err(|_| {
+    let bad = || {
         PyTypeError::new_err(format!(
             "{what} must be a sequence of str, found {}",
             type_name(obj)
         ))
-    })
-}
-
-/// A read call's answer: ids and one float32 per id.
-fn ids_and_values<'py>(py: Python<'py>, hits: Vec<(String, f32)>) -> PyResult<Bound<'py, PyTuple>> {
-    let (ids, values): (Vec<String>, Vec<f32>) = hits.into_iter().unzip();
-    let values: Bound<'py, PyArray1<f32>> = values.into_pyarray(py);
-    PyTuple::new(py, [PyList::new(py, ids)?.into_any(), values.into_any()])
+    };
+    // A list (the common case): each item read in place, one copy into its String.
+    if let Ok(list) = obj.cast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            let s = item.cast::<PyString>().map_err(|_| bad())?;
+            out.push(s.to_cow()?.into_owned());
+        }
+        return Ok(out);
+    }
+    obj.extract::<Vec<String>>().map_err(|_| bad())
 }
 
 #[pymethods]
@@ -329,24 +357,9 @@ impl PyDatabase {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let db = self.db()?;
         let c = point(center, "center")?;
-        let hits = py
-            .detach(|| {
-                db.read_map(map, |view| {
-                    let mut hits: Vec<(String, f32)> = view
-                        .within(c, radius as f32)?
-                        .into_iter()
-                        .map(|o| {
-                            let p = o.position();
-                            let d2: f32 = (0..3).map(|a| (p[a] - c[a]) * (p[a] - c[a])).sum();
-                            (o.id().to_string(), d2.sqrt())
-                        })
-                        .collect();
-                    hits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-                    Ok(hits)
-                })
-            })
-            .map_err(error::engine)?;
-        ids_and_values(py, hits)
+        py.detach(|| reads::within(&db, map, c, radius as f32))
+            .map_err(error::engine)?
+            .into_py_tuple(py)
     }
 
     /// The `k` objects of `map` nearest `point`, from the R-tree: `(ids, distances)`,
@@ -360,18 +373,9 @@ impl PyDatabase {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let db = self.db()?;
         let p = crate::convert::point(point, "point")?;
-        let hits = py
-            .detach(|| {
-                db.read_map(map, |view| {
-                    Ok(view
-                        .nearest(p, k)?
-                        .into_iter()
-                        .map(|(o, d)| (o.id().to_string(), d))
-                        .collect::<Vec<_>>())
-                })
-            })
-            .map_err(error::engine)?;
-        ids_and_values(py, hits)
+        py.detach(|| reads::nearest(&db, map, p, k))
+            .map_err(error::engine)?
+            .into_py_tuple(py)
     }
 
     /// Scaled dot-product attention of `query` (channels values) over the objects of
@@ -393,42 +397,10 @@ impl PyDatabase {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let db = self.db()?;
         let q = floats_1d(query, "query")?;
-        let region = match (center, radius) {
-            (Some(c), Some(r)) => Some((point(c, "center")?, r as f32)),
-            (None, None) => None,
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "attention takes center and radius together",
-                ))
-            }
-        };
-        let ids = ids.map(|i| strings(i, "ids")).transpose()?;
-        if region.is_some() && ids.is_some() {
-            return Err(PyTypeError::new_err(
-                "attention takes either center and radius, or ids",
-            ));
-        }
-        let hits = py
-            .detach(|| {
-                db.read_map(map, |view| {
-                    let refs: Vec<&str> = ids.iter().flatten().map(String::as_str).collect();
-                    let candidates = match (&region, &ids) {
-                        (Some((center, radius)), _) => Candidates::Within {
-                            center: *center,
-                            radius: *radius,
-                        },
-                        (None, Some(_)) => Candidates::Ids(&refs),
-                        (None, None) => Candidates::All,
-                    };
-                    Ok(view
-                        .attention(&q, candidates, k)?
-                        .into_iter()
-                        .map(|(o, w)| (o.id().to_string(), w))
-                        .collect::<Vec<_>>())
-                })
-            })
-            .map_err(error::engine)?;
-        ids_and_values(py, hits)
+        let among = among(center, radius, ids)?;
+        py.detach(|| reads::attention(&db, map, &q, &among, k))
+            .map_err(error::engine)?
+            .into_py_tuple(py)
     }
 
     /// The occupied cells of `map`'s voxel field whose centre is within `radius` of

@@ -4,9 +4,12 @@
 //! The pure-Python part of the package (python/tensormap/) re-exports these classes, adds
 //! `connect` and `tensormap.compat.TensorMap3D` (the prototype's API on the engine).
 
+mod bench;
+mod compat;
 mod convert;
 mod database;
 mod error;
+mod reads;
 mod result;
 mod svg;
 
@@ -28,6 +31,15 @@ fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Transaction>()?;
     m.add_class::<result::PyQueryResult>()?;
     m.add_class::<svg::Svg>()?;
+    m.add_class::<compat::ObjectBuffer>()?;
+    m.add_function(wrap_pyfunction!(compat::_field_values, m)?)?;
+    m.add_function(wrap_pyfunction!(compat::_region, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_within, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_nearest, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_attention, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_execute, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_read_bound, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_wait_for_merges, m)?)?;
     m.add("Error", py.get_type::<error::Error>())?;
     m.add("QueryError", py.get_type::<error::QueryError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -4,7 +4,7 @@
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use tensormap::{QueryResult, Value};
 
 use crate::convert::value_to_py;
@@ -96,34 +96,42 @@ fn kind_of<'a>(values: impl Iterator<Item = &'a Value>) -> (Kind, bool) {
     (kind, nulls)
 }
 
-/// One column as a NumPy array, and its null mask when it has NULLs.
+/// One column of a result in one flat buffer (or Python objects where the values have no
+/// common type), with its null mask when it has NULLs. `fetchnumpy` and `to_arrow` both
+/// start here: a new column type is one more variant.
+enum Column {
+    /// float64, NaN for NULL.
+    Numbers(Vec<f64>),
+    /// Without NULLs.
+    Bools(Vec<bool>),
+    /// Vectors of one width, without NULLs: `rows × width` float32, row-major.
+    Vectors(Vec<f32>, usize),
+    /// UTF-8 text: row `i` is `data[offsets[i]..offsets[i + 1]]` ("" for NULL).
+    Text { offsets: Vec<i64>, data: Vec<u8> },
+    /// Python values (vectors as float32 arrays), None for NULL.
+    Objects(Vec<Py<PyAny>>),
+}
+
+/// Column `c` of `rows`, and its null mask when it has NULLs.
 fn column<'py>(
     py: Python<'py>,
     rows: &[Vec<Value>],
     c: usize,
-) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)> {
+) -> PyResult<(Column, Option<Vec<bool>>)> {
     let values = || rows.iter().map(move |r| r.get(c).unwrap_or(&Value::Null));
     let (kind, has_nulls) = kind_of(values());
-    let mask = if has_nulls {
-        let m: Vec<bool> = values().map(|v| matches!(v, Value::Null)).collect();
-        Some(m.into_pyarray(py).into_any())
-    } else {
-        None
-    };
-    let np = py.import("numpy")?;
-    let array = match kind {
-        Kind::Number | Kind::Empty => {
-            let v: Vec<f64> = values()
+    let mask = has_nulls.then(|| values().map(|v| matches!(v, Value::Null)).collect());
+    let column = match kind {
+        Kind::Number | Kind::Empty => Column::Numbers(
+            values()
                 .map(|v| match v {
                     Value::Number(n) => *n,
                     _ => f64::NAN,
                 })
-                .collect();
-            v.into_pyarray(py).into_any()
-        }
+                .collect(),
+        ),
         Kind::Bool if !has_nulls => {
-            let v: Vec<bool> = values().map(|v| matches!(v, Value::Bool(true))).collect();
-            v.into_pyarray(py).into_any()
+            Column::Bools(values().map(|v| matches!(v, Value::Bool(true))).collect())
         }
         Kind::Vector(width) if !has_nulls => {
             let mut flat = Vec::with_capacity(rows.len().saturating_mul(width));
@@ -132,26 +140,229 @@ fn column<'py>(
                     flat.extend_from_slice(x);
                 }
             }
-            let a: Bound<'py, PyArray1<f32>> = flat.into_pyarray(py);
-            a.reshape([rows.len(), width])?.into_any()
+            Column::Vectors(flat, width)
         }
-        _ => {
-            // Text, NULL-bearing bools and vectors, mixed columns: an object array of the
-            // Python values (vectors as float32 arrays).
-            let items = values()
-                .map(|v| match v {
-                    Value::Vector(x) => Ok(x.to_vec().into_pyarray(py).into_any()),
-                    other => value_to_py(py, other),
-                })
-                .collect::<PyResult<Vec<_>>>()?;
-            let out = np.call_method1("empty", (items.len(), "object"))?;
-            for (i, item) in items.into_iter().enumerate() {
-                out.set_item(i, item)?;
+        Kind::Text => {
+            let mut offsets = Vec::with_capacity(rows.len() + 1);
+            let mut data = Vec::new();
+            offsets.push(0);
+            for v in values() {
+                if let Value::Text(t) = v {
+                    data.extend_from_slice(t.as_bytes());
+                }
+                offsets.push(data.len() as i64);
             }
-            out
+            Column::Text { offsets, data }
         }
+        _ => Column::Objects(
+            values()
+                .map(|v| match v {
+                    Value::Vector(x) => Ok(x.to_vec().into_pyarray(py).into_any().unbind()),
+                    other => value_to_py(py, other).map(Bound::unbind),
+                })
+                .collect::<PyResult<Vec<_>>>()?,
+        ),
     };
-    Ok((array, mask))
+    Ok((column, mask))
+}
+
+/// Builds one column a value at a time, for `columns`' single pass over the rows. It gives
+/// up (`Kind::Mixed`) where the values have no common flat type, and the column is then
+/// built by `column`.
+struct Builder {
+    kind: Kind,
+    nulls: Vec<bool>,
+    any_null: bool,
+    numbers: Vec<f64>,
+    bools: Vec<bool>,
+    floats: Vec<f32>,
+    offsets: Vec<i64>,
+    data: Vec<u8>,
+}
+
+impl Builder {
+    fn new(rows: usize) -> Self {
+        Builder {
+            kind: Kind::Empty,
+            nulls: Vec::with_capacity(rows),
+            any_null: false,
+            numbers: Vec::new(),
+            bools: Vec::new(),
+            floats: Vec::new(),
+            offsets: vec![0],
+            data: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, v: &Value) {
+        if self.kind == Kind::Mixed {
+            return;
+        }
+        if matches!(v, Value::Null) {
+            self.nulls.push(true);
+            self.any_null = true;
+            match self.kind {
+                // Numbers hold NaN for NULL; until the kind is known, so do leading NULLs.
+                Kind::Empty | Kind::Number => self.numbers.push(f64::NAN),
+                Kind::Text => self.offsets.push(self.data.len() as i64),
+                // Bools and vectors with NULLs: an object array.
+                _ => self.kind = Kind::Mixed,
+            }
+            return;
+        }
+        self.nulls.push(false);
+        let k = match v {
+            Value::Number(_) | Value::Null => Kind::Number,
+            Value::Bool(_) => Kind::Bool,
+            Value::Text(_) => Kind::Text,
+            Value::Vector(x) => Kind::Vector(x.len()),
+        };
+        if self.kind == Kind::Empty {
+            let leading = self.numbers.len();
+            match k {
+                Kind::Number => {}
+                Kind::Text => {
+                    self.numbers.clear();
+                    self.offsets.resize(leading + 1, 0);
+                }
+                _ if leading > 0 => {
+                    self.kind = Kind::Mixed;
+                    return;
+                }
+                _ => {}
+            }
+            self.kind = k;
+        } else if self.kind != k {
+            self.kind = Kind::Mixed;
+            return;
+        }
+        match v {
+            Value::Number(n) => self.numbers.push(*n),
+            Value::Bool(b) => self.bools.push(*b),
+            Value::Text(t) => {
+                self.data.extend_from_slice(t.as_bytes());
+                self.offsets.push(self.data.len() as i64);
+            }
+            Value::Vector(x) => self.floats.extend_from_slice(x),
+            Value::Null => {}
+        }
+    }
+
+    fn finish(
+        self,
+        py: Python<'_>,
+        rows: &[Vec<Value>],
+        c: usize,
+    ) -> PyResult<(Column, Option<Vec<bool>>)> {
+        let mask = self.any_null.then_some(self.nulls);
+        Ok(match self.kind {
+            Kind::Mixed => return column(py, rows, c),
+            Kind::Empty | Kind::Number => (Column::Numbers(self.numbers), mask),
+            Kind::Bool => (Column::Bools(self.bools), mask),
+            Kind::Text => (
+                Column::Text {
+                    offsets: self.offsets,
+                    data: self.data,
+                },
+                mask,
+            ),
+            Kind::Vector(width) => (Column::Vectors(self.floats, width), mask),
+        })
+    }
+}
+
+/// Every column of `rows` (`count` of them), built in one pass over the rows.
+fn build_columns(
+    py: Python<'_>,
+    rows: &[Vec<Value>],
+    count: usize,
+) -> PyResult<Vec<(Column, Option<Vec<bool>>)>> {
+    let mut builders: Vec<Builder> = (0..count).map(|_| Builder::new(rows.len())).collect();
+    for row in rows {
+        for (c, b) in builders.iter_mut().enumerate() {
+            b.push(row.get(c).unwrap_or(&Value::Null));
+        }
+    }
+    builders
+        .into_iter()
+        .enumerate()
+        .map(|(c, b)| b.finish(py, rows, c))
+        .collect()
+}
+
+impl Column {
+    /// As NumPy: float64, bool, a 2-D float32 array `(rows, width)`, or an object array
+    /// (text as str, NULL as None).
+    fn into_numpy<'py>(
+        self,
+        py: Python<'py>,
+        rows: usize,
+        mask: Option<&[bool]>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            Column::Numbers(v) => v.into_pyarray(py).into_any(),
+            Column::Bools(v) => v.into_pyarray(py).into_any(),
+            Column::Vectors(flat, width) => {
+                let a: Bound<'py, PyArray1<f32>> = flat.into_pyarray(py);
+                a.reshape([rows, width])?.into_any()
+            }
+            Column::Text { offsets, data } => {
+                let none = py.None();
+                let items = (0..rows)
+                    .map(|i| {
+                        if mask.is_some_and(|m| m[i]) {
+                            return Ok(none.clone_ref(py));
+                        }
+                        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                        let text = std::str::from_utf8(&data[a..b])
+                            .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+                        Ok(PyString::new(py, text).into_any().unbind())
+                    })
+                    .collect::<PyResult<Vec<Py<PyAny>>>>()?;
+                items.into_pyarray(py).into_any()
+            }
+            Column::Objects(items) => items.into_pyarray(py).into_any(),
+        })
+    }
+
+    /// For `tensormap._arrow.table`: `(kind, arrays...)` with kind `numpy` (one array),
+    /// `text` (int32 or int64 offsets and uint8 data: the buffers of Arrow's string or
+    /// large_string) or `objects`.
+    fn into_arrow_parts<'py>(self, py: Python<'py>, rows: usize) -> PyResult<Bound<'py, PyTuple>> {
+        match self {
+            Column::Text { offsets, data } => {
+                // Arrow's `string` (int32 offsets) when the text fits, else `large_string`.
+                let offsets = if i32::try_from(data.len()).is_ok() {
+                    let small: Vec<i32> = offsets.iter().map(|o| *o as i32).collect();
+                    small.into_pyarray(py).into_any()
+                } else {
+                    offsets.into_pyarray(py).into_any()
+                };
+                PyTuple::new(
+                    py,
+                    [
+                        "text".into_pyobject(py)?.into_any(),
+                        offsets,
+                        data.into_pyarray(py).into_any(),
+                    ],
+                )
+            }
+            Column::Objects(items) => PyTuple::new(
+                py,
+                [
+                    "objects".into_pyobject(py)?.into_any(),
+                    items.into_pyarray(py).into_any(),
+                ],
+            ),
+            other => PyTuple::new(
+                py,
+                [
+                    "numpy".into_pyobject(py)?.into_any(),
+                    other.into_numpy(py, rows, None)?,
+                ],
+            ),
+        }
+    }
 }
 
 #[pymethods]
@@ -234,9 +445,9 @@ impl PyQueryResult {
     /// float64 array.)
     fn fetchnumpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        for (c, name) in self.columns.iter().enumerate() {
-            let (array, _) = column(py, &self.rows, c)?;
-            out.set_item(name, array)?;
+        let built = build_columns(py, &self.rows, self.columns.len())?;
+        for (name, (col, mask)) in self.columns.iter().zip(built) {
+            out.set_item(name, col.into_numpy(py, self.rows.len(), mask.as_deref())?)?;
         }
         Ok(out)
     }
@@ -245,9 +456,10 @@ impl PyQueryResult {
     /// text as string, vectors of one width as `fixed_size_list<float32>`, NULL as null.
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let columns = PyList::empty(py);
-        for (c, name) in self.columns.iter().enumerate() {
-            let (array, mask) = column(py, &self.rows, c)?;
-            columns.append((name, array, mask))?;
+        let built = build_columns(py, &self.rows, self.columns.len())?;
+        for (name, (col, mask)) in self.columns.iter().zip(built) {
+            let mask = mask.map(|m| m.into_pyarray(py));
+            columns.append((name, col.into_arrow_parts(py, self.rows.len())?, mask))?;
         }
         let helper = py.import("tensormap._arrow").map_err(|e| {
             PyTypeError::new_err(format!("to_arrow needs pyarrow (pip install pyarrow): {e}"))

@@ -1,15 +1,32 @@
-"""Builds a pyarrow Table from the NumPy columns of a result (used by ``Result.to_arrow``).
+"""Builds a pyarrow Table from the columns of a result (used by ``Result.to_arrow``).
 
-Vectors of one width (2-D float32 arrays) become ``fixed_size_list<float32>``; a NULL mask,
-when a column has one, becomes Arrow nulls.
+Each column comes as ``(kind, arrays...)``: ``("numpy", array)`` — float64, bool, or a 2-D
+float32 array for vectors of one width, which becomes ``fixed_size_list<float32>`` —,
+``("text", offsets, data)`` — the offsets (int32, or int64 past 2 GiB of text) and UTF-8
+bytes of a ``string`` (``large_string``) array, wrapped without a copy — or ``("objects", array)`` for values of mixed types. A NULL
+mask, when a column has one, becomes Arrow nulls.
 """
 
 import numpy as np
 import pyarrow as pa
 
 
-def _array(values, mask):
-    if values.dtype == object:
+def _validity(mask):
+    """An Arrow validity bitmap (1 = valid) from a NumPy null mask."""
+    return pa.py_buffer(np.packbits(~mask, bitorder="little"))
+
+
+def _array(parts, mask):
+    kind = parts[0]
+    if kind == "text":
+        offsets, data = parts[1], parts[2]
+        validity = None if mask is None else _validity(mask)
+        kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+        return pa.Array.from_buffers(
+            kind, len(offsets) - 1, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+    values = parts[1]
+    if kind == "objects":
         items = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
         return pa.array(items)
     if values.ndim == 2:
@@ -21,7 +38,7 @@ def _array(values, mask):
 
 
 def table(columns):
-    """``columns``: a list of ``(name, numpy array, null mask or None)``."""
+    """``columns``: a list of ``(name, parts, null mask or None)``."""
     names = [name for name, _, _ in columns]
-    arrays = [_array(values, mask) for _, values, mask in columns]
+    arrays = [_array(parts, mask) for _, parts, mask in columns]
     return pa.table(arrays, names=names)

@@ -15,6 +15,15 @@ Differences from the prototype, each deliberate:
   sphere of radius 100 covers the whole grid; here it covers 100 world units (6.4 cells).
 - ``save`` writes a NumPy ``.npz`` archive (the settings and every object), not a torch
   checkpoint; ``load`` re-embeds the objects, which gives the same field.
+- ``query_region`` returns its indices as a ``CellList``: a read-only sequence of ``(x, y,
+  z)`` tuples that behaves as the prototype's list does (``len``, indexing and slicing,
+  iteration, ``in``, equality with a list of tuples, ``list(cells)`` for a real list) but
+  holds the cells as one int64 array (``cells.array``, also what ``np.asarray(cells)``
+  gives), so no tuple is built unless one is asked for. ``spatial_attention`` over a
+  ``CellList`` that ``query_region`` returned reuses the values read with it when the map
+  has not changed since through this instance (an embed, or ``tm.db`` handed out: a write
+  through another connection you keep yourself is not seen by a region read before it);
+  over any other list of cells it reads them from the field.
 - ``embed_object`` checks its arguments at once (raising ``tensormap.Error`` as the engine
   would) but stores objects in batches: up to ``batch_size`` objects wait in the instance
   and are inserted in one transaction (the engine's bulk path) before anything reads the
@@ -22,11 +31,13 @@ Differences from the prototype, each deliberate:
   in its own transaction as it is embedded.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from ._tensormap import Error, connect
+from ._tensormap import _field_values, _ObjectBuffer, _region, connect
 
-__all__ = ["TensorMap3D"]
+__all__ = ["CellList", "TensorMap3D"]
 
 
 def _quote(name):
@@ -54,7 +65,7 @@ class TensorMap3D:
         bounds=500.0,
         sigma=2.0,
         splat_radius=3,
-        batch_size=4096,
+        batch_size=65536,
     ):
         dimensions = tuple(int(d) for d in dimensions)
         if len(dimensions) != 3 or len(set(dimensions)) != 1:
@@ -65,8 +76,6 @@ class TensorMap3D:
         self._db = connect() if db is None else db
         self.name = name
         self.batch_size = max(1, int(batch_size))
-        # Objects embedded but not stored yet: ids, types, positions, features.
-        self._pending = ([], [], [], [])
         self._db.create_map(
             name,
             resolution=dimensions[0],
@@ -75,11 +84,13 @@ class TensorMap3D:
             sigma=sigma,
             splat_radius=splat_radius,
         )
+        # Objects embedded but not stored yet, checked (native: one call per object).
+        self._pending = _ObjectBuffer(self._db, name)
         # Objects embedded: the prototype numbers ids by it (``f"{type}_{n}"``).
         self._count = 0
-        # The last region returned by query_region, so spatial_attention on it reads no
-        # field again: (indices list, patches).
-        self._last_region = None
+        # Bumped whenever the map may change (an embed, or ``db`` handed out): a CellList's
+        # values are reused only at the version they were read at.
+        self._version = 0
 
     # -- the prototype's API ----------------------------------------------------------
 
@@ -87,31 +98,30 @@ class TensorMap3D:
     def db(self):
         """The ``tensormap.Database`` holding the map (pending objects stored first)."""
         self.flush()
+        # The caller may write through it: regions read before are not reused.
+        self._version += 1
+        return self._db
+
+    def _read(self):
+        """The database, with every embedded object stored (for the class's own reads)."""
+        if len(self._pending):
+            self._pending.insert(self._db)
         return self._db
 
     def flush(self):
         """Stores the objects embedded since the last flush, in one transaction."""
-        ids, types, positions, features = self._pending
-        if not ids:
-            return
-        self._pending = ([], [], [], [])
-        self._db.insert(self.name, ids, types, np.stack(positions), np.stack(features))
+        if len(self._pending):
+            self._pending.insert(self._db)
 
     def embed_object(self, position, features, object_type):
         """Embed a 3D object into the tensor field; returns its id ``"{type}_{n}"``."""
-        position = np.asarray(position, dtype=np.float32).reshape(-1)
-        features = np.asarray(features, dtype=np.float32).reshape(-1)
         obj_id = f"{object_type}_{self._count}"
-        self._check(obj_id, position, features)
-        ids, types, positions, feats = self._pending
-        ids.append(obj_id)
-        types.append(str(object_type))
-        positions.append(position)
-        feats.append(features)
+        pending = self._pending
+        pending.push(obj_id, str(object_type), position, features)
         self._count += 1
-        self._last_region = None
-        if len(ids) >= self.batch_size:
-            self.flush()
+        self._version += 1
+        if len(pending) >= self.batch_size:
+            pending.insert(self._db)
         return obj_id
 
     def embed_objects(self, positions, features, object_types):
@@ -121,9 +131,9 @@ class TensorMap3D:
         n = len(positions)
         types = [object_types] * n if isinstance(object_types, str) else list(object_types)
         ids = [f"{t}_{self._count + i}" for i, t in enumerate(types)]
-        self.db.insert(self.name, ids, types, positions, features)
+        self._read().insert(self.name, ids, types, positions, features)
         self._count += n
-        self._last_region = None
+        self._version += 1
         return ids
 
     def query_region(self, center, radius):
@@ -131,28 +141,30 @@ class TensorMap3D:
 
         Returns ``(patches, indices)``: ``indices`` the grid cells ``(x, y, z)`` whose
         distance (in cells) from the centre's cell is at most the radius (in cells), in the
-        prototype's order (x, then y, then z); ``patches`` a float32 array ``(len(indices),
-        channels)`` of their values (zeros where nothing is embedded).
+        prototype's order (x, then y, then z), as a ``CellList`` (a sequence of tuples, see
+        the module's docstring); ``patches`` a float32 array ``(len(indices), channels)`` of
+        their values (zeros where nothing is embedded).
         """
-        cells = self._sphere_cells(center, radius)
+        grid = self._world_to_grid(center)
+        r = float(radius) * self._grid_scale()
         # The region is the cells whose centres lie within r cells of the centre cell's
         # centre: one engine sphere query of that radius (a hair more, for rounding).
         size = self._cell_size()
-        c = np.asarray(self._world_to_grid(center), dtype=np.float64)
-        middle = -self.bounds + (c + 0.5) * size
-        reach = float(radius) * self._grid_scale() * size * (1 + 1e-6) + 1e-6 * size
-        patches = self._values_at(cells, middle, reach)
-        indices = list(map(tuple, cells.tolist()))
-        self._last_region = (indices, patches)
-        return patches, indices
+        middle = [-self.bounds + (g + 0.5) * size for g in grid]
+        reach = r * size * (1 + 1e-6) + 1e-6 * size
+        cells, patches, kept = _region(self._read(), self.name, grid, r, middle, reach)
+        # The CellList keeps its own copy of the values: the caller may change `patches`.
+        return patches, CellList(cells, kept, self, self._version)
 
     def spatial_attention(self, query_embedding, region_indices):
         """Attention weights over a region: ``softmax(q · v / sqrt(channels))`` over the
         values ``v`` of the cells ``region_indices``."""
-        if self._last_region is not None and region_indices is self._last_region[0]:
-            values = self._last_region[1]
+        if isinstance(region_indices, CellList):
+            values = region_indices._values_for(self)
+            if values is None:
+                values = _field_values(self._read(), self.name, region_indices._cells)
         else:
-            values = self._values_at(np.asarray(region_indices, dtype=np.int64).reshape(-1, 3))
+            values = _field_values(self._read(), self.name, region_indices)
         q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
         if q.shape[0] != self.channels:
             raise ValueError(f"query_embedding has {q.shape[0]} values, the map has {self.channels} channels")
@@ -231,14 +243,14 @@ class TensorMap3D:
         """The dense field, a float32 array ``(1, X, Y, Z, channels)`` as in the prototype."""
         n = self.dimensions[0]
         field = np.zeros((1, n, n, n, self.channels), dtype=np.float32)
-        cells, values = self.db.voxels(self.name, [0.0, 0.0, 0.0], self.bounds * 2.0)
+        cells, values = self._read().voxels(self.name, [0.0, 0.0, 0.0], self.bounds * 2.0)
         if len(cells):
             field[0, cells[:, 0], cells[:, 1], cells[:, 2]] = values
         return field
 
     def __len__(self):
         """Objects in the map."""
-        return int(self.db.execute(f"SELECT COUNT(*) FROM {_quote(self.name)}").fetchone()[0])
+        return int(self._read().execute(f"SELECT COUNT(*) FROM {_quote(self.name)}").fetchone()[0])
 
     def __repr__(self):
         return f"<tensormap.compat.TensorMap3D {self.name!r} {self.dimensions} x {self.channels}>"
@@ -258,74 +270,64 @@ class TensorMap3D:
         n = self.dimensions[0]
         return 0 <= x < n and 0 <= y < n and 0 <= z < n
 
-    def _check(self, obj_id, position, features):
-        """The engine's rules for an object (docs/LANGUAGE.md, "Objects"), checked before it is
-        buffered."""
-        # One reduction per array: a NaN fails `<=` as an infinity or a large value does.
-        if position.shape != (3,) or not np.abs(position).max() <= self.bounds:
-            raise Error(
-                f"object '{obj_id}': position {position.tolist()} must be 3 finite numbers "
-                f"inside the bounds [-{self.bounds:g}, {self.bounds:g}]"
-            )
-        if features.shape != (self.channels,):
-            raise Error(
-                f"object '{obj_id}': embedding has {features.size} values, the map has "
-                f"{self.channels} channels"
-            )
-        if not np.abs(features).max() <= 1e15:
-            raise Error(f"object '{obj_id}': embedding has a value that is not finite or above 1e15")
-
     def _cell_size(self):
         return 2.0 * self.bounds / self.dimensions[0]
 
-    def _sphere_cells(self, center, radius):
-        """The prototype's region: cells within ``radius`` (converted to cells) of the centre's
-        cell, clipped to the grid, in x, y, z order; an int64 array ``(m, 3)``."""
-        n = self.dimensions[0]
-        c = np.asarray(self._world_to_grid(center), dtype=np.int64)
-        cells = c + self._stencil(float(radius) * self._grid_scale())
-        # Adding c keeps the stencil's x, y, z order; clipping to the grid keeps it too.
-        inside = np.all((cells >= 0) & (cells < n), axis=1)
-        return cells if inside.all() else cells[inside]
 
-    def _stencil(self, r):
-        """The offsets ``d`` with ``|d| <= r`` (cells), in x, y, z order; kept per radius."""
-        cache = self.__dict__.setdefault("_stencils", {})
-        offsets = cache.get(r)
-        if offsets is None:
-            reach = int(np.floor(r))
-            d = np.arange(-reach, reach + 1)
-            x, y, z = np.meshgrid(d, d, d, indexing="ij")
-            offsets = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
-            offsets = offsets[(offsets**2).sum(axis=1) <= r * r]
-            if len(cache) >= 64:
-                cache.clear()
-            cache[r] = offsets
-        return offsets
+class CellList(Sequence):
+    """The cells of a region, as ``TensorMap3D.query_region`` returns them: a read-only
+    sequence of ``(x, y, z)`` int tuples that behaves as the prototype's list of tuples —
+    ``len``, indexing (a tuple) and slicing (a list), iteration, ``in``, ``index``,
+    ``count``, ``reversed``, and equality with a list of tuples (or another CellList) — held
+    as one int64 array ``(m, 3)``: ``cells.array``, or ``np.asarray(cells)``. ``list(cells)``
+    gives a real list."""
 
-    def _values_at(self, cells, centre=None, reach=None):
-        """The field's values at ``cells`` (``(m, 3)``), zeros where nothing is embedded,
-        read from the engine with one sphere query (``centre``, ``reach`` in world units)
-        holding every cell's centre; by default the sphere around their bounding box."""
-        m = len(cells)
-        out = np.zeros((m, self.channels), dtype=np.float32)
-        if m == 0:
-            return out
-        size = self._cell_size()
-        if centre is None:
-            lo, hi = cells.min(axis=0), cells.max(axis=0)
-            centre = -self.bounds + ((lo + hi) / 2.0 + 0.5) * size
-            # Every cell centre is within half the box's diagonal of the box's middle.
-            reach = (float(np.sqrt((((hi - lo) / 2.0) ** 2).sum())) + 0.01) * size
-        got, values = self.db.voxels(self.name, centre, reach)
-        if len(got) == 0:
-            return out
-        n = self.dimensions[0]
-        keys = (cells[:, 0] * n + cells[:, 1]) * n + cells[:, 2]
-        got_keys = (got[:, 0] * n + got[:, 1]) * n + got[:, 2]
-        order = np.argsort(got_keys)
-        sorted_keys = got_keys[order]
-        pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-        found = sorted_keys[pos] == keys
-        out[found] = values[order[pos[found]]]
-        return out
+    __slots__ = ("_cells", "_values", "_owner", "_version")
+    __hash__ = None  # as a list's
+
+    def __init__(self, cells, values=None, owner=None, version=None):
+        self._cells = np.asarray(cells, dtype=np.int64).reshape(-1, 3)
+        self._cells.flags.writeable = False
+        self._values, self._owner, self._version = values, owner, version
+
+    def _values_for(self, owner):
+        """The field values read with these cells, if ``owner``'s map is unchanged since."""
+        if self._owner is owner and self._version == owner._version:
+            return self._values
+        return None
+
+    @property
+    def array(self):
+        """The cells, an int64 array ``(m, 3)`` (read-only)."""
+        return self._cells
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None or np.dtype(dtype) == self._cells.dtype:
+            return self._cells.copy() if copy else self._cells
+        return self._cells.astype(dtype)
+
+    def tolist(self):
+        """A list of ``(x, y, z)`` tuples."""
+        return list(map(tuple, self._cells.tolist()))
+
+    def __len__(self):
+        return len(self._cells)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(map(tuple, self._cells[i].tolist()))
+        x, y, z = self._cells[i].tolist()
+        return (x, y, z)
+
+    def __iter__(self):
+        return map(tuple, self._cells.tolist())
+
+    def __eq__(self, other):
+        if isinstance(other, CellList):
+            return np.array_equal(self._cells, other._cells)
+        if isinstance(other, list):
+            return len(other) == len(self._cells) and self.tolist() == other
+        return NotImplemented
+
+    def __repr__(self):
+        return repr(self.tolist())

@@ -179,3 +179,65 @@ def test_the_prototypes_usage_example(tmp_path):
         f.write(str(svg))
     assert svg._repr_svg_().startswith("<svg")
     assert (tmp_path / "scene.svg").read_text().count('class="object ') == 5
+
+
+def test_query_region_indices_behave_as_a_list_of_tuples(rng):
+    ref, ours = both(rng, n=50)
+    p1, i1 = ref.query_region((10, 20, 30), 40)
+    _, cells = ours.query_region((10, 20, 30), 40)
+    assert cells == i1 and i1 == cells and not (cells != i1)
+    assert len(cells) == len(i1) and list(cells) == i1 and cells.tolist() == i1
+    assert cells[0] == i1[0] and cells[-1] == i1[-1] and cells[3:7] == i1[3:7]
+    assert type(cells[0]) is tuple and all(type(v) is int for v in cells[0])
+    assert i1[5] in cells and (999, 0, 0) not in cells and cells.index(i1[5]) == 5
+    assert list(reversed(cells)) == i1[::-1] and repr(cells) == repr(i1)
+    assert cells != i1[:-1] and cells != tuple(i1)
+    np.testing.assert_array_equal(np.asarray(cells), np.array(i1))
+    with pytest.raises(IndexError):
+        cells[len(i1)]
+    with pytest.raises(TypeError):
+        hash(cells)
+
+
+def test_spatial_attention_over_any_index_list_matches_the_reference(rng):
+    ref, ours = both(rng, n=200)
+    q = rng.normal(size=32).astype(np.float32)
+    _, first = ours.query_region((0, 0, 0), 100)
+    _, i1 = ref.query_region((0, 0, 0), 100)
+    ours.query_region((200, 0, 0), 80)  # another region read since
+    want = ref.spatial_attention(q, i1)
+    for given in (first, list(first), [list(c) for c in first], np.asarray(first), tuple(first)):
+        np.testing.assert_allclose(ours.spatial_attention(q, given), want, rtol=1e-3, atol=1e-6)
+    # The map changes after the region was read: its values are read again.
+    for tm in (ref, ours):
+        tm.embed_object((5, 5, 5), np.full(32, 3.0, dtype=np.float32), "cube")
+    want = ref.spatial_attention(q, i1)
+    np.testing.assert_allclose(ours.spatial_attention(q, first), want, rtol=1e-3, atol=1e-6)
+    # Cells outside the grid count as empty cells (zeros), as nothing is splatted there.
+    w = ours.spatial_attention(q, [(0, 0, 0), (-1, 5, 5), (64, 0, 0)])
+    np.testing.assert_allclose(w, [1 / 3] * 3, rtol=1e-6)
+    with pytest.raises(TypeError):
+        ours.spatial_attention(q, "abc")
+    with pytest.raises(ValueError):
+        ours.spatial_attention(q, [(1, 2)])
+
+
+def test_patches_are_the_callers_to_change(rng):
+    ref, ours = both(rng, n=100)
+    q = rng.normal(size=32).astype(np.float32)
+    patches, cells = ours.query_region((0, 0, 0), 100)
+    _, i1 = ref.query_region((0, 0, 0), 100)
+    patches[:] = 0
+    np.testing.assert_allclose(ours.spatial_attention(q, cells), ref.spatial_attention(q, i1),
+                               rtol=1e-3, atol=1e-6)
+
+
+def test_regions_past_the_grid_and_empty_ones_match_the_reference(rng):
+    ref, ours = both(rng, n=100)
+    for center, radius in [((0, 0, 0), 5000), ((499, -499, 499), 300), ((0, 0, 0), -5), ((0, 0, 0), 0)]:
+        p1, i1 = ref.query_region(center, radius)
+        p2, i2 = ours.query_region(center, radius)
+        assert i2 == i1
+        np.testing.assert_allclose(p2, p1.reshape(len(i1), 32), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        ours.query_region((0, 0, 0), float("nan"))

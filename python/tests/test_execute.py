@@ -165,3 +165,22 @@ def test_closed_database_raises(db):
     assert db.closed
     with pytest.raises(tensormap.Error, match="closed"):
         db.execute("SELECT 1")
+
+
+def test_columns_with_nulls_first_and_after(db):
+    pa = pytest.importorskip("pyarrow")
+    db.execute("CREATE MAP m WITH (channels = 2)")
+    db.execute("INSERT INTO m (id, type, position, embedding) VALUES ('a', 'x', [0, 0, 0], [1, 2]), "
+               "('b', 'y', [1, 1, 1], [3, 4]), ('c', 'z', [2, 2, 2], [5, 6])")
+    r = db.execute("SELECT id, CASE WHEN id = 'a' THEN NULL ELSE type END AS t, "
+                   "CASE WHEN id = 'c' THEN NULL ELSE x END AS n, NULL AS e, embedding FROM m ORDER BY id")
+    cols = r.fetchnumpy()
+    assert list(cols["t"]) == [None, "y", "z"]
+    np.testing.assert_array_equal(cols["n"], [0.0, 1.0, np.nan])
+    assert np.isnan(cols["e"]).all()
+    np.testing.assert_array_equal(cols["embedding"], [[1, 2], [3, 4], [5, 6]])
+    t = r.to_arrow()
+    assert t.column("t").to_pylist() == [None, "y", "z"] and t.schema.field("t").type == pa.string()
+    assert t.column("n").to_pylist() == [0.0, 1.0, None]
+    assert t.column("e").null_count == 3
+    assert t.column("id").to_pylist() == ["a", "b", "c"]

@@ -107,3 +107,69 @@ def test_a_shared_connection_serializes_its_statements(db):
         t.join()
     assert not errors
     assert db.execute("SELECT COUNT(*) FROM m").fetchone()[0] == 200
+
+
+def test_threads_reading_at_once_get_the_brute_force_answers(loaded):
+    db, (ids, _, positions, embeddings) = loaded
+    names = np.array(ids)
+    errors = []
+
+    def reader(k):
+        r = np.random.default_rng(200 + k)
+        conn = db if k % 2 else db.cursor()
+        try:
+            for _ in range(30):
+                c = r.uniform(-400, 400, 3).astype(np.float32)
+                d = np.sqrt(((positions.astype(np.float64) - c) ** 2).sum(axis=1))
+                got, _ = conn.within("scene", c, 150.0)
+                assert set(names[d < 150.0 - 1e-3]) <= set(got) <= set(names[d <= 150.0 + 1e-3])
+                got, _ = conn.nearest("scene", c, 5)
+                assert got == list(names[np.lexsort((names, d))[:5]])
+                cols = conn.execute("SELECT id, embedding FROM scene WHERE WITHIN(position, ?, 150)",
+                                    [c]).fetchnumpy()
+                inside, _ = conn.within("scene", c, 150.0)
+                assert sorted(cols["id"]) == sorted(inside)
+                idx = [ids.index(i) for i in cols["id"]]
+                np.testing.assert_array_equal(cols["embedding"], embeddings[idx].reshape(len(idx), -1))
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+
+def test_compat_instances_in_threads_match_the_reference():
+    from reference_numpy import ReferenceTensorMap3D
+    from tensormap.compat import TensorMap3D
+
+    shared = tensormap.connect()
+    errors = []
+
+    def worker(k):
+        r = np.random.default_rng(300 + k)
+        try:
+            ref, ours = ReferenceTensorMap3D(), TensorMap3D(db=shared, name=f"m{k}", batch_size=7)
+            for i in range(60):
+                p, f = tuple(r.uniform(-480, 480, 3)), r.normal(size=32).astype(np.float32)
+                assert ref.embed_object(p, f, "cube") == ours.embed_object(p, f, "cube")
+            for _ in range(5):
+                c, q = tuple(r.uniform(-300, 300, 3)), r.normal(size=32).astype(np.float32)
+                p1, i1 = ref.query_region(c, 120)
+                p2, i2 = ours.query_region(c, 120)
+                assert i2 == i1
+                np.testing.assert_allclose(p2, p1, rtol=1e-4, atol=1e-4)
+                np.testing.assert_allclose(ours.spatial_attention(q, i2), ref.spatial_attention(q, i1),
+                                           rtol=1e-3, atol=1e-6)
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
