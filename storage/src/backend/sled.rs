@@ -25,6 +25,10 @@ const SEGMENTS: &str = "segments";
 /// bricks, journal), the bulk of the data is in the mapped segment files.
 const CACHE_BYTES: u64 = 64 << 20;
 
+/// How long [`SledBackend::open`] retries a database whose file lock is held before it
+/// answers [`Error::Locked`].
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A sled database used as one ordered keyspace, and its blob files.
 #[derive(Debug)]
 pub struct SledBackend {
@@ -41,20 +45,33 @@ impl SledBackend {
     /// sled's background flusher is off: every commit flushes itself, and nothing is
     /// acknowledged before its flush returns. A database another process has open is
     /// [`Error::Locked`].
+    ///
+    /// The lock is tried for up to [`LOCK_WAIT`]: sled finishes its last writes on its
+    /// own I/O threads, so a handle of this process that was just dropped may hold the
+    /// file lock for a few milliseconds more (a close followed at once by a reopen).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if is_lock_error(&io) => Error::Locked {
-                    path: path.display().to_string(),
-                },
-                e => Error::Sled(e),
-            })?;
+        let started = std::time::Instant::now();
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_BYTES)
+                .mode(sled::Mode::HighThroughput)
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(Error::Locked {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(Error::Sled(e)),
+            }
+        };
         let dir = path.join(SEGMENTS);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(SledBackend {
