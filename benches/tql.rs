@@ -1,4 +1,4 @@
-//! Criterion benchmarks of TensorQL (issue 14): the executor's overhead over the engine
+//! Criterion benchmarks of TensorQL: the executor's overhead over the engine
 //! call, parsing and applying a 10k-row INSERT, and the distance join of 10k × 1M objects
 //! against a nested loop and SQLite's R*Tree doing the same join. Figures in
 //! BENCHMARKS.md. Run: `cargo bench --bench tql` (a subset: `-- join/`).
