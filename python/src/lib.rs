@@ -7,6 +7,7 @@
 mod convert;
 mod database;
 mod error;
+mod html;
 mod result;
 mod svg;
 
@@ -28,6 +29,7 @@ fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Transaction>()?;
     m.add_class::<result::PyQueryResult>()?;
     m.add_class::<svg::Svg>()?;
+    m.add_class::<html::Html>()?;
     m.add("Error", py.get_type::<error::Error>())?;
     m.add("QueryError", py.get_type::<error::QueryError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
