@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # CI step for the HTML view (called by .ci/run): the committed viewer bundle equals a fresh
 # esbuild build, the viewer's unit tests pass under node, and the view works in headless
-# Chromium (WebGL on SwiftShader): scripts/check-browser.py. About 1.5 minutes on 2 cores
-# once Chromium is installed (apt: ~1 minute more on a fresh machine).
+# Chromium (WebGL on SwiftShader): scripts/check-browser.py (files from the render crate's
+# example, the served viewer's stand-in), then scripts/check-browser-tmap.py (RENDER ... TO
+# '.html' by the real `tmap`, and `tmap serve`'s /view). About 2.5 minutes on 2 cores once
+# Chromium is installed and tmap built (apt: ~1 minute more on a fresh machine).
 #
 #   scripts/ci-browser.sh            from the repository root
 set -euo pipefail
@@ -30,3 +32,5 @@ cargo build --locked -p tensormap-render --examples
 target/browser-venv/bin/python scripts/check-browser.py \
   --example target/debug/examples/html_view \
   --server target/debug/examples/view_server
+test -x target/debug/tmap || cargo build --locked -p tensormap-cli
+target/browser-venv/bin/python scripts/check-browser-tmap.py --tmap target/debug/tmap

@@ -237,6 +237,25 @@ impl Database {
         self.session.lock().render(select, opts)
     }
 
+    /// The interactive HTML view of what the SELECT `select` chooses (see `RENDER ... TO
+    /// 'x.html'`), checked and encoded: its `len()` is known, `write_to` writes the page.
+    pub fn render_html(
+        &self,
+        select: &str,
+        opts: &render::html::HtmlOptions,
+    ) -> std::result::Result<render::html::HtmlDocument, QueryError> {
+        self.session.lock().render_html(select, opts)
+    }
+
+    /// The objects, columns and field the HTML view of `select` draws (the served viewer
+    /// indexes them with [`render::html::ServedMap`]).
+    pub fn view_scene(
+        &self,
+        select: &str,
+    ) -> std::result::Result<render::html::ViewScene, QueryError> {
+        self.session.lock().view_scene(select)
+    }
+
     /// Generates text with the stored V-LLM `model` (with none, the database's only V-LLM),
     /// as `m_generate(prompt, max_tokens, temperature, top_k, seed)` does, with the details:
     /// the tokens, their positions and the model's confidence. The models are those this

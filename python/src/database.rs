@@ -15,10 +15,12 @@ use parking_lot::RwLock;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
+use tensormap::render::html::HtmlOptions;
 use tensormap::{Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
+use crate::html::Html;
 use crate::reads::{self, Among};
 use crate::result::PyQueryResult;
 use crate::svg::Svg;
@@ -425,23 +427,46 @@ impl PyDatabase {
         PyTuple::new(py, [cells.into_any(), values.into_any()])
     }
 
-    /// Renders the objects the SELECT `sql` chooses as an `SVG` (shown by Jupyter), with
-    /// the camera and drawing settings of TensorQL's `RENDER ... WITH (...)`: `width`,
-    /// `height` (pixels), `camera` and `rotation` (3 numbers), `fov`, `perspective`,
-    /// `heatmap`, `axes`, `legend` (bools).
-    #[pyo3(signature = (sql, **settings))]
+    /// Renders the objects the SELECT `sql` chooses. `format="svg"` (the default): an `SVG`
+    /// (shown by Jupyter), with the camera and drawing settings of TensorQL's `RENDER ...
+    /// WITH (...)`: `width`, `height` (pixels), `camera` and `rotation` (3 numbers), `fov`,
+    /// `perspective`, `heatmap`, `axes`, `legend` (bools), `effects` (`"liquid"`,
+    /// `"wireframe"`). `format="html"`: an `HTML` interactive view with the settings of
+    /// `RENDER ... TO 'x.html' WITH (...)`: `title`, `color_by`, `distance_from`, `effects`,
+    /// `point_budget`, `sample`, `slice`, `slice_at`, `glow`, `field_lines`,
+    /// `field_resolution`.
+    #[pyo3(signature = (sql, format = "svg", **settings))]
     fn render(
         &self,
         py: Python<'_>,
         sql: &str,
+        format: &str,
         settings: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Svg> {
+    ) -> PyResult<Py<PyAny>> {
         let db = self.db()?;
-        let opts = render_options(settings)?;
-        let text = py
-            .detach(|| db.render(sql, &opts))
-            .map_err(|e| error::query(py, e))?;
-        Ok(Svg::new(text))
+        match format {
+            "svg" => {
+                let opts = render_options(settings)?;
+                let text = py
+                    .detach(|| db.render(sql, &opts))
+                    .map_err(|e| error::query(py, e))?;
+                Ok(Py::new(py, Svg::new(text))?.into_any())
+            }
+            "html" => {
+                let mut opts = HtmlOptions::default();
+                set_options(settings, &mut |k, v| opts.set(k, v), &HtmlOptions::KNOWN)?;
+                let (text, objects) = py
+                    .detach(|| {
+                        db.render_html(sql, &opts)
+                            .map(|doc| (doc.to_string(), doc.count()))
+                    })
+                    .map_err(|e| error::query(py, e))?;
+                Ok(Py::new(py, Html::new(text, objects))?.into_any())
+            }
+            other => Err(PyValueError::new_err(format!(
+                "format must be 'svg' or 'html', found '{other}'"
+            ))),
+        }
     }
 
     fn __repr__(&self) -> String {
@@ -458,11 +483,28 @@ impl PyDatabase {
 /// `TypeError`, a value of the wrong type or out of range a `ValueError`.
 fn render_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<RenderOptions> {
     let mut o = RenderOptions::default();
+    set_options(settings, &mut |k, v| o.set(k, v), &RenderOptions::NAMES)?;
+    Ok(o)
+}
+
+/// Hands each keyword argument to `set` as the render crate's `OptionValue`; a name not
+/// in `known` is a `TypeError`, a refused value a `ValueError`.
+fn set_options(
+    settings: Option<&Bound<'_, PyDict>>,
+    set: &mut dyn FnMut(&str, OptionValue<'_>) -> Result<(), OptionError>,
+    known: &[&str],
+) -> PyResult<()> {
     let Some(settings) = settings else {
-        return Ok(o);
+        return Ok(());
     };
     for (key, value) in settings.iter() {
         let key: String = key.extract()?;
+        if !known.contains(&key.as_str()) {
+            return Err(PyTypeError::new_err(format!(
+                "render got an unknown setting '{key}' ({})",
+                known.join(", ")
+            )));
+        }
         let (text, vector): (String, Vec<f64>);
         let v = if value.is_instance_of::<PyBool>() {
             OptionValue::Bool(value.extract()?)
@@ -478,15 +520,15 @@ fn render_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<RenderOption
                 .collect();
             OptionValue::Vector(&vector)
         };
-        o.set(&key, v).map_err(|e| match e {
+        set(&key, v).map_err(|e| match e {
             OptionError::Unknown(name) => PyTypeError::new_err(format!(
                 "render got an unknown setting '{name}' ({})",
-                RenderOptions::NAMES.join(", ")
+                known.join(", ")
             )),
             OptionError::Invalid(message) => PyValueError::new_err(message),
         })?;
     }
-    Ok(o)
+    Ok(())
 }
 
 /// `with db.transaction():` — BEGIN on entry, COMMIT on a normal exit, ROLLBACK when the

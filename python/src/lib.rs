@@ -9,6 +9,7 @@ mod compat;
 mod convert;
 mod database;
 mod error;
+mod html;
 mod reads;
 mod result;
 mod svg;
@@ -31,6 +32,7 @@ fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Transaction>()?;
     m.add_class::<result::PyQueryResult>()?;
     m.add_class::<svg::Svg>()?;
+    m.add_class::<html::Html>()?;
     m.add_class::<compat::ObjectBuffer>()?;
     m.add_function(wrap_pyfunction!(compat::_field_values, m)?)?;
     m.add_function(wrap_pyfunction!(compat::_region, m)?)?;

@@ -16,6 +16,7 @@ and return NumPy arrays::
     rows = db.execute("SELECT id, position FROM scene WHERE WITHIN(position, ?, ?)",
                       [np.zeros(3), 50.0]).fetchall()
     svg = db.render("SELECT * FROM scene", width=400, height=300)   # shown by Jupyter
+    view = db.render("SELECT * FROM scene", format="html")          # interactive, inline
 
 ``tensormap.client.Client`` is the HTTP client of a database served by ``tmap serve``
 (``embed_object``, ``query_spatial``, ``generate``, ``render_svg``, plus
@@ -26,6 +27,7 @@ The engine releases the GIL while it works; a Database may be shared by threads
 """
 
 from ._tensormap import (
+    HTML,
     SVG,
     Database,
     Error,
@@ -37,6 +39,7 @@ from ._tensormap import (
 )
 
 __all__ = [
+    "HTML",
     "SVG",
     "Database",
     "Error",

@@ -1,4 +1,5 @@
 from ._tensormap import (
+    HTML as HTML,
     SVG as SVG,
     Database as Database,
     Error as Error,
@@ -9,4 +10,4 @@ from ._tensormap import (
     connect as connect,
 )
 
-__all__ = ["SVG", "Database", "Error", "QueryError", "Result", "Transaction", "__version__", "connect"]
+__all__ = ["HTML", "SVG", "Database", "Error", "QueryError", "Result", "Transaction", "__version__", "connect"]

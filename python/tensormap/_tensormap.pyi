@@ -1,7 +1,7 @@
 """Type stubs of the native module (see tensormap/__init__.py for the overview)."""
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,20 @@ class SVG:
     def _repr_svg_(self) -> str: ...
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Writes the document to ``path``."""
+    def __len__(self) -> int: ...
+
+class HTML:
+    """An interactive view (WebGL, self-contained); Jupyter displays it inline."""
+
+    @property
+    def text(self) -> str:
+        """The page."""
+    @property
+    def count(self) -> int:
+        """The objects of the result (all of them, also when the page holds a sample)."""
+    def _repr_html_(self) -> str: ...
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Writes the page to ``path``."""
     def __len__(self) -> int: ...
 
 class Transaction:
@@ -155,9 +169,11 @@ class Database:
         self, map: str, center: Point, radius: float
     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """``(cells (m, 3), values (m, channels))`` of the occupied cells within ``radius``."""
+    @overload
     def render(
         self,
         sql: str,
+        format: Literal["svg"] = "svg",
         *,
         width: int = 800,
         height: int = 600,
@@ -168,8 +184,28 @@ class Database:
         heatmap: bool = True,
         axes: bool = True,
         legend: bool = True,
+        effects: str = "none",
     ) -> SVG:
         """Renders the objects a SELECT chooses as an SVG."""
+    @overload
+    def render(
+        self,
+        sql: str,
+        format: Literal["html"],
+        *,
+        title: str = ...,
+        color_by: str = "type",
+        distance_from: Point = ...,
+        effects: str = "none",
+        point_budget: int = 500000,
+        sample: int = ...,
+        slice: str = ...,
+        slice_at: float = ...,
+        glow: bool = True,
+        field_lines: bool = True,
+        field_resolution: int = 128,
+    ) -> HTML:
+        """The interactive view of the objects a SELECT chooses."""
 
 # Private helpers of tensormap.compat and the benches (python/benches/).
 

@@ -209,7 +209,8 @@ class Client:
         """The map drawn as SVG text (``POST /render/svg``).
 
         ``camera``: ``{"position": [x, y, z], "rotation": [rx, ry, rz], "fov": deg}``;
-        ``effects``: ``{"heatmap": bool, "wireframe": bool, "liquid": bool}``.
+        ``effects``: ``{"liquid": bool, "wireframe": bool, "tensorField": bool}`` (``heatmap``
+        is ``tensorField``'s older name).
         """
         body: Dict[str, Any] = {}
         if tensor_map_id is not None:

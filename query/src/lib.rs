@@ -20,6 +20,7 @@ pub mod plan;
 pub mod progress;
 pub mod reader;
 pub mod render;
+pub mod render_html;
 mod session;
 mod snapshot;
 

@@ -11,6 +11,12 @@
 //! | `fov` | a number in [0.001, 1000000] | the field of view, degrees |
 //! | `perspective` | a number in [0.001, 1e12] | the distance of the projection centre |
 //! | `heatmap`, `axes`, `legend` | true or false | draw the field's heatmap, the axes, the legend |
+//! | `effects` | `'liquid'`, `'wireframe'`, both comma-separated, or `'none'` | the animated liquid filter; objects as outlines |
+//!
+//! The HTML view (`RENDER ... TO 'x.html'`, `db.render(..., format="html")`) has options of
+//! its own (`title`, `color_by`, `effects`, `slice`, ...; the table in `html/options.rs`);
+//! [`HtmlOptions::set`](crate::html::HtmlOptions::set) takes them as the same
+//! [`OptionValue`]s, so every caller hands both formats the same values.
 
 use std::fmt;
 
@@ -87,7 +93,7 @@ const MAX_COORDINATE: f64 = 1e9;
 
 impl RenderOptions {
     /// The names of the options, in the order of the table (module header).
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "width",
         "height",
         "camera",
@@ -97,7 +103,11 @@ impl RenderOptions {
         "heatmap",
         "axes",
         "legend",
+        "effects",
     ];
+
+    /// The effects an SVG can show (`effects = '...'`).
+    pub const EFFECTS: [&'static str; 3] = ["liquid", "wireframe", "none"];
 
     /// Sets option `name` (case-sensitive) to `value`, checked against the table (module
     /// header); a refused value leaves the options as they were.
@@ -134,9 +144,48 @@ impl RenderOptions {
             "heatmap" => self.heatmap = flag()?,
             "axes" => self.axes = flag()?,
             "legend" => self.legend = flag()?,
+            "effects" => {
+                let (OptionValue::Text(list) | OptionValue::Word(list)) = value else {
+                    return Err(OptionError::Invalid(format!(
+                        "effects must be a string such as 'liquid', found {value}"
+                    )));
+                };
+                let (mut liquid, mut wireframe) = (false, false);
+                for effect in list.split(',').map(str::trim) {
+                    match effect {
+                        "liquid" => liquid = true,
+                        "wireframe" => wireframe = true,
+                        "none" | "" => {}
+                        other => {
+                            return Err(OptionError::Invalid(format!(
+                                "unknown effect '{other}' (known: {})",
+                                Self::EFFECTS.join(", ")
+                            )))
+                        }
+                    }
+                }
+                (self.liquid, self.wireframe) = (liquid, wireframe);
+            }
             other => return Err(OptionError::Unknown(other.to_string())),
         }
         Ok(())
+    }
+}
+
+impl crate::html::HtmlOptions {
+    /// Sets the HTML view's option `name` from a value as TensorQL, Python or the server
+    /// read it (a bare word counts as text); [`HtmlOptions::apply`](crate::html::HtmlOptions::apply)
+    /// checks it. Refused values leave the options as they were.
+    pub fn set(&mut self, name: &str, value: OptionValue<'_>) -> Result<(), OptionError> {
+        use crate::html::OptionValue as V;
+        let v = match value {
+            OptionValue::Number(n) => V::Number(n),
+            OptionValue::Bool(b) => V::Bool(b),
+            OptionValue::Vector(v) => V::Vector(v.to_vec()),
+            OptionValue::Text(t) | OptionValue::Word(t) => V::Text(t.to_string()),
+        };
+        self.apply(name, &v)
+            .map_err(|e| OptionError::Invalid(e.to_string()))
     }
 }
 
@@ -163,6 +212,11 @@ mod tests {
         assert_eq!(o.camera.rotation, [10.0, 20.0, 0.0]);
         assert_eq!((o.camera.fov, o.camera.perspective), (50.0, 900.0));
         assert!(!o.heatmap && !o.axes && !o.legend);
+        o.set("effects", OptionValue::Text("liquid, wireframe"))
+            .unwrap();
+        assert!(o.liquid && o.wireframe);
+        o.set("effects", OptionValue::Word("none")).unwrap();
+        assert!(!o.liquid && !o.wireframe);
 
         let before = o.clone();
         for (name, value, wanted) in [
@@ -207,6 +261,16 @@ mod tests {
                 "legend must be true or false, found yes",
             ),
             (
+                "effects",
+                OptionValue::Text("liquid, glitter"),
+                "unknown effect 'glitter' (known: liquid, wireframe, none)",
+            ),
+            (
+                "effects",
+                OptionValue::Number(1.0),
+                "effects must be a string such as 'liquid', found 1",
+            ),
+            (
                 "zoom",
                 OptionValue::Number(2.0),
                 "unknown render setting 'zoom' (width, height,",
@@ -216,5 +280,43 @@ mod tests {
             assert!(e.contains(wanted), "{name}: {e}");
         }
         assert_eq!(o, before, "refused values change nothing");
+    }
+
+    #[test]
+    fn html_options_take_the_same_values() {
+        use crate::html::{ColorBy, HtmlOptions, KNOWN_OPTIONS};
+        assert_eq!(HtmlOptions::KNOWN.join(", "), KNOWN_OPTIONS);
+        let mut o = HtmlOptions::default();
+        o.set("color_by", OptionValue::Word("score")).unwrap();
+        o.set("effects", OptionValue::Text("liquid")).unwrap();
+        o.set("distance_from", OptionValue::Vector(&[1.0, 2.0, 3.0]))
+            .unwrap();
+        o.set("glow", OptionValue::Bool(false)).unwrap();
+        o.set("point_budget", OptionValue::Number(2000.0)).unwrap();
+        assert_eq!(o.color_by, ColorBy::Column("score".into()));
+        assert!(o.liquid && !o.glow);
+        assert_eq!((o.distance_from, o.point_budget), ([1.0, 2.0, 3.0], 2000));
+        let before = o.clone();
+        for (name, value, wanted) in [
+            (
+                "effects",
+                OptionValue::Text("wireframe"),
+                "unknown effect 'wireframe' (known: liquid, none)",
+            ),
+            (
+                "width",
+                OptionValue::Number(3.0),
+                "unknown html render setting 'width'",
+            ),
+            (
+                "sample",
+                OptionValue::Number(0.5),
+                "sample must be a whole number",
+            ),
+        ] {
+            let e = o.set(name, value).unwrap_err().to_string();
+            assert!(e.contains(wanted), "{name}: {e}");
+        }
+        assert_eq!(o, before);
     }
 }

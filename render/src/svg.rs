@@ -23,6 +23,11 @@ pub struct RenderOptions {
     pub legend: bool,
     /// Add the `svg3d:` elements (`.svg3d` output).
     pub svg3d: bool,
+    /// The liquid effect: the objects seen through an SVG displacement filter whose
+    /// turbulence drifts (SMIL `<animate>`), so it moves where no script runs.
+    pub liquid: bool,
+    /// Draw the objects as outlines (no fill), as the original wireframe sketch did.
+    pub wireframe: bool,
 }
 
 impl Default for RenderOptions {
@@ -35,6 +40,8 @@ impl Default for RenderOptions {
             axes: true,
             legend: true,
             svg3d: false,
+            liquid: false,
+            wireframe: false,
         }
     }
 }
@@ -89,6 +96,18 @@ fn style(kind: &str) -> (&'static str, &'static str) {
 
 const BACKGROUND: [&str; 2] = ["#0b1020", "#1a2340"];
 
+/// The liquid filter: fractal noise whose base frequency is animated by SMIL (one cycle
+/// every 8 seconds) displaces the objects by up to `scale / 2` pixels. Browsers that
+/// ignore SMIL draw it still, displaced by the first frame's noise.
+const LIQUID_FILTER: &str = concat!(
+    r#"<filter id="liquid" x="-20%" y="-20%" width="140%" height="140%">"#,
+    r#"<feTurbulence type="fractalNoise" baseFrequency="0.012 0.018" numOctaves="2" seed="7" result="flow">"#,
+    r#"<animate attributeName="baseFrequency" dur="8s" values="0.012 0.018;0.02 0.011;0.012 0.018" repeatCount="indefinite"/>"#,
+    r#"</feTurbulence>"#,
+    r#"<feDisplacementMap in="SourceGraphic" in2="flow" scale="14" xChannelSelector="R" yChannelSelector="G"/>"#,
+    r#"</filter>"#
+);
+
 /// Renders `scene` as SVG text.
 pub fn render(scene: &Scene, opts: &RenderOptions) -> String {
     let mut out =
@@ -112,10 +131,12 @@ fn write_svg(out: &mut String, scene: &Scene, opts: &RenderOptions) -> fmt::Resu
             r#"<defs><filter id="glow" x="-50%" y="-50%" width="200%" height="200%">"#,
             r#"<feGaussianBlur in="SourceGraphic" stdDeviation="3" result="blur"/>"#,
             r#"<feMerge><feMergeNode in="blur"/><feMergeNode in="SourceGraphic"/></feMerge></filter>"#,
-            r#"<linearGradient id="bg-gradient" x1="0" y1="0" x2="0" y2="1">"#,
+            r#"{}<linearGradient id="bg-gradient" x1="0" y1="0" x2="0" y2="1">"#,
             r#"<stop offset="0" stop-color="{}"/><stop offset="1" stop-color="{}"/></linearGradient></defs>"#
         ),
-        BACKGROUND[0], BACKGROUND[1]
+        if opts.liquid { LIQUID_FILTER } else { "" },
+        BACKGROUND[0],
+        BACKGROUND[1]
     )?;
     writeln!(
         out,
@@ -252,6 +273,9 @@ fn write_objects(
             .total_cmp(&a.0.depth)
             .then_with(|| a.1.id.cmp(&b.1.id))
     });
+    if opts.liquid {
+        out.write_str("<g class=\"liquid\" filter=\"url(#liquid)\">\n")?;
+    }
     out.write_str("<g class=\"objects\" filter=\"url(#glow)\">\n")?;
     for (p, o) in visible {
         let (family, color) = style(&o.kind);
@@ -274,12 +298,20 @@ fn write_objects(
             Esc(&o.id),
             Esc(&o.id)
         )?;
-        let common = format!(
-            r#" stroke="{color}" stroke-width="{}" stroke-opacity="{}" fill="{color}" fill-opacity="{}""#,
-            Num(stroke),
-            Num(opacity),
-            Num(0.15 + 0.6 * activation * opacity)
-        );
+        let common = if opts.wireframe {
+            format!(
+                r#" stroke="{color}" stroke-width="{}" stroke-opacity="{}" fill="none""#,
+                Num(stroke),
+                Num(opacity)
+            )
+        } else {
+            format!(
+                r#" stroke="{color}" stroke-width="{}" stroke-opacity="{}" fill="{color}" fill-opacity="{}""#,
+                Num(stroke),
+                Num(opacity),
+                Num(0.15 + 0.6 * activation * opacity)
+            )
+        };
         match family {
             "cube" => {
                 let size = 30.0 * s;
@@ -346,7 +378,11 @@ fn write_objects(
         }
         out.write_str("</g>\n")?;
     }
-    out.write_str("</g>\n")
+    out.write_str("</g>\n")?;
+    if opts.liquid {
+        out.write_str("</g>\n")?;
+    }
+    Ok(())
 }
 
 fn write_legend(out: &mut String, scene: &Scene) -> fmt::Result {

@@ -259,3 +259,88 @@ fn rasterized_objects_appear_where_the_projection_puts_them() {
     let empty = at(400.0, 590.0);
     assert!(empty.red() < 60 && empty.green() < 70, "{empty:?}");
 }
+
+#[test]
+fn the_liquid_effect_is_an_animated_displacement_filter() {
+    let s = scene();
+    let plain = render(&s, &straight());
+    let mut o = straight();
+    o.set("effects", tensormap_render::OptionValue::Text("liquid"))
+        .unwrap();
+    let liquid = render(&s, &o);
+    for svg in [&plain, &liquid] {
+        roxmltree::Document::parse(svg).unwrap();
+    }
+    assert!(!plain.contains("feTurbulence") && !plain.contains("url(#liquid)"));
+
+    let doc = roxmltree::Document::parse(&liquid).unwrap();
+    let filter = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "filter" && n.attribute("id") == Some("liquid"))
+        .expect("a filter with id liquid");
+    let turbulence = filter
+        .children()
+        .find(|n| n.tag_name().name() == "feTurbulence")
+        .expect("feTurbulence");
+    let animate = turbulence
+        .children()
+        .find(|n| n.tag_name().name() == "animate")
+        .expect("an <animate> of the turbulence");
+    assert_eq!(animate.attribute("attributeName"), Some("baseFrequency"));
+    assert_eq!(animate.attribute("repeatCount"), Some("indefinite"));
+    let displace = filter
+        .children()
+        .find(|n| n.tag_name().name() == "feDisplacementMap")
+        .expect("feDisplacementMap");
+    assert_eq!(displace.attribute("in2"), turbulence.attribute("result"));
+    // Every object is inside the filtered group, and only the objects are.
+    let group = doc
+        .descendants()
+        .find(|n| n.attribute("filter") == Some("url(#liquid)"))
+        .unwrap();
+    assert_eq!(objects_in_order(&liquid), objects_in_order(&plain));
+    let inside = group
+        .descendants()
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.starts_with("object "))
+        })
+        .count();
+    assert_eq!(inside, s.objects.len());
+    assert!(group
+        .descendants()
+        .all(|n| n.attribute("class") != Some("heatmap")));
+    // resvg draws it (the filter is valid SVG), differently from the still image.
+    let raster = |svg: &str| {
+        let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(800, 600).unwrap();
+        resvg::render(&tree, Default::default(), &mut pixmap.as_mut());
+        pixmap.data().to_vec()
+    };
+    assert_ne!(raster(&plain), raster(&liquid));
+}
+
+#[test]
+fn wireframe_draws_outlines() {
+    let s = scene();
+    let mut o = straight();
+    o.set("effects", tensormap_render::OptionValue::Text("wireframe"))
+        .unwrap();
+    let fills = |svg: &str| -> Vec<String> {
+        let doc = roxmltree::Document::parse(svg).unwrap();
+        doc.descendants()
+            .filter(|n| {
+                n.parent()
+                    .and_then(|p| p.attribute("class"))
+                    .is_some_and(|c| c == "object cube" || c == "object sphere")
+                    && n.tag_name().name() != "title"
+            })
+            .map(|n| n.attribute("fill").unwrap_or("").to_string())
+            .collect()
+    };
+    let outlined = fills(&render(&s, &o));
+    let filled = fills(&render(&s, &straight()));
+    assert_eq!(outlined.len(), 20);
+    assert!(outlined.iter().all(|f| f == "none"), "{outlined:?}");
+    assert!(filled.iter().all(|f| f.starts_with('#')), "{filled:?}");
+}

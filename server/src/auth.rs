@@ -1,4 +1,5 @@
-//! Bearer-token authentication: every route but `/health` needs
+//! Bearer-token authentication: every route but `/health` and the viewer's pages
+//! (`GET /view`, `GET /view/{map}`: they hold no data and ask for the token) needs
 //! `Authorization: Bearer TOKEN` when the server has a token (`--token-file`). The token is
 //! compared in constant time (subtle), so the time of a refusal says nothing about how
 //! much of a guess was right.
@@ -17,7 +18,7 @@ pub async fn require_token(State(s): State<AppState>, req: Request, next: Next) 
     let Some(token) = &s.token else {
         return next.run(req).await;
     };
-    if req.uri().path() == "/health" {
+    if req.uri().path() == "/health" || super::view::is_page(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
     let given = req

@@ -12,6 +12,8 @@
 //! | `POST /vllm/generate` | a stored V-LLM's `m_generate` |
 //! | `POST /render/svg` | a map rendered as SVG (as `RENDER`) |
 //! | `POST /query` | TensorQL with `?` parameters → JSON rows |
+//! | `GET /view`, `GET /view/{map}` | the live viewer's pages (WebGL; no token: they hold no data) |
+//! | `GET /view/{map}/meta`, `POST /view/{map}/cells`, `POST /view/{map}/field` | the viewer's data |
 //! | `GET /health`, `/metrics`, `/openapi.json` | liveness (never asks for a token), Prometheus text, the API document |
 //!
 //! Threads: tokio's worker threads (one per core) parse HTTP and JSON only; every call into
@@ -39,6 +41,7 @@ mod pool;
 mod render;
 mod sql;
 mod tensor;
+mod view;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -142,6 +145,8 @@ pub(crate) struct Shared {
     pub allow_files: bool,
     /// Where 5xx errors are written.
     pub log: ErrorLog,
+    /// The maps indexed for the live viewer.
+    pub views: view::Cache,
 }
 
 impl std::fmt::Debug for Shared {
@@ -164,6 +169,11 @@ fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/vllm/generate", post(generate::generate)),
         ("POST", "/render/svg", post(render::render_svg)),
         ("POST", "/query", post(sql::query)),
+        ("GET", "/view", get(view::index)),
+        ("GET", "/view/{map}", get(view::map_page)),
+        ("GET", "/view/{map}/meta", get(view::meta)),
+        ("POST", "/view/{map}/cells", post(view::cells)),
+        ("POST", "/view/{map}/field", post(view::field)),
         ("GET", "/health", get(health)),
         ("GET", "/metrics", get(metrics_text)),
         ("GET", "/openapi.json", get(openapi)),
@@ -337,6 +347,7 @@ async fn serve(
         timeout: config.timeout,
         allow_files: config.allow_files,
         log: config.log.clone(),
+        views: view::Cache::default(),
     });
     let app = router(shared, config.max_body);
     axum::serve(listener, app)

@@ -52,6 +52,11 @@ impl Metrics {
         self.commits.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The transactions committed so far (the live viewer rebuilds its index past them).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut c = self.inner.lock();
         *c.requests

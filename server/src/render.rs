@@ -2,9 +2,10 @@
 //! (the render crate through the session's [`tensormap::Database::render`]), answered as
 //! `image/svg+xml`. The request's `camera` (position, rotation, fov, perspective) and size
 //! are checked and set by the render crate's one table of options
-//! ([`RenderOptions::set`], as `RENDER ... WITH` sets them); its `effects` are read as:
-//! `heatmap` (default true) draws the field, `wireframe` draws the axes; `liquid` (an
-//! animated effect that a static SVG cannot show) is accepted without effect.
+//! ([`RenderOptions::set`], as `RENDER ... WITH` sets them); so are its `effects`, the
+//! original API's object: `liquid` adds the animated liquid filter (`effects = 'liquid'`),
+//! `wireframe` draws the objects as outlines (`effects = 'wireframe'`), `tensorField` — or
+//! `heatmap`, the name this route first took — draws the field (default true).
 
 use axum::extract::State;
 use axum::http::header;
@@ -39,18 +40,47 @@ pub struct CameraRequest {
     perspective: Option<f64>,
 }
 
-/// The effects of a request, and the heatmap.
+/// The effects of a request.
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Effects {
-    #[allow(dead_code)] // accepted without effect (see the module header)
     liquid: Option<bool>,
     wireframe: Option<bool>,
+    tensor_field: Option<bool>,
     heatmap: Option<bool>,
+}
+
+impl Effects {
+    /// The `effects` option's value (`'liquid, wireframe'`, `'none'`).
+    fn names(&self) -> String {
+        let on = [("liquid", self.liquid), ("wireframe", self.wireframe)];
+        let names: Vec<&str> = on
+            .iter()
+            .filter(|(_, v)| *v == Some(true))
+            .map(|(n, _)| *n)
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// Whether the field is drawn: `tensorField`, or `heatmap`; both given must agree.
+    fn field(&self) -> Result<Option<bool>, ApiError> {
+        match (self.tensor_field, self.heatmap) {
+            (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
+                "effects.tensorField and effects.heatmap disagree (they are one setting)",
+            )),
+            (a, b) => Ok(a.or(b)),
+        }
+    }
 }
 
 fn options(req: &RenderRequest) -> Result<RenderOptions, ApiError> {
     let mut o = RenderOptions::default();
     let c = &req.camera;
+    let effects = req.effects.names();
     let given = [
         ("width", req.width.map(OptionValue::Number)),
         ("height", req.height.map(OptionValue::Number)),
@@ -58,8 +88,8 @@ fn options(req: &RenderRequest) -> Result<RenderOptions, ApiError> {
         ("rotation", c.rotation.as_deref().map(OptionValue::Vector)),
         ("fov", c.fov.map(OptionValue::Number)),
         ("perspective", c.perspective.map(OptionValue::Number)),
-        ("heatmap", req.effects.heatmap.map(OptionValue::Bool)),
-        ("axes", req.effects.wireframe.map(OptionValue::Bool)),
+        ("heatmap", req.effects.field()?.map(OptionValue::Bool)),
+        ("effects", Some(OptionValue::Text(&effects))),
     ];
     for (name, value) in given {
         if let Some(v) = value {

@@ -10,6 +10,7 @@
 //! - [`catalog`]: CREATE / DROP MAP, SHOW MAPS, DESCRIBE;
 //! - [`dml`]: INSERT, UPDATE, DELETE;
 //! - [`query`]: SELECT, EXPLAIN and RENDER;
+//! - [`view`]: RENDER ... TO 'x.html' and the HTML view of a SELECT;
 //! - [`files`]: the statements that read or write files (COPY, SNAPSHOT, RESTORE);
 //! - the model statements are `crate::model`'s.
 
@@ -19,6 +20,7 @@ mod files;
 mod params;
 mod query;
 mod txn;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;

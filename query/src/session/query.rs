@@ -39,6 +39,9 @@ impl Session {
         settings: &[(String, Setting, Span)],
         pos: Pos,
     ) -> Result<QueryResult> {
+        if let Some(path) = to.filter(|p| crate::render_html::is_html(p)) {
+            return self.render_html_statement(sel, path, settings, pos);
+        }
         let svg3d = to.is_some_and(|p| p.to_ascii_lowercase().ends_with(".svg3d"));
         let opts = crate::render::options(settings, svg3d)?;
         let svg = self.read(sel, pos, |views, sel, db| {

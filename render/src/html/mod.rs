@@ -74,6 +74,7 @@ pub struct HtmlDocument {
     manifest: String,
     blocks: Blocks,
     len: u64,
+    count: usize,
 }
 
 impl HtmlDocument {
@@ -157,7 +158,13 @@ impl HtmlDocument {
             manifest,
             blocks,
             len,
+            count: n,
         })
+    }
+
+    /// The objects of the result (all of them, also when the page holds a sample).
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     /// The bytes [`HtmlDocument::write_to`] writes.

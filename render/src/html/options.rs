@@ -166,6 +166,21 @@ fn invalid(key: &str, message: String) -> HtmlError {
 }
 
 impl HtmlOptions {
+    /// The option names [`HtmlOptions::apply`] knows.
+    pub const KNOWN: [&'static str; 11] = [
+        "title",
+        "color_by",
+        "distance_from",
+        "effects",
+        "point_budget",
+        "sample",
+        "slice",
+        "slice_at",
+        "glow",
+        "field_lines",
+        "field_resolution",
+    ];
+
     /// Sets the option `key` from `value`; unknown keys and bad values are errors that
     /// name the key.
     pub fn apply(&mut self, key: &str, value: &OptionValue) -> Result<()> {
