@@ -19,12 +19,66 @@ mod select;
 pub const MAX_DEPTH: usize = 64;
 
 /// Words that cannot be bare map, column or alias names (quote them: `"from"`).
-const RESERVED: [&str; 54] = [
-    "select", "from", "where", "group", "by", "order", "limit", "offset", "and", "or", "not", "in",
-    "as", "asc", "desc", "insert", "into", "values", "update", "set", "delete", "create", "drop",
-    "show", "describe", "explain", "begin", "commit", "rollback", "with", "true", "false",
-    "voxels", "distinct", "having", "join", "inner", "left", "outer", "cross", "on", "null", "is",
-    "like", "escape", "between", "case", "when", "then", "else", "end", "cast", "using", "to",
+const RESERVED: [&str; 59] = [
+    "select",
+    "from",
+    "where",
+    "group",
+    "by",
+    "order",
+    "limit",
+    "offset",
+    "and",
+    "or",
+    "not",
+    "in",
+    "as",
+    "asc",
+    "desc",
+    "insert",
+    "into",
+    "values",
+    "update",
+    "set",
+    "delete",
+    "create",
+    "drop",
+    "show",
+    "describe",
+    "explain",
+    "begin",
+    "commit",
+    "rollback",
+    "with",
+    "true",
+    "false",
+    "voxels",
+    "distinct",
+    "having",
+    "join",
+    "inner",
+    "left",
+    "outer",
+    "cross",
+    "on",
+    "null",
+    "is",
+    "like",
+    "escape",
+    "between",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "cast",
+    "using",
+    "to",
+    "union",
+    "intersect",
+    "except",
+    "exists",
+    "over",
 ];
 
 /// Whether `word` is reserved.
@@ -173,6 +227,8 @@ struct Parser<'t> {
     /// The lexical error the tokens stopped at, if any.
     lex_error: Option<Error>,
     depth: usize,
+    /// How deeply queries nest (subqueries in FROM, WITH and expressions).
+    queries: usize,
     /// `?` parameters numbered so far.
     params: usize,
 }
@@ -184,6 +240,7 @@ impl<'t> Parser<'t> {
             look: VecDeque::with_capacity(3),
             lex_error: None,
             depth: 0,
+            queries: 0,
             params: 0,
         };
         p.fill();
@@ -317,7 +374,7 @@ impl<'t> Parser<'t> {
             _ => String::new(),
         };
         match (word.as_str(), second.as_str()) {
-            ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
+            ("select" | "with", _) => Ok(Statement::Select(Box::new(self.query()?))),
             ("insert", _) => self.insert(),
             ("copy", _) => self.copy(),
             ("update", _) => self.update(),
@@ -353,10 +410,10 @@ impl<'t> Parser<'t> {
             }
             ("render", _) => {
                 self.bump();
-                if !self.is_kw("select") {
+                if !self.at_query() {
                     return Err(self.unexpected("SELECT after RENDER"));
                 }
-                let select = Box::new(self.select()?);
+                let select = Box::new(self.query()?);
                 let to = if self.accept_kw("to") {
                     Some(self.file_name("TO")?)
                 } else {
@@ -394,7 +451,7 @@ impl<'t> Parser<'t> {
             }
             ("explain", _) => {
                 self.bump();
-                if !self.is_kw("select") {
+                if !self.at_query() {
                     return Err(self.unexpected("SELECT after EXPLAIN"));
                 }
                 Ok(Statement::Explain(Box::new(self.statement()?)))
@@ -611,6 +668,7 @@ fn sym_static(s: &str) -> &'static str {
         "<=" => "<=",
         ">=" => ">=",
         "||" => "||",
+        ":" => ":",
         _ => "!=",
     }
 }

@@ -9,9 +9,7 @@ use tensormap_engine::{Object, Registry, Value, WriteTransaction};
 use super::Session;
 use crate::ast::{Expr, ExprKind, Span};
 use crate::error::{Error, Pos, Result};
-use crate::eval::{
-    as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, Tuples, OBJECT_COLUMNS,
-};
+use crate::eval::{as_number, as_vector, Env, Row, Scope, TableInfo, Tuples, OBJECT_COLUMNS};
 use crate::exec::{row_passes, QueryResult};
 
 impl Session {
@@ -69,13 +67,7 @@ fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
 
 /// An environment for expressions over one map's objects.
 fn one_map<'a>(functions: &'a Registry, map: &str) -> Env<'a> {
-    Env::new(
-        functions,
-        vec![TableInfo {
-            label: map.to_string(),
-            kind: TableKind::Objects,
-        }],
-    )
+    Env::new(functions, vec![TableInfo::objects(map)])
 }
 
 fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {

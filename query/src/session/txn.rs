@@ -2,12 +2,13 @@
 //! transaction or in one of its own (auto-commit), and reads from the open transaction (its
 //! own changes included) or from the latest committed version.
 
-use tensormap_engine::{Database, MapView, WriteTransaction};
+use tensormap_engine::{MapView, WriteTransaction};
 
 use super::Session;
 use crate::ast::Select;
 use crate::error::{Error, Pos, Result};
 use crate::exec::QueryResult;
+use crate::run::Ctx;
 
 impl Session {
     /// `BEGIN`: opens the write transaction the next statements run in.
@@ -61,40 +62,55 @@ impl Session {
         }
     }
 
-    /// Runs `f` on the maps a query reads (in FROM order), from the open transaction or a
-    /// fresh read.
+    /// Runs `f` on the maps a query reads (anywhere in it: FROM, WITH, subqueries), from
+    /// the open transaction or a fresh read. A name that is no map is left to the query
+    /// (it may be a WITH query's; if not, the query reports it where it is named).
     pub(super) fn read(
         &mut self,
         sel: &Select,
         pos: Pos,
-        f: impl FnOnce(&[MapView<'_>], &Select, &Database) -> Result<QueryResult>,
+        f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
     ) -> Result<QueryResult> {
-        let names: Vec<&str> = sel.tables().map(|t| t.source.map()).collect();
-        let at: Vec<Pos> = sel.tables().map(|t| t.pos.0).collect();
-        // A missing map is reported where it is named.
-        let locate = |e: tensormap_engine::Error| {
-            let p = match &e {
-                tensormap_engine::Error::MapNotFound(m) => {
-                    names.iter().position(|n| n == m).map_or(pos, |i| at[i])
-                }
-                _ => pos,
-            };
-            Error::engine(p, e)
-        };
+        let mut named = Vec::new();
+        crate::run::map_names(sel, &mut named);
+        let mut ctes = Vec::new();
+        crate::run::cte_names(sel, &mut ctes);
         let db = self.db.clone();
+        let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+        let open = |n: &str, e: tensormap_engine::Error| -> Result<()> {
+            match e {
+                tensormap_engine::Error::MapNotFound(_) if ctes.iter().any(|c| c == n) => Ok(()),
+                e => {
+                    let at = named.iter().find(|(m, _)| m == n).map_or(pos, |(_, p)| *p);
+                    Err(Error::engine(at, e))
+                }
+            }
+        };
         match &mut self.txn {
             Some(t) => {
-                let views = t.maps(&names).map_err(locate)?;
-                f(&views, sel, &db)
+                let mut maps = Vec::with_capacity(names.len());
+                for n in &names {
+                    let found = t.map(n).map(|_| ());
+                    match found {
+                        Ok(()) => maps.push(*n),
+                        Err(e) => open(n, e)?,
+                    }
+                }
+                let views = t.maps(&maps).map_err(|e| Error::engine(pos, e))?;
+                let maps: Vec<(String, MapView<'_>)> =
+                    maps.iter().map(|n| n.to_string()).zip(views).collect();
+                f(&Ctx::new(&maps, db.functions()), sel)
             }
             None => {
                 let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
-                let views = names
-                    .iter()
-                    .map(|n| r.map(n))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(locate)?;
-                f(&views, sel, &db)
+                let mut maps = Vec::with_capacity(names.len());
+                for n in &names {
+                    match r.map(n) {
+                        Ok(v) => maps.push((n.to_string(), v)),
+                        Err(e) => open(n, e)?,
+                    }
+                }
+                f(&Ctx::new(&maps, db.functions()), sel)
             }
         }
     }
