@@ -467,3 +467,99 @@ fn the_generator_finds_rows() {
     }
     assert!(nonempty > 200, "only {nonempty} of 300 statements had rows");
 }
+
+/// `INSERT ... ON CONFLICT (id) DO NOTHING | DO UPDATE SET ... [WHERE ...]` statements,
+/// random ids (some taken, some repeated inside one statement), applied to both; the
+/// tables must stay equal after each. Confidences are quarters, exact in f32 and f64.
+#[test]
+fn on_conflict_matches_sqlite() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let db = Database::open_in_memory().unwrap();
+    db.create_map(
+        "u",
+        MapConfig {
+            channels: 1,
+            resolution: 8,
+            bounds: 20.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut session = Session::new(db);
+    let lite = rusqlite::Connection::open_in_memory().unwrap();
+    lite.execute_batch(
+        "CREATE TABLE u (id TEXT PRIMARY KEY, type TEXT, x REAL, y REAL, z REAL, confidence REAL)",
+    )
+    .unwrap();
+    for _ in 0..300 {
+        let n = rng.random_range(1..5);
+        let mut ours_rows = Vec::new();
+        let mut their_rows = Vec::new();
+        for _ in 0..n {
+            let id = format!("k{}", rng.random_range(0..12));
+            let kind = KINDS[rng.random_range(0..KINDS.len())];
+            let p: Vec<f64> = (0..3)
+                .map(|_| rng.random_range(-30..30) as f64 * 0.5)
+                .collect();
+            let c = rng.random_range(0..=4) as f64 * 0.25;
+            ours_rows.push(format!(
+                "('{id}', '{kind}', [{:.1}, {:.1}, {:.1}], [0], {c:.2})",
+                p[0], p[1], p[2]
+            ));
+            their_rows.push(format!(
+                "('{id}', '{kind}', {:.1}, {:.1}, {:.1}, {c:.2})",
+                p[0], p[1], p[2]
+            ));
+        }
+        let (ours_action, their_action) = match rng.random_range(0..5) {
+            0 => ("DO NOTHING".to_string(), "DO NOTHING".to_string()),
+            1 => (
+                "DO UPDATE SET confidence = excluded.confidence".to_string(),
+                "DO UPDATE SET confidence = excluded.confidence".to_string(),
+            ),
+            2 => (
+                "DO UPDATE SET type = u.type || excluded.type, position = excluded.position".to_string(),
+                "DO UPDATE SET type = u.type || excluded.type, x = excluded.x, y = excluded.y, z = excluded.z".to_string(),
+            ),
+            3 => {
+                let w = "WHERE excluded.confidence > u.confidence";
+                (
+                    format!("DO UPDATE SET confidence = (u.confidence + excluded.confidence) / 2.0 {w}"),
+                    format!("DO UPDATE SET confidence = (u.confidence + excluded.confidence) / 2.0 {w}"),
+                )
+            }
+            _ => (
+                "DO UPDATE SET x = x + 0.5, type = excluded.type".to_string(),
+                "DO UPDATE SET x = x + 0.5, type = excluded.type".to_string(),
+            ),
+        };
+        let ours_sql = format!(
+            "INSERT INTO u (id, type, position, embedding, confidence) VALUES {} ON CONFLICT (id) {ours_action}",
+            ours_rows.join(", ")
+        );
+        let their_sql = format!(
+            "INSERT INTO u (id, type, x, y, z, confidence) VALUES {} ON CONFLICT (id) {their_action}",
+            their_rows.join(", ")
+        );
+        session
+            .execute(&ours_sql)
+            .unwrap_or_else(|e| panic!("{ours_sql}: {e}"));
+        lite.execute_batch(&their_sql)
+            .unwrap_or_else(|e| panic!("sqlite: {their_sql}: {e}"));
+        let check = "SELECT id, type, x, y, z, confidence FROM u ORDER BY id";
+        let mine: Vec<Vec<V>> = session.execute(check).unwrap()[0]
+            .rows
+            .iter()
+            .map(|r| r.iter().map(ours).collect())
+            .collect();
+        let mut stmt = lite.prepare(check).unwrap();
+        let want: Vec<Vec<V>> = stmt
+            .query_map([], |row| {
+                Ok((0..6).map(|i| theirs(row.get_ref(i).unwrap())).collect())
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(mine, want, "after {ours_sql}");
+    }
+}

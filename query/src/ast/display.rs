@@ -4,8 +4,8 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::{
-    CopyDirection, Expr, ExprKind, Frame, FrameBound, JoinKind, ModelStatement, Select, SelectItem,
-    Setting, Source, Span, Statement, TableRef, WindowSpec,
+    CopyDirection, Expr, ExprKind, Frame, FrameBound, JoinKind, ModelStatement, OnConflict, Select,
+    SelectItem, Setting, Source, Span, Statement, TableRef, WindowSpec,
 };
 
 /// Prints an identifier bare when it can be read back as the same identifier.
@@ -347,19 +347,42 @@ impl Display for Statement {
             }
             Statement::ShowMaps => f.write_str("SHOW MAPS"),
             Statement::Describe { name } => write!(f, "DESCRIBE {}", ident(name)),
-            Statement::Insert { map, columns, rows } => {
+            Statement::Insert {
+                map,
+                columns,
+                rows,
+                query,
+                on_conflict,
+            } => {
                 write!(f, "INSERT INTO {}", ident(map))?;
                 if !columns.is_empty() {
                     f.write_str(" (")?;
                     list(f, columns, |f, (c, _)| f.write_str(&ident(c)))?;
                     f.write_char(')')?;
                 }
-                f.write_str(" VALUES ")?;
-                list(f, rows, |f, (row, _)| {
-                    f.write_char('(')?;
-                    list(f, row, |f, e| write!(f, "{e}"))?;
-                    f.write_char(')')
-                })
+                match query {
+                    Some(q) => write!(f, " {q}")?,
+                    None => {
+                        f.write_str(" VALUES ")?;
+                        list(f, rows, |f, (row, _)| {
+                            f.write_char('(')?;
+                            list(f, row, |f, e| write!(f, "{e}"))?;
+                            f.write_char(')')
+                        })?;
+                    }
+                }
+                match on_conflict {
+                    None => Ok(()),
+                    Some(OnConflict::Nothing) => f.write_str(" ON CONFLICT (id) DO NOTHING"),
+                    Some(OnConflict::Update { set, filter }) => {
+                        f.write_str(" ON CONFLICT (id) DO UPDATE SET ")?;
+                        list(f, set, |f, (c, e, _)| write!(f, "{} = {e}", ident(c)))?;
+                        if let Some(w) = filter {
+                            write!(f, " WHERE {w}")?;
+                        }
+                        Ok(())
+                    }
+                }
             }
             Statement::Update { map, set, filter } => {
                 write!(f, "UPDATE {} SET ", ident(map))?;

@@ -239,8 +239,22 @@ impl Statement {
     /// Every expression of the statement, mutable (for binding `?` parameters).
     pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
         match self {
-            Statement::Insert { rows, .. } => {
-                rows.iter_mut().flat_map(|(r, _)| r.iter_mut()).collect()
+            Statement::Insert {
+                rows,
+                query,
+                on_conflict,
+                ..
+            } => {
+                let mut v: Vec<&mut Expr> =
+                    rows.iter_mut().flat_map(|(r, _)| r.iter_mut()).collect();
+                if let Some(q) = query {
+                    v.extend(q.exprs_mut());
+                }
+                if let Some(super::OnConflict::Update { set, filter }) = on_conflict {
+                    v.extend(set.iter_mut().map(|(_, e, _)| e));
+                    v.extend(filter.as_mut());
+                }
+                v
             }
             Statement::Update { set, filter, .. } => set
                 .iter_mut()

@@ -35,7 +35,11 @@ impl Env<'_> {
                 }
             }
             None => {
-                let mut found = self.tables.iter().enumerate().filter(|(_, x)| x.has(name));
+                let mut found = self
+                    .tables
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| !x.qualified_only && x.has(name));
                 match (found.next(), found.next()) {
                     (Some((i, _)), None) => Ok(i),
                     (Some((_, a)), Some((_, b))) => Err((

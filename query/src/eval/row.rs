@@ -46,6 +46,8 @@ pub struct TableInfo {
     pub kind: TableKind,
     /// A query's column names (empty for maps: their columns are fixed).
     pub names: Vec<String>,
+    /// Its columns are only read qualified (`excluded.col` of ON CONFLICT).
+    pub qualified_only: bool,
 }
 
 impl TableInfo {
@@ -55,6 +57,7 @@ impl TableInfo {
             label: label.to_string(),
             kind: TableKind::Objects,
             names: Vec::new(),
+            qualified_only: false,
         }
     }
 
@@ -64,6 +67,7 @@ impl TableInfo {
             label: label.to_string(),
             kind: TableKind::Voxels,
             names: Vec::new(),
+            qualified_only: false,
         }
     }
 
@@ -73,6 +77,7 @@ impl TableInfo {
             label: label.to_string(),
             kind: TableKind::Derived,
             names: names.to_vec(),
+            qualified_only: false,
         }
     }
 

@@ -578,25 +578,87 @@ impl<'t> Parser<'t> {
             }
             self.expect_sym(")")?;
         }
-        self.expect_kw("values")?;
         let mut rows = Vec::new();
-        loop {
-            let pos = self.pos();
-            self.expect_sym("(")?;
-            let mut row = Vec::new();
+        let mut query = None;
+        if self.at_query() {
+            query = Some(Box::new(self.query()?));
+        } else {
+            self.expect_kw("values")?;
             loop {
-                row.push(self.expr()?);
+                let pos = self.pos();
+                self.expect_sym("(")?;
+                let mut row = Vec::new();
+                loop {
+                    row.push(self.expr()?);
+                    if !self.accept_sym(",") {
+                        break;
+                    }
+                }
+                self.expect_sym(")")?;
+                rows.push((row, Span(pos)));
                 if !self.accept_sym(",") {
                     break;
                 }
             }
-            self.expect_sym(")")?;
-            rows.push((row, Span(pos)));
+        }
+        let on_conflict = if self.is_kw("on") {
+            self.bump();
+            Some(self.on_conflict()?)
+        } else {
+            None
+        };
+        Ok(Statement::Insert {
+            map,
+            columns,
+            rows,
+            query,
+            on_conflict,
+        })
+    }
+
+    /// After `INSERT ... ON`: `CONFLICT (id) DO NOTHING | DO UPDATE SET ... [WHERE ...]`.
+    fn on_conflict(&mut self) -> Result<OnConflict> {
+        self.expect_kw("conflict")?;
+        self.expect_sym("(")?;
+        let pos = self.pos();
+        let target = self.name("a column name")?;
+        if target != "id" {
+            return Err(Error::syntax(
+                pos,
+                format!("ON CONFLICT takes (id), the one unique column; found '{target}'"),
+            ));
+        }
+        self.expect_sym(")")?;
+        self.expect_kw("do")?;
+        if self.accept_kw("nothing") {
+            return Ok(OnConflict::Nothing);
+        }
+        if !self.is_kw("update") {
+            return Err(self.unexpected("NOTHING or UPDATE"));
+        }
+        self.bump();
+        self.expect_kw("set")?;
+        let set = self.assignments()?;
+        let filter = if self.accept_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(OnConflict::Update { set, filter })
+    }
+
+    /// `col = e, ...`
+    fn assignments(&mut self) -> Result<Vec<(String, Expr, Span)>> {
+        let mut set = Vec::new();
+        loop {
+            let pos = self.pos();
+            let col = self.name("a column name")?;
+            self.expect_sym("=")?;
+            set.push((col, self.expr()?, Span(pos)));
             if !self.accept_sym(",") {
-                break;
+                return Ok(set);
             }
         }
-        Ok(Statement::Insert { map, columns, rows })
     }
 
     fn update(&mut self) -> Result<Statement> {

@@ -177,7 +177,22 @@ impl Session {
             Statement::Describe { name } => self.describe(name, pos),
             Statement::CreateMap { name, settings } => self.create_map(name, settings, pos),
             Statement::DropMap { name, if_exists } => self.drop_map(name, *if_exists, pos),
-            Statement::Insert { map, columns, rows } => self.insert(map, columns, rows, pos),
+            Statement::Insert {
+                map,
+                columns,
+                rows,
+                query,
+                on_conflict,
+            } => self.insert(
+                dml::Insert {
+                    map,
+                    columns,
+                    rows,
+                    query: query.as_deref(),
+                    on_conflict: on_conflict.as_ref(),
+                },
+                pos,
+            ),
             Statement::Update { map, set, filter } => self.update(map, set, filter.as_ref(), pos),
             Statement::Delete { map, filter } => self.delete(map, filter.as_ref(), pos),
             Statement::Copy {

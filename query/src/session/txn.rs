@@ -2,7 +2,7 @@
 //! transaction or in one of its own (auto-commit), and reads from the open transaction (its
 //! own changes included) or from the latest committed version.
 
-use tensormap_engine::{MapView, WriteTransaction};
+use tensormap_engine::{MapView, Registry, WriteTransaction};
 
 use super::Session;
 use crate::ast::Select;
@@ -71,43 +71,17 @@ impl Session {
         pos: Pos,
         f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
     ) -> Result<QueryResult> {
-        let mut named = Vec::new();
-        crate::run::map_names(sel, &mut named);
-        let mut ctes = Vec::new();
-        crate::run::cte_names(sel, &mut ctes);
         let db = self.db.clone();
-        let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
-        let open = |n: &str, e: tensormap_engine::Error| -> Result<()> {
-            match e {
-                tensormap_engine::Error::MapNotFound(_) if ctes.iter().any(|c| c == n) => Ok(()),
-                e => {
-                    let at = named.iter().find(|(m, _)| m == n).map_or(pos, |(_, p)| *p);
-                    Err(Error::engine(at, e))
-                }
-            }
-        };
         match &mut self.txn {
-            Some(t) => {
-                let mut maps = Vec::with_capacity(names.len());
-                for n in &names {
-                    let found = t.map(n).map(|_| ());
-                    match found {
-                        Ok(()) => maps.push(*n),
-                        Err(e) => open(n, e)?,
-                    }
-                }
-                let views = t.maps(&maps).map_err(|e| Error::engine(pos, e))?;
-                let maps: Vec<(String, MapView<'_>)> =
-                    maps.iter().map(|n| n.to_string()).zip(views).collect();
-                f(&Ctx::new(&maps, db.functions()), sel)
-            }
+            Some(t) => read_in(t, db.functions(), sel, pos, f),
             None => {
+                let (named, ctes) = names_of(sel);
                 let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
-                let mut maps = Vec::with_capacity(names.len());
-                for n in &names {
+                let mut maps = Vec::with_capacity(named.len());
+                for (n, at) in &named {
                     match r.map(n) {
                         Ok(v) => maps.push((n.to_string(), v)),
-                        Err(e) => open(n, e)?,
+                        Err(e) => missing(&ctes, *at, e)?,
                     }
                 }
                 f(&Ctx::new(&maps, db.functions()), sel)
@@ -129,4 +103,45 @@ impl Session {
             }
         }
     }
+}
+
+/// The maps a query names (with where) and the names of its WITH queries.
+fn names_of(sel: &Select) -> (Vec<(String, Pos)>, Vec<String>) {
+    let mut named = Vec::new();
+    crate::run::map_names(sel, &mut named);
+    let mut ctes = Vec::new();
+    crate::run::cte_names(sel, &mut ctes);
+    (named, ctes)
+}
+
+/// A map that cannot be opened: fine if the name is a WITH query's (the query tells them
+/// apart), else the error where the map is named.
+fn missing(ctes: &[String], at: Pos, e: tensormap_engine::Error) -> Result<()> {
+    match &e {
+        tensormap_engine::Error::MapNotFound(n) if ctes.contains(n) => Ok(()),
+        _ => Err(Error::engine(at, e)),
+    }
+}
+
+/// Runs `f` on the maps `sel` reads as the write transaction `t` sees them (its own
+/// changes included).
+pub(super) fn read_in(
+    t: &mut WriteTransaction,
+    functions: &Registry,
+    sel: &Select,
+    pos: Pos,
+    f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
+) -> Result<QueryResult> {
+    let (named, ctes) = names_of(sel);
+    let mut names = Vec::with_capacity(named.len());
+    for (n, at) in &named {
+        let found = t.map(n).map(|_| ());
+        match found {
+            Ok(()) => names.push(n.as_str()),
+            Err(e) => missing(&ctes, *at, e)?,
+        }
+    }
+    let views = t.maps(&names).map_err(|e| Error::engine(pos, e))?;
+    let maps: Vec<(String, MapView<'_>)> = names.iter().map(|n| n.to_string()).zip(views).collect();
+    f(&Ctx::new(&maps, functions), sel)
 }
