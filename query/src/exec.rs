@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use tensormap_engine::{attention_weights, Value};
 
@@ -39,6 +40,25 @@ impl QueryResult {
     pub fn has_rows(&self) -> bool {
         !self.columns.is_empty()
     }
+}
+
+/// What EXPLAIN ANALYZE measures of one query: the rows each stage gave and its time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// Rows the first map's access gave (after its own conditions), and its time.
+    pub driver: (usize, Duration),
+    /// Tuples after each join step, in the plan's order, and its time.
+    pub joins: Vec<(usize, Duration)>,
+    /// Tuples after the rest of WHERE, and its time.
+    pub residual: Option<(usize, Duration)>,
+    /// Groups, and the time of grouping and aggregating.
+    pub groups: Option<(usize, Duration)>,
+    /// Groups after HAVING.
+    pub having: Option<usize>,
+    /// Rows (or groups) ordered, and the time of window functions, DISTINCT and sorting.
+    pub sorted: (usize, Duration),
+    /// Rows returned, and the time of projecting them.
+    pub out: (usize, Duration),
 }
 
 /// Collects the `ATTENTION(q)` query arguments of `e`.
@@ -292,21 +312,25 @@ fn positions(sel: &Select) -> Vec<Pos> {
 /// Runs one query core on `inputs` (the entries of FROM, in order) in `env` (whose tables
 /// describe them).
 pub fn select(mut env: Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<QueryResult> {
+    select_in(&mut env, inputs, sel)
+}
+
+/// [`select`] in an environment the caller keeps (EXPLAIN ANALYZE reads its profile).
+pub fn select_in(env: &mut Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<QueryResult> {
     env.context.bounds = inputs
         .iter()
         .find_map(|i| i.view())
         .map(|v| v.config().bounds);
-    let prepared = prepare(&env, sel)?;
-    let plan = plan(&env, sel, &prepared.order_by, inputs)?;
+    let prepared = prepare(env, sel)?;
+    let plan = plan(env, sel, &prepared.order_by, inputs)?;
     let at = positions(sel);
-    let voxels = voxel_sets(&env, &plan, inputs, &at)?;
+    let voxels = voxel_sets(env, &plan, inputs, &at)?;
     let maps = Maps {
         inputs,
         voxels: &voxels,
         at: &at,
         fetch: fetch(sel),
     };
-    let env = &mut env;
     let (mut tuples, weights_done) = run(env, &plan, &maps)?;
     // Tuples reach the later stages in tie order unless an ORDER BY sorts them; sorted
     // before the per-tuple values below (attention weights, batch calls) are computed.
@@ -333,7 +357,12 @@ pub fn select(mut env: Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<Qu
     exprs.extend(&prepared.group_by);
     exprs.extend(&prepared.having);
     crate::batch::compute(env, &exprs, &tuples)?;
-    finish(env, sel, &plan, &prepared, tuples)
+    let (result, figures) = finish(env, sel, &plan, &prepared, tuples)?;
+    if let Some(pr) = env.profile.as_mut() {
+        pr.sorted = figures.sorted;
+        pr.out = figures.out;
+    }
+    Ok(result)
 }
 
 /// Whether the plan yields the rows of its one map already in ORDER BY's order.
@@ -429,8 +458,9 @@ fn finish(
     plan: &Plan<'_>,
     p: &Prepared<'_>,
     tuples: Tuples<'_>,
-) -> Result<QueryResult> {
+) -> Result<(QueryResult, Finished)> {
     let presorted = presorted(env, plan);
+    let started = Instant::now();
     let groups = if plan.aggregate {
         group(env, &p.group_by, &tuples)?
     } else {
@@ -456,6 +486,16 @@ fn finish(
         }
         units = kept;
     }
+    if let Some(pr) = env.profile.as_mut() {
+        if plan.aggregate {
+            pr.groups = Some((groups.len(), started.elapsed()));
+            if p.having.is_some() {
+                pr.having = Some(units.len());
+            }
+        }
+    }
+    let started = Instant::now();
+    let units_in = units.len();
     // Window functions over the rows (or groups) that are left, before DISTINCT, ORDER BY
     // and LIMIT.
     let mut calls: Vec<&Expr> = Vec::new();
@@ -498,6 +538,7 @@ fn finish(
             }),
         }
     };
+    let mut sorted_at = None;
     let offset = sel.offset.unwrap_or(0).min(usize::MAX as u64) as usize;
     let limit = sel
         .limit
@@ -561,6 +602,7 @@ fn finish(
             keyed.sort_by(cmp);
             units = keyed.into_iter().map(|(_, u)| u).collect();
         }
+        sorted_at = Some(started.elapsed());
         rows = Vec::with_capacity(units.len().saturating_sub(offset).min(limit));
         for &u in units.iter().skip(offset).take(limit) {
             let mut values = Vec::with_capacity(p.outputs.len());
@@ -570,11 +612,25 @@ fn finish(
             rows.push(values);
         }
     }
-    Ok(QueryResult {
-        status: format!("SELECT {}", rows.len()),
-        columns: p.names.clone(),
-        rows,
-    })
+    let sorted = sorted_at.unwrap_or_else(|| started.elapsed());
+    let figures = Finished {
+        sorted: (units_in, sorted),
+        out: (rows.len(), started.elapsed().saturating_sub(sorted)),
+    };
+    Ok((
+        QueryResult {
+            status: format!("SELECT {}", rows.len()),
+            columns: p.names.clone(),
+            rows,
+        },
+        figures,
+    ))
+}
+
+/// What [`finish`] measured (EXPLAIN ANALYZE).
+struct Finished {
+    sorted: (usize, Duration),
+    out: (usize, Duration),
 }
 
 /// Sorts tuples in the tie order: the maps' ids (cells) in FROM order.

@@ -206,6 +206,7 @@ pub fn run<'a>(
     let n = env.tables.len();
     let mut cur = Tuples::new(n);
     let mut weights = None;
+    let mut clock = std::time::Instant::now();
     if n == 0 {
         cur.len = 1;
     } else {
@@ -217,8 +218,16 @@ pub fn run<'a>(
             cur.push(&tuple);
         }
     }
+    if let Some(pr) = env.profile.as_mut() {
+        pr.driver = (cur.len, clock.elapsed());
+        clock = std::time::Instant::now();
+    }
     for step in &plan.joins {
         cur = join_step(env, plan, maps, step, &cur)?;
+        if let Some(pr) = env.profile.as_mut() {
+            pr.joins.push((cur.len, clock.elapsed()));
+            clock = std::time::Instant::now();
+        }
     }
     if !plan.residual.is_empty() {
         // Batch calls in the conditions run once over all the tuples (batch.rs); their
@@ -233,6 +242,9 @@ pub fn run<'a>(
         }
         env.batched.truncate(before);
         cur = kept;
+        if let Some(pr) = env.profile.as_mut() {
+            pr.residual = Some((cur.len, clock.elapsed()));
+        }
     }
     Ok((cur, weights))
 }

@@ -497,6 +497,78 @@ impl<'c, 'a> Ctx<'c, 'a> {
     }
 }
 
+impl Ctx<'_, '_> {
+    /// EXPLAIN ANALYZE of `sel`: it runs, and its plan comes with the rows each operator
+    /// gave and its time (`rows=N time=T ms`); a WITH or compound query's parts are run
+    /// as a whole and its total is given.
+    pub fn analyze(&self, sel: &Select) -> Result<Vec<String>> {
+        let started = std::time::Instant::now();
+        if !sel.with.is_empty() || !sel.compound.is_empty() {
+            let mut lines = self.explain(sel, &[], 0)?;
+            let r = self.query(sel, &[], &[])?;
+            lines.push(format!(
+                "Total: {} rows in {}",
+                r.rows.len(),
+                ms(started.elapsed())
+            ));
+            return Ok(lines);
+        }
+        let plan = self.explain(sel, &[], 0)?;
+        let owned = self.run_from_subqueries(sel, &[], &[])?;
+        let (inputs, infos) = self.inputs(sel, &owned)?;
+        let mut env = self.env(infos, &[], &[]);
+        env.profile = Some(crate::exec::Profile::default());
+        let r = crate::exec::select_in(&mut env, &inputs, sel)?;
+        let p = env.profile.take().unwrap_or_default();
+        let figure = |(n, t): (usize, std::time::Duration)| format!("  (rows={n} time={})", ms(t));
+        // Join lines are printed last step first; the driver's access line last.
+        let mut joins = p.joins.iter().rev();
+        let mut lines = Vec::with_capacity(plan.len() + 1);
+        let top = plan
+            .iter()
+            .take_while(|l| !l.starts_with("  Subquery"))
+            .count();
+        for (i, line) in plan.iter().enumerate() {
+            let t = line.trim_start();
+            let nested = line.starts_with("    ") || i >= top;
+            let extra = if nested {
+                String::new()
+            } else if t.starts_with("Project") || t.starts_with("Limit") {
+                figure(p.out)
+            } else if t.starts_with("Sort") || t.starts_with("Distinct") {
+                figure(p.sorted)
+            } else if t.starts_with("Filter groups") {
+                p.having.map_or(String::new(), |n| format!("  (rows={n})"))
+            } else if t.starts_with("Aggregate") {
+                p.groups.map_or(String::new(), figure)
+            } else if t.starts_with("Filter") {
+                match p.residual {
+                    Some(f) if !p.joins.is_empty() => figure(f),
+                    _ => figure(p.driver),
+                }
+            } else if t.starts_with("Index nested-loop join") || t.starts_with("Nested-loop join") {
+                joins.next().map_or(String::new(), |f| figure(*f))
+            } else if i + 1 == top || t.starts_with("One row") {
+                figure(p.driver)
+            } else {
+                String::new()
+            };
+            lines.push(format!("{line}{extra}"));
+        }
+        lines.push(format!(
+            "Total: {} rows in {}",
+            r.rows.len(),
+            ms(started.elapsed())
+        ));
+        Ok(lines)
+    }
+}
+
+/// A duration in milliseconds, as EXPLAIN ANALYZE prints it.
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
 fn collect_subqueries<'q>(e: &'q Expr, out: &mut Vec<(Pos, &'q Select)>) {
     if let Some(q) = e.query() {
         out.push((e.pos, q));

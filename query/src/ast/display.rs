@@ -401,6 +401,7 @@ impl Display for Statement {
             }
             Statement::Select(s) => write!(f, "{s}"),
             Statement::Explain(s) => write!(f, "EXPLAIN {s}"),
+            Statement::ExplainAnalyze(s) => write!(f, "EXPLAIN ANALYZE {s}"),
             Statement::Render {
                 select,
                 to,

@@ -60,6 +60,9 @@ pub enum Statement {
     Select(Box<Select>),
     /// `EXPLAIN <statement>`
     Explain(Box<Statement>),
+    /// `EXPLAIN ANALYZE <query>`: the query run, its plan with the rows each operator
+    /// gave and the time it took.
+    ExplainAnalyze(Box<Statement>),
     /// `RENDER SELECT ... [TO 'file'] [WITH (k = v, ...)]`
     Render {
         /// The objects to draw.
@@ -182,7 +185,7 @@ impl Statement {
     /// them unless told otherwise: its files are not its clients'.
     pub fn touches_files(&self) -> bool {
         match self {
-            Statement::Explain(inner) => inner.touches_files(),
+            Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.touches_files(),
             Statement::Render { to, .. } => to.is_some(),
             Statement::Snapshot { .. } | Statement::Restore { .. } | Statement::Copy { .. } => true,
             Statement::Model(ModelStatement::Load { .. } | ModelStatement::Save { .. }) => true,

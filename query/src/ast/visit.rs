@@ -263,7 +263,7 @@ impl Statement {
                 .collect(),
             Statement::Delete { filter, .. } => filter.as_mut().into_iter().collect(),
             Statement::Select(s) | Statement::Render { select: s, .. } => s.exprs_mut(),
-            Statement::Explain(inner) => inner.exprs_mut(),
+            Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.exprs_mut(),
             _ => Vec::new(),
         }
     }

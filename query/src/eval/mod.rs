@@ -100,6 +100,8 @@ pub struct Env<'a> {
     pub sub_cache: Mutex<SubCache>,
     /// Window function values by the call's position, indexed by tuple (`window.rs`).
     pub windows: Vec<(Pos, Vec<Value>)>,
+    /// What EXPLAIN ANALYZE measures of this query, when it asks.
+    pub profile: Option<crate::exec::Profile>,
 }
 
 /// Where an expression is evaluated.
@@ -140,6 +142,7 @@ impl Env<'_> {
             sub_checked: Mutex::new(Vec::new()),
             sub_cache: Mutex::new(HashMap::new()),
             windows: Vec::new(),
+            profile: None,
         }
     }
 }

@@ -451,10 +451,16 @@ impl<'t> Parser<'t> {
             }
             ("explain", _) => {
                 self.bump();
+                let analyze = self.accept_kw("analyze");
                 if !self.at_query() {
                     return Err(self.unexpected("SELECT after EXPLAIN"));
                 }
-                Ok(Statement::Explain(Box::new(self.statement()?)))
+                let inner = Box::new(self.statement()?);
+                Ok(if analyze {
+                    Statement::ExplainAnalyze(inner)
+                } else {
+                    Statement::Explain(inner)
+                })
             }
             ("begin", _) => {
                 self.bump();

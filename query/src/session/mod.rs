@@ -168,6 +168,7 @@ impl Session {
             Statement::Rollback => self.rollback(pos),
             Statement::Select(sel) => self.select(sel, pos),
             Statement::Explain(inner) => self.explain(inner, pos),
+            Statement::ExplainAnalyze(inner) => self.explain_analyze(inner, pos),
             Statement::Render {
                 select,
                 to,

@@ -34,6 +34,21 @@ impl Session {
         }
     }
 
+    /// `EXPLAIN ANALYZE SELECT ...`: runs it; the plan with actual rows and times.
+    pub(super) fn explain_analyze(&mut self, inner: &Statement, pos: Pos) -> Result<QueryResult> {
+        match inner {
+            Statement::Select(sel) => self.read(sel, pos, |ctx, sel| {
+                let lines = ctx.analyze(sel)?;
+                Ok(QueryResult {
+                    status: format!("EXPLAIN ANALYZE {}", lines.len()),
+                    columns: vec!["plan".into()],
+                    rows: lines.into_iter().map(|l| vec![Value::text(&l)]).collect(),
+                })
+            }),
+            _ => Err(Error::syntax(pos, "EXPLAIN ANALYZE applies to SELECT")),
+        }
+    }
+
     /// `RENDER SELECT ... [TO 'file'] [WITH (...)]`.
     pub(super) fn render_statement(
         &mut self,
