@@ -71,6 +71,96 @@ pub fn compute(env: &mut Env<'_>, exprs: &[&Expr], tuples: &Tuples<'_>) -> Resul
     Ok(())
 }
 
+/// Computes every call of a batch function with constant arguments in `exprs` (the rows
+/// of an INSERT's VALUES) in one batch per function, into [`Env::memo`] by the call's
+/// position: 1,000 rows with `minilm_embed('...')` run the encoder once over 1,000 texts,
+/// not 1,000 times over one. Calls inside the arguments of others are computed first.
+pub fn constant_calls(env: &Env<'_>, exprs: &[&Expr]) -> Result<()> {
+    // Calls in post-order, by depth: a call's arguments may hold calls of an earlier round.
+    let mut rounds: Vec<Vec<&Expr>> = Vec::new();
+    fn walk<'q>(env: &Env<'_>, e: &'q Expr, rounds: &mut Vec<Vec<&'q Expr>>) -> usize {
+        let mut depth = 0;
+        for c in e.children() {
+            depth = depth.max(walk(env, c, rounds));
+        }
+        if let ExprKind::Call { name, args, .. } = &e.kind {
+            let batch = func::arity(name).is_none()
+                && !AGGREGATES.contains(&name.as_str())
+                && args.iter().all(is_constant)
+                && env.functions.get(name).is_some_and(|f| f.batch.is_some());
+            if batch {
+                if rounds.len() <= depth {
+                    rounds.resize_with(depth + 1, Vec::new);
+                }
+                rounds[depth].push(e);
+                return depth + 1;
+            }
+        }
+        depth
+    }
+    for e in exprs {
+        walk(env, e, &mut rounds);
+    }
+    for round in rounds {
+        // One batch per function name.
+        let mut by_name: Vec<(&str, Vec<&Expr>)> = Vec::new();
+        for call in round {
+            if let ExprKind::Call { name, .. } = &call.kind {
+                match by_name.iter_mut().find(|(n, _)| *n == name.as_str()) {
+                    Some((_, v)) => v.push(call),
+                    None => by_name.push((name.as_str(), vec![call])),
+                }
+            }
+        }
+        for (name, calls) in by_name {
+            let Some(f) = env.functions.get(name) else {
+                continue;
+            };
+            let Some(batch) = f.batch.clone() else {
+                continue;
+            };
+            let mut rows = Vec::with_capacity(calls.len());
+            let mut kept = Vec::with_capacity(calls.len());
+            for call in calls {
+                let ExprKind::Call { args, .. } = &call.kind else {
+                    continue;
+                };
+                if !f.takes(args.len()) {
+                    // Reported where it is evaluated.
+                    continue;
+                }
+                env.check(call, &[], Some("VALUES"))?;
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(env.eval(a, Scope::Row(&[], 0))?);
+                }
+                rows.push(vals);
+                kept.push(call);
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            let at = kept[0].pos;
+            let values = batch(&rows, &env.context).map_err(|e| Error::call(at, Some(name), e))?;
+            if values.len() != rows.len() {
+                return Err(Error::internal(
+                    at,
+                    format!(
+                        "{name}: returned {} values for {} rows",
+                        values.len(),
+                        rows.len()
+                    ),
+                ));
+            }
+            let mut memo = env.memo.lock().unwrap_or_else(|p| p.into_inner());
+            for (call, v) in kept.into_iter().zip(values) {
+                memo.push((call.pos, v));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether `e` holds a batch call that reads the rows.
 pub fn reads_rows(env: &Env<'_>, e: &Expr) -> bool {
     let mut calls = Vec::new();

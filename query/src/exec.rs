@@ -1,16 +1,19 @@
-//! The executor of queries: tuples from the plan ([`crate::join`]), attention weights,
-//! grouping, aggregates and HAVING, DISTINCT, ORDER BY (ties broken by the maps' ids in
-//! FROM order, or by cell for voxels), OFFSET/LIMIT and the select list.
+//! The executor of one query (one SELECT core; `crate::run` handles WITH, compound
+//! queries and subqueries): tuples from the plan ([`crate::join`]), attention weights,
+//! grouping, aggregates and HAVING, window functions (`crate::window`), DISTINCT, ORDER BY
+//! (ties broken by the maps' ids in FROM order, or by cell for voxels), OFFSET/LIMIT and
+//! the select list.
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
-use tensormap_engine::{attention_weights, MapView, Registry, Value};
+use tensormap_engine::{attention_weights, Value};
 
-use crate::ast::{Expr, ExprKind, Select, SelectItem, Source};
+use crate::ast::{Expr, ExprKind, Select, SelectItem};
 use crate::error::{Error, Pos, Result};
-use crate::eval::{Env, Row, Scope, TableInfo, TableKind, Tuples};
-use crate::join::{passes, run, voxel_sets, Maps};
+use crate::eval::{Env, Key, Row, Scope, TableKind, Tuples};
+use crate::join::{passes, run, voxel_sets, Input, Maps};
 use crate::plan::{fetch, plan, Access, Plan};
 
 /// The result of one statement.
@@ -39,17 +42,23 @@ impl QueryResult {
     }
 }
 
-/// The maps of FROM as expressions see them.
-pub fn tables_of(sel: &Select) -> Vec<TableInfo> {
-    sel.tables()
-        .map(|t| TableInfo {
-            label: t.label().to_string(),
-            kind: match t.source {
-                Source::Map(_) => TableKind::Objects,
-                Source::Voxels(_) => TableKind::Voxels,
-            },
-        })
-        .collect()
+/// What EXPLAIN ANALYZE measures of one query: the rows each stage gave and its time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// Rows the first map's access gave (after its own conditions), and its time.
+    pub driver: (usize, Duration),
+    /// Tuples after each join step, in the plan's order, and its time.
+    pub joins: Vec<(usize, Duration)>,
+    /// Tuples after the rest of WHERE, and its time.
+    pub residual: Option<(usize, Duration)>,
+    /// Groups, and the time of grouping and aggregating.
+    pub groups: Option<(usize, Duration)>,
+    /// Groups after HAVING.
+    pub having: Option<usize>,
+    /// Rows (or groups) ordered, and the time of window functions, DISTINCT and sorting.
+    pub sorted: (usize, Duration),
+    /// Rows returned, and the time of projecting them.
+    pub out: (usize, Duration),
 }
 
 /// Collects the `ATTENTION(q)` query arguments of `e`.
@@ -67,13 +76,14 @@ fn attention_calls<'q>(e: &'q Expr, out: &mut Vec<&'q Expr>) {
 /// One output column: an expression, or a map's column from `*`.
 enum Output<'q> {
     Expr(&'q Expr),
-    Column(usize, &'static str),
+    Column(usize, String),
 }
 
 /// A query's names, checked and resolved.
-struct Prepared<'q> {
+pub(crate) struct Prepared<'q> {
     outputs: Vec<Output<'q>>,
-    names: Vec<String>,
+    /// The output column names.
+    pub names: Vec<String>,
     /// ORDER BY with aliases and ordinals replaced by the expressions they name.
     order_by: Vec<(Expr, bool)>,
     /// For DISTINCT: which output each ORDER BY key is.
@@ -147,7 +157,7 @@ fn balanced(s: &str) -> bool {
 }
 
 /// Checks every name of `sel` before a row is read (so mistakes show on empty maps too).
-fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
+pub(crate) fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
     let mut outputs = Vec::new();
     let mut names = Vec::new();
     let mut aliased: Vec<(&str, &Expr)> = Vec::new();
@@ -158,9 +168,9 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
                     return Err(Error::syntax(pos.0, "SELECT * needs a FROM"));
                 }
                 for (t, info) in env.tables.iter().enumerate() {
-                    for c in info.kind.star() {
+                    for c in info.star() {
+                        names.push(c.clone());
                         outputs.push(Output::Column(t, c));
-                        names.push(c.to_string());
                     }
                 }
             }
@@ -172,9 +182,9 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
                     .ok_or_else(|| {
                         Error::not_found(pos.0, format!("no map or alias named '{label}' in FROM"))
                     })?;
-                for c in env.tables[t].kind.star() {
+                for c in env.tables[t].star() {
+                    names.push(c.clone());
                     outputs.push(Output::Column(t, c));
-                    names.push(c.to_string());
                 }
             }
             SelectItem::Expr(e, alias) => {
@@ -214,7 +224,7 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
             Output::Column(t, c) => Expr {
                 kind: ExprKind::QualifiedColumn {
                     table: env.tables[*t].label.clone(),
-                    column: c.to_string(),
+                    column: c.clone(),
                 },
                 pos: e.pos,
             },
@@ -232,6 +242,12 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
     let having = match &sel.having {
         Some(h) => {
             let h = substitute(h, &aliased);
+            if let Some(w) = window_in(&h) {
+                return Err(Error::syntax(
+                    w,
+                    "window functions are not allowed in HAVING",
+                ));
+            }
             env.check(&h, &[], None)?;
             Some(h)
         }
@@ -280,40 +296,55 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
     })
 }
 
+/// Where a window function is in `e`, if it holds one.
+fn window_in(e: &Expr) -> Option<Pos> {
+    if let ExprKind::Window { .. } = e.kind {
+        return Some(e.pos);
+    }
+    e.children().into_iter().find_map(window_in)
+}
+
 /// Where each map of FROM is named.
 fn positions(sel: &Select) -> Vec<Pos> {
     sel.tables().map(|t| t.pos.0).collect()
 }
 
-/// Runs a query on `views` (the maps of FROM, in order).
-pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<QueryResult> {
-    let mut env = Env::new(functions, tables_of(sel));
-    env.context.bounds = views.first().map(|v| v.config().bounds);
-    let prepared = prepare(&env, sel)?;
-    let plan = plan(&env, sel, &prepared.order_by, views)?;
+/// Runs one query core on `inputs` (the entries of FROM, in order) in `env` (whose tables
+/// describe them).
+pub fn select(mut env: Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<QueryResult> {
+    select_in(&mut env, inputs, sel)
+}
+
+/// [`select`] in an environment the caller keeps (EXPLAIN ANALYZE reads its profile).
+pub fn select_in(env: &mut Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<QueryResult> {
+    env.context.bounds = inputs
+        .iter()
+        .find_map(|i| i.view())
+        .map(|v| v.config().bounds);
+    let prepared = prepare(env, sel)?;
+    let plan = plan(env, sel, &prepared.order_by, inputs)?;
     let at = positions(sel);
-    let voxels = voxel_sets(&env, &plan, views, &at)?;
+    let voxels = voxel_sets(env, &plan, inputs, &at)?;
     let maps = Maps {
-        views,
+        inputs,
         voxels: &voxels,
         at: &at,
         fetch: fetch(sel),
     };
-    let (mut tuples, weights_done) = run(&mut env, &plan, &maps)?;
+    let (mut tuples, weights_done) = run(env, &plan, &maps)?;
     // Tuples reach the later stages in tie order unless an ORDER BY sorts them; sorted
     // before the per-tuple values below (attention weights, batch calls) are computed.
-    if !plan.aggregate && !presorted(&env, &plan) && (prepared.order_by.is_empty() || sel.distinct)
+    let windowed = prepared.outputs.iter().any(|o| match o {
+        Output::Expr(e) => e.has_window(),
+        Output::Column(..) => false,
+    }) || prepared.order_by.iter().any(|(e, _)| e.has_window());
+    if !plan.aggregate
+        && !presorted(env, &plan)
+        && (prepared.order_by.is_empty() || sel.distinct || windowed)
     {
-        sort_by_ties(&mut tuples, &env);
+        sort_by_ties(&mut tuples, env);
     }
-    attention(
-        &mut env,
-        sel,
-        &prepared.order_by,
-        views,
-        &tuples,
-        weights_done,
-    )?;
+    attention(env, sel, &prepared.order_by, inputs, &tuples, weights_done)?;
     let mut exprs: Vec<&Expr> = sel
         .items
         .iter()
@@ -325,8 +356,13 @@ pub fn select(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Resu
     exprs.extend(prepared.order_by.iter().map(|(e, _)| e));
     exprs.extend(&prepared.group_by);
     exprs.extend(&prepared.having);
-    crate::batch::compute(&mut env, &exprs, &tuples)?;
-    finish(&env, sel, &plan, &prepared, tuples)
+    crate::batch::compute(env, &exprs, &tuples)?;
+    let (result, figures) = finish(env, sel, &plan, &prepared, tuples)?;
+    if let Some(pr) = env.profile.as_mut() {
+        pr.sorted = figures.sorted;
+        pr.out = figures.out;
+    }
+    Ok(result)
 }
 
 /// Whether the plan yields the rows of its one map already in ORDER BY's order.
@@ -345,7 +381,7 @@ fn attention(
     env: &mut Env<'_>,
     sel: &Select,
     order_by: &[(Expr, bool)],
-    views: &[MapView<'_>],
+    inputs: &[Input<'_>],
     tuples: &Tuples<'_>,
     done: Option<Vec<f32>>,
 ) -> Result<()> {
@@ -358,7 +394,7 @@ fn attention(
     for (e, _) in order_by {
         attention_calls(e, &mut calls);
     }
-    let Some(view) = views.first() else {
+    let Some(view) = inputs.first().and_then(|i| i.view()) else {
         return Ok(());
     };
     let channels = view.config().channels as usize;
@@ -415,15 +451,16 @@ enum Unit {
     Group(u32),
 }
 
-/// Grouping, HAVING, DISTINCT, ORDER BY, OFFSET/LIMIT and projection.
+/// Grouping, HAVING, window functions, DISTINCT, ORDER BY, OFFSET/LIMIT and projection.
 fn finish(
-    env: &Env<'_>,
+    env: &mut Env<'_>,
     sel: &Select,
     plan: &Plan<'_>,
     p: &Prepared<'_>,
     tuples: Tuples<'_>,
-) -> Result<QueryResult> {
+) -> Result<(QueryResult, Finished)> {
     let presorted = presorted(env, plan);
+    let started = Instant::now();
     let groups = if plan.aggregate {
         group(env, &p.group_by, &tuples)?
     } else {
@@ -439,6 +476,57 @@ fn finish(
         Unit::Tuple(i) => Scope::Row(tuples.get(i as usize), i as usize),
         Unit::Group(g) => Scope::Group(&tuples, &groups[g as usize]),
     };
+    if let Some(h) = &p.having {
+        let mut kept = Vec::with_capacity(units.len());
+        for u in units {
+            let v = env.eval(h, scope(u))?;
+            if crate::eval::truth(&v, h.pos, "HAVING")? == Some(true) {
+                kept.push(u);
+            }
+        }
+        units = kept;
+    }
+    if let Some(pr) = env.profile.as_mut() {
+        if plan.aggregate {
+            pr.groups = Some((groups.len(), started.elapsed()));
+            if p.having.is_some() {
+                pr.having = Some(units.len());
+            }
+        }
+    }
+    let started = Instant::now();
+    let units_in = units.len();
+    // Window functions over the rows (or groups) that are left, before DISTINCT, ORDER BY
+    // and LIMIT.
+    let mut calls: Vec<&Expr> = Vec::new();
+    for o in &p.outputs {
+        if let Output::Expr(e) = o {
+            crate::window::collect(e, &mut calls);
+        }
+    }
+    for (e, _) in &p.order_by {
+        crate::window::collect(e, &mut calls);
+    }
+    if !calls.is_empty() {
+        let scopes: Vec<Scope<'_, '_>> = units.iter().map(|&u| scope(u)).collect();
+        let ties: Vec<u32> = units
+            .iter()
+            .map(|u| match u {
+                Unit::Tuple(i) => *i,
+                Unit::Group(g) => *g,
+            })
+            .collect();
+        let windows =
+            crate::window::compute(env, &calls, &scopes, &ties, tuples.len.max(1), &|a, b| {
+                if plan.aggregate {
+                    a.cmp(&b)
+                } else {
+                    tuples.tie_cmp(a as usize, b as usize)
+                }
+            })?;
+        env.windows.extend(windows);
+    }
+    let env = &*env;
     let project = |o: &Output<'_>, s: Scope<'_, '_>| -> Result<Value> {
         match o {
             Output::Expr(e) => env.eval(e, s),
@@ -450,16 +538,7 @@ fn finish(
             }),
         }
     };
-    if let Some(h) = &p.having {
-        let mut kept = Vec::with_capacity(units.len());
-        for u in units {
-            let v = env.eval(h, scope(u))?;
-            if crate::eval::truth(&v, h.pos, "HAVING")? == Some(true) {
-                kept.push(u);
-            }
-        }
-        units = kept;
-    }
+    let mut sorted_at = None;
     let offset = sel.offset.unwrap_or(0).min(usize::MAX as u64) as usize;
     let limit = sel
         .limit
@@ -473,7 +552,7 @@ fn finish(
             for o in &p.outputs {
                 values.push(project(o, scope(u))?);
             }
-            if seen.insert(values.iter().map(Key::of).collect::<Vec<_>>()) {
+            if seen.insert(Key::row(&values)) {
                 rows.push(values);
             }
         }
@@ -523,6 +602,7 @@ fn finish(
             keyed.sort_by(cmp);
             units = keyed.into_iter().map(|(_, u)| u).collect();
         }
+        sorted_at = Some(started.elapsed());
         rows = Vec::with_capacity(units.len().saturating_sub(offset).min(limit));
         for &u in units.iter().skip(offset).take(limit) {
             let mut values = Vec::with_capacity(p.outputs.len());
@@ -532,11 +612,25 @@ fn finish(
             rows.push(values);
         }
     }
-    Ok(QueryResult {
-        status: format!("SELECT {}", rows.len()),
-        columns: p.names.clone(),
-        rows,
-    })
+    let sorted = sorted_at.unwrap_or_else(|| started.elapsed());
+    let figures = Finished {
+        sorted: (units_in, sorted),
+        out: (rows.len(), started.elapsed().saturating_sub(sorted)),
+    };
+    Ok((
+        QueryResult {
+            status: format!("SELECT {}", rows.len()),
+            columns: p.names.clone(),
+            rows,
+        },
+        figures,
+    ))
+}
+
+/// What [`finish`] measured (EXPLAIN ANALYZE).
+struct Finished {
+    sorted: (usize, Duration),
+    out: (usize, Duration),
 }
 
 /// Sorts tuples in the tie order: the maps' ids (cells) in FROM order.
@@ -562,30 +656,6 @@ fn sort_by_ties(tuples: &mut Tuples<'_>, env: &Env<'_>) {
         sorted.push(tuples.get(i));
     }
     *tuples = sorted;
-}
-
-/// A value as a hash key: equal keys for values that compare equal.
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum Key {
-    Null,
-    Bool(bool),
-    Number(u64),
-    Text(std::sync::Arc<str>),
-    Vector(Vec<u32>),
-}
-
-impl Key {
-    fn of(v: &Value) -> Key {
-        // -0.0 and 0.0 are one number.
-        let bits = |x: f64| if x == 0.0 { 0 } else { x.to_bits() };
-        match v {
-            Value::Null => Key::Null,
-            Value::Bool(b) => Key::Bool(*b),
-            Value::Number(x) => Key::Number(bits(*x)),
-            Value::Text(s) => Key::Text(s.clone()),
-            Value::Vector(x) => Key::Vector(x.iter().map(|f| f.to_bits()).collect()),
-        }
-    }
 }
 
 /// Tuples grouped by the GROUP BY keys, groups in key order (members in tie order); one
@@ -628,17 +698,11 @@ fn group(env: &Env<'_>, group_by: &[Expr], tuples: &Tuples<'_>) -> Result<Vec<Ve
     Ok(groups)
 }
 
-/// EXPLAIN: the plan of `sel`, one line per operator.
-pub fn explain(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<QueryResult> {
-    let env = Env::new(functions, tables_of(sel));
-    let prepared = prepare(&env, sel)?;
-    let plan: Plan<'_> = plan(&env, sel, &prepared.order_by, views)?;
-    let lines = crate::plan::explain(&env, &plan, sel, &prepared.order_by);
-    Ok(QueryResult {
-        status: format!("EXPLAIN {}", lines.len()),
-        columns: vec!["plan".into()],
-        rows: lines.into_iter().map(|l| vec![Value::text(&l)]).collect(),
-    })
+/// EXPLAIN: the plan of one query core, one line per operator.
+pub fn explain(env: &Env<'_>, inputs: &[Input<'_>], sel: &Select) -> Result<Vec<String>> {
+    let prepared = prepare(env, sel)?;
+    let plan: Plan<'_> = plan(env, sel, &prepared.order_by, inputs)?;
+    Ok(crate::plan::explain(env, &plan, sel, &prepared.order_by))
 }
 
 /// Whether a row passes `filter` (UPDATE and DELETE).

@@ -434,6 +434,84 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Result<Value> {
     }
 }
 
+/// A whole-number subscript of a vector (`v[i]`, the bounds of `v[a:b]`).
+fn subscript(i: &Value, pos: Pos) -> Result<Option<i64>> {
+    match i {
+        Value::Null => Ok(None),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(Some(*n as i64)),
+        other => Err(Error::invalid(
+            pos,
+            format!(
+                "a vector subscript must be a whole number, found {}",
+                match other {
+                    Value::Number(n) => text_of(&Value::Number(*n)).to_string(),
+                    o => format!("a {}", o.type_name()),
+                }
+            ),
+        )),
+    }
+}
+
+/// `v[i]`: element `i` (from 1) of a vector; NULL outside it, as SQL arrays are.
+pub fn index(v: &Value, i: &Value, pos: Pos, at: Pos) -> Result<Value> {
+    let x = match v {
+        Value::Null => return Ok(Value::Null),
+        Value::Vector(x) => x,
+        other => {
+            return Err(Error::invalid(
+                pos,
+                format!("[i] indexes a vector, found a {}", other.type_name()),
+            ))
+        }
+    };
+    Ok(match subscript(i, at)? {
+        Some(i) if i >= 1 && (i as u64) <= x.len() as u64 => {
+            Value::Number(tensormap_engine::widen_f32(x[i as usize - 1]))
+        }
+        _ => Value::Null,
+    })
+}
+
+/// `v[a:b]`: elements `a` to `b` of a vector, both included, from 1 (bounds outside it are
+/// clamped; `a > b` is an empty vector). A NULL bound makes NULL.
+pub fn slice(
+    v: &Value,
+    low: Option<(Value, Pos)>,
+    high: Option<(Value, Pos)>,
+    pos: Pos,
+) -> Result<Value> {
+    let x = match v {
+        Value::Null => return Ok(Value::Null),
+        Value::Vector(x) => x,
+        other => {
+            return Err(Error::invalid(
+                pos,
+                format!("[a:b] slices a vector, found a {}", other.type_name()),
+            ))
+        }
+    };
+    let n = x.len() as i64;
+    let lo = match low {
+        Some((v, at)) => match subscript(&v, at)? {
+            Some(i) => i,
+            None => return Ok(Value::Null),
+        },
+        None => 1,
+    };
+    let hi = match high {
+        Some((v, at)) => match subscript(&v, at)? {
+            Some(i) => i,
+            None => return Ok(Value::Null),
+        },
+        None => n,
+    };
+    let (a, b) = (lo.max(1), hi.min(n));
+    if a > b {
+        return Ok(Value::vector(&[]));
+    }
+    Ok(Value::vector(&x[(a - 1) as usize..b as usize]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

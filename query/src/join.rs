@@ -1,5 +1,6 @@
-//! Rows from a plan: each map's rows by its access path and pushed-down filter, joined
-//! map by map into tuples (one row per map of FROM), then the rest of WHERE.
+//! Rows from a plan: each map's rows by its access path and pushed-down filter (a
+//! materialized query's rows by a scan), joined map by map into tuples (one row per entry
+//! of FROM), then the rest of WHERE.
 //!
 //! A tuple always has one slot per map of FROM, in FROM order, whatever order the plan
 //! joins them in; slots of maps not yet joined hold `Row::Null`, which no condition on
@@ -9,7 +10,7 @@ use tensormap_engine::{Candidates, MapView, Value, VoxelSet};
 
 use crate::ast::{Expr, JoinKind};
 use crate::error::{Error, Result};
-use crate::eval::{truth, Env, Row, Scope, TableKind, Tuples};
+use crate::eval::{truth, Env, Relation, Row, Scope, TableKind, Tuples};
 use crate::func::{point, radius};
 use crate::plan::{Access, JoinStep, Plan, Probe};
 
@@ -24,19 +25,51 @@ pub fn passes(env: &Env<'_>, conds: &[&Expr], tuple: &[Row<'_>], n: usize) -> Re
     Ok(true)
 }
 
+/// What an entry of FROM reads: a map, or the rows of a query.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A map (its objects or its voxels).
+    Map(MapView<'a>),
+    /// A subquery's or a WITH query's rows.
+    Rel(&'a Relation),
+}
+
+impl<'a> Input<'a> {
+    /// The map, if it is one.
+    pub fn view(&self) -> Option<&MapView<'a>> {
+        match self {
+            Input::Map(v) => Some(v),
+            Input::Rel(_) => None,
+        }
+    }
+
+    /// How many rows it has (objects of a map).
+    pub fn len(&self) -> usize {
+        match self {
+            Input::Map(v) => v.len(),
+            Input::Rel(r) => r.rows.len(),
+        }
+    }
+
+    /// Whether it has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The voxel sets the plan reads, one per VOXELS map of FROM (by its range, if any).
 pub fn voxel_sets(
     env: &Env<'_>,
     plan: &Plan<'_>,
-    views: &[MapView<'_>],
+    inputs: &[Input<'_>],
     at: &[crate::error::Pos],
 ) -> Result<Vec<Option<VoxelSet>>> {
-    let mut out = Vec::with_capacity(views.len());
-    for (t, view) in views.iter().enumerate() {
-        if env.tables[t].kind != TableKind::Voxels {
+    let mut out = Vec::with_capacity(inputs.len());
+    for (t, input) in inputs.iter().enumerate() {
+        let (TableKind::Voxels, Some(view)) = (env.tables[t].kind, input.view()) else {
             out.push(None);
             continue;
-        }
+        };
         let set = match plan.tables[t].access {
             Access::Range { center, radius } => view.voxels_within(center, radius),
             _ => view.voxels_within([0.0; 3], (view.config().bounds * 2.0) as f32),
@@ -49,8 +82,8 @@ pub fn voxel_sets(
 
 /// What the executor needs of one query's maps.
 pub struct Maps<'m, 'a> {
-    /// The maps of FROM.
-    pub views: &'m [MapView<'a>],
+    /// The entries of FROM.
+    pub inputs: &'m [Input<'a>],
     /// Their voxel sets (VOXELS maps only).
     pub voxels: &'a [Option<VoxelSet>],
     /// Where each is named (for engine errors).
@@ -75,7 +108,6 @@ fn table_rows<'a>(
 ) -> Result<(Vec<Row<'a>>, Option<Vec<f32>>)> {
     let tp = &plan.tables[t];
     let n = env.tables.len();
-    let view = maps.views[t];
     let at = maps.at[t];
     let mut tuple = vec![Row::Null; n];
     let mut keep = |row: Row<'a>, filter: &[&Expr]| -> Result<bool> {
@@ -83,6 +115,17 @@ fn table_rows<'a>(
         passes(env, filter, &tuple, 0)
     };
     let mut out = Vec::new();
+    let view = match maps.inputs[t] {
+        Input::Map(v) => v,
+        Input::Rel(r) => {
+            for i in 0..r.rows.len() {
+                if keep(Row::Rel(r, i), &tp.filter)? {
+                    out.push(Row::Rel(r, i));
+                }
+            }
+            return Ok((out, None));
+        }
+    };
     if let Some(set) = &maps.voxels[t] {
         for c in 0..set.len() {
             let row = Row::Vox(set, c);
@@ -163,6 +206,7 @@ pub fn run<'a>(
     let n = env.tables.len();
     let mut cur = Tuples::new(n);
     let mut weights = None;
+    let mut clock = std::time::Instant::now();
     if n == 0 {
         cur.len = 1;
     } else {
@@ -174,8 +218,16 @@ pub fn run<'a>(
             cur.push(&tuple);
         }
     }
+    if let Some(pr) = env.profile.as_mut() {
+        pr.driver = (cur.len, clock.elapsed());
+        clock = std::time::Instant::now();
+    }
     for step in &plan.joins {
         cur = join_step(env, plan, maps, step, &cur)?;
+        if let Some(pr) = env.profile.as_mut() {
+            pr.joins.push((cur.len, clock.elapsed()));
+            clock = std::time::Instant::now();
+        }
     }
     if !plan.residual.is_empty() {
         // Batch calls in the conditions run once over all the tuples (batch.rs); their
@@ -190,6 +242,9 @@ pub fn run<'a>(
         }
         env.batched.truncate(before);
         cur = kept;
+        if let Some(pr) = env.profile.as_mut() {
+            pr.residual = Some((cur.len, clock.elapsed()));
+        }
     }
     Ok((cur, weights))
 }
@@ -204,7 +259,7 @@ fn join_step<'a>(
 ) -> Result<Tuples<'a>> {
     let t = step.table;
     let tp = &plan.tables[t];
-    let view = maps.views[t];
+    let view = maps.inputs[t].view().copied();
     let at = maps.at[t];
     // Conditions on each candidate of a probe: the map's own, then the join's.
     let own: Vec<&Expr> = tp
@@ -236,7 +291,7 @@ fn join_step<'a>(
             } => {
                 let c = env.eval(center, Scope::Row(&tuple, 0))?;
                 let rv = env.eval(r, Scope::Row(&tuple, 0))?;
-                if c != Value::Null && rv != Value::Null {
+                if let (Some(view), false) = (view, c == Value::Null || rv == Value::Null) {
                     let c = point(&c, center.pos, "WITHIN")?;
                     let rv = radius(&rv, r.pos)?;
                     for o in view.within(c, rv).map_err(|e| Error::engine(at, e))? {
@@ -249,7 +304,7 @@ fn join_step<'a>(
             }
             Probe::Nearest { center, k } => {
                 let c = env.eval(center, Scope::Row(&tuple, 0))?;
-                if c != Value::Null {
+                if let (Some(view), false) = (view, c == Value::Null) {
                     let c = point(&c, center.pos, "DISTANCE")?;
                     let mut want = (*k).max(16);
                     loop {

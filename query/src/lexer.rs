@@ -84,6 +84,7 @@ fn symbol(c: u8, next: Option<u8>) -> Option<&'static str> {
         (b'<', _) => "<",
         (b'>', _) => ">",
         (b'?', _) => "?",
+        (b':', _) => ":",
         _ => return None,
     })
 }

@@ -1,8 +1,8 @@
 //! tensormap-query: TensorQL, the query language of tensormap (docs/LANGUAGE.md).
 //!
-//! The pipeline: [`lexer`] → [`parser`] (an [`ast`] with positions) → [`plan`] (which
-//! index answers each map, how maps are joined) → [`join`] and [`exec`] (run it on the
-//! engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
+//! The pipeline: [`lexer`] → [`parser`] (an [`ast`] with positions) → [`run`] (WITH,
+//! compound queries, subqueries) → [`plan`] (which index answers each map, how maps are
+//! joined) → [`join`] and [`exec`] (run it on the engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
 //! into statements, in bounded memory.
 
 pub mod ast;
@@ -21,8 +21,10 @@ pub mod progress;
 pub mod reader;
 pub mod render;
 pub mod render_html;
+pub mod run;
 mod session;
 mod snapshot;
+mod window;
 
 pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
 pub use error::{CallError, Error, ErrorKind, Pos, Result};

@@ -16,11 +16,12 @@
 //!   (the k nearest pairs are among them). Anything else is a nested loop over `b`'s
 //!   rows, read once.
 
-use tensormap_engine::{format_number, MapView, Value};
+use tensormap_engine::{format_number, Value};
 
 use crate::ast::{BinOp, Expr, ExprKind, JoinKind, Select, Source};
 use crate::error::Result;
 use crate::eval::{Env, Scope, TableKind};
+use crate::join::Input;
 
 /// How one map's rows are found.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,17 +119,24 @@ fn constant(env: &Env<'_>, e: &Expr) -> Option<Value> {
     env.eval(e, Scope::Row(&[], 0)).ok()
 }
 
-/// Whether `e` reads a column of the row (ATTENTION counts: it reads the row's weight).
+/// Whether `e` reads a column of the row (ATTENTION counts: it reads the row's weight; so
+/// does a subquery, which may be correlated, and a window function).
 pub fn reads_columns(e: &Expr) -> bool {
     e.any(&|x| match &x.kind {
-        ExprKind::Column(_) | ExprKind::QualifiedColumn { .. } => true,
+        ExprKind::Column(_)
+        | ExprKind::QualifiedColumn { .. }
+        | ExprKind::Subquery(_)
+        | ExprKind::Exists(_)
+        | ExprKind::InSelect { .. }
+        | ExprKind::Window { .. } => true,
         ExprKind::Call { name, .. } => name == "attention",
         _ => false,
     })
 }
 
-/// The maps (indexes in FROM) whose columns `e` reads; aggregates count as reading every
-/// map (they cannot be pushed down).
+/// The maps (indexes in FROM) whose columns `e` reads; aggregates, window functions and
+/// subqueries (which may read any map's columns) count as reading every map (they cannot
+/// be pushed down).
 pub fn tables_read(env: &Env<'_>, e: &Expr) -> Vec<usize> {
     let mut out = Vec::new();
     collect_tables(env, e, &mut out);
@@ -148,6 +156,10 @@ fn collect_tables(env: &Env<'_>, e: &Expr, out: &mut Vec<usize>) {
         {
             out.extend(0..env.tables.len())
         }
+        ExprKind::Subquery(_) | ExprKind::Exists(_) | ExprKind::Window { .. } => {
+            out.extend(0..env.tables.len())
+        }
+        ExprKind::InSelect { .. } => out.extend(0..env.tables.len()),
         _ => e
             .children()
             .into_iter()
@@ -169,6 +181,7 @@ fn is_spatial(env: &Env<'_>, e: &Expr, t: usize) -> bool {
     let col = match env.tables[t].kind {
         TableKind::Objects => "position",
         TableKind::Voxels => "center",
+        TableKind::Derived => return false,
     };
     let (table, name) = match &e.kind {
         ExprKind::Column(c) => (None, c),
@@ -259,12 +272,12 @@ pub fn fetch(sel: &Select) -> usize {
     n.min(usize::MAX as u64) as usize
 }
 
-/// Plans `sel` (ORDER BY already has aliases replaced); `views` are the maps of FROM.
+/// Plans `sel` (ORDER BY already has aliases replaced); `inputs` are the entries of FROM.
 pub fn plan<'q>(
     env: &Env<'_>,
     sel: &'q Select,
     order_by: &'q [(Expr, bool)],
-    views: &[MapView<'_>],
+    inputs: &[Input<'_>],
 ) -> Result<Plan<'q>> {
     let n = env.tables.len();
     let aggregate = sel.having.is_some()
@@ -326,7 +339,13 @@ pub fn plan<'q>(
         residual,
         aggregate,
     };
-    if n == 1 {
+    // A window function sees every row that passes WHERE: no top-k access then.
+    let windowed = sel
+        .items
+        .iter()
+        .any(|i| matches!(i, crate::ast::SelectItem::Expr(e, _) if e.has_window()))
+        || order_by.iter().any(|(e, _)| e.has_window());
+    if n == 1 && !windowed {
         single_map_top(env, sel, order_by, &mut plan);
     }
     for t in 1..n {
@@ -338,8 +357,8 @@ pub fn plan<'q>(
             on: std::mem::take(&mut on[t]),
         });
     }
-    if n == 2 && kinds[1] != JoinKind::Left {
-        two_map_order(env, sel, order_by, views, &mut plan);
+    if n == 2 && kinds[1] != JoinKind::Left && !windowed {
+        two_map_order(env, sel, order_by, inputs, &mut plan);
     }
     Ok(plan)
 }
@@ -438,7 +457,7 @@ fn two_map_order<'q>(
     env: &Env<'_>,
     sel: &'q Select,
     order_by: &'q [(Expr, bool)],
-    views: &[MapView<'_>],
+    inputs: &[Input<'_>],
     plan: &mut Plan<'q>,
 ) {
     let both_objects = env.tables.iter().all(|t| t.kind == TableKind::Objects);
@@ -456,11 +475,11 @@ fn two_map_order<'q>(
     if !both_objects {
         return;
     }
-    let estimate = |t: usize| match &plan.tables[t].access {
-        Access::Range { center, radius } => {
-            views[t].within(*center, *radius).map_or(0, |v| v.len())
+    let estimate = |t: usize| match (&plan.tables[t].access, inputs[t].view()) {
+        (Access::Range { center, radius }, Some(view)) => {
+            view.within(*center, *radius).map_or(0, |v| v.len())
         }
-        _ => views[t].len(),
+        _ => inputs[t].len(),
     };
     let drive_second = estimate(1) < estimate(0);
     let step = &mut plan.joins[0];
@@ -519,6 +538,7 @@ fn table_name(sel: &Select, t: usize) -> String {
     let source = match &r.source {
         Source::Map(m) => m.clone(),
         Source::Voxels(m) => format!("VOXELS({m})"),
+        Source::Subquery(_) => "(subquery)".to_string(),
     };
     match &r.alias {
         Some(a) => format!("{source} AS {a}"),
@@ -541,6 +561,7 @@ fn access_line(env: &Env<'_>, sel: &Select, plan: &Plan<'_>, t: usize) -> String
     let index = match env.tables[t].kind {
         TableKind::Objects => "R-tree",
         TableKind::Voxels => "octree",
+        TableKind::Derived => "",
     };
     let fetch = fetch(sel);
     let mut line = match &tp.access {
@@ -609,6 +630,7 @@ pub fn explain(
                 let tie = match t.kind {
                     TableKind::Objects => "id",
                     TableKind::Voxels => "i, j, k",
+                    TableKind::Derived => "(row order)",
                 };
                 if env.tables.len() > 1 {
                     format!("{}.{tie} ASC", t.label)

@@ -1,12 +1,12 @@
 //! `RENDER SELECT ...`: the objects a query selects, drawn by tensormap-render, with the
 //! map's field as a heatmap read from the octree's coarse levels.
 
-use tensormap_engine::{MapView, Registry, Value};
+use tensormap_engine::Value;
 use tensormap_render::{render, OptionValue, RenderOptions, Scene, SceneObject, VoxelSample};
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
 use crate::error::{Error, Pos, Result};
-use crate::exec::select;
+use crate::run::Ctx;
 
 /// Most octree nodes the heatmap draws (the deepest level with no more nodes).
 pub const HEATMAP_REGIONS: usize = 4096;
@@ -43,14 +43,19 @@ fn column(name: &str, pos: Pos) -> SelectItem {
     )
 }
 
-/// Draws the objects `sel` selects (its select list aside) from `view`.
-pub fn render_select(
-    views: &[MapView<'_>],
-    sel: &Select,
-    opts: &RenderOptions,
-    functions: &Registry,
-) -> Result<String> {
-    let (Some(from), [view]) = (&sel.from, views) else {
+/// Draws the objects `sel` selects (its select list aside) from its one map.
+pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> Result<String> {
+    let view = sel
+        .from
+        .as_ref()
+        .and_then(|f| f.source.map())
+        .and_then(|m| ctx.view(m));
+    let (Some(from), Some(view), true, true) = (
+        &sel.from,
+        view,
+        sel.joins.is_empty(),
+        sel.compound.is_empty(),
+    ) else {
         let pos = sel
             .tables()
             .nth(1)
@@ -73,7 +78,7 @@ pub fn render_select(
         .map(|c| column(c, pos))
         .collect();
     query.distinct = false;
-    let rows = select(views, &query, functions)?.rows;
+    let rows = ctx.query(&query, &[], &[])?.rows;
     let mut objects = Vec::with_capacity(rows.len());
     for row in rows {
         let (

@@ -208,7 +208,7 @@ fn a_batch_call_in_where_runs_once_over_the_candidates() {
 
 #[test]
 fn a_call_with_constant_arguments_is_computed_once_per_statement() {
-    let (mut s, calls, _) = setup(200);
+    let (mut s, calls, rows) = setup(200);
     let r = s
         .execute("SELECT id, twice(21) AS t, x + twice(1) FROM m WHERE x > twice(50)")
         .unwrap();
@@ -225,8 +225,38 @@ fn a_call_with_constant_arguments_is_computed_once_per_statement() {
         values.join(", ")
     ))
     .unwrap();
-    // 50 rows, one call per written call (each has its own position in the text)...
-    assert_eq!(calls.load(Ordering::SeqCst), 50);
+    // 50 rows: one batch over the 50 written calls (each its own value)...
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let r = s.execute("SELECT COUNT(*) FROM m WHERE x = 4").unwrap();
+    assert_eq!(r[0].rows[0][0], Value::Number(51.0)); // and o004
+    calls.store(0, Ordering::SeqCst);
+    rows.store(0, Ordering::SeqCst);
+    // ...also nested ones: the inner calls in one batch, then the outer ones.
+    let values: Vec<String> = (0..20)
+        .map(|i| format!("('p{i}', 'x', [twice(twice({i})), 0, 0], [1, 0])"))
+        .collect();
+    s.execute(&format!(
+        "INSERT INTO m (id, type, position, embedding) VALUES {}",
+        values.join(", ")
+    ))
+    .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(rows.load(Ordering::SeqCst), 40);
+    let r = s.execute("SELECT x FROM m WHERE id = 'p7'").unwrap();
+    assert_eq!(r[0].rows[0][0], Value::Number(28.0));
+    calls.store(0, Ordering::SeqCst);
+    // INSERT ... SELECT and a subquery: one batch over the rows of each stage.
+    s.execute("CREATE MAP m2 WITH (channels = 2, bounds = 1000)")
+        .unwrap();
+    s.execute(
+        "INSERT INTO m2 (id, type, position, embedding) \
+         SELECT id, twice(type), position, embedding FROM m WHERE id IN (SELECT id FROM m WHERE twice(x) < 100)",
+    )
+    .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let r = s.execute("SELECT COUNT(*), MIN(type) FROM m2").unwrap();
+    // x < 50: o000-o049, the n rows (x = 4) and p0-p12 (x = 4i).
+    assert_eq!(r[0].rows[0][0], Value::Number(50.0 + 50.0 + 13.0));
     calls.store(0, Ordering::SeqCst);
     // ...and a statement repeated with the same call text computes it once per run.
     for _ in 0..3 {

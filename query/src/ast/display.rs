@@ -4,8 +4,8 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use super::{
-    CopyDirection, Expr, ExprKind, JoinKind, ModelStatement, Select, SelectItem, Setting, Source,
-    Span, Statement, TableRef,
+    CopyDirection, Expr, ExprKind, Frame, FrameBound, JoinKind, ModelStatement, OnConflict, Select,
+    SelectItem, Setting, Source, Span, Statement, TableRef, WindowSpec,
 };
 
 /// Prints an identifier bare when it can be read back as the same identifier.
@@ -124,6 +124,26 @@ impl Display for Expr {
                 f.write_str(" END")
             }
             ExprKind::Cast { expr, to } => write!(f, "CAST({expr} AS {})", to.name()),
+            ExprKind::Subquery(q) => write!(f, "({q})"),
+            ExprKind::Exists(q) => write!(f, "EXISTS ({q})"),
+            ExprKind::InSelect {
+                expr,
+                query,
+                negated,
+            } => write!(f, "({expr} {}IN ({query}))", not(*negated)),
+            ExprKind::Window { func, spec } => write!(f, "{func} OVER ({spec})"),
+            ExprKind::Index { expr, index } => write!(f, "{expr}[{index}]"),
+            ExprKind::Slice { expr, low, high } => {
+                write!(f, "{expr}[")?;
+                if let Some(l) = low {
+                    write!(f, "{l}")?;
+                }
+                f.write_char(':')?;
+                if let Some(h) = high {
+                    write!(f, "{h}")?;
+                }
+                f.write_char(']')
+            }
             ExprKind::Call {
                 name,
                 args,
@@ -144,6 +164,47 @@ impl Display for Expr {
     }
 }
 
+impl Display for FrameBound {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameBound::UnboundedPreceding => f.write_str("UNBOUNDED PRECEDING"),
+            FrameBound::Preceding(n) => write!(f, "{n} PRECEDING"),
+            FrameBound::CurrentRow => f.write_str("CURRENT ROW"),
+            FrameBound::Following(n) => write!(f, "{n} FOLLOWING"),
+            FrameBound::UnboundedFollowing => f.write_str("UNBOUNDED FOLLOWING"),
+        }
+    }
+}
+
+impl Display for Frame {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let unit = if self.rows { "ROWS" } else { "RANGE" };
+        write!(f, "{unit} BETWEEN {} AND {}", self.start, self.end)
+    }
+}
+
+impl Display for WindowSpec {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if !self.partition_by.is_empty() {
+            f.write_str("PARTITION BY ")?;
+            list(f, &self.partition_by, |f, e| write!(f, "{e}"))?;
+            sep = " ";
+        }
+        if !self.order_by.is_empty() {
+            write!(f, "{sep}ORDER BY ")?;
+            list(f, &self.order_by, |f, (e, desc)| {
+                write!(f, "{e} {}", if *desc { "DESC" } else { "ASC" })
+            })?;
+            sep = " ";
+        }
+        if let Some(frame) = &self.frame {
+            write!(f, "{sep}{frame}")?;
+        }
+        Ok(())
+    }
+}
+
 fn not(negated: bool) -> &'static str {
     if negated {
         "NOT "
@@ -157,6 +218,7 @@ impl Display for TableRef {
         match &self.source {
             Source::Map(m) => f.write_str(&ident(m))?,
             Source::Voxels(m) => write!(f, "VOXELS({})", ident(m))?,
+            Source::Subquery(q) => write!(f, "({q})")?,
         }
         if let Some(a) = &self.alias {
             write!(f, " AS {}", ident(a))?;
@@ -182,6 +244,43 @@ impl Display for Setting {
 
 impl Display for Select {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if !self.with.is_empty() {
+            f.write_str("WITH ")?;
+            list(f, &self.with, |f, c| {
+                f.write_str(&ident(&c.name))?;
+                if !c.columns.is_empty() {
+                    f.write_str(" (")?;
+                    list(f, &c.columns, |f, n| f.write_str(&ident(n)))?;
+                    f.write_char(')')?;
+                }
+                write!(f, " AS ({})", c.query)
+            })?;
+            f.write_char(' ')?;
+        }
+        self.fmt_core(f)?;
+        for (op, q) in &self.compound {
+            write!(f, " {} ", op.keyword())?;
+            q.fmt_core(f)?;
+        }
+        if !self.order_by.is_empty() {
+            f.write_str(" ORDER BY ")?;
+            list(f, &self.order_by, |f, (e, desc)| {
+                write!(f, "{e} {}", if *desc { "DESC" } else { "ASC" })
+            })?;
+        }
+        if let Some(n) = self.limit {
+            write!(f, " LIMIT {n}")?;
+        }
+        if let Some(n) = self.offset {
+            write!(f, " OFFSET {n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Select {
+    /// SELECT ... HAVING: the query without WITH, compound operands, ORDER BY and LIMIT.
+    fn fmt_core(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str(if self.distinct {
             "SELECT DISTINCT "
         } else {
@@ -217,18 +316,6 @@ impl Display for Select {
         if let Some(h) = &self.having {
             write!(f, " HAVING {h}")?;
         }
-        if !self.order_by.is_empty() {
-            f.write_str(" ORDER BY ")?;
-            list(f, &self.order_by, |f, (e, desc)| {
-                write!(f, "{e} {}", if *desc { "DESC" } else { "ASC" })
-            })?;
-        }
-        if let Some(n) = self.limit {
-            write!(f, " LIMIT {n}")?;
-        }
-        if let Some(n) = self.offset {
-            write!(f, " OFFSET {n}")?;
-        }
         Ok(())
     }
 }
@@ -260,19 +347,42 @@ impl Display for Statement {
             }
             Statement::ShowMaps => f.write_str("SHOW MAPS"),
             Statement::Describe { name } => write!(f, "DESCRIBE {}", ident(name)),
-            Statement::Insert { map, columns, rows } => {
+            Statement::Insert {
+                map,
+                columns,
+                rows,
+                query,
+                on_conflict,
+            } => {
                 write!(f, "INSERT INTO {}", ident(map))?;
                 if !columns.is_empty() {
                     f.write_str(" (")?;
                     list(f, columns, |f, (c, _)| f.write_str(&ident(c)))?;
                     f.write_char(')')?;
                 }
-                f.write_str(" VALUES ")?;
-                list(f, rows, |f, (row, _)| {
-                    f.write_char('(')?;
-                    list(f, row, |f, e| write!(f, "{e}"))?;
-                    f.write_char(')')
-                })
+                match query {
+                    Some(q) => write!(f, " {q}")?,
+                    None => {
+                        f.write_str(" VALUES ")?;
+                        list(f, rows, |f, (row, _)| {
+                            f.write_char('(')?;
+                            list(f, row, |f, e| write!(f, "{e}"))?;
+                            f.write_char(')')
+                        })?;
+                    }
+                }
+                match on_conflict {
+                    None => Ok(()),
+                    Some(OnConflict::Nothing) => f.write_str(" ON CONFLICT (id) DO NOTHING"),
+                    Some(OnConflict::Update { set, filter }) => {
+                        f.write_str(" ON CONFLICT (id) DO UPDATE SET ")?;
+                        list(f, set, |f, (c, e, _)| write!(f, "{} = {e}", ident(c)))?;
+                        if let Some(w) = filter {
+                            write!(f, " WHERE {w}")?;
+                        }
+                        Ok(())
+                    }
+                }
             }
             Statement::Update { map, set, filter } => {
                 write!(f, "UPDATE {} SET ", ident(map))?;
@@ -291,6 +401,7 @@ impl Display for Statement {
             }
             Statement::Select(s) => write!(f, "{s}"),
             Statement::Explain(s) => write!(f, "EXPLAIN {s}"),
+            Statement::ExplainAnalyze(s) => write!(f, "EXPLAIN ANALYZE {s}"),
             Statement::Render {
                 select,
                 to,

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use crate::error::Pos;
 
+use super::Select;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
     /// `OR`
@@ -181,6 +183,42 @@ pub enum ExprKind {
         /// The type.
         to: CastType,
     },
+    /// `(SELECT ...)`: the first column of the query's first row (NULL without rows).
+    Subquery(Box<Select>),
+    /// `EXISTS (SELECT ...)`: whether the query has a row.
+    Exists(Box<Select>),
+    /// `e [NOT] IN (SELECT ...)`
+    InSelect {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// The query (one column).
+        query: Box<Select>,
+        /// `NOT IN`.
+        negated: bool,
+    },
+    /// `f(args) OVER (...)`: a window function.
+    Window {
+        /// The call (`Call`): a ranking function, LAG/LEAD or an aggregate.
+        func: Box<Expr>,
+        /// The window.
+        spec: Box<WindowSpec>,
+    },
+    /// `v[i]`: element `i` of a vector, counted from 1 (NULL outside it).
+    Index {
+        /// The vector.
+        expr: Box<Expr>,
+        /// The index.
+        index: Box<Expr>,
+    },
+    /// `v[a:b]`: elements `a` to `b` of a vector, both included, counted from 1.
+    Slice {
+        /// The vector.
+        expr: Box<Expr>,
+        /// The first (default 1).
+        low: Option<Box<Expr>>,
+        /// The last (default the end).
+        high: Option<Box<Expr>>,
+    },
     /// `name([DISTINCT] args)`; `COUNT(*)` has `star`.
     Call {
         /// Lower-case name.
@@ -196,3 +234,54 @@ pub enum ExprKind {
 
 /// The aggregate functions.
 pub const AGGREGATES: [&str; 5] = ["count", "sum", "avg", "min", "max"];
+
+/// The functions that exist only as window functions (with `OVER`).
+pub const WINDOW_FUNCTIONS: [&str; 9] = [
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "first_value",
+];
+
+/// One end of a `ROWS BETWEEN` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    /// `UNBOUNDED PRECEDING`
+    UnboundedPreceding,
+    /// `n PRECEDING`
+    Preceding(u64),
+    /// `CURRENT ROW`
+    CurrentRow,
+    /// `n FOLLOWING`
+    Following(u64),
+    /// `UNBOUNDED FOLLOWING`
+    UnboundedFollowing,
+}
+
+/// A window frame: the rows of the partition an aggregate folds over for each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// `ROWS` (counted in rows) or `RANGE` (the current row's peers included).
+    pub rows: bool,
+    /// Where it starts.
+    pub start: FrameBound,
+    /// Where it ends.
+    pub end: FrameBound,
+}
+
+/// `OVER (PARTITION BY ... ORDER BY ... [frame])`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSpec {
+    /// PARTITION BY.
+    pub partition_by: Vec<Expr>,
+    /// ORDER BY: expression and descending.
+    pub order_by: Vec<(Expr, bool)>,
+    /// The frame; without one, `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW` when
+    /// there is an ORDER BY, the whole partition otherwise (as in SQL).
+    pub frame: Option<Frame>,
+}

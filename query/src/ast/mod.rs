@@ -12,9 +12,11 @@ mod statement;
 mod visit;
 
 pub use display::ident;
-pub use expr::{BinOp, CastType, Expr, ExprKind, AGGREGATES};
-pub use select::{Join, JoinKind, Select, SelectItem, Source, TableRef};
-pub use statement::{CopyDirection, ModelStatement, Statement};
+pub use expr::{
+    BinOp, CastType, Expr, ExprKind, Frame, FrameBound, WindowSpec, AGGREGATES, WINDOW_FUNCTIONS,
+};
+pub use select::{Cte, Join, JoinKind, Select, SelectItem, SetOp, Source, TableRef};
+pub use statement::{CopyDirection, ModelStatement, OnConflict, Statement};
 
 use crate::error::Pos;
 

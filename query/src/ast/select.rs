@@ -8,13 +8,16 @@ pub enum Source {
     Map(String),
     /// `VOXELS(map)`: the occupied cells of a map's field.
     Voxels(String),
+    /// `(SELECT ...) AS alias`: the rows of a query (a derived table).
+    Subquery(Box<Select>),
 }
 
 impl Source {
-    /// The map's name.
-    pub fn map(&self) -> &str {
+    /// The map's name (a `WITH` name too); none for a subquery.
+    pub fn map(&self) -> Option<&str> {
         match self {
-            Source::Map(m) | Source::Voxels(m) => m,
+            Source::Map(m) | Source::Voxels(m) => Some(m),
+            Source::Subquery(_) => None,
         }
     }
 }
@@ -33,7 +36,10 @@ pub struct TableRef {
 impl TableRef {
     /// The name its columns are qualified with: the alias, or the map's name.
     pub fn label(&self) -> &str {
-        self.alias.as_deref().unwrap_or(self.source.map())
+        self.alias
+            .as_deref()
+            .or(self.source.map())
+            .unwrap_or("subquery")
     }
 }
 
@@ -70,10 +76,53 @@ pub enum SelectItem {
     Expr(Expr, Option<String>),
 }
 
-/// `SELECT [DISTINCT] ... [FROM ... [JOIN ...]] [WHERE] [GROUP BY] [HAVING] [ORDER BY]
-/// [LIMIT [OFFSET]]`
+/// How a compound query combines its operands (left to right, one precedence, as in SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    /// `UNION`: the rows of either, duplicates removed.
+    Union,
+    /// `UNION ALL`: the rows of both.
+    UnionAll,
+    /// `INTERSECT`: the distinct rows of both.
+    Intersect,
+    /// `EXCEPT`: the distinct rows of the left that are not in the right.
+    Except,
+}
+
+impl SetOp {
+    /// How it is written.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SetOp::Union => "UNION",
+            SetOp::UnionAll => "UNION ALL",
+            SetOp::Intersect => "INTERSECT",
+            SetOp::Except => "EXCEPT",
+        }
+    }
+}
+
+/// A common table expression: `name [(columns)] AS (SELECT ...)` of `WITH`.
 #[derive(Debug, Clone, PartialEq)]
+pub struct Cte {
+    /// Its name.
+    pub name: String,
+    /// Column names given to its rows (none: the query's own).
+    pub columns: Vec<String>,
+    /// Its query.
+    pub query: Select,
+    /// Where it is named.
+    pub pos: Span,
+}
+
+/// `[WITH ...] SELECT [DISTINCT] ... [FROM ... [JOIN ...]] [WHERE] [GROUP BY] [HAVING]
+/// [UNION | INTERSECT | EXCEPT SELECT ...]... [ORDER BY] [LIMIT [OFFSET]]`
+///
+/// With `compound` operands, ORDER BY, LIMIT and OFFSET apply to the whole compound (and
+/// the operands have none), as in SQL.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Select {
+    /// `WITH`: the common table expressions its FROM clauses (and its subqueries) may name.
+    pub with: Vec<Cte>,
     /// `DISTINCT`.
     pub distinct: bool,
     /// The select list.
@@ -94,6 +143,8 @@ pub struct Select {
     pub limit: Option<u64>,
     /// OFFSET.
     pub offset: Option<u64>,
+    /// The operands after the first (this one's core), with their operators.
+    pub compound: Vec<(SetOp, Select)>,
 }
 
 impl Select {

@@ -27,14 +27,18 @@ pub enum Statement {
         /// Map name.
         name: String,
     },
-    /// `INSERT INTO map [(cols)] VALUES (...), ...`
+    /// `INSERT INTO map [(cols)] VALUES (...), ... | SELECT ... [ON CONFLICT (id) DO ...]`
     Insert {
         /// Map name.
         map: String,
         /// Column names (empty: the default order).
         columns: Vec<(String, Span)>,
-        /// Rows of expressions, each with its position.
+        /// Rows of expressions, each with its position (none with a query).
         rows: Vec<(Vec<Expr>, Span)>,
+        /// `INSERT ... SELECT`: the query whose rows are inserted.
+        query: Option<Box<Select>>,
+        /// `ON CONFLICT (id) DO NOTHING | DO UPDATE SET ...`.
+        on_conflict: Option<OnConflict>,
     },
     /// `UPDATE map SET col = e, ... [WHERE p]`
     Update {
@@ -56,6 +60,9 @@ pub enum Statement {
     Select(Box<Select>),
     /// `EXPLAIN <statement>`
     Explain(Box<Statement>),
+    /// `EXPLAIN ANALYZE <query>`: the query run, its plan with the rows each operator
+    /// gave and the time it took.
+    ExplainAnalyze(Box<Statement>),
     /// `RENDER SELECT ... [TO 'file'] [WITH (k = v, ...)]`
     Render {
         /// The objects to draw.
@@ -102,6 +109,21 @@ pub enum Statement {
     Commit,
     /// `ROLLBACK`
     Rollback,
+}
+
+/// What `INSERT` does with a row whose id the map (or an earlier row) has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnConflict {
+    /// `ON CONFLICT (id) DO NOTHING`: the row is skipped.
+    Nothing,
+    /// `ON CONFLICT (id) DO UPDATE SET col = e, ... [WHERE p]`: the existing object is
+    /// updated; `excluded.col` is the row that was to be inserted.
+    Update {
+        /// Assignments.
+        set: Vec<(String, Expr, Span)>,
+        /// Only where this holds.
+        filter: Option<Expr>,
+    },
 }
 
 /// Which way a `COPY` moves rows.
@@ -163,7 +185,7 @@ impl Statement {
     /// them unless told otherwise: its files are not its clients'.
     pub fn touches_files(&self) -> bool {
         match self {
-            Statement::Explain(inner) => inner.touches_files(),
+            Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.touches_files(),
             Statement::Render { to, .. } => to.is_some(),
             Statement::Snapshot { .. } | Statement::Restore { .. } | Statement::Copy { .. } => true,
             Statement::Model(ModelStatement::Load { .. } | ModelStatement::Save { .. }) => true,

@@ -1,7 +1,7 @@
 //! Walking the tree: an expression's sub-expressions, rewriting in place, searching, and
 //! every expression of a query or statement (for binding `?` parameters).
 
-use super::{Expr, ExprKind, Select, SelectItem, Statement, AGGREGATES};
+use super::{Expr, ExprKind, Select, SelectItem, Source, Statement, AGGREGATES};
 
 impl Expr {
     /// The direct sub-expressions of this one.
@@ -35,8 +35,70 @@ impl Expr {
                 .chain(otherwise.as_deref())
                 .collect(),
             ExprKind::Call { args, .. } => args.iter().collect(),
+            // A subquery's expressions are in its own scope: not children.
+            ExprKind::InSelect { expr, .. } => vec![expr],
+            // The window function's arguments and its window, not the call itself (an
+            // aggregate in OVER is not an aggregate of the query).
+            ExprKind::Window { func, spec } => {
+                let args: Vec<&Expr> = match &func.kind {
+                    ExprKind::Call { args, .. } => args.iter().collect(),
+                    _ => vec![&**func],
+                };
+                args.into_iter()
+                    .chain(&spec.partition_by)
+                    .chain(spec.order_by.iter().map(|(e, _)| e))
+                    .collect()
+            }
+            ExprKind::Index { expr, index } => vec![expr, index],
+            ExprKind::Slice { expr, low, high } => std::iter::once(&**expr)
+                .chain(low.as_deref())
+                .chain(high.as_deref())
+                .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The query of a subquery expression (scalar, EXISTS, IN), if this is one.
+    pub fn query(&self) -> Option<&Select> {
+        match &self.kind {
+            ExprKind::Subquery(q) | ExprKind::Exists(q) | ExprKind::InSelect { query: q, .. } => {
+                Some(q)
+            }
+            _ => None,
+        }
+    }
+
+    fn query_mut(&mut self) -> Option<&mut Select> {
+        match &mut self.kind {
+            ExprKind::Subquery(q) | ExprKind::Exists(q) | ExprKind::InSelect { query: q, .. } => {
+                Some(q)
+            }
+            _ => None,
+        }
+    }
+
+    /// Like [`Expr::rewrite`], and also into the queries of subqueries (binding `?`).
+    pub fn rewrite_deep(&mut self, f: &mut dyn FnMut(&mut Expr) -> bool) {
+        if f(self) {
+            if let Some(q) = self.query_mut() {
+                for e in q.exprs_mut() {
+                    e.rewrite_deep(f);
+                }
+            }
+            for c in self.children_mut() {
+                c.rewrite_deep(f);
+            }
+        }
+    }
+
+    /// Whether this expression holds a window function (`OVER`), outside subqueries.
+    pub fn has_window(&self) -> bool {
+        self.any(&|e| matches!(e.kind, ExprKind::Window { .. }))
+    }
+
+    /// Whether this expression holds a subquery (outside nested ones).
+    pub fn has_subquery(&self) -> bool {
+        self.any(&|e| e.query().is_some())
     }
 
     /// The direct sub-expressions, mutable, in [`Expr::children`]'s order.
@@ -78,6 +140,22 @@ impl Expr {
                 .chain(otherwise.as_deref_mut())
                 .collect(),
             ExprKind::Call { args, .. } => args.iter_mut().collect(),
+            ExprKind::InSelect { expr, .. } => vec![&mut **expr],
+            ExprKind::Window { func, spec } => {
+                let args: Vec<&mut Expr> = match &mut func.kind {
+                    ExprKind::Call { args, .. } => args.iter_mut().collect(),
+                    _ => Vec::new(),
+                };
+                args.into_iter()
+                    .chain(spec.partition_by.iter_mut())
+                    .chain(spec.order_by.iter_mut().map(|(e, _)| e))
+                    .collect()
+            }
+            ExprKind::Index { expr, index } => vec![&mut **expr, &mut **index],
+            ExprKind::Slice { expr, low, high } => std::iter::once(&mut **expr)
+                .chain(low.as_deref_mut())
+                .chain(high.as_deref_mut())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -105,21 +183,54 @@ impl Expr {
 }
 
 impl Select {
-    /// Every expression of the query, mutable (for binding `?` parameters).
+    /// The expressions of this query's own clauses (select list, ON, WHERE, GROUP BY,
+    /// HAVING, ORDER BY), not those of its WITH queries, operands or FROM subqueries.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = Vec::new();
+        for item in &self.items {
+            if let SelectItem::Expr(e, _) = item {
+                v.push(e);
+            }
+        }
+        for j in &self.joins {
+            v.extend(j.on.as_ref());
+        }
+        v.extend(self.filter.as_ref());
+        v.extend(self.group_by.iter());
+        v.extend(self.having.as_ref());
+        v.extend(self.order_by.iter().map(|(e, _)| e));
+        v
+    }
+
+    /// Every expression of the query, mutable (for binding `?` parameters), also those of
+    /// its WITH queries, compound operands and FROM subqueries (not those inside
+    /// subquery expressions: [`Expr::rewrite_deep`] reaches them).
     pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
         let mut v: Vec<&mut Expr> = Vec::new();
+        for c in &mut self.with {
+            v.extend(c.query.exprs_mut());
+        }
+        if let Some(Source::Subquery(q)) = self.from.as_mut().map(|t| &mut t.source) {
+            v.extend(q.exprs_mut());
+        }
         for item in &mut self.items {
             if let SelectItem::Expr(e, _) = item {
                 v.push(e);
             }
         }
         for j in &mut self.joins {
+            if let Source::Subquery(q) = &mut j.table.source {
+                v.extend(q.exprs_mut());
+            }
             v.extend(j.on.as_mut());
         }
         v.extend(self.filter.as_mut());
         v.extend(self.group_by.iter_mut());
         v.extend(self.having.as_mut());
         v.extend(self.order_by.iter_mut().map(|(e, _)| e));
+        for (_, q) in &mut self.compound {
+            v.extend(q.exprs_mut());
+        }
         v
     }
 }
@@ -128,8 +239,22 @@ impl Statement {
     /// Every expression of the statement, mutable (for binding `?` parameters).
     pub fn exprs_mut(&mut self) -> Vec<&mut Expr> {
         match self {
-            Statement::Insert { rows, .. } => {
-                rows.iter_mut().flat_map(|(r, _)| r.iter_mut()).collect()
+            Statement::Insert {
+                rows,
+                query,
+                on_conflict,
+                ..
+            } => {
+                let mut v: Vec<&mut Expr> =
+                    rows.iter_mut().flat_map(|(r, _)| r.iter_mut()).collect();
+                if let Some(q) = query {
+                    v.extend(q.exprs_mut());
+                }
+                if let Some(super::OnConflict::Update { set, filter }) = on_conflict {
+                    v.extend(set.iter_mut().map(|(_, e, _)| e));
+                    v.extend(filter.as_mut());
+                }
+                v
             }
             Statement::Update { set, filter, .. } => set
                 .iter_mut()
@@ -138,7 +263,7 @@ impl Statement {
                 .collect(),
             Statement::Delete { filter, .. } => filter.as_mut().into_iter().collect(),
             Statement::Select(s) | Statement::Render { select: s, .. } => s.exprs_mut(),
-            Statement::Explain(inner) => inner.exprs_mut(),
+            Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.exprs_mut(),
             _ => Vec::new(),
         }
     }

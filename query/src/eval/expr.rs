@@ -21,14 +21,27 @@ impl Env<'_> {
         name: &str,
         pos: Pos,
     ) -> Result<Value> {
-        let Some((tuple, _)) = scope.tuple() else {
-            return Ok(Value::Null);
-        };
-        let i = if tuple.len() == 1 && table.is_none() {
+        let one = self.tables.len() == 1 && table.is_none() && self.tables[0].has(name);
+        let i = if one {
             0
         } else {
-            self.resolve(table, name)
-                .map_err(|(kind, m)| Error::new(kind, pos, m))?
+            match self.resolve(table, name) {
+                Ok(i) => i,
+                Err((kind, m)) => {
+                    // A column of a query around this one: its value for the outer row.
+                    let found = self
+                        .outer_values
+                        .iter()
+                        .find(|((t, c), _)| c == name && t.as_deref() == table);
+                    return match found {
+                        Some((_, v)) => Ok(v.clone()),
+                        None => Err(Error::new(kind, pos, m)),
+                    };
+                }
+            }
+        };
+        let Some((tuple, _)) = scope.tuple() else {
+            return Ok(Value::Null);
         };
         Ok(tuple.get(i).map_or(Value::Null, |r| r.column(name)))
     }
@@ -150,6 +163,35 @@ impl Env<'_> {
                 }
             }
             ExprKind::Cast { expr, to } => func::cast(self.eval(expr, scope)?, *to, e.pos),
+            ExprKind::Subquery(q) => Ok(self.subquery(e, q, scope)?.scalar()),
+            ExprKind::Exists(q) => Ok(Value::Bool(!self.subquery(e, q, scope)?.rows.is_empty())),
+            ExprKind::InSelect {
+                expr,
+                query,
+                negated,
+            } => {
+                let v = self.eval(expr, scope)?;
+                let r = self.subquery(e, query, scope)?;
+                Ok(bool_or_null(r.contains(&v).map(|b| b != *negated)))
+            }
+            ExprKind::Window { .. } => self.window_value(e, scope),
+            ExprKind::Index { expr, index } => {
+                let v = self.eval(expr, scope)?;
+                let i = self.eval(index, scope)?;
+                func::index(&v, &i, e.pos, index.pos)
+            }
+            ExprKind::Slice { expr, low, high } => {
+                let v = self.eval(expr, scope)?;
+                let lo = match low {
+                    Some(x) => Some((self.eval(x, scope)?, x.pos)),
+                    None => None,
+                };
+                let hi = match high {
+                    Some(x) => Some((self.eval(x, scope)?, x.pos)),
+                    None => None,
+                };
+                func::slice(&v, lo, hi, e.pos)
+            }
             ExprKind::Call {
                 name,
                 args,
@@ -226,6 +268,20 @@ impl Env<'_> {
             }),
             _ => func::arithmetic(op, &a, &b, pos),
         }
+    }
+
+    /// A window function's value for this row, computed over all rows before (`window.rs`).
+    fn window_value(&self, e: &Expr, scope: Scope<'_, '_>) -> Result<Value> {
+        let Some((_, values)) = self.windows.iter().find(|(p, _)| *p == e.pos) else {
+            return Err(Error::syntax(
+                e.pos,
+                "window functions are only allowed in the select list and ORDER BY",
+            ));
+        };
+        let Some((_, n)) = scope.tuple() else {
+            return Ok(Value::Null);
+        };
+        Ok(values.get(n).cloned().unwrap_or(Value::Null))
     }
 
     fn attention(&self, e: &Expr, args: &[Expr], scope: Scope<'_, '_>) -> Result<Value> {

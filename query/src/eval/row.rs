@@ -1,5 +1,6 @@
-//! The rows expressions read: an object or a voxel of a map (or a NULL row), tuples of
-//! them (one row per map of FROM), and the columns each kind of row has.
+//! The rows expressions read: an object or a voxel of a map, a row of a materialized
+//! query (a subquery in FROM or a WITH query), or a NULL row; tuples of them (one row per
+//! map of FROM), and the columns each kind of row has.
 
 use std::cmp::Ordering;
 
@@ -25,40 +26,88 @@ pub const VOXEL_COLUMNS: [&str; 9] = ["i", "j", "k", "center", "x", "y", "z", "v
 /// The columns `*` expands to for voxels.
 pub const VOXEL_STAR: [&str; 6] = ["i", "j", "k", "center", "value", "norm"];
 
-/// What a map of FROM yields.
+/// What an entry of FROM yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
-    /// Its objects.
+    /// A map's objects.
     Objects,
-    /// Its occupied voxels.
+    /// A map's occupied voxels.
     Voxels,
+    /// The rows of a query (a subquery in FROM, a WITH query).
+    Derived,
 }
 
-impl TableKind {
-    /// Its columns.
-    pub fn columns(self) -> &'static [&'static str] {
-        match self {
-            TableKind::Objects => &OBJECT_COLUMNS,
-            TableKind::Voxels => &VOXEL_COLUMNS,
-        }
-    }
-
-    /// The columns `*` expands to.
-    pub fn star(self) -> &'static [&'static str] {
-        match self {
-            TableKind::Objects => &OBJECT_STAR,
-            TableKind::Voxels => &VOXEL_STAR,
-        }
-    }
-}
-
-/// A map of FROM as expressions see it: the name its columns are qualified with.
+/// An entry of FROM as expressions see it: the name its columns are qualified with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableInfo {
     /// The alias, or the map's name.
     pub label: String,
-    /// Objects or voxels.
+    /// Objects, voxels or a query's rows.
     pub kind: TableKind,
+    /// A query's column names (empty for maps: their columns are fixed).
+    pub names: Vec<String>,
+    /// Its columns are only read qualified (`excluded.col` of ON CONFLICT).
+    pub qualified_only: bool,
+}
+
+impl TableInfo {
+    /// A map's objects, named `label`.
+    pub fn objects(label: &str) -> Self {
+        TableInfo {
+            label: label.to_string(),
+            kind: TableKind::Objects,
+            names: Vec::new(),
+            qualified_only: false,
+        }
+    }
+
+    /// A map's voxels, named `label`.
+    pub fn voxels(label: &str) -> Self {
+        TableInfo {
+            label: label.to_string(),
+            kind: TableKind::Voxels,
+            names: Vec::new(),
+            qualified_only: false,
+        }
+    }
+
+    /// A query's rows with columns `names`, named `label`.
+    pub fn derived(label: &str, names: &[String]) -> Self {
+        TableInfo {
+            label: label.to_string(),
+            kind: TableKind::Derived,
+            names: names.to_vec(),
+            qualified_only: false,
+        }
+    }
+
+    /// Whether it has column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        match self.kind {
+            TableKind::Objects => OBJECT_COLUMNS.contains(&name),
+            TableKind::Voxels => VOXEL_COLUMNS.contains(&name),
+            TableKind::Derived => self.names.iter().any(|n| n == name),
+        }
+    }
+
+    /// The columns `*` expands to.
+    pub fn star(&self) -> Vec<String> {
+        match self.kind {
+            TableKind::Objects => OBJECT_STAR.iter().map(|c| c.to_string()).collect(),
+            TableKind::Voxels => VOXEL_STAR.iter().map(|c| c.to_string()).collect(),
+            TableKind::Derived => self.names.clone(),
+        }
+    }
+}
+
+/// The rows of a query, materialized: a subquery in FROM, a WITH query, a compound's
+/// operands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Relation {
+    /// Column names.
+    pub names: Vec<String>,
+    /// Rows, each as wide as `names`.
+    pub rows: Vec<Vec<Value>>,
 }
 
 /// One map's row of a tuple.
@@ -70,6 +119,8 @@ pub enum Row<'a> {
     Obj(ObjectRef<'a>),
     /// Cell `.1` of a voxel set.
     Vox(&'a VoxelSet, usize),
+    /// Row `.1` of a materialized query.
+    Rel(&'a Relation, usize),
 }
 
 impl<'a> Row<'a> {
@@ -101,13 +152,17 @@ impl<'a> Row<'a> {
                 "norm" => Value::Number(func::norm(v.value(cell))),
                 _ => Value::Null,
             },
+            Row::Rel(r, i) => match r.names.iter().position(|n| n == name) {
+                Some(c) => r.rows[i][c].clone(),
+                None => Value::Null,
+            },
         }
     }
 
     /// The vector attention scores this row: its embedding or its voxel value.
     pub fn attention_vector(&self) -> &'a [f32] {
         match *self {
-            Row::Null => &[],
+            Row::Null | Row::Rel(..) => &[],
             Row::Obj(o) => o.embedding(),
             Row::Vox(v, cell) => v.value(cell),
         }
@@ -116,17 +171,19 @@ impl<'a> Row<'a> {
     /// The position a spatial index holds for the row.
     pub fn point(&self) -> Option<[f32; 3]> {
         match *self {
-            Row::Null => None,
+            Row::Null | Row::Rel(..) => None,
             Row::Obj(o) => Some(o.position()),
             Row::Vox(v, cell) => Some(v.centers[cell]),
         }
     }
 
-    /// Ties in ORDER BY are broken by id (objects) or by cell (voxels); a null row first.
+    /// Ties in ORDER BY are broken by id (objects), by cell (voxels) or by the query's row
+    /// order (a query's rows); a null row first.
     pub fn tie_cmp(&self, other: &Row<'_>) -> Ordering {
         match (self, other) {
             (Row::Obj(a), Row::Obj(b)) => a.id().cmp(b.id()),
             (Row::Vox(a, i), Row::Vox(b, j)) => a.cells[*i].cmp(&b.cells[*j]),
+            (Row::Rel(_, i), Row::Rel(_, j)) => i.cmp(j),
             (Row::Null, Row::Null) => Ordering::Equal,
             (Row::Null, _) => Ordering::Less,
             (_, Row::Null) => Ordering::Greater,

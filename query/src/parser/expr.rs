@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{is_reserved, Parser, MAX_DEPTH};
-use crate::ast::{BinOp, CastType, Expr, ExprKind};
+use crate::ast::{BinOp, CastType, Expr, ExprKind, Frame, FrameBound, WindowSpec};
 use crate::error::{Error, Result};
 use crate::lexer::Tok;
 
@@ -106,20 +106,7 @@ impl Parser<'_> {
             self.bump();
         }
         let kind = if self.accept_kw("in") {
-            self.expect_sym("(")?;
-            let mut list = Vec::new();
-            loop {
-                list.push(self.expr()?);
-                if !self.accept_sym(",") {
-                    break;
-                }
-            }
-            self.expect_sym(")")?;
-            ExprKind::In {
-                expr: Box::new(l),
-                list,
-                negated,
-            }
+            return self.in_rest(l, negated);
         } else if self.accept_kw("like") {
             let pattern = Box::new(self.additive()?);
             let escape = if self.accept_kw("escape") {
@@ -147,6 +134,41 @@ impl Parser<'_> {
             return Ok(l);
         };
         Ok(Expr { kind, pos })
+    }
+
+    /// After `IN`: `(a, b, ...)` or `(SELECT ...)` (kept out of `comparison`, which every
+    /// level of nesting passes through, to keep its stack frame small).
+    fn in_rest(&mut self, l: Expr, negated: bool) -> Result<Expr> {
+        let pos = l.pos;
+        self.expect_sym("(")?;
+        if self.at_query() {
+            let query = Box::new(self.query()?);
+            self.expect_sym(")")?;
+            return Ok(Expr {
+                kind: ExprKind::InSelect {
+                    expr: Box::new(l),
+                    query,
+                    negated,
+                },
+                pos,
+            });
+        }
+        let mut list = Vec::new();
+        loop {
+            list.push(self.expr()?);
+            if !self.accept_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(")")?;
+        Ok(Expr {
+            kind: ExprKind::In {
+                expr: Box::new(l),
+                list,
+                negated,
+            },
+            pos,
+        })
     }
 
     fn additive(&mut self) -> Result<Expr> {
@@ -217,6 +239,133 @@ impl Parser<'_> {
         self.primary()
     }
 
+    /// The postfix subscripts after a primary expression: `v[i]`, `v[a:b]`.
+    fn subscripts(&mut self, mut e: Expr) -> Result<Expr> {
+        while self.peek().tok == Tok::Sym("[") {
+            let pos = e.pos;
+            self.bump();
+            let low = if self.peek().tok == Tok::Sym(":") {
+                None
+            } else {
+                Some(Box::new(self.expr()?))
+            };
+            let kind = if self.accept_sym(":") {
+                let high = if self.peek().tok == Tok::Sym("]") {
+                    None
+                } else {
+                    Some(Box::new(self.expr()?))
+                };
+                ExprKind::Slice {
+                    expr: Box::new(e),
+                    low,
+                    high,
+                }
+            } else {
+                match low {
+                    Some(index) => ExprKind::Index {
+                        expr: Box::new(e),
+                        index,
+                    },
+                    None => return Err(self.unexpected("an index")),
+                }
+            };
+            self.expect_sym("]")?;
+            e = Expr { kind, pos };
+        }
+        Ok(e)
+    }
+
+    /// `(SELECT ...)` after its `(`.
+    fn paren_query(&mut self, pos: crate::error::Pos) -> Result<Expr> {
+        let q = self.query()?;
+        self.expect_sym(")")?;
+        Ok(Expr {
+            kind: ExprKind::Subquery(Box::new(q)),
+            pos,
+        })
+    }
+
+    /// `EXISTS (SELECT ...)`.
+    fn exists(&mut self, pos: crate::error::Pos) -> Result<Expr> {
+        self.bump();
+        self.expect_sym("(")?;
+        if !self.at_query() {
+            return Err(self.unexpected("SELECT"));
+        }
+        let q = self.query()?;
+        self.expect_sym(")")?;
+        Ok(Expr {
+            kind: ExprKind::Exists(Box::new(q)),
+            pos,
+        })
+    }
+
+    /// A call, and its window if `OVER` follows.
+    fn call_or_window(&mut self, name: String, pos: crate::error::Pos) -> Result<Expr> {
+        let call = self.call(name, pos)?;
+        if !self.accept_kw("over") {
+            return self.subscripts(call);
+        }
+        let spec = self.window_spec()?;
+        Ok(Expr {
+            kind: ExprKind::Window {
+                func: Box::new(call),
+                spec: Box::new(spec),
+            },
+            pos,
+        })
+    }
+
+    /// `(e)` or `(SELECT ...)`.
+    fn paren(&mut self, pos: crate::error::Pos) -> Result<Expr> {
+        self.bump();
+        if self.at_query() {
+            return self.paren_query(pos);
+        }
+        let e = self.expr()?;
+        self.expect_sym(")")?;
+        Ok(Expr { kind: e.kind, pos })
+    }
+
+    /// A primary expression that starts with a word: a call, a literal word, CASE, CAST,
+    /// EXISTS or a column.
+    fn word(&mut self, pos: crate::error::Pos) -> Result<Expr> {
+        let w = match &self.peek().tok {
+            Tok::Ident(w) => w.to_ascii_lowercase(),
+            _ => return Err(self.unexpected("an expression")),
+        };
+        if w == "exists" {
+            return self.exists(pos);
+        }
+        if *self.peek_at(1) == Tok::Sym("(") && !matches!(w.as_str(), "case" | "cast") {
+            return self.call_or_window(w, pos);
+        }
+        let kind = match w.as_str() {
+            "true" | "false" => {
+                self.bump();
+                ExprKind::Bool(w == "true")
+            }
+            "null" => {
+                self.bump();
+                ExprKind::Null
+            }
+            "case" => {
+                self.bump();
+                self.case()?
+            }
+            "cast" => {
+                self.bump();
+                self.cast()?
+            }
+            _ if is_reserved(&w) => return Err(self.unexpected("an expression")),
+            _ => match self.bump().tok {
+                Tok::Ident(w) => ExprKind::Column(w),
+                _ => ExprKind::Null,
+            },
+        };
+        self.subscripts(Expr { kind, pos })
+    }
+
     fn primary(&mut self) -> Result<Expr> {
         let pos = self.pos();
         let kind = match &self.peek().tok {
@@ -244,45 +393,12 @@ impl Parser<'_> {
                 Tok::Quoted(q) => ExprKind::Column(q),
                 _ => ExprKind::Null,
             },
-            Tok::Sym("(") => {
-                self.bump();
-                let e = self.expr()?;
-                self.expect_sym(")")?;
-                return Ok(Expr { kind: e.kind, pos });
-            }
+            Tok::Sym("(") => return self.paren(pos),
             Tok::Sym("[") => {
                 self.bump();
                 self.vector()?
             }
-            Tok::Ident(w) => {
-                let w = w.to_ascii_lowercase();
-                if *self.peek_at(1) == Tok::Sym("(") && !matches!(w.as_str(), "case" | "cast") {
-                    return self.call(w, pos);
-                }
-                match w.as_str() {
-                    "true" | "false" => {
-                        self.bump();
-                        ExprKind::Bool(w == "true")
-                    }
-                    "null" => {
-                        self.bump();
-                        ExprKind::Null
-                    }
-                    "case" => {
-                        self.bump();
-                        self.case()?
-                    }
-                    "cast" => {
-                        self.bump();
-                        self.cast()?
-                    }
-                    _ if is_reserved(&w) => return Err(self.unexpected("an expression")),
-                    _ => match self.bump().tok {
-                        Tok::Ident(w) => ExprKind::Column(w),
-                        _ => ExprKind::Null,
-                    },
-                }
-            }
+            Tok::Ident(_) => return self.word(pos),
             _ => return Err(self.unexpected("an expression")),
         };
         Ok(Expr { kind, pos })
@@ -355,6 +471,90 @@ impl Parser<'_> {
             },
             pos,
         })
+    }
+
+    /// After `OVER`: `([PARTITION BY e, ...] [ORDER BY e [ASC|DESC], ...] [frame])`.
+    fn window_spec(&mut self) -> Result<WindowSpec> {
+        self.expect_sym("(")?;
+        let mut spec = WindowSpec {
+            partition_by: Vec::new(),
+            order_by: Vec::new(),
+            frame: None,
+        };
+        if self.accept_kw("partition") {
+            self.expect_kw("by")?;
+            loop {
+                spec.partition_by.push(self.expr()?);
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+        }
+        if self.accept_kw("order") {
+            self.expect_kw("by")?;
+            spec.order_by = self.order_list()?;
+        }
+        let rows = self.is_kw("rows");
+        if rows || self.is_kw("range") {
+            let at = self.pos();
+            self.bump();
+            let (start, end) = if self.accept_kw("between") {
+                let start = self.frame_bound()?;
+                self.expect_kw("and")?;
+                (start, self.frame_bound()?)
+            } else {
+                (self.frame_bound()?, FrameBound::CurrentRow)
+            };
+            let rank = |b: FrameBound| match b {
+                FrameBound::UnboundedPreceding => 0,
+                FrameBound::Preceding(_) => 1,
+                FrameBound::CurrentRow => 2,
+                FrameBound::Following(_) => 3,
+                FrameBound::UnboundedFollowing => 4,
+            };
+            if start == FrameBound::UnboundedFollowing
+                || end == FrameBound::UnboundedPreceding
+                || rank(start) > rank(end)
+            {
+                return Err(Error::syntax(
+                    at,
+                    format!("the frame cannot start at {start} and end at {end}"),
+                ));
+            }
+            let offset =
+                |b: FrameBound| matches!(b, FrameBound::Preceding(_) | FrameBound::Following(_));
+            if !rows && (offset(start) || offset(end)) {
+                return Err(Error::syntax(
+                    at,
+                    "RANGE frames take UNBOUNDED or CURRENT ROW bounds; use ROWS for n PRECEDING / FOLLOWING",
+                ));
+            }
+            spec.frame = Some(Frame { rows, start, end });
+        }
+        self.expect_sym(")")?;
+        Ok(spec)
+    }
+
+    /// A frame bound: `UNBOUNDED PRECEDING | n PRECEDING | CURRENT ROW | n FOLLOWING |
+    /// UNBOUNDED FOLLOWING`.
+    fn frame_bound(&mut self) -> Result<FrameBound> {
+        if self.accept_kw("unbounded") {
+            if self.accept_kw("preceding") {
+                return Ok(FrameBound::UnboundedPreceding);
+            }
+            self.expect_kw("following")?;
+            return Ok(FrameBound::UnboundedFollowing);
+        }
+        if self.accept_kw("current") {
+            self.expect_kw("row")?;
+            return Ok(FrameBound::CurrentRow);
+        }
+        let n = self.count("a frame bound")?;
+        if self.accept_kw("preceding") {
+            return Ok(FrameBound::Preceding(n));
+        }
+        self.expect_kw("following")?;
+        Ok(FrameBound::Following(n))
     }
 
     /// After `CASE`: `[operand] WHEN w THEN t ... [ELSE e] END`.

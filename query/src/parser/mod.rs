@@ -19,12 +19,66 @@ mod select;
 pub const MAX_DEPTH: usize = 64;
 
 /// Words that cannot be bare map, column or alias names (quote them: `"from"`).
-const RESERVED: [&str; 54] = [
-    "select", "from", "where", "group", "by", "order", "limit", "offset", "and", "or", "not", "in",
-    "as", "asc", "desc", "insert", "into", "values", "update", "set", "delete", "create", "drop",
-    "show", "describe", "explain", "begin", "commit", "rollback", "with", "true", "false",
-    "voxels", "distinct", "having", "join", "inner", "left", "outer", "cross", "on", "null", "is",
-    "like", "escape", "between", "case", "when", "then", "else", "end", "cast", "using", "to",
+const RESERVED: [&str; 59] = [
+    "select",
+    "from",
+    "where",
+    "group",
+    "by",
+    "order",
+    "limit",
+    "offset",
+    "and",
+    "or",
+    "not",
+    "in",
+    "as",
+    "asc",
+    "desc",
+    "insert",
+    "into",
+    "values",
+    "update",
+    "set",
+    "delete",
+    "create",
+    "drop",
+    "show",
+    "describe",
+    "explain",
+    "begin",
+    "commit",
+    "rollback",
+    "with",
+    "true",
+    "false",
+    "voxels",
+    "distinct",
+    "having",
+    "join",
+    "inner",
+    "left",
+    "outer",
+    "cross",
+    "on",
+    "null",
+    "is",
+    "like",
+    "escape",
+    "between",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "cast",
+    "using",
+    "to",
+    "union",
+    "intersect",
+    "except",
+    "exists",
+    "over",
 ];
 
 /// Whether `word` is reserved.
@@ -173,6 +227,8 @@ struct Parser<'t> {
     /// The lexical error the tokens stopped at, if any.
     lex_error: Option<Error>,
     depth: usize,
+    /// How deeply queries nest (subqueries in FROM, WITH and expressions).
+    queries: usize,
     /// `?` parameters numbered so far.
     params: usize,
 }
@@ -184,6 +240,7 @@ impl<'t> Parser<'t> {
             look: VecDeque::with_capacity(3),
             lex_error: None,
             depth: 0,
+            queries: 0,
             params: 0,
         };
         p.fill();
@@ -317,7 +374,7 @@ impl<'t> Parser<'t> {
             _ => String::new(),
         };
         match (word.as_str(), second.as_str()) {
-            ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
+            ("select" | "with", _) => Ok(Statement::Select(Box::new(self.query()?))),
             ("insert", _) => self.insert(),
             ("copy", _) => self.copy(),
             ("update", _) => self.update(),
@@ -353,10 +410,10 @@ impl<'t> Parser<'t> {
             }
             ("render", _) => {
                 self.bump();
-                if !self.is_kw("select") {
+                if !self.at_query() {
                     return Err(self.unexpected("SELECT after RENDER"));
                 }
-                let select = Box::new(self.select()?);
+                let select = Box::new(self.query()?);
                 let to = if self.accept_kw("to") {
                     Some(self.file_name("TO")?)
                 } else {
@@ -394,10 +451,16 @@ impl<'t> Parser<'t> {
             }
             ("explain", _) => {
                 self.bump();
-                if !self.is_kw("select") {
+                let analyze = self.accept_kw("analyze");
+                if !self.at_query() {
                     return Err(self.unexpected("SELECT after EXPLAIN"));
                 }
-                Ok(Statement::Explain(Box::new(self.statement()?)))
+                let inner = Box::new(self.statement()?);
+                Ok(if analyze {
+                    Statement::ExplainAnalyze(inner)
+                } else {
+                    Statement::Explain(inner)
+                })
             }
             ("begin", _) => {
                 self.bump();
@@ -521,25 +584,87 @@ impl<'t> Parser<'t> {
             }
             self.expect_sym(")")?;
         }
-        self.expect_kw("values")?;
         let mut rows = Vec::new();
-        loop {
-            let pos = self.pos();
-            self.expect_sym("(")?;
-            let mut row = Vec::new();
+        let mut query = None;
+        if self.at_query() {
+            query = Some(Box::new(self.query()?));
+        } else {
+            self.expect_kw("values")?;
             loop {
-                row.push(self.expr()?);
+                let pos = self.pos();
+                self.expect_sym("(")?;
+                let mut row = Vec::new();
+                loop {
+                    row.push(self.expr()?);
+                    if !self.accept_sym(",") {
+                        break;
+                    }
+                }
+                self.expect_sym(")")?;
+                rows.push((row, Span(pos)));
                 if !self.accept_sym(",") {
                     break;
                 }
             }
-            self.expect_sym(")")?;
-            rows.push((row, Span(pos)));
+        }
+        let on_conflict = if self.is_kw("on") {
+            self.bump();
+            Some(self.on_conflict()?)
+        } else {
+            None
+        };
+        Ok(Statement::Insert {
+            map,
+            columns,
+            rows,
+            query,
+            on_conflict,
+        })
+    }
+
+    /// After `INSERT ... ON`: `CONFLICT (id) DO NOTHING | DO UPDATE SET ... [WHERE ...]`.
+    fn on_conflict(&mut self) -> Result<OnConflict> {
+        self.expect_kw("conflict")?;
+        self.expect_sym("(")?;
+        let pos = self.pos();
+        let target = self.name("a column name")?;
+        if target != "id" {
+            return Err(Error::syntax(
+                pos,
+                format!("ON CONFLICT takes (id), the one unique column; found '{target}'"),
+            ));
+        }
+        self.expect_sym(")")?;
+        self.expect_kw("do")?;
+        if self.accept_kw("nothing") {
+            return Ok(OnConflict::Nothing);
+        }
+        if !self.is_kw("update") {
+            return Err(self.unexpected("NOTHING or UPDATE"));
+        }
+        self.bump();
+        self.expect_kw("set")?;
+        let set = self.assignments()?;
+        let filter = if self.accept_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(OnConflict::Update { set, filter })
+    }
+
+    /// `col = e, ...`
+    fn assignments(&mut self) -> Result<Vec<(String, Expr, Span)>> {
+        let mut set = Vec::new();
+        loop {
+            let pos = self.pos();
+            let col = self.name("a column name")?;
+            self.expect_sym("=")?;
+            set.push((col, self.expr()?, Span(pos)));
             if !self.accept_sym(",") {
-                break;
+                return Ok(set);
             }
         }
-        Ok(Statement::Insert { map, columns, rows })
     }
 
     fn update(&mut self) -> Result<Statement> {
@@ -611,6 +736,7 @@ fn sym_static(s: &str) -> &'static str {
         "<=" => "<=",
         ">=" => ">=",
         "||" => "||",
+        ":" => ":",
         _ => "!=",
     }
 }

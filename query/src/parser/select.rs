@@ -1,12 +1,23 @@
-//! `SELECT`: the select list, FROM with its joins and aliases, and the clauses after it.
+//! Queries: `WITH`, the select list, FROM with its joins, aliases and subqueries, the
+//! clauses after it, compound operators (UNION, INTERSECT, EXCEPT), and ORDER BY / LIMIT.
 
-use super::{is_reserved, Parser};
-use crate::ast::{Join, JoinKind, Select, SelectItem, Source, Span, TableRef};
-use crate::error::Result;
+use super::{is_reserved, Parser, MAX_DEPTH};
+use crate::ast::{Cte, Join, JoinKind, Select, SelectItem, SetOp, Source, Span, TableRef};
+use crate::error::{Error, Result};
 use crate::lexer::Tok;
 
 /// Words that may follow the select list when there is no FROM.
-const AFTER_ITEMS: [&str; 6] = ["from", "where", "group", "having", "order", "limit"];
+const AFTER_ITEMS: [&str; 9] = [
+    "from",
+    "where",
+    "group",
+    "having",
+    "order",
+    "limit",
+    "union",
+    "intersect",
+    "except",
+];
 
 impl Parser<'_> {
     /// An optional alias: `AS name`, or a bare name that is not a keyword.
@@ -21,10 +32,23 @@ impl Parser<'_> {
         })
     }
 
-    /// `map [AS alias]` or `VOXELS(map) [AS alias]`.
+    /// Whether a query starts here (`SELECT` or `WITH`).
+    pub(super) fn at_query(&self) -> bool {
+        self.is_kw("select") || self.is_kw("with")
+    }
+
+    /// `map [AS alias]`, `VOXELS(map) [AS alias]` or `(SELECT ...) [AS alias]`.
     fn table_ref(&mut self) -> Result<TableRef> {
         let pos = Span(self.pos());
-        let source = if self.is_kw("voxels") && *self.peek_at(1) == Tok::Sym("(") {
+        let source = if self.peek().tok == Tok::Sym("(") {
+            self.bump();
+            if !self.at_query() {
+                return Err(self.unexpected("SELECT"));
+            }
+            let q = self.query()?;
+            self.expect_sym(")")?;
+            Source::Subquery(Box::new(q))
+        } else if self.is_kw("voxels") && *self.peek_at(1) == Tok::Sym("(") {
             self.bump();
             self.bump();
             let m = self.name("a map name")?;
@@ -83,7 +107,109 @@ impl Parser<'_> {
         }
     }
 
-    pub(super) fn select(&mut self) -> Result<Select> {
+    /// A whole query: `[WITH ...] core [op core]... [ORDER BY ...] [LIMIT n [OFFSET m]]`.
+    pub(super) fn query(&mut self) -> Result<Select> {
+        self.queries += 1;
+        if self.queries > MAX_DEPTH {
+            return Err(Error::limit(
+                self.pos(),
+                format!("queries nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let q = self.query_inner();
+        self.queries -= 1;
+        q
+    }
+
+    fn query_inner(&mut self) -> Result<Select> {
+        let mut with = Vec::new();
+        if self.accept_kw("with") {
+            if self.is_kw("recursive") {
+                return Err(Error::syntax(
+                    self.pos(),
+                    "WITH RECURSIVE is not supported; only plain WITH",
+                ));
+            }
+            loop {
+                let pos = Span(self.pos());
+                let name = self.name("a name for the WITH query")?;
+                let mut columns = Vec::new();
+                if self.accept_sym("(") {
+                    loop {
+                        columns.push(self.name("a column name")?);
+                        if !self.accept_sym(",") {
+                            break;
+                        }
+                    }
+                    self.expect_sym(")")?;
+                }
+                self.expect_kw("as")?;
+                self.expect_sym("(")?;
+                let query = self.query()?;
+                self.expect_sym(")")?;
+                with.push(Cte {
+                    name,
+                    columns,
+                    query,
+                    pos,
+                });
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+        }
+        let mut sel = self.select_core()?;
+        sel.with = with;
+        loop {
+            let op = if self.accept_kw("union") {
+                if self.accept_kw("all") {
+                    SetOp::UnionAll
+                } else {
+                    SetOp::Union
+                }
+            } else if self.accept_kw("intersect") {
+                SetOp::Intersect
+            } else if self.accept_kw("except") {
+                SetOp::Except
+            } else {
+                break;
+            };
+            let operand = self.select_core()?;
+            sel.compound.push((op, operand));
+        }
+        if self.accept_kw("order") {
+            self.expect_kw("by")?;
+            sel.order_by = self.order_list()?;
+        }
+        if self.accept_kw("limit") {
+            sel.limit = Some(self.count("LIMIT")?);
+            if self.accept_kw("offset") {
+                sel.offset = Some(self.count("OFFSET")?);
+            }
+        }
+        Ok(sel)
+    }
+
+    /// `e [ASC | DESC], ...`
+    pub(super) fn order_list(&mut self) -> Result<Vec<(crate::ast::Expr, bool)>> {
+        let mut order_by = Vec::new();
+        loop {
+            let e = self.expr()?;
+            let desc = if self.accept_kw("desc") {
+                true
+            } else {
+                self.accept_kw("asc");
+                false
+            };
+            order_by.push((e, desc));
+            if !self.accept_sym(",") {
+                return Ok(order_by);
+            }
+        }
+    }
+
+    /// `SELECT [DISTINCT] ... [FROM ...] [WHERE] [GROUP BY] [HAVING]`: one operand.
+    fn select_core(&mut self) -> Result<Select> {
         self.expect_kw("select")?;
         let distinct = self.accept_kw("distinct");
         let mut items = Vec::new();
@@ -135,31 +261,6 @@ impl Parser<'_> {
         } else {
             None
         };
-        let mut order_by = Vec::new();
-        if self.accept_kw("order") {
-            self.expect_kw("by")?;
-            loop {
-                let e = self.expr()?;
-                let desc = if self.accept_kw("desc") {
-                    true
-                } else {
-                    self.accept_kw("asc");
-                    false
-                };
-                order_by.push((e, desc));
-                if !self.accept_sym(",") {
-                    break;
-                }
-            }
-        }
-        let mut limit = None;
-        let mut offset = None;
-        if self.accept_kw("limit") {
-            limit = Some(self.count("LIMIT")?);
-            if self.accept_kw("offset") {
-                offset = Some(self.count("OFFSET")?);
-            }
-        }
         Ok(Select {
             distinct,
             items,
@@ -168,9 +269,7 @@ impl Parser<'_> {
             filter,
             group_by,
             having,
-            order_by,
-            limit,
-            offset,
+            ..Select::default()
         })
     }
 

@@ -1,32 +1,27 @@
-//! Writes of objects: INSERT (constant rows, checked all before any is added), UPDATE and
-//! DELETE (the objects WHERE selects, found through the R-tree when WHERE has a top-level
-//! WITHIN).
+//! Writes of objects: INSERT (constant rows or a query's rows, checked all before any is
+//! added; ON CONFLICT (id) DO NOTHING / DO UPDATE), UPDATE and DELETE (the objects WHERE
+//! selects, found through the R-tree when WHERE has a top-level WITHIN).
+//!
+//! The model functions of an INSERT's VALUES run once per statement over all its rows (one
+//! batch per function), as those of UPDATE's SET do over the rows it updates.
 
 use std::collections::{HashMap, HashSet};
 
 use tensormap_engine::{Object, Registry, Value, WriteTransaction};
 
 use super::Session;
-use crate::ast::{Expr, ExprKind, Span};
+use crate::ast::{Expr, ExprKind, OnConflict, Select, Span};
 use crate::error::{Error, Pos, Result};
 use crate::eval::{
-    as_number, as_vector, Env, Row, Scope, TableInfo, TableKind, Tuples, OBJECT_COLUMNS,
+    as_number, as_vector, Env, Relation, Row, Scope, TableInfo, Tuples, OBJECT_COLUMNS,
 };
 use crate::exec::{row_passes, QueryResult};
 
 impl Session {
-    /// `INSERT INTO map [(columns)] VALUES (...), ...`.
-    pub(super) fn insert(
-        &mut self,
-        map: &str,
-        columns: &[(String, Span)],
-        rows: &[(Vec<Expr>, Span)],
-        pos: Pos,
-    ) -> Result<QueryResult> {
+    /// `INSERT INTO map [(columns)] VALUES (...), ... | SELECT ... [ON CONFLICT ...]`.
+    pub(super) fn insert(&mut self, ins: Insert<'_>, pos: Pos) -> Result<QueryResult> {
         let db = self.db.clone();
-        self.write(pos, |t| {
-            insert_rows(t, db.functions(), map, columns, rows, pos)
-        })
+        self.write(pos, |t| insert_rows(t, db.functions(), ins, pos))
     }
 
     /// `UPDATE map SET col = e, ... [WHERE p]`.
@@ -69,13 +64,7 @@ fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
 
 /// An environment for expressions over one map's objects.
 fn one_map<'a>(functions: &'a Registry, map: &str) -> Env<'a> {
-    Env::new(
-        functions,
-        vec![TableInfo {
-            label: map.to_string(),
-            kind: TableKind::Objects,
-        }],
-    )
+    Env::new(functions, vec![TableInfo::objects(map)])
 }
 
 fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {
@@ -112,15 +101,84 @@ fn assign(o: &mut Object, col: &str, v: &Value, pos: Pos) -> Result<()> {
     Ok(())
 }
 
+/// An INSERT statement's parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Insert<'s> {
+    /// The map.
+    pub map: &'s str,
+    /// The columns named (none: the default order).
+    pub columns: &'s [(String, Span)],
+    /// VALUES rows.
+    pub rows: &'s [(Vec<Expr>, Span)],
+    /// Or a query.
+    pub query: Option<&'s Select>,
+    /// ON CONFLICT.
+    pub on_conflict: Option<&'s OnConflict>,
+}
+
+/// The values of an object's columns, in [`OBJECT_COLUMNS`] order.
+fn object_values(o: &Object) -> Vec<Value> {
+    let p = o.position;
+    vec![
+        Value::text(&o.id),
+        Value::text(&o.kind),
+        Value::vector(&p),
+        Value::Number(tensormap_engine::widen_f32(p[0])),
+        Value::Number(tensormap_engine::widen_f32(p[1])),
+        Value::Number(tensormap_engine::widen_f32(p[2])),
+        Value::vector(&o.embedding),
+        Value::Number(tensormap_engine::widen_f32(o.confidence)),
+    ]
+}
+
+/// `ON CONFLICT (id) DO UPDATE SET ... [WHERE ...]` on `existing` with `excluded` the row
+/// that was to be inserted: the updated object, or none where WHERE does not hold.
+fn conflict_update(
+    env: &Env<'_>,
+    set: &[(String, Expr, Span)],
+    filter: Option<&Expr>,
+    existing: &Object,
+    excluded: &Object,
+) -> Result<Option<Object>> {
+    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let old = Relation {
+        names: names.clone(),
+        rows: vec![object_values(existing)],
+    };
+    let new = Relation {
+        names,
+        rows: vec![object_values(excluded)],
+    };
+    let tuple = [Row::Rel(&old, 0), Row::Rel(&new, 0)];
+    if let Some(f) = filter {
+        let v = env.eval(f, Scope::Row(&tuple, 0))?;
+        if crate::eval::truth(&v, f.pos, "WHERE")? != Some(true) {
+            return Ok(None);
+        }
+    }
+    let mut o = existing.clone();
+    for (c, e, _) in set {
+        // Every expression sees the object as it was before this statement's update.
+        let v = env.eval(e, Scope::Row(&tuple, 0))?;
+        assign(&mut o, c, &v, e.pos)?;
+    }
+    Ok(Some(o))
+}
+
 fn insert_rows(
     t: &mut WriteTransaction,
     functions: &Registry,
-    map: &str,
-    columns: &[(String, Span)],
-    rows: &[(Vec<Expr>, Span)],
+    ins: Insert<'_>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = Env::new(functions, Vec::new());
+    let Insert {
+        map,
+        columns,
+        rows,
+        query,
+        on_conflict,
+    } = ins;
+    let mut env = Env::new(functions, Vec::new());
     let default = ["id", "type", "position", "embedding", "confidence"];
     let cols: Vec<(String, Pos)> = if columns.is_empty() {
         default.iter().map(|c| (c.to_string(), pos)).collect()
@@ -139,19 +197,119 @@ fn insert_rows(
     if !seen_cols.contains("id") {
         return Err(Error::syntax(pos, "INSERT needs an id column"));
     }
-    let mut objects = Vec::with_capacity(rows.len());
-    let mut ids: HashMap<String, Pos> = HashMap::with_capacity(rows.len());
-    for (row, at) in rows {
-        let at = at.0;
-        if row.len() != cols.len() {
-            return Err(Error::syntax(
-                at,
-                format!("{} values for {} columns", row.len(), cols.len()),
-            ));
+    // ON CONFLICT's DO UPDATE sees the map's row (by its name) and `excluded`.
+    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let conflict_env = {
+        let mut excluded = TableInfo::derived("excluded", &names);
+        excluded.qualified_only = true;
+        let mut e = Env::new(functions, vec![TableInfo::derived(map, &names), excluded]);
+        e.context.bounds = t.map(map).ok().map(|v| v.config().bounds);
+        e
+    };
+    if let Some(OnConflict::Update { set, filter }) = on_conflict {
+        for (c, e, at) in set {
+            if c == "id" {
+                return Err(Error::invalid(
+                    at.0,
+                    "the id of an object cannot be updated",
+                ));
+            }
+            if !OBJECT_COLUMNS.contains(&c.as_str()) {
+                return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
+            }
+            conflict_env.check(e, &[], Some("SET"))?;
         }
+        if let Some(f) = filter {
+            conflict_env.check(f, &[], Some("WHERE"))?;
+        }
+    }
+    // The rows: a query's, or VALUES (their model calls batched first).
+    let source: Vec<(Vec<Value>, Vec<Pos>, Pos)> = match query {
+        Some(q) => {
+            let r = super::txn::read_in(t, functions, q, pos, |ctx, q| ctx.query(q, &[], &[]))?;
+            if r.columns.len() != cols.len() {
+                return Err(Error::syntax(
+                    pos,
+                    format!(
+                        "INSERT has {} columns, its query returns {}",
+                        cols.len(),
+                        r.columns.len()
+                    ),
+                ));
+            }
+            let at = vec![pos; cols.len()];
+            r.rows.into_iter().map(|r| (r, at.clone(), pos)).collect()
+        }
+        None => {
+            env.context.bounds = t.map(map).ok().map(|v| v.config().bounds);
+            let all: Vec<&Expr> = rows.iter().flat_map(|(r, _)| r.iter()).collect();
+            crate::batch::constant_calls(&env, &all)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (row, at) in rows {
+                if row.len() != cols.len() {
+                    return Err(Error::syntax(
+                        at.0,
+                        format!("{} values for {} columns", row.len(), cols.len()),
+                    ));
+                }
+                let mut values = Vec::with_capacity(row.len());
+                for e in row {
+                    values.push(constant(&env, e)?);
+                }
+                out.push((values, row.iter().map(|e| e.pos).collect(), at.0));
+            }
+            out
+        }
+    };
+    let mut objects: Vec<Object> = Vec::with_capacity(source.len());
+    let mut ids: HashMap<String, Pos> = HashMap::with_capacity(source.len());
+    // ON CONFLICT: the map's objects updated (or left) by this statement, by id.
+    let mut updates: HashMap<String, Object> = HashMap::new();
+    let mut pending: HashMap<String, usize> = HashMap::new();
+    for (n, (values, places, at)) in source.iter().enumerate() {
+        let at = *at;
         let mut o = Object::new("", "", [f32::NAN; 3], Vec::new());
-        for ((c, _), e) in cols.iter().zip(row) {
-            assign(&mut o, c, &constant(&env, e)?, e.pos)?;
+        for (((c, _), v), vp) in cols.iter().zip(values).zip(places) {
+            assign(&mut o, c, v, *vp).map_err(|e| match query {
+                // A query's row has no position of its own: say which row.
+                Some(_) => Error::new(
+                    e.kind,
+                    e.pos,
+                    format!("{} (row {} of the query)", e.message, n + 1),
+                ),
+                None => e,
+            })?;
+        }
+        if let Some(action) = on_conflict {
+            let existing: Option<Object> = match pending.get(&o.id) {
+                Some(&i) => Some(objects[i].clone()),
+                None => match updates.get(&o.id) {
+                    Some(u) => Some(u.clone()),
+                    None => t
+                        .map(map)
+                        .map_err(|e| Error::engine(pos, e))?
+                        .get(&o.id)
+                        .map(|r| r.to_object()),
+                },
+            };
+            if let Some(old) = existing {
+                let new = match action {
+                    OnConflict::Nothing => None,
+                    OnConflict::Update { set, filter } => {
+                        conflict_update(&conflict_env, set, filter.as_ref(), &old, &o)?
+                    }
+                };
+                if let Some(new) = new {
+                    match pending.get(&o.id) {
+                        Some(&i) => objects[i] = new,
+                        None => {
+                            updates.insert(o.id.clone(), new);
+                        }
+                    }
+                }
+                continue;
+            }
+            pending.insert(o.id.clone(), objects.len());
         }
         // Ids repeated inside the statement are found here; the rules of the map and the
         // ids it has already, by the engine's batch check below (which validates every
@@ -164,7 +322,18 @@ fn insert_rows(
         }
         objects.push(o);
     }
-    let n = objects.len();
+    // Updated objects are checked before anything changes.
+    let config = t
+        .map(map)
+        .map_err(|e| Error::engine(pos, e))?
+        .config()
+        .clone();
+    let mut updated: Vec<Object> = updates.into_values().collect();
+    updated.sort_by(|a, b| a.id.cmp(&b.id));
+    for o in &updated {
+        o.validate(&config).map_err(|e| Error::engine(pos, e))?;
+    }
+    let n = objects.len() + updated.len();
     if let Err(e) = t.insert_many(map, objects) {
         // The error names the object: report it at its row.
         let at = match &e {
@@ -175,6 +344,9 @@ fn insert_rows(
             _ => pos,
         };
         return Err(Error::engine(at, e));
+    }
+    for o in updated {
+        t.update(map, o).map_err(|e| Error::engine(pos, e))?;
     }
     Ok(QueryResult::status(format!("INSERT {n}")))
 }

@@ -170,6 +170,7 @@ impl Session {
             Statement::Rollback => self.rollback(pos),
             Statement::Select(sel) => self.select(sel, pos),
             Statement::Explain(inner) => self.explain(inner, pos),
+            Statement::ExplainAnalyze(inner) => self.explain_analyze(inner, pos),
             Statement::Render {
                 select,
                 to,
@@ -179,7 +180,22 @@ impl Session {
             Statement::Describe { name } => self.describe(name, pos),
             Statement::CreateMap { name, settings } => self.create_map(name, settings, pos),
             Statement::DropMap { name, if_exists } => self.drop_map(name, *if_exists, pos),
-            Statement::Insert { map, columns, rows } => self.insert(map, columns, rows, pos),
+            Statement::Insert {
+                map,
+                columns,
+                rows,
+                query,
+                on_conflict,
+            } => self.insert(
+                dml::Insert {
+                    map,
+                    columns,
+                    rows,
+                    query: query.as_deref(),
+                    on_conflict: on_conflict.as_ref(),
+                },
+                pos,
+            ),
             Statement::Update { map, set, filter } => self.update(map, set, filter.as_ref(), pos),
             Statement::Delete { map, filter } => self.delete(map, filter.as_ref(), pos),
             Statement::Copy {

@@ -47,7 +47,7 @@ fn first_param_pos(parsed: &mut [Parsed], given: usize) -> Option<Pos> {
     let mut found = None;
     for p in parsed.iter_mut() {
         for e in p.statement.exprs_mut() {
-            e.rewrite(&mut |x| {
+            e.rewrite_deep(&mut |x| {
                 if let ExprKind::Param(i) = x.kind {
                     if i >= given && found.is_none() {
                         found = Some(x.pos);
@@ -67,7 +67,7 @@ pub(super) fn bind(p: &mut Parsed, params: &[Value]) {
     }
     p.params = 0;
     for e in p.statement.exprs_mut() {
-        e.rewrite(&mut |x| {
+        e.rewrite_deep(&mut |x| {
             if let ExprKind::Param(i) = x.kind {
                 if let Some(v) = params.get(i) {
                     x.kind = match v {

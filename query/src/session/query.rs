@@ -8,14 +8,12 @@ use tensormap_render::RenderOptions;
 use super::Session;
 use crate::ast::{Select, Setting, Span, Statement};
 use crate::error::{Error, Pos, Result};
-use crate::exec::{explain, select, QueryResult};
+use crate::exec::QueryResult;
 
 impl Session {
     /// `SELECT ...`.
     pub(super) fn select(&mut self, sel: &Select, pos: Pos) -> Result<QueryResult> {
-        self.read(sel, pos, |views, sel, db| {
-            select(views, sel, db.functions())
-        })
+        self.read(sel, pos, |ctx, sel| ctx.query(sel, &[], &[]))
     }
 
     /// `EXPLAIN SELECT ...`.
@@ -23,11 +21,31 @@ impl Session {
         match inner {
             Statement::Select(sel) => {
                 // Names are checked as for running it, so EXPLAIN reports the same errors.
-                self.read(sel, pos, |views, sel, db| {
-                    explain(views, sel, db.functions())
+                self.read(sel, pos, |ctx, sel| {
+                    let lines = ctx.explain(sel, &[], 0)?;
+                    Ok(QueryResult {
+                        status: format!("EXPLAIN {}", lines.len()),
+                        columns: vec!["plan".into()],
+                        rows: lines.into_iter().map(|l| vec![Value::text(&l)]).collect(),
+                    })
                 })
             }
             _ => Err(Error::syntax(pos, "EXPLAIN applies to SELECT")),
+        }
+    }
+
+    /// `EXPLAIN ANALYZE SELECT ...`: runs it; the plan with actual rows and times.
+    pub(super) fn explain_analyze(&mut self, inner: &Statement, pos: Pos) -> Result<QueryResult> {
+        match inner {
+            Statement::Select(sel) => self.read(sel, pos, |ctx, sel| {
+                let lines = ctx.analyze(sel)?;
+                Ok(QueryResult {
+                    status: format!("EXPLAIN ANALYZE {}", lines.len()),
+                    columns: vec!["plan".into()],
+                    rows: lines.into_iter().map(|l| vec![Value::text(&l)]).collect(),
+                })
+            }),
+            _ => Err(Error::syntax(pos, "EXPLAIN ANALYZE applies to SELECT")),
         }
     }
 
@@ -44,8 +62,8 @@ impl Session {
         }
         let svg3d = to.is_some_and(|p| p.to_ascii_lowercase().ends_with(".svg3d"));
         let opts = crate::render::options(settings, svg3d)?;
-        let svg = self.read(sel, pos, |views, sel, db| {
-            let svg = crate::render::render_select(views, sel, &opts, db.functions())?;
+        let svg = self.read(sel, pos, |ctx, sel| {
+            let svg = crate::render::render_select(ctx, sel, &opts)?;
             Ok(QueryResult {
                 columns: vec!["svg".into()],
                 rows: vec![vec![Value::text(&svg)]],
@@ -76,8 +94,8 @@ impl Session {
                 "render expects a SELECT statement",
             ));
         };
-        let r = self.read(&sel, Pos { line: 1, col: 1 }, |views, sel, db| {
-            let svg = crate::render::render_select(views, sel, opts, db.functions())?;
+        let r = self.read(&sel, Pos { line: 1, col: 1 }, |ctx, sel| {
+            let svg = crate::render::render_select(ctx, sel, opts)?;
             Ok(QueryResult {
                 columns: vec!["svg".into()],
                 rows: vec![vec![Value::text(&svg)]],

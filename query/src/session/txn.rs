@@ -2,12 +2,13 @@
 //! transaction or in one of its own (auto-commit), and reads from the open transaction (its
 //! own changes included) or from the latest committed version.
 
-use tensormap_engine::{Database, MapView, WriteTransaction};
+use tensormap_engine::{MapView, Registry, WriteTransaction};
 
 use super::Session;
 use crate::ast::Select;
 use crate::error::{Error, Pos, Result};
 use crate::exec::QueryResult;
+use crate::run::Ctx;
 
 impl Session {
     /// `BEGIN`: opens the write transaction the next statements run in.
@@ -61,40 +62,29 @@ impl Session {
         }
     }
 
-    /// Runs `f` on the maps a query reads (in FROM order), from the open transaction or a
-    /// fresh read.
+    /// Runs `f` on the maps a query reads (anywhere in it: FROM, WITH, subqueries), from
+    /// the open transaction or a fresh read. A name that is no map is left to the query
+    /// (it may be a WITH query's; if not, the query reports it where it is named).
     pub(super) fn read(
         &mut self,
         sel: &Select,
         pos: Pos,
-        f: impl FnOnce(&[MapView<'_>], &Select, &Database) -> Result<QueryResult>,
+        f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
     ) -> Result<QueryResult> {
-        let names: Vec<&str> = sel.tables().map(|t| t.source.map()).collect();
-        let at: Vec<Pos> = sel.tables().map(|t| t.pos.0).collect();
-        // A missing map is reported where it is named.
-        let locate = |e: tensormap_engine::Error| {
-            let p = match &e {
-                tensormap_engine::Error::MapNotFound(m) => {
-                    names.iter().position(|n| n == m).map_or(pos, |i| at[i])
-                }
-                _ => pos,
-            };
-            Error::engine(p, e)
-        };
         let db = self.db.clone();
         match &mut self.txn {
-            Some(t) => {
-                let views = t.maps(&names).map_err(locate)?;
-                f(&views, sel, &db)
-            }
+            Some(t) => read_in(t, db.functions(), sel, pos, f),
             None => {
+                let (named, ctes) = names_of(sel);
                 let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
-                let views = names
-                    .iter()
-                    .map(|n| r.map(n))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(locate)?;
-                f(&views, sel, &db)
+                let mut maps = Vec::with_capacity(named.len());
+                for (n, at) in &named {
+                    match r.map(n) {
+                        Ok(v) => maps.push((n.to_string(), v)),
+                        Err(e) => missing(&ctes, *at, e)?,
+                    }
+                }
+                f(&Ctx::new(&maps, db.functions()), sel)
             }
         }
     }
@@ -113,4 +103,45 @@ impl Session {
             }
         }
     }
+}
+
+/// The maps a query names (with where) and the names of its WITH queries.
+fn names_of(sel: &Select) -> (Vec<(String, Pos)>, Vec<String>) {
+    let mut named = Vec::new();
+    crate::run::map_names(sel, &mut named);
+    let mut ctes = Vec::new();
+    crate::run::cte_names(sel, &mut ctes);
+    (named, ctes)
+}
+
+/// A map that cannot be opened: fine if the name is a WITH query's (the query tells them
+/// apart), else the error where the map is named.
+fn missing(ctes: &[String], at: Pos, e: tensormap_engine::Error) -> Result<()> {
+    match &e {
+        tensormap_engine::Error::MapNotFound(n) if ctes.contains(n) => Ok(()),
+        _ => Err(Error::engine(at, e)),
+    }
+}
+
+/// Runs `f` on the maps `sel` reads as the write transaction `t` sees them (its own
+/// changes included).
+pub(super) fn read_in(
+    t: &mut WriteTransaction,
+    functions: &Registry,
+    sel: &Select,
+    pos: Pos,
+    f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
+) -> Result<QueryResult> {
+    let (named, ctes) = names_of(sel);
+    let mut names = Vec::with_capacity(named.len());
+    for (n, at) in &named {
+        let found = t.map(n).map(|_| ());
+        match found {
+            Ok(()) => names.push(n.as_str()),
+            Err(e) => missing(&ctes, *at, e)?,
+        }
+    }
+    let views = t.maps(&names).map_err(|e| Error::engine(pos, e))?;
+    let maps: Vec<(String, MapView<'_>)> = names.iter().map(|n| n.to_string()).zip(views).collect();
+    f(&Ctx::new(&maps, functions), sel)
 }
