@@ -43,7 +43,7 @@ impl PyDatabase {
         }
     }
 
-    fn db(&self) -> PyResult<Arc<tensormap::Database>> {
+    pub(crate) fn db(&self) -> PyResult<Arc<tensormap::Database>> {
         self.inner.read().clone().ok_or_else(error::closed)
     }
 
