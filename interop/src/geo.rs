@@ -7,6 +7,23 @@
 //! geometry types `["Point Z"]`, `crs` null (a map's coordinates are local and metric,
 //! not longitude and latitude), and the file's bounding box
 //! `[minx, miny, minz, maxx, maxy, maxz]`.
+//!
+//! The `bbox` covering column (GeoParquet 1.1, "covering"): a struct of float32 `xmin,
+//! ymin, xmax, ymax, zmin, zmax` per row — for a point, the point itself — named in the
+//! metadata under `covering.bbox`. Its row-group statistics are plain numeric min/max, so
+//! a reader that does not decode WKB (Spark, DuckDB, Sedona, pyarrow) can skip row groups
+//! of a spatial filter from them.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float32Array, StructArray};
+use arrow_schema::{ArrowError, DataType, Field, Fields};
+
+/// The name of the covering column.
+pub const BBOX_COLUMN: &str = "bbox";
+
+/// The fields of the covering column, in order.
+pub const BBOX_FIELDS: [&str; 6] = ["xmin", "ymin", "xmax", "ymax", "zmin", "zmax"];
 
 /// The GeoParquet version written.
 pub const VERSION: &str = "1.1.0";
@@ -47,6 +64,28 @@ impl Default for BBox {
             max: [f32::NEG_INFINITY; 3],
         }
     }
+
+    #[test]
+    fn bbox_of_points_is_the_points() {
+        let x = Float32Array::from(vec![1.0, 2.0]);
+        let y = Float32Array::from(vec![3.0, 4.0]);
+        let z = Float32Array::from(vec![5.0, 6.0]);
+        let b = bbox_array(&x, &y, &z).unwrap();
+        let s = b.as_any().downcast_ref::<StructArray>().unwrap();
+        assert_eq!(s.data_type(), &bbox_type());
+        let col = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        assert_eq!(col("xmin"), col("xmax"));
+        assert_eq!(col("ymax"), vec![3.0, 4.0]);
+        assert_eq!(col("zmin"), vec![5.0, 6.0]);
+    }
 }
 
 impl BBox {
@@ -61,6 +100,28 @@ impl BBox {
     /// Whether no point was added.
     pub fn is_empty(&self) -> bool {
         self.min[0] > self.max[0]
+    }
+
+    #[test]
+    fn bbox_of_points_is_the_points() {
+        let x = Float32Array::from(vec![1.0, 2.0]);
+        let y = Float32Array::from(vec![3.0, 4.0]);
+        let z = Float32Array::from(vec![5.0, 6.0]);
+        let b = bbox_array(&x, &y, &z).unwrap();
+        let s = b.as_any().downcast_ref::<StructArray>().unwrap();
+        assert_eq!(s.data_type(), &bbox_type());
+        let col = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        assert_eq!(col("xmin"), col("xmax"));
+        assert_eq!(col("ymax"), vec![3.0, 4.0]);
+        assert_eq!(col("zmin"), vec![5.0, 6.0]);
     }
 }
 
@@ -89,6 +150,11 @@ pub fn metadata(bbox: &BBox) -> String {
             }
         }
     });
+    let covering: serde_json::Map<String, serde_json::Value> = BBOX_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), serde_json::json!([BBOX_COLUMN, f])))
+        .collect();
+    geo["columns"][COLUMN]["covering"] = serde_json::json!({ BBOX_COLUMN: covering });
     // An empty file has no bbox (the spec's bbox, when present, has 4 or 6 numbers).
     if !bbox.as_array().is_some_and(Vec::is_empty) {
         geo["columns"][COLUMN]["bbox"] = bbox;
@@ -96,9 +162,42 @@ pub fn metadata(bbox: &BBox) -> String {
     geo.to_string()
 }
 
+/// The Arrow type of the covering column.
+pub fn bbox_type() -> DataType {
+    DataType::Struct(bbox_fields())
+}
+
+fn bbox_fields() -> Fields {
+    BBOX_FIELDS
+        .iter()
+        .map(|f| Field::new(*f, DataType::Float32, false))
+        .collect()
+}
+
+/// The covering column of points whose coordinates are `x`, `y`, `z` (equal lengths):
+/// each row's box is its point.
+pub fn bbox_array(
+    x: &Float32Array,
+    y: &Float32Array,
+    z: &Float32Array,
+) -> Result<ArrayRef, ArrowError> {
+    let (x, y, z): (ArrayRef, ArrayRef, ArrayRef) = (
+        Arc::new(x.clone()),
+        Arc::new(y.clone()),
+        Arc::new(z.clone()),
+    );
+    let columns = vec![x.clone(), y.clone(), x, y, z.clone(), z];
+    Ok(Arc::new(StructArray::try_new(
+        bbox_fields(),
+        columns,
+        None,
+    )?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Array;
 
     #[test]
     fn wkb_and_metadata() {
@@ -121,7 +220,32 @@ mod tests {
             g["bbox"],
             serde_json::json!([-1.0, 2.0, 0.5, 1.0, 5.0, 3.0])
         );
+        let cover = &g["covering"]["bbox"];
+        assert_eq!(cover["xmin"], serde_json::json!(["bbox", "xmin"]));
+        assert_eq!(cover["zmax"], serde_json::json!(["bbox", "zmax"]));
         let empty: serde_json::Value = serde_json::from_str(&metadata(&BBox::default())).unwrap();
         assert!(empty["columns"]["geometry"].get("bbox").is_none());
+    }
+
+    #[test]
+    fn bbox_of_points_is_the_points() {
+        let x = Float32Array::from(vec![1.0, 2.0]);
+        let y = Float32Array::from(vec![3.0, 4.0]);
+        let z = Float32Array::from(vec![5.0, 6.0]);
+        let b = bbox_array(&x, &y, &z).unwrap();
+        let s = b.as_any().downcast_ref::<StructArray>().unwrap();
+        assert_eq!(s.data_type(), &bbox_type());
+        let col = |name: &str| {
+            s.column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        assert_eq!(col("xmin"), col("xmax"));
+        assert_eq!(col("ymax"), vec![3.0, 4.0]);
+        assert_eq!(col("zmin"), vec![5.0, 6.0]);
     }
 }

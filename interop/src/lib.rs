@@ -5,7 +5,8 @@
 //! - Parquet ([`parquet_write`], [`parquet_read`]): columns `id, type, x, y, z, embedding,
 //!   confidence` plus a GeoParquet 1.1 `geometry` column ([`geo`]); zstd; rows in Morton
 //!   order, so row-group statistics on `x, y, z` prune; optionally one Hive-style folder
-//!   per octree cell ([`partition`]).
+//!   per octree cell ([`partition`]), skewed cells split KDB-style ([`kdb`]), with a
+//!   manifest at the root ([`manifest`]) that Spark-side readers prune by.
 //! - CSV ([`csv_format`]) with a header; `embedding` as `[a, b, ...]`.
 //! - JSON Lines ([`json_format`]): one object per line.
 //!
@@ -40,6 +41,8 @@ pub mod csv_format;
 pub mod files;
 pub mod geo;
 pub mod json_format;
+pub mod kdb;
+pub mod manifest;
 pub mod parquet_read;
 pub mod parquet_write;
 pub mod partition;
@@ -62,10 +65,17 @@ impl CopyFormats for Interop {
             (Format::Parquet, Partitioning::None) => {
                 parquet_write::write_file(map, path, options.row_group_size, &progress)
             }
-            (Format::Parquet, Partitioning::Octree { depth }) => parquet_write::write_partitioned(
+            (
+                Format::Parquet,
+                Partitioning::Octree {
+                    depth,
+                    max_rows_per_file,
+                },
+            ) => partition::write_partitioned(
                 map,
                 path,
                 depth,
+                max_rows_per_file,
                 options.row_group_size,
                 &progress,
             ),

@@ -1,9 +1,10 @@
-//! Parquet export: one file, or one file per octree cell ([`crate::partition`]).
+//! Parquet export: one file ([`write_file`]), or the rows of one piece of a partitioned
+//! export ([`crate::partition`] calls [`write_rows`]).
 //!
 //! Columns: `id` and `type` (UTF-8 strings; `type` dictionary-encoded), `x`, `y`, `z` and
 //! `confidence` (float32), `embedding` (a fixed-size list of `channels` float32: a Parquet
 //! LIST, with the Arrow schema in the file so Arrow readers see the fixed size), and the
-//! GeoParquet `geometry` ([`crate::geo`]). zstd-compressed; rows in Morton order of their
+//! GeoParquet `geometry` and its `bbox` covering column ([`crate::geo`]). zstd-compressed; rows in Morton order of their
 //! positions ([`crate::rows::sorted_rows`]), so each row group covers a compact region and
 //! its `x`, `y`, `z` statistics let a reader skip it.
 
@@ -20,12 +21,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use tensormap_engine::{MapView, ObjectRef};
 use tensormap_query::copy::{CopyError, Exported};
-use tensormap_query::ErrorKind;
 use tensormap_query::Progress;
 
-use crate::files::{show, write_error, AtomicFile};
+use crate::files::{write_error, AtomicFile};
 use crate::geo::{self, BBox};
-use crate::partition;
 use crate::rows::sorted_rows;
 
 /// The Arrow schema of an export of a map with `channels` channels, with the file's
@@ -48,6 +47,7 @@ pub fn schema(channels: usize, geo_json: String) -> SchemaRef {
             ),
             Field::new("confidence", DataType::Float32, false),
             Field::new(geo::COLUMN, DataType::Binary, false),
+            Field::new(geo::BBOX_COLUMN, geo::bbox_type(), false),
         ],
         metadata,
     ))
@@ -127,7 +127,8 @@ fn batch(
         confidence.push(o.confidence());
         geometry.append_value(geo::wkb_point_z(p));
     }
-    let [x, y, z] = xyz;
+    let [x, y, z] = xyz.map(Float32Array::from);
+    let bbox = geo::bbox_array(&x, &y, &z)?;
     let embedding = FixedSizeListArray::try_new(
         item_field(),
         channels as i32,
@@ -137,19 +138,20 @@ fn batch(
     let columns: Vec<ArrayRef> = vec![
         Arc::new(ids.finish()),
         Arc::new(kinds.finish()),
-        Arc::new(Float32Array::from(x)),
-        Arc::new(Float32Array::from(y)),
-        Arc::new(Float32Array::from(z)),
+        Arc::new(x),
+        Arc::new(y),
+        Arc::new(z),
         Arc::new(embedding),
         Arc::new(Float32Array::from(confidence)),
         Arc::new(geometry.finish()),
+        bbox,
     ];
     RecordBatch::try_new(schema.clone(), columns)
 }
 
 /// Writes `rows` (already in order) to the Parquet file `path`, atomically; reports the
 /// rows done as `done_before + rows written`. Returns the file's size.
-fn write_rows(
+pub(crate) fn write_rows(
     path: &Path,
     rows: &[(u64, ObjectRef<'_>)],
     channels: usize,
@@ -198,54 +200,4 @@ pub fn write_file(
         files: 1,
         bytes,
     })
-}
-
-/// `COPY map TO 'dir' WITH (format = 'parquet', partition_by = 'octree', depth = d)`:
-/// `dir/cell=<m>/part-0.parquet` for every occupied cell `m` at depth `d`. The folder
-/// must be new or empty (a leftover file from another export would be read as part of
-/// this one).
-pub fn write_partitioned(
-    map: &MapView<'_>,
-    dir: &Path,
-    depth: u32,
-    row_group_size: usize,
-    progress: &Progress,
-) -> Result<Exported, CopyError> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|e| {
-            CopyError::io(show(dir), format!("cannot export into this folder: {e}"))
-        })?;
-        if entries.next().is_some() {
-            return Err(CopyError::new(
-                ErrorKind::Conflict,
-                show(dir),
-                "the folder is not empty (a partitioned export writes into a new or empty folder)",
-            ));
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-    let rows = sorted_rows(map);
-    let channels = map.config().channels as usize;
-    let mut out = Exported::default();
-    let mut start = 0;
-    while start < rows.len() {
-        let cell = partition::cell_of_key(rows[start].0, depth);
-        // Rows are sorted by key, and a cell's keys share their top bits: a cell is a run.
-        let len = rows[start..].partition_point(|r| partition::cell_of_key(r.0, depth) == cell);
-        let folder = dir.join(partition::folder(cell));
-        std::fs::create_dir_all(&folder).map_err(|e| write_error(&folder, e))?;
-        let file = folder.join("part-0.parquet");
-        out.bytes += write_rows(
-            &file,
-            &rows[start..start + len],
-            channels,
-            row_group_size,
-            progress,
-            start as u64,
-        )?;
-        out.files += 1;
-        start += len;
-    }
-    out.rows = rows.len() as u64;
-    Ok(out)
 }

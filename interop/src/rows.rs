@@ -7,8 +7,9 @@ use tensormap_query::copy::CopyError;
 /// The columns of every format, in the order they are written.
 pub const COLUMNS: [&str; 7] = ["id", "type", "x", "y", "z", "embedding", "confidence"];
 
-/// Columns an import skips: the GeoParquet geometry (the same point as `x, y, z`).
-pub const SKIPPED: [&str; 1] = ["geometry"];
+/// Columns an import skips: the GeoParquet geometry and its bbox covering (the same point
+/// as `x, y, z`).
+pub const SKIPPED: [&str; 2] = ["geometry", "bbox"];
 
 /// Bits of each axis in a row's Morton key: the finest level a partition can use, and
 /// far below any f32 position's spacing at the map's scale.

@@ -4,6 +4,7 @@
 //! The pure-Python part of the package (python/tensormap/) re-exports these classes, adds
 //! `connect` and `tensormap.compat.TensorMap3D` (the prototype's API on the engine).
 
+mod batch;
 mod bench;
 mod compat;
 mod convert;
@@ -28,6 +29,8 @@ fn connect(py: Python<'_>, path: Option<std::path::PathBuf>) -> PyResult<databas
 fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_function(wrap_pyfunction!(batch::within_many, m)?)?;
+    m.add_function(wrap_pyfunction!(batch::embed_texts, m)?)?;
     m.add_class::<database::PyDatabase>()?;
     m.add_class::<database::Transaction>()?;
     m.add_class::<result::PyQueryResult>()?;

@@ -237,3 +237,12 @@ def _bench_attention(
 def _bench_execute(db: Database, sql: str, seq_of_params: Sequence[Sequence[Param]]) -> int: ...
 def _bench_read_bound(values: Any, repeat: int) -> float: ...
 def _wait_for_merges(db: Database) -> None: ...
+
+def within_many(
+    db: Database, map: str, centers: npt.NDArray[np.floating[Any]], radius: float
+) -> Tuple[npt.NDArray[np.int64], List[str], npt.NDArray[np.float32]]:
+    """The radius search of every row of ``centers`` (m, 3): ``(query, ids, distances)``
+    per hit, grouped by center in row order, nearest first (ties by id)."""
+
+def embed_texts(db: Database, model: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """The stored model ``model``'s embeddings of ``texts`` in one batch: (n, width)."""

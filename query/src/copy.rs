@@ -71,10 +71,13 @@ pub enum Partitioning {
     None,
     /// One Hive-style folder `cell=<m>/` per occupied cell of the octree level `depth`
     /// over the map's bounds (`2^depth` cells per axis; `m` the cell's Morton code), with
-    /// one file `part-0.parquet` in it.
+    /// files `part-<i>.parquet` in it: one, or more where the cell holds more than
+    /// `max_rows_per_file` rows (split KDB-style at the median of its longest axis).
     Octree {
         /// The octree level, `0..=MAX_PARTITION_DEPTH`.
         depth: u32,
+        /// The most rows of one file (a cell with more is split); at least 1.
+        max_rows_per_file: u64,
     },
 }
 
@@ -84,6 +87,13 @@ pub const MAX_PARTITION_DEPTH: u32 = 8;
 /// Rows per Parquet row group unless `row_group_size` says otherwise: small enough that
 /// row-group statistics prune a Morton-sorted file, large enough to compress well.
 pub const DEFAULT_ROW_GROUP: usize = 65_536;
+
+/// Rows per row group of a partitioned export unless `row_group_size` says otherwise:
+/// small, so that a reader's row-group statistics prune within a cell.
+pub const DEFAULT_PARTITION_ROW_GROUP: usize = 8192;
+
+/// Rows per file of a partitioned export unless `max_rows_per_file` says otherwise.
+pub const DEFAULT_MAX_ROWS_PER_FILE: u64 = 1 << 20;
 
 /// The largest `row_group_size` accepted.
 pub const MAX_ROW_GROUP: usize = 1 << 20;
@@ -253,6 +263,7 @@ pub fn options(
     let mut partition_by = None;
     let mut depth = None;
     let mut row_group_size = None;
+    let mut max_rows_per_file = None;
     for (key, value, at) in settings {
         let at = at.0;
         let text = || match value {
@@ -303,18 +314,28 @@ pub fn options(
                 }
                 row_group_size = Some(n);
             }
+            "max_rows_per_file" => {
+                let n = integer(u32::MAX as f64)?;
+                if n == 0 {
+                    return Err(Error::invalid(at, "max_rows_per_file must be at least 1"));
+                }
+                max_rows_per_file = Some((n, at));
+            }
             other => {
                 return Err(Error::invalid(
                     at,
                     format!(
-                    "unknown COPY setting '{other}' (format, partition_by, depth, row_group_size)"
+                    "unknown COPY setting '{other}' (format, partition_by, depth, row_group_size, max_rows_per_file)"
                 ),
                 ))
             }
         }
     }
     let partitioning = match (partition_by, depth) {
-        (Some(_), Some(depth)) => Partitioning::Octree { depth },
+        (Some(_), Some(depth)) => Partitioning::Octree {
+            depth,
+            max_rows_per_file: max_rows_per_file.map_or(DEFAULT_MAX_ROWS_PER_FILE, |m| m.0),
+        },
         (Some(at), None) => {
             return Err(Error::invalid(
                 at,
@@ -329,6 +350,12 @@ pub fn options(
         }
         (None, None) => Partitioning::None,
     };
+    if let (Partitioning::None, Some((_, at))) = (partitioning, max_rows_per_file) {
+        return Err(Error::invalid(
+            at,
+            "max_rows_per_file applies with partition_by = 'octree'",
+        ));
+    }
     // A folder (partitioned export, or an import of one) holds Parquet files.
     let folder = partitioning != Partitioning::None
         || path.ends_with('/')
@@ -354,7 +381,10 @@ pub fn options(
     Ok(CopyOptions {
         format,
         partitioning,
-        row_group_size: row_group_size.unwrap_or(DEFAULT_ROW_GROUP),
+        row_group_size: row_group_size.unwrap_or(match partitioning {
+            Partitioning::None => DEFAULT_ROW_GROUP,
+            Partitioning::Octree { .. } => DEFAULT_PARTITION_ROW_GROUP,
+        }),
     })
 }
 
@@ -487,8 +517,28 @@ mod tests {
             "WITH (format = 'parquet', partition_by = 'octree', depth = 2, row_group_size = 100)",
         )
         .unwrap();
-        assert_eq!(o.partitioning, Partitioning::Octree { depth: 2 });
+        assert_eq!(
+            o.partitioning,
+            Partitioning::Octree {
+                depth: 2,
+                max_rows_per_file: DEFAULT_MAX_ROWS_PER_FILE
+            }
+        );
         assert_eq!(o.row_group_size, 100);
+        let o = opts(
+            CopyDirection::To,
+            "out/",
+            "WITH (partition_by = 'octree', depth = 3, max_rows_per_file = 500)",
+        )
+        .unwrap();
+        assert_eq!(
+            o.partitioning,
+            Partitioning::Octree {
+                depth: 3,
+                max_rows_per_file: 500
+            }
+        );
+        assert_eq!(o.row_group_size, DEFAULT_PARTITION_ROW_GROUP);
         assert_eq!(
             opts(
                 CopyDirection::To,
@@ -520,6 +570,16 @@ mod tests {
                 "writes Parquet",
             ),
             ("x.parquet", "WITH (row_group_size = 0)", "at least 1"),
+            (
+                "o/",
+                "WITH (partition_by = 'octree', depth = 1, max_rows_per_file = 0)",
+                "at least 1",
+            ),
+            (
+                "x.parquet",
+                "WITH (max_rows_per_file = 10)",
+                "applies with partition_by",
+            ),
             (
                 "x.parquet",
                 "WITH (compression = 'gzip')",

@@ -1,0 +1,554 @@
+"""tensormap inside Apache Spark: the engine as the per-partition worker of a partitioned
+export (``COPY map TO 'dir' WITH (partition_by = 'octree', depth = d)``).
+
+Each function prunes the export's cells by its manifest (``_tensormap.json``: the cells'
+and files' boxes), runs tensormap on every Spark partition through ``mapInArrow`` — an
+in-memory database opened in the task from the partition's Arrow batches — and merges the
+partitions' answers exactly, so that the result is the one a single database holding all
+the objects gives (docs/scale-out.md)::
+
+    from pyspark.sql import SparkSession
+    import tensormap.spark as tms
+
+    spark = SparkSession.builder.master("local[*]").getOrCreate()
+    scene = tms.read(spark, "out/")                     # a DataFrame with the manifest
+    tms.within(scene, [0, 0, 0], 25.0)                   # pyarrow.Table (id, distance)
+    tms.nearest(scene, [10, 0, 5], 8)                    # pyarrow.Table (id, distance)
+    tms.attention(scene, q, 5, region=([0, 0, 0], 100))  # pyarrow.Table (id, weight)
+    pairs = tms.distance_join(scene, probes, 2.0)        # DataFrame (left_id, right_id, distance)
+    tms.sql(scene, "SELECT type, COUNT(*) FROM part GROUP BY type")   # pyarrow.Table
+    tms.embed(docs, "model.vllm", "text")                # DataFrame + text_embedding
+
+pyspark is an optional dependency (``pip install 'tensormap[spark]'``), imported when a
+function runs. The small answers (``within``, ``nearest``, ``attention``, ``sql``) come back
+to the driver as pyarrow Tables; ``distance_join`` and ``embed`` stay DataFrames.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from . import _spark_sql
+from ._spark_layout import MANIFEST, Layout, LayoutError
+
+__all__ = [
+    "LayoutError",
+    "SparkQueryError",
+    "attention",
+    "distance_join",
+    "embed",
+    "layout",
+    "nearest",
+    "read",
+    "sql",
+    "within",
+]
+
+# The column metadata key of the `cell` column that carries the manifest.
+META_KEY = "tensormap_manifest"
+
+SparkQueryError = _spark_sql.SparkQueryError
+
+
+def _pyspark():
+    try:
+        import pyspark.sql.functions as F
+    except ImportError as e:  # pragma: no cover - exercised only without pyspark
+        raise ImportError(
+            "tensormap.spark needs pyspark (pip install 'tensormap[spark]'): " + str(e)
+        ) from None
+    return F
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def read(spark, path):
+    """The partitioned export at ``path`` (any path Spark reads: a folder, ``s3a://...``)
+    as a DataFrame with columns ``id, type, x, y, z, embedding, confidence, geometry,
+    bbox, cell`` and the manifest attached to its ``cell`` column's metadata (it survives
+    ``where`` and ``select``). Raises LayoutError when the folder has no manifest (not a
+    partitioned export, or an unfinished one) or one of another version."""
+    _pyspark()
+    root = str(path).rstrip("/")
+    try:
+        text = spark.read.text(f"{root}/{MANIFEST}", wholetext=True).first()
+    except Exception as e:  # Spark raises AnalysisException (a JVM error) for a missing path
+        if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e):
+            raise LayoutError(
+                f"'{root}' has no {MANIFEST}: not a partitioned export of tensormap "
+                "(write one with COPY map TO 'dir' WITH (partition_by = 'octree', depth = d)), "
+                "or an export that did not finish"
+            ) from None
+        raise
+    if text is None:
+        raise LayoutError(f"'{root}/{MANIFEST}' is empty")
+    lay = Layout.parse(text[0])
+    df = spark.read.option("basePath", root).parquet(root)
+    return df.withMetadata(lay.column, {META_KEY: lay.to_json()})
+
+
+def layout(df):
+    """The manifest of a DataFrame from :func:`read` (a ``Layout``)."""
+    if "cell" not in df.columns:
+        raise LayoutError(
+            "the DataFrame has no 'cell' column: pass one from tensormap.spark.read "
+            "(or a where/select of it that keeps 'cell')"
+        )
+    meta = df.schema["cell"].metadata or {}
+    if META_KEY not in meta:
+        raise LayoutError(
+            "the DataFrame's 'cell' column carries no tensormap manifest: pass one from "
+            "tensormap.spark.read"
+        )
+    return Layout.parse(meta[META_KEY])
+
+
+def _collect(df):
+    """A DataFrame's rows on the driver as a pyarrow Table."""
+    import pyarrow as pa
+
+    if hasattr(df, "toArrow"):
+        return df.toArrow()
+    return pa.Table.from_pandas(df.toPandas(), preserve_index=False)  # pragma: no cover
+
+
+def _point(p, what):
+    a = np.asarray(p, dtype=np.float64).reshape(-1)
+    if a.shape != (3,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} must be 3 finite numbers, found {p!r}")
+    return a
+
+
+def _radius(r):
+    if not isinstance(r, (int, float, np.floating, np.integer)) or isinstance(r, bool):
+        raise TypeError(f"radius must be a number, found {type(r).__name__}")
+    r = float(r)
+    if not (math.isfinite(r) and r > 0):
+        raise ValueError(f"radius must be a finite number > 0, found {r}")
+    return r
+
+
+def _k(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, found {k!r}")
+    return int(k)
+
+
+def _cells(df, lay, cells):
+    """``df`` restricted to ``cells`` (partition pruning: Spark lists those folders only)."""
+    F = _pyspark()
+    return df.where(F.col(lay.column).isin([int(c) for c in cells]))
+
+
+# -- the engine in a task -----------------------------------------------------------------
+
+
+def _open(batches, lay, embeddings=False):
+    """An in-memory database whose map ``part`` holds the rows of ``batches`` (Arrow record
+    batches with ``id, x, y, z`` and, when ``embeddings``, ``embedding``). The field is
+    kept minimal (resolution 8, no splat reach): the per-partition calls read objects only.
+    Returns ``(db, ids, positions, embeddings or None)``; ``db`` is None without rows."""
+    import pyarrow as pa
+
+    import tensormap
+
+    table = pa.Table.from_batches(batches) if batches else None
+    if table is None or table.num_rows == 0:
+        return None, [], None, None
+    ids = table.column("id").to_pylist()
+    pos = np.stack(
+        [table.column(a).to_numpy().astype(np.float32) for a in ("x", "y", "z")], axis=1
+    )
+    channels = lay.channels if embeddings else 1
+    if embeddings:
+        col = table.column("embedding").combine_chunks()
+        emb = col.flatten().to_numpy().astype(np.float32).reshape(len(ids), channels)
+    else:
+        emb = np.zeros((len(ids), 1), dtype=np.float32)
+    db = tensormap.connect()
+    db.create_map("part", resolution=8, channels=channels, bounds=lay.bounds, splat_radius=0)
+    db.insert("part", ids, "", pos, emb)
+    return db, ids, pos, (emb if embeddings else None)
+
+
+def _schema_ids(value_name, value_type="float"):
+    return f"id string, {value_name} {value_type}"
+
+
+def _merge(table, value, k=None, descending=False):
+    """Rows sorted by ``value`` (ties by id), the first ``k``."""
+    import pyarrow as pa
+
+    ids = np.array(table.column("id").to_pylist(), dtype=object)
+    vals = table.column(value).to_numpy()
+    key = -vals.astype(np.float64) if descending else vals.astype(np.float64)
+    order = np.lexsort((ids.astype(str) if len(ids) else ids, key))
+    if k is not None:
+        order = order[:k]
+    return pa.table(
+        {"id": pa.array(ids[order].tolist(), pa.string()), value: pa.array(vals[order])}
+    )
+
+
+# -- radius, nearest, attention ------------------------------------------------------------
+
+
+def within(df, center, radius):
+    """The objects within ``radius`` of ``center``: a pyarrow Table ``(id, distance)``,
+    nearest first (ties by id) — the rows of ``db.within`` on one database. Reads only the
+    cells whose points' box the ball reaches."""
+    lay = layout(df)
+    c = _point(center, "center")
+    r = _radius(radius)
+    cells = lay.cells_near(c, r)
+    return _within_cells(df, lay, cells, c, r)
+
+
+def _within_cells(df, lay, cells, c, r):
+    import pyarrow as pa
+
+    if not cells:
+        return pa.table({"id": pa.array([], pa.string()), "distance": pa.array([], pa.float32())})
+
+    def run(batches):
+        db, _, _, _ = _open(list(batches), lay)
+        if db is None:
+            return
+        ids, dist = db.within("part", c, r)
+        yield pa.record_batch({"id": pa.array(ids, pa.string()), "distance": dist})
+
+    part = _cells(df, lay, cells).select("id", "x", "y", "z")
+    out = _collect(part.mapInArrow(run, _schema_ids("distance")))
+    return _merge(out, "distance")
+
+
+def _nearest_cells(df, lay, cells, p, k):
+    import pyarrow as pa
+
+    def run(batches):
+        db, _, _, _ = _open(list(batches), lay)
+        if db is None:
+            return
+        ids, dist = db.nearest("part", p, k)
+        yield pa.record_batch({"id": pa.array(ids, pa.string()), "distance": dist})
+
+    part = _cells(df, lay, cells).select("id", "x", "y", "z")
+    return _collect(part.mapInArrow(run, _schema_ids("distance")))
+
+
+def nearest(df, point, k):
+    """The ``k`` objects nearest ``point``: a pyarrow Table ``(id, distance)``, nearest
+    first (ties by id). Two passes: the cells nearest the point until they hold ``k``
+    rows, then every other cell whose box the k-th distance still reaches."""
+    import pyarrow as pa
+
+    lay = layout(df)
+    p = _point(point, "point")
+    k = _k(k)
+    order, dist, rows = lay.cell_order(p)
+    if len(order) == 0:
+        return pa.table({"id": pa.array([], pa.string()), "distance": pa.array([], pa.float32())})
+    first = int(np.searchsorted(np.cumsum(rows), k)) + 1
+    done = set(int(c) for c in order[:first])
+    best = _merge(_nearest_cells(df, lay, sorted(done), p, k), "distance", k)
+    reach = math.inf
+    if best.num_rows == k:
+        reach = float(best.column("distance")[k - 1].as_py())
+    more = [
+        int(c)
+        for c, d in zip(order, dist)
+        if int(c) not in done and d <= reach + lay.slack(0 if math.isinf(reach) else reach)
+    ]
+    if more:
+        second = _nearest_cells(df, lay, more, p, k)
+        best = _merge(pa.concat_tables([best, second.cast(best.schema)]), "distance", k)
+    return best
+
+
+def attention(df, query, k, region=None):
+    """The top ``k`` objects by attention weight ``softmax(q · e / √channels)`` over all
+    objects, or over those within ``region = (center, radius)``: a pyarrow Table ``(id,
+    weight)``, highest first (ties by id). Each partition gives its top k and the
+    log-sum-exp of its logits; the weights are renormalised over all partitions, so they
+    are the single database's."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    lay = layout(df)
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    if q.shape != (lay.channels,) or not np.all(np.isfinite(q)):
+        raise ValueError(
+            f"query must be {lay.channels} finite numbers (the map's channels), found shape {q.shape}"
+        )
+    k = _k(k)
+    if region is None:
+        cells = [int(c) for c in lay.cell_ids]
+        c = r = None
+    else:
+        try:
+            center, radius = region
+        except (TypeError, ValueError):
+            raise ValueError("region must be (center, radius)") from None
+        c, r = _point(center, "region center"), _radius(radius)
+        cells = lay.cells_near(c, r)
+    empty = pa.table({"id": pa.array([], pa.string()), "weight": pa.array([], pa.float64())})
+    if not cells:
+        return empty
+    scale = 1.0 / math.sqrt(lay.channels)
+
+    def run(batches):
+        db, ids, _, emb = _open(list(batches), lay, embeddings=True)
+        if db is None:
+            return
+        if c is None:
+            top, w = db.attention("part", q, k)
+            cand = emb
+        else:
+            top, w = db.attention("part", q, k, center=c, radius=r)
+            inside, _ = db.within("part", c, r)
+            at = {i: n for n, i in enumerate(ids)}
+            cand = emb[[at[i] for i in inside]] if inside else emb[:0]
+        if not top:
+            return
+        logits = cand.astype(np.float64) @ q.astype(np.float64) * scale
+        hi = logits.max()
+        lse = hi + math.log(np.exp(logits - hi).sum())
+        part = TaskContext.get().partitionId()
+        yield pa.record_batch(
+            {
+                "id": pa.array(top, pa.string()),
+                "weight": pa.array(np.asarray(w, dtype=np.float64)),
+                "lse": pa.array(np.full(len(top), lse)),
+                "part": pa.array(np.full(len(top), part, dtype=np.int64)),
+            }
+        )
+
+    cols = ["id", "x", "y", "z", "embedding"]
+    out = _collect(
+        _cells(df, lay, cells)
+        .select(*cols)
+        .mapInArrow(run, "id string, weight double, lse double, part long")
+    )
+    if out.num_rows == 0:
+        return empty
+    lse = out.column("lse").to_numpy()
+    parts = out.column("part").to_numpy()
+    _, first = np.unique(parts, return_index=True)
+    each = lse[first]
+    top = each.max()
+    total = top + math.log(np.exp(each - top).sum())
+    weight = out.column("weight").to_numpy() * np.exp(lse - total)
+    merged = pa.table({"id": out.column("id"), "weight": pa.array(weight)})
+    return _merge(merged, "weight", k, descending=True)
+
+
+# -- distance join ----------------------------------------------------------------------------
+
+
+def distance_join(left, right, radius):
+    """Every pair ``(left_id, right_id, distance)`` of a left and a right object at most
+    ``radius`` apart, as a DataFrame (lazy: nothing runs until it is read). The left side's
+    layout decides the pieces (cells, split further where the export split them): each left
+    object belongs to one piece, each right object is copied to every piece whose points'
+    box its ball reaches, and each piece is joined by tensormap's R-tree. A pair is found
+    only in the piece of its left object — its reference point — so there are no duplicates,
+    and none is missed. Both sides must be exports of maps with the same channels and bounds."""
+    F = _pyspark()
+    import pyarrow as pa
+
+    lay = layout(left)
+    other = layout(right)
+    r = _radius(radius)
+    if lay.channels != other.channels:
+        raise ValueError(
+            f"the join's sides have different channels: left '{lay.map_name}' has "
+            f"{lay.channels}, right '{other.map_name}' has {other.channels}"
+        )
+    if lay.bounds != other.bounds:
+        raise ValueError(
+            f"the join's sides have different bounds: left '{lay.map_name}' has "
+            f"{lay.bounds}, right '{other.map_name}' has {other.bounds}"
+        )
+    keyed = "piece long, id string, x float, y float, z float"
+
+    def own(batches):
+        for b in batches:
+            pos = np.stack([b.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
+            piece = lay.piece_of(pos)
+            yield pa.record_batch(
+                {
+                    "piece": pa.array(piece),
+                    "id": b.column("id"),
+                    "x": b.column("x"),
+                    "y": b.column("y"),
+                    "z": b.column("z"),
+                }
+            )
+
+    def copy(batches):
+        for b in batches:
+            pos = np.stack([b.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
+            rows, piece = lay.pieces_near(pos, r)
+            if len(rows) == 0:
+                continue
+            take = pa.array(rows)
+            yield pa.record_batch(
+                {
+                    "piece": pa.array(piece),
+                    "id": b.column("id").take(take),
+                    "x": b.column("x").take(take),
+                    "y": b.column("y").take(take),
+                    "z": b.column("z").take(take),
+                }
+            )
+
+    def join(lt, rt):
+        from tensormap import _tensormap
+
+        if lt.num_rows == 0 or rt.num_rows == 0:
+            return pa.table(
+                {
+                    "left_id": pa.array([], pa.string()),
+                    "right_id": pa.array([], pa.string()),
+                    "distance": pa.array([], pa.float32()),
+                }
+            )
+        db, _, _, _ = _open(lt.to_batches(), lay)
+        centers = np.stack([rt.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
+        query, ids, dist = _tensormap.within_many(db, "part", centers.astype(np.float32), r)
+        right_ids = rt.column("id").take(pa.array(query))
+        return pa.table(
+            {"left_id": pa.array(ids, pa.string()), "right_id": right_ids, "distance": dist}
+        )
+
+    cols = ["id", "x", "y", "z"]
+    lk = left.select(*cols).mapInArrow(own, keyed).where(F.col("piece") >= 0)
+    rk = right.select(*cols).mapInArrow(copy, keyed)
+    return (
+        lk.groupBy("piece")
+        .cogroup(rk.groupBy("piece"))
+        .applyInArrow(join, "left_id string, right_id string, distance float")
+    )
+
+
+# -- TensorQL per partition -------------------------------------------------------------------
+
+
+def sql(df, statement, params=None):
+    """Runs the TensorQL SELECT ``statement`` (its map named ``part``) on every partition
+    and merges the answers into a pyarrow Table. Exact per row, hence globally: filters,
+    projections, ``WITHIN``, ``DISTINCT``. Merged: ``ORDER BY`` (by selected columns) with
+    ``LIMIT``, and the aggregates ``COUNT``, ``SUM``, ``MIN``, ``MAX`` with ``GROUP BY``.
+    Refused with SparkQueryError: what no merge makes exact (``AVG``, ``ATTENTION``,
+    ``HAVING``, ``OFFSET``, ``DISTINCT`` aggregates, joins, ``VOXELS``) — docs/scale-out.md
+    lists the rewrites."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    import tensormap
+
+    lay = layout(df)
+    plan = _spark_sql.plan(statement)
+    values = list(params) if params is not None else None
+    # The statement on an empty map, on the driver: errors of TensorQL surface here, before
+    # any task, and it gives the answer's columns when no partition has rows.
+    probe = tensormap.connect()
+    probe.create_map("part", resolution=8, channels=lay.channels, bounds=lay.bounds, splat_radius=0)
+    empty = probe.execute(plan.statement, values).to_arrow()
+
+    def run(batches):
+        import tensormap
+
+        batches = list(batches)
+        if not batches or sum(b.num_rows for b in batches) == 0:
+            return
+        t = pa.Table.from_batches(batches)
+        n = t.num_rows
+        db = tensormap.connect()
+        db.create_map("part", resolution=8, channels=lay.channels, bounds=lay.bounds, splat_radius=0)
+        emb = t.column("embedding").combine_chunks().flatten().to_numpy()
+        db.insert(
+            "part",
+            t.column("id").to_pylist(),
+            t.column("type").to_pylist(),
+            np.stack([t.column(a).to_numpy() for a in ("x", "y", "z")], axis=1).astype(np.float32),
+            emb.astype(np.float32).reshape(n, lay.channels),
+            t.column("confidence").to_numpy().astype(np.float32),
+        )
+        result = db.execute(plan.statement, values).to_arrow()
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, result.schema) as w:
+            w.write_table(result)
+        yield pa.record_batch({"payload": pa.array([sink.getvalue().to_pybytes()], pa.binary())})
+
+    cols = ["id", "type", "x", "y", "z", "embedding", "confidence"]
+    out = _collect(df.select(*cols).mapInArrow(run, "payload binary"))
+    tables = [ipc.open_stream(p.as_py()).read_all() for p in out.column("payload")]
+    return _spark_sql.merge(plan, tables, empty)
+
+
+# -- models -----------------------------------------------------------------------------------
+
+_MODELS = {}
+
+
+def _model_db(path):
+    """A per-process database holding the stored model at ``path`` as ``m``."""
+    import tensormap
+
+    db = _MODELS.get(path)
+    if db is None:
+        db = tensormap.connect()
+        quoted = path.replace("'", "''")
+        db.execute(f"LOAD MODEL m FROM '{quoted}'")
+        _MODELS[path] = db
+    return db
+
+
+def embed(df, model_path, text_column, output=None, batch_size=256):
+    """``df`` with a column ``output`` (default ``<text_column>_embedding``, array of
+    float): the stored model at ``model_path`` (a ``.vllm`` file or a sentence encoder's
+    folder) embedding ``text_column`` — ``m_embed`` of the model. The model is shipped to
+    the executors once (``SparkContext.addFile``), loaded once per Python worker, and run
+    on ``batch_size`` texts at a time. A NULL text gives a NULL embedding."""
+    _pyspark()
+    import pyarrow as pa
+    from pyspark import SparkFiles
+    from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
+
+    if text_column not in df.columns:
+        raise ValueError(f"no column '{text_column}' (the columns are {', '.join(df.columns)})")
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"no model at '{model_path}'")
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an integer >= 1, found {batch_size!r}")
+    output = output or f"{text_column}_embedding"
+    if output in df.columns:
+        raise ValueError(f"the DataFrame already has a column '{output}'")
+    path = os.path.abspath(model_path).rstrip("/")
+    spark = df.sparkSession
+    spark.sparkContext.addFile(path, recursive=os.path.isdir(path))
+    name = os.path.basename(path)
+    schema = StructType(df.schema.fields + [StructField(output, ArrayType(FloatType()))])
+
+    def run(batches):
+        from tensormap import _tensormap
+
+        db = _model_db(SparkFiles.get(name))
+        for b in batches:
+            texts = b.column(text_column).to_pylist()
+            vectors = [None] * len(texts)
+            present = [i for i, t in enumerate(texts) if t is not None]
+            for s in range(0, len(present), batch_size):
+                chunk = present[s : s + batch_size]
+                got = _tensormap.embed_texts(db, "m", [texts[i] for i in chunk])
+                for i, v in zip(chunk, got):
+                    vectors[i] = v.tolist()
+            col = pa.array(vectors, pa.list_(pa.float32()))
+            yield pa.RecordBatch.from_arrays(
+                list(b.columns) + [col], names=list(b.schema.names) + [output]
+            )
+
+    return df.mapInArrow(run, schema)
