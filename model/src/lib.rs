@@ -120,6 +120,7 @@
 mod attention;
 mod batch;
 mod cache;
+pub mod command;
 mod config;
 mod encoder;
 mod error;
