@@ -8,8 +8,14 @@
 //!    token ([`symbols`]), and writes the statement one symbol at a time; [`grammar`]'s
 //!    automaton allows only symbols that keep it a well-formed SELECT naming slots that
 //!    exist, so every output is valid by construction.
-//! 3. [`resolve`] fills the slots in; [`query`] writes the TensorQL text.
-#![allow(missing_docs)]
+//! 3. [`resolve`] fills the slots in; [`query`] writes the TensorQL text; [`tql`] reads it
+//!    back. [`model`] holds it together: [`CommandModel::ask`].
+//!
+//! Around it: [`format`] (the model's file: a `.vllm` of model type 3 with a `CMDS`
+//! section), [`tokens`] (the tokenizer: symbol merges, then text merges learned from the
+//! corpus), [`corpus`] (the synthetic training corpus, from a seed), [`train`] (training on
+//! its pairs), [`eval`] and [`exec`] (the held-out evaluation set, its map, the scores and
+//! the brute-force executor they compare answers with).
 
 pub mod catalog;
 pub mod corpus;

@@ -3,6 +3,9 @@
 //! A type the map does not have ([`TypeRef::Unknown`]) cannot be written into a statement:
 //! it is left out (a list keeps its other types, a condition with no type left goes) and
 //! the result says so, so that the caller declines instead of running the rest.
+//!
+//! [`form_of`] goes the other way, for training on (text, statement) pairs a user keeps:
+//! each value of the statement must be one the text offers.
 
 use super::grammar::{Center, ColRef, Count, Form, FormCond, FormOrder, Slots, TypeRef};
 use super::query::{Condition, Order, Query};
@@ -109,6 +112,114 @@ pub fn resolve(form: &Form, slots: &Slots) -> Resolved {
     }
 }
 
+/// The form of `query` over a text's `slots`: every type, number and map column of the
+/// statement must be one of the text's slots (the first with that value); a centre is the
+/// origin when it is `[0, 0, 0]` and the text has no such point, `LIMIT 1` is
+/// [`Count::One`]. Conditions are put in canonical order. The error names the value the
+/// text does not offer.
+pub fn form_of(query: &Query, slots: &Slots) -> Result<Form, String> {
+    let ty = |t: &String| -> Result<TypeRef, String> {
+        slots
+            .types
+            .iter()
+            .position(|s| s == t)
+            .map(|k| TypeRef::Slot(k as u8))
+            .ok_or_else(|| format!("the text does not name the type {t:?}"))
+    };
+    let num = |v: f64| -> Result<u8, String> {
+        slots
+            .numbers
+            .iter()
+            .position(|&s| s == v)
+            .map(|k| k as u8)
+            .ok_or_else(|| format!("the text has no number {v}"))
+    };
+    let center = |p: &[f64; 3]| -> Result<Center, String> {
+        // Three numbers of the text in a row, else the origin in words.
+        let run =
+            (0..slots.numbers.len().saturating_sub(2)).find(|&k| slots.numbers[k..k + 3] == p[..]);
+        match run {
+            Some(k) => Ok(Center::Point([k as u8, k as u8 + 1, k as u8 + 2])),
+            None if *p == [0.0; 3] => Ok(Center::Origin),
+            None => Ok(Center::Point([num(p[0])?, num(p[1])?, num(p[2])?])),
+        }
+    };
+    let column = |c: &str| -> Result<ColRef, String> {
+        match c {
+            "confidence" => Ok(ColRef::Confidence),
+            "x" => Ok(ColRef::X),
+            "y" => Ok(ColRef::Y),
+            "z" => Ok(ColRef::Z),
+            _ => slots
+                .columns
+                .iter()
+                .position(|s| s == c)
+                .map(|k| ColRef::Slot(k as u8))
+                .ok_or_else(|| format!("the text does not name the column {c:?}")),
+        }
+    };
+    let mut conditions = Vec::new();
+    for c in &query.conditions {
+        conditions.push(match c {
+            Condition::Type { negated, types } => FormCond::Type {
+                negated: *negated,
+                types: types.iter().map(ty).collect::<Result<_, _>>()?,
+            },
+            Condition::Within {
+                negated,
+                center: p,
+                radius,
+            } => FormCond::Within {
+                negated: *negated,
+                center: center(p)?,
+                radius: num(*radius)?,
+            },
+            Condition::Near { ty: t, radius } => FormCond::Near {
+                ty: ty(t)?,
+                radius: num(*radius)?,
+            },
+            Condition::Compare {
+                column: c,
+                op,
+                value,
+            } => FormCond::Compare {
+                column: column(c)?,
+                op: *op,
+                value: num(*value)?,
+            },
+        });
+    }
+    conditions.sort_by_key(FormCond::rank);
+    let order = match &query.order {
+        None => None,
+        Some(Order::Distance {
+            center: p,
+            descending,
+        }) => Some(FormOrder::Distance {
+            center: center(p)?,
+            descending: *descending,
+        }),
+        Some(Order::Column {
+            column: c,
+            descending,
+        }) => Some(FormOrder::Column {
+            column: column(c)?,
+            descending: *descending,
+        }),
+    };
+    let limit = match query.limit {
+        None => None,
+        Some(1) => Some(Count::One),
+        Some(n) => Some(Count::Slot(num(n as f64)?)),
+    };
+    Ok(Form {
+        projection: query.projection,
+        conditions,
+        order,
+        limit,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +263,38 @@ mod tests {
              [10, 20, 30]) LIMIT 5"
         );
         assert_eq!(r.query.projection, Projection::Rows);
+    }
+
+    #[test]
+    fn a_statement_finds_its_values_among_the_slots() {
+        let slots = Slots {
+            numbers: vec![3.0, 0.0, 0.0, 0.0, 50.0],
+            types: vec!["cube".into()],
+            columns: vec!["mass".into()],
+        };
+        let (_, q) = crate::command::tql::parse(
+            "SELECT * FROM m WHERE mass > 3 AND WITHIN(position, [0, 0, 0], 50) AND type = 'cube' \
+             ORDER BY DISTANCE(position, [0, 0, 0]) LIMIT 3",
+        )
+        .unwrap();
+        let form = form_of(&q, &slots).unwrap();
+        // Canonical order; the centre is the text's three zeros.
+        assert!(matches!(form.conditions[0], FormCond::Type { .. }));
+        assert_eq!(
+            form.conditions[1],
+            FormCond::Within {
+                negated: false,
+                center: Center::Point([1, 2, 3]),
+                radius: 4
+            }
+        );
+        assert_eq!(resolve(&form, &slots).query.to_tensorql("m"), {
+            "SELECT * FROM m WHERE type = 'cube' AND WITHIN(position, [0, 0, 0], 50) AND mass > 3 \
+             ORDER BY DISTANCE(position, [0, 0, 0]) LIMIT 3"
+        });
+        let (_, q) = crate::command::tql::parse("SELECT * FROM m WHERE type = 'sphere'").unwrap();
+        assert!(form_of(&q, &slots).unwrap_err().contains("sphere"));
+        let (_, q) = crate::command::tql::parse("SELECT * FROM m LIMIT 7").unwrap();
+        assert!(form_of(&q, &slots).unwrap_err().contains('7'));
     }
 }

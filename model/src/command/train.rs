@@ -413,4 +413,145 @@ impl CommandModel {
     pub fn example(&self, text: &str, catalog: &Catalog, decoded: &Decoded) -> Result<Example> {
         Example::new(&self.prompt(text, catalog)?, decoded)
     }
+
+    /// The training example of a (text, statement) pair a user keeps (fine-tuning on one's
+    /// own phrasing): the statement in the forms the model writes (docs/ask.md), over the
+    /// map of `catalog`, its every value one the text offers. The error says what does not
+    /// fit.
+    pub fn example_of_pair(
+        &self,
+        text: &str,
+        statement: &str,
+        catalog: &Catalog,
+    ) -> Result<Example> {
+        let (map, query) = super::tql::parse(statement)
+            .map_err(|e| Error::arg(format!("statement {statement:?}: {e}")))?;
+        if map != catalog.map {
+            return Err(Error::arg(format!(
+                "statement {statement:?} is over {map}, not {}",
+                catalog.map
+            )));
+        }
+        let prompt = self.prompt(text, catalog)?;
+        let form = super::resolve::form_of(&query, &prompt.slots)
+            .map_err(|e| Error::arg(format!("text {text:?}: {e}")))?;
+        Example::new(&prompt, &Decoded::Statement(form))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelConfig;
+
+    fn model() -> CommandModel {
+        let mut config = ModelConfig::small(1, 24, 2, 4);
+        config.context = 128;
+        CommandModel::new(config, &[], 1).unwrap()
+    }
+
+    #[test]
+    fn a_users_pair_becomes_an_example_or_says_what_does_not_fit() {
+        let m = model();
+        let catalog = Catalog::new("yard", ["crate", "forklift"]).with_column("load", true);
+        let e = m
+            .example_of_pair(
+                "forklifts with a load over 2 near 10, 20, 0",
+                "SELECT * FROM yard WHERE type = 'forklift' AND load > 2 \
+                 ORDER BY DISTANCE(position, [10, 20, 0])",
+                &catalog,
+            )
+            .unwrap();
+        assert_eq!(
+            e.target,
+            [
+                Sym::SelectRows,
+                Sym::Where,
+                Sym::TypeEq,
+                Sym::Type(0),
+                Sym::And,
+                Sym::Col(0),
+                Sym::Gt,
+                Sym::Num(0),
+                Sym::OrderByDistance,
+                Sym::Point,
+                Sym::Num(1),
+                Sym::Num(2),
+                Sym::Num(3),
+                Sym::Asc
+            ]
+        );
+        assert_eq!(e.allowed.len(), e.target.len() + 1);
+        for (stmt, what) in [
+            ("SELECT * FROM yard WHERE type = 'crate'", "crate"),
+            ("SELECT * FROM other", "other"),
+            ("DELETE FROM yard", "expected select"),
+            ("SELECT * FROM yard LIMIT 9", "9"),
+        ] {
+            let err = m
+                .example_of_pair("forklifts near 10, 20, 0", stmt, &catalog)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(what), "{stmt}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_short_run_learns_and_a_cancelled_one_changes_nothing() {
+        let catalog = Catalog::new("m", ["cube", "sphere"]);
+        let mut m = model();
+        let pairs = [
+            (
+                "count the cubes",
+                "SELECT COUNT(*) FROM m WHERE type = 'cube'",
+            ),
+            ("show the spheres", "SELECT * FROM m WHERE type = 'sphere'"),
+            (
+                "cubes within 5 of the origin",
+                "SELECT * FROM m WHERE type = 'cube' AND WITHIN(position, [0, 0, 0], 5)",
+            ),
+        ];
+        let examples: Vec<Example> = pairs
+            .iter()
+            .map(|(t, s)| m.example_of_pair(t, s, &catalog).unwrap())
+            .collect();
+        let before = m.evaluate(&examples, 8).unwrap();
+        let options = TrainOptions {
+            epochs: 30,
+            batch_size: 3,
+            dropout: 0.0,
+            learning_rate: 3e-3,
+            ..TrainOptions::default()
+        };
+        let snapshot = m.to_bytes(crate::vllm::WeightDtype::F32).unwrap();
+        let e = m
+            .train(&examples, &options, |p| {
+                if p.step == 3 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled { steps: 3, .. }), "{e}");
+        assert_eq!(m.to_bytes(crate::vllm::WeightDtype::F32).unwrap(), snapshot);
+        let report = m
+            .train(&examples, &options, |_| ControlFlow::Continue(()))
+            .unwrap();
+        let after = m.evaluate(&examples, 8).unwrap();
+        assert!(after.0 < before.0 / 4.0, "loss {before:?} -> {after:?}");
+        assert_eq!(after.1, 1.0, "{report:?}");
+        for (text, statement) in pairs {
+            assert_eq!(m.ask(text, &catalog).unwrap().statement, statement);
+        }
+        // The same run again gives the same bytes.
+        let mut again = model();
+        again
+            .train(&examples, &options, |_| ControlFlow::Continue(()))
+            .unwrap();
+        assert_eq!(
+            again.to_bytes(crate::vllm::WeightDtype::F32).unwrap(),
+            m.to_bytes(crate::vllm::WeightDtype::F32).unwrap()
+        );
+    }
 }
