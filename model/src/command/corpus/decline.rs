@@ -197,8 +197,10 @@ pub fn decline(names: &Names, rng: &mut ChaCha8Rng) -> Vec<Piece> {
     match rng.random_range(0..100) {
         0..=14 => text(pick(rng, &SMALL_TALK).to_string()),
         15..=27 => text(pick(rng, &ELSEWHERE).to_string()),
-        28..=41 => text(pick(rng, &FOREIGN).to_string()),
-        42..=47 => {
+        28..=45 => text(pick(rng, &FOREIGN).to_string()),
+        // Rare: unfamiliar words around a type are more often informal English than another
+        // language, and the model should not learn to refuse them.
+        46..=47 => {
             let form = pick(rng, &FOREIGN_COMMANDS);
             let (before, after) = form.split_once("{}").unwrap_or((form, ""));
             vec![

@@ -98,8 +98,15 @@ pub struct MapShape {
     pub numeric: usize,
 }
 
+/// `v` rounded to a multiple of `step`, without binary noise in its decimal form (a step
+/// below 1 is a fraction `1/k`: 0.5, 0.25, 0.1, ...).
 fn round_to(v: f64, step: f64) -> f64 {
-    (v / step).round() * step
+    if step >= 1.0 {
+        (v / step).round() * step
+    } else {
+        let k = (1.0 / step).round();
+        (v * k).round() / k
+    }
 }
 
 /// A radius: mostly round numbers.
@@ -127,7 +134,7 @@ pub fn coordinate(rng: &mut ChaCha8Rng) -> f64 {
 pub fn confidence(rng: &mut ChaCha8Rng) -> f64 {
     match rng.random_range(0..4) {
         0..=1 => rng.random_range(1..10) as f64 / 10.0,
-        2 => rng.random_range(1..20) as f64 * 0.05,
+        2 => rng.random_range(1..20) as f64 / 20.0,
         _ => rng.random_range(1..100) as f64 / 100.0,
     }
 }
@@ -208,6 +215,14 @@ pub fn draw(map: MapShape, unknown: Option<&'static str>, rng: &mut ChaCha8Rng) 
         68..=91 => Projection::Count,
         _ => Projection::CountByType,
     };
+    // The unknown word goes in the type filter, or (less often) names the other object of
+    // a relation.
+    let unknown_near = unknown.filter(|_| rng.random_bool(0.3));
+    let unknown = if unknown_near.is_some() {
+        None
+    } else {
+        unknown
+    };
     // The type filter.
     let types = match rng.random_range(0..100) {
         _ if unknown.is_some() && rng.random_bool(0.8) => {
@@ -276,10 +291,14 @@ pub fn draw(map: MapShape, unknown: Option<&'static str>, rng: &mut ChaCha8Rng) 
         None if !ordered_by_distance && rng.random_bool(0.12) => Some(radius(rng)),
         _ => None,
     };
-    let near = (map.types >= 2 && rng.random_bool(0.07)).then(|| {
-        let t = Ty::Known(rng.random_range(0..map.types));
-        (t, round_to(rng.random_range(5.0..200.0), 5.0))
-    });
+    let near = if let Some(w) = unknown_near {
+        Some((Ty::Unknown(w), round_to(rng.random_range(5.0..200.0), 5.0)))
+    } else {
+        (map.types >= 2 && rng.random_bool(0.07)).then(|| {
+            let t = Ty::Known(rng.random_range(0..map.types));
+            (t, round_to(rng.random_range(5.0..200.0), 5.0))
+        })
+    };
     let mut compares = Vec::new();
     let n_cmp = match rng.random_range(0..100) {
         0..=71 => 0,
