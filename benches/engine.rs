@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the engine against the targets of the foundation issue.
 //! Figures are recorded in BENCHMARKS.md. Run: `cargo bench --bench engine`
 //! (a subset: `cargo bench --bench engine -- radius`).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -240,7 +242,13 @@ fn durable(c: &mut Criterion) {
     );
     // Issue 10: a fresh process (the tmap shell) opens a 1M-object database and answers one
     // radius query.
-    let tmap = env!("CARGO_BIN_EXE_tmap");
+    // The shell is the tensormap-cli package's binary, built beside this bench
+    // (`cargo build --release -p tensormap-cli` first: BENCHMARKS.md).
+    let tmap = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("tmap")))
+        .filter(|p| p.exists())
+        .expect("tmap is not built: run `cargo build --release -p tensormap-cli` first");
     {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
@@ -249,7 +257,7 @@ fn durable(c: &mut Criterion) {
             format!("SELECT COUNT(*) FROM m WHERE WITHIN(position, [0, 0, 0], {RADIUS_100_HITS})");
         g.bench_function("fresh_process_open_1M_and_radius_query", |b| {
             b.iter(|| {
-                let out = std::process::Command::new(tmap)
+                let out = std::process::Command::new(&tmap)
                     .arg(&path)
                     .args(["--format", "csv", "-c", &sql])
                     .output()

@@ -6,6 +6,8 @@
 //! computed once), and one `TRAIN MODEL` epoch over 10k objects (including the commit of
 //! the trained model). Figures in BENCHMARKS.md ("Models").
 //! Run: `cargo bench --bench models` (a subset: `-- tql_score`).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! call, parsing and applying a 10k-row INSERT, and the distance join of 10k × 1M objects
 //! against a nested loop and SQLite's R*Tree doing the same join. Figures in
 //! BENCHMARKS.md. Run: `cargo bench --bench tql` (a subset: `-- join/`).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::sync::OnceLock;

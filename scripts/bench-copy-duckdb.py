@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""COPY of 1M objects × 32 channels, tensormap against DuckDB on the same rows (issue 15,
-BENCHMARKS.md "COPY"):
+"""COPY of 1M objects × 32 channels, tensormap against DuckDB on the same rows
+(BENCHMARKS.md "COPY"):
 
 - the size of tensormap's Parquet file against the file DuckDB writes for the same rows
   (DuckDB reading tensormap's file and writing it again: its default, snappy, and zstd;

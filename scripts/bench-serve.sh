@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP server's benchmark (issue 17; figures in BENCHMARKS.md, "HTTP server"): loads
+# The HTTP server's benchmark (figures in BENCHMARKS.md, "HTTP server"): loads
 # OBJECTS seeded random objects (scripts/gen-inserts: uniform in [-500, 500]³, 32 channels),
 # serves them with `tmap serve` on loopback, and drives POST /tensor/query (a radius query
 # with about 100 hits) and POST /query (the same radius query in TensorQL) with wrk,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """COPY against real readers: DuckDB, pyarrow and pandas read what `tmap` writes, and
-`tmap` imports what DuckDB writes (issue 15; docs/interop.md shows the same statements).
+`tmap` imports what DuckDB writes (docs/interop.md shows the same statements).
 
     python3 -m venv /tmp/venv-interop
     /tmp/venv-interop/bin/pip install duckdb pyarrow pandas

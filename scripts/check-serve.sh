@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# schemathesis against `tmap serve` (issue 17): starts the server on a demo database
+# schemathesis against `tmap serve`: starts the server on a demo database
 # (examples/demo.tql and a tiny V-LLM) on a free loopback port, runs schemathesis on its
 # /openapi.json for a bounded number of examples per operation, stops the server (SIGTERM)
 # and requires a clean exit. Fails on a 500, or on an answer whose status, media type or

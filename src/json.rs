@@ -2,7 +2,7 @@
 //! per field). The shell's `--format json` and the HTTP server's `POST /query` both write
 //! rows with it, so the two agree byte for byte.
 //!
-//! Numbers follow the shell's rules (LANGUAGE.md, "Shell"): stored f32 values print as the
+//! Numbers follow the shell's rules (docs/LANGUAGE.md, "The shell"): stored f32 values print as the
 //! shortest decimal that reads back as the same f32, computed numbers with at most 15
 //! significant digits. JSON has no NaN or infinity: a non-finite number is `null`.
 

@@ -2,7 +2,7 @@
 //!
 //! An embedded spatial database engine: link it like SQLite and get a persistent,
 //! transactional store of *tensor maps*. Each map is a sparse octree of tensor voxels (a
-//! 3-D grid of vectors) kept together with an R*-tree index of the objects embedded in it.
+//! 3-D grid of vectors) kept together with a packed R-tree index of the objects embedded in it.
 //! Query it with TensorQL ([`Database::execute`]) or through the typed API underneath.
 //!
 //! ```
@@ -28,7 +28,6 @@
 //! assert_eq!(top[0].0.id(), "ball_7");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
 use std::path::Path;
@@ -37,10 +36,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub mod json;
-mod models;
-pub use models::MAX_GENERATE_TOKENS;
-#[cfg(feature = "serve")]
-pub mod serve;
+
+pub use tensormap_models::{GenerateArgs, Generated, Generation, ModelCache, MAX_GENERATE_TOKENS};
 
 pub use tensormap_engine::{
     format_f32, format_number, widen_f32, Backend, Candidates, Compression, Dtype, Field,
@@ -54,12 +51,18 @@ pub use tensormap_query as query;
 pub use tensormap_query::{QueryResult, Session};
 /// The renderer: scenes, cameras, SVG and .svg3d.
 pub use tensormap_render as render;
-pub use tensormap_render::{Camera, RenderOptions};
+pub use tensormap_render::{Camera, OptionError, OptionValue, RenderOptions};
 /// The storage layer: backends, codecs and on-disk records.
 pub use tensormap_storage as storage;
 
+/// The error of a call that is not a statement: a registered function's, the model calls'
+/// ([`Database::generate`], [`Database::embed_text`]).
+pub use tensormap_engine::CallError;
 /// Errors of the typed API (the engine's).
 pub use tensormap_engine::Error;
+/// What kind of failure an error is (one list for the engine's, TensorQL's and the calls'
+/// errors).
+pub use tensormap_engine::ErrorKind;
 /// Errors of TensorQL statements, with line and column.
 pub use tensormap_query::Error as QueryError;
 /// The result type of the typed API.
@@ -74,6 +77,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Database {
     engine: tensormap_engine::Database,
     session: Arc<Mutex<Session>>,
+    /// The decoded models of the database, shared by all its connections.
+    models: Arc<ModelCache>,
 }
 
 impl std::fmt::Debug for Database {
@@ -84,11 +89,11 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Another connection to the same database: it shares the data and the registered
-/// functions, and has its own TensorQL session (its own `BEGIN`).
+/// Another connection to the same database: it shares the data, the registered functions
+/// and the decoded models, and has its own TensorQL session (its own `BEGIN`).
 impl Clone for Database {
     fn clone(&self) -> Self {
-        Self::from_engine(self.engine.clone())
+        Self::connect(self.engine.clone(), self.models.clone())
     }
 }
 
@@ -136,14 +141,24 @@ impl Database {
     }
 
     /// Wraps an engine database with a fresh session, which has COPY's file formats
-    /// (Parquet, CSV, JSON: [`tensormap_interop`]).
+    /// (Parquet, CSV, JSON: [`tensormap_interop`]) and runs models
+    /// ([`tensormap_models`]), with a model cache of its own (its clones share it).
     pub fn from_engine(engine: tensormap_engine::Database) -> Self {
+        Self::connect(engine, Arc::new(ModelCache::new()))
+    }
+
+    /// A connection on `engine` with the database's model cache.
+    fn connect(engine: tensormap_engine::Database, models: Arc<ModelCache>) -> Self {
         let mut session = Session::new(engine.clone());
-        // Model statements and the stored models' functions (m_embed, ...): the V-LLM.
-        session.set_model_host(Some(Arc::new(models::VllmHost::default())));
+        // Model statements and the stored models' functions (m_embed, ...).
+        session.set_model_host(Some(Arc::new(tensormap_models::Host::new(models.clone()))));
         session.set_copy_formats(Some(Arc::new(tensormap_interop::Interop)));
         let session = Arc::new(Mutex::new(session));
-        Database { engine, session }
+        Database {
+            engine,
+            session,
+            models,
+        }
     }
 
     /// Sets where this connection's long statements (SNAPSHOT, RESTORE, COPY, TRAIN MODEL)
@@ -220,6 +235,43 @@ impl Database {
         opts: &RenderOptions,
     ) -> std::result::Result<String, QueryError> {
         self.session.lock().render(select, opts)
+    }
+
+    /// Generates text with the stored V-LLM `model` (with none, the database's only V-LLM),
+    /// as `m_generate(prompt, max_tokens, temperature, top_k, seed)` does, with the details:
+    /// the tokens, their positions and the model's confidence. The models are those this
+    /// connection sees (its open `BEGIN`'s, else the committed ones). A missing model is an
+    /// error of kind [`ErrorKind::NotFound`]; bad arguments [`ErrorKind::InvalidValue`].
+    pub fn generate(
+        &self,
+        model: Option<&str>,
+        args: &GenerateArgs,
+    ) -> std::result::Result<Generated, CallError> {
+        self.models.generate(&self.stored_models(), model, args)
+    }
+
+    /// Embeds `texts` with the stored model `model` (a V-LLM's `m_embed`, or a sentence
+    /// encoder's), one vector per text, in one batch.
+    pub fn embed_text(
+        &self,
+        model: &str,
+        texts: &[&str],
+    ) -> std::result::Result<Vec<Vec<f32>>, CallError> {
+        self.models.embed(&self.stored_models(), model, texts)
+    }
+
+    /// The decoded models of the database, shared by all its connections.
+    pub fn model_cache(&self) -> &ModelCache {
+        &self.models
+    }
+
+    /// The stored models this connection sees: its open `BEGIN`'s, else the committed ones.
+    fn stored_models(&self) -> Vec<Arc<tensormap_engine::StoredModel>> {
+        let mut session = self.session.lock();
+        match session.transaction_mut() {
+            Some(t) => t.models(),
+            None => self.engine.models(),
+        }
     }
 
     /// Whether a TensorQL `BEGIN` is open.
@@ -335,5 +387,49 @@ mod tests {
             db.read_map("nope", |v| Ok(v.len())),
             Err(Error::MapNotFound(_))
         ));
+    }
+
+    #[test]
+    fn connections_share_one_model_cache_and_calls_have_kinds() {
+        let db = Database::open_in_memory().unwrap();
+        db.execute(
+            "CREATE MODEL tiny WITH (layers = 1, dim = 16, heads = 2, channels = 4, seed = 3)",
+        )
+        .unwrap();
+        let other = db.clone();
+        let args = GenerateArgs {
+            prompt: "the".into(),
+            max_tokens: 3.0,
+            temperature: Some(0.0),
+            top_k: None,
+            seed: None,
+        };
+        let a = db.generate(None, &args).unwrap();
+        let b = other.generate(Some("tiny"), &args).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.model, "tiny");
+        // One decoded model for the database, whichever connection used it.
+        assert_eq!(db.model_cache().len(), 1);
+        assert_eq!(other.model_cache().len(), 1);
+        // The typed embed agrees with the TensorQL function.
+        let v = other.embed_text("tiny", &["red cube"]).unwrap();
+        let r = db.execute("SELECT tiny_embed('red cube')").unwrap();
+        assert_eq!(r[0].rows[0][0], Value::vector(&v[0]));
+        // Errors have kinds.
+        assert_eq!(
+            db.generate(Some("nope"), &args).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+        let bad = GenerateArgs {
+            max_tokens: -1.0,
+            ..args
+        };
+        let e = db.generate(None, &bad).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidValue);
+        assert!(e.message.starts_with("m_generate: max_tokens"), "{e}");
+        let e = db.execute("SELECT nope_embed('x')").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = db.execute("CREATE MODEL tiny").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
     }
 }

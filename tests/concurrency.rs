@@ -1,5 +1,7 @@
 //! Eight reader threads run radius queries, counts and field checks while a writer commits
 //! batches: no reader ever sees part of a batch, and a reader's version never changes.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -9,6 +9,8 @@
 //! segment writes, compactions and checkpoints too. After the reopen, the segment folder
 //! holds only files the database uses. `cargo test --test crash` runs 200 rounds; the long
 //! form is `cargo test --release --test crash -- --ignored` (5,000 rounds).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::io::Write;

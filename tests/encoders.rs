@@ -1,4 +1,4 @@
-//! Sentence encoders through TensorQL (issue 13): `LOAD MODEL minilm FROM 'folder'` stores
+//! Sentence encoders through TensorQL: `LOAD MODEL minilm FROM 'folder'` stores
 //! all-MiniLM-L6-v2 in the database, and `minilm_embed(text)` composes with INSERT, UPDATE,
 //! ATTENTION and COSINE, in this process and the next.
 //!

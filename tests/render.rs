@@ -1,5 +1,7 @@
 //! RENDER through TensorQL and `Database::render`: the SVG as a row or a file, .svg3d by
 //! extension, the heatmap from the octree's coarse levels, and clear errors.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap::{Database, RenderOptions, Value};
 

@@ -208,7 +208,10 @@ impl Database {
         &self,
         name: &str,
         arity: usize,
-        f: impl Fn(&[crate::Value]) -> std::result::Result<crate::Value, String> + Send + Sync + 'static,
+        f: impl Fn(&[crate::Value]) -> std::result::Result<crate::Value, crate::CallError>
+            + Send
+            + Sync
+            + 'static,
     ) {
         self.inner.functions.register(name, arity, Arc::new(f));
     }

@@ -65,3 +65,179 @@ pub enum Error {
     #[error(transparent)]
     Field(std::sync::Arc<Error>),
 }
+
+/// What kind of failure an error is: what a caller may do about it, and how a server
+/// answers it. One list for the whole workspace: the engine's errors, TensorQL's
+/// (`tensormap_query::Error`) and the calls' ([`CallError`]) all carry one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The statement is not well formed: its text does not parse, or it uses a form where
+    /// the language does not allow it (an aggregate in WHERE, `SELECT *` without FROM, an
+    /// ORDER BY term out of range).
+    Syntax,
+    /// What the request names does not exist: a map, model, object, column or function.
+    NotFound,
+    /// It clashes with what exists: a name or id taken, a transaction already open (or none
+    /// open), a database another process holds.
+    Conflict,
+    /// A value breaks a rule: a wrong type, a number out of range, an object outside its
+    /// map's bounds, an invalid setting or argument.
+    InvalidValue,
+    /// A file the statement names could not be read or written (COPY, SNAPSHOT, RESTORE,
+    /// RENDER ... TO, LOAD and SAVE MODEL): missing, unreadable, or a failed write.
+    Io,
+    /// A file the statement reads is not what it should be: damaged, truncated, or of a
+    /// format or version this build cannot read.
+    FileFormat,
+    /// The database's own store failed (an I/O error, corruption, a failed flush): not the
+    /// request's fault.
+    Storage,
+    /// A model could not run: its stored weights cannot be decoded, or a run failed
+    /// (training diverged, an internal error of the model code).
+    Model,
+    /// A limit was exceeded: a value too large to encode, nesting too deep, too much data.
+    Limit,
+    /// A bug: an invariant of the program did not hold.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Its name in snake case (`not_found`, `storage`, ...): stable, for programs (the
+    /// Python package's `Error.kind`, logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::InvalidValue => "invalid_value",
+            ErrorKind::Io => "io",
+            ErrorKind::FileFormat => "file_format",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Model => "model",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Error {
+    /// What kind of failure this is (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        use tensormap_storage::{Error as S, SnapshotError as Snap};
+        match self {
+            Error::Storage(e) => match e {
+                S::Encode { .. } => ErrorKind::Limit,
+                S::InvalidConfig(_) => ErrorKind::InvalidValue,
+                S::Locked { .. } => ErrorKind::Conflict,
+                S::Sled(_)
+                | S::Corrupt { .. }
+                | S::InjectedFault(_)
+                | S::Poisoned
+                | S::Io { .. }
+                | S::CorruptSegment { .. } => ErrorKind::Storage,
+            },
+            Error::Snapshot(e) => match e {
+                Snap::Io { .. } => ErrorKind::Io,
+                Snap::Corrupt { .. } | Snap::Unsupported { .. } => ErrorKind::FileFormat,
+                Snap::Invalid { .. } => ErrorKind::InvalidValue,
+            },
+            Error::MapNotFound(_) | Error::ModelNotFound(_) | Error::ObjectNotFound { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::MapExists(_) | Error::ModelExists(_) | Error::DuplicateId { .. } => {
+                ErrorKind::Conflict
+            }
+            Error::InvalidMapName { .. }
+            | Error::InvalidObject { .. }
+            | Error::InvalidArgument(_) => ErrorKind::InvalidValue,
+            Error::Field(e) => e.kind(),
+        }
+    }
+}
+
+/// An error with a kind and no position: the error of a call that is not a statement.
+/// The code the engine and the query crate call without knowing it returns one — a
+/// registered function ([`crate::ScalarFn`], [`crate::BatchFn`]), a model host, COPY's file
+/// formats — and so do the facade's typed calls on models (embed, generate). A statement
+/// that makes such a call adds its position (`tensormap_query::Error::call`).
+///
+/// A plain message converts into one of kind [`ErrorKind::InvalidValue`] (a function that
+/// refuses its arguments): `Err("expects a number".into())`.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The error it came from, if any.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CallError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CallError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, with the error it came from.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
+    }
+
+    /// The same error with `context: ` before its message.
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal when kind and message are (the source is not compared).
+impl PartialEq for CallError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl From<String> for CallError {
+    fn from(message: String) -> Self {
+        CallError::new(ErrorKind::InvalidValue, message)
+    }
+}
+
+impl From<&str> for CallError {
+    fn from(message: &str) -> Self {
+        CallError::new(ErrorKind::InvalidValue, message)
+    }
+}
+
+/// An engine error met by a call (a model host reading a map) keeps its kind.
+impl From<Error> for CallError {
+    fn from(e: Error) -> Self {
+        CallError::new(e.kind(), e.to_string()).with_source(e)
+    }
+}

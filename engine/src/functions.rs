@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::Value;
+use crate::{CallError, ErrorKind, Value};
 
-/// A scalar function: its arguments in, a value or an error message out.
-pub type ScalarFn = Arc<dyn Fn(&[Value]) -> Result<Value, String> + Send + Sync>;
+/// A scalar function: its arguments in, a value or an error (with its kind) out.
+pub type ScalarFn = Arc<dyn Fn(&[Value]) -> Result<Value, CallError> + Send + Sync>;
 
 /// A batch function: the arguments of each row in, one value per row out (in row order),
-/// or an error message.
+/// or an error (with its kind).
 pub type BatchFn =
-    Arc<dyn Fn(&[Vec<Value>], &CallContext) -> Result<Vec<Value>, String> + Send + Sync>;
+    Arc<dyn Fn(&[Vec<Value>], &CallContext) -> Result<Vec<Value>, CallError> + Send + Sync>;
 
 /// What a batch function may know of the statement that calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -97,8 +97,9 @@ impl Registry {
         let one = batch.clone();
         let f: ScalarFn = Arc::new(move |args: &[Value]| {
             let mut out = one(&[args.to_vec()], &CallContext::default())?;
-            out.pop()
-                .ok_or_else(|| "the batch function returned no value".to_string())
+            out.pop().ok_or_else(|| {
+                CallError::new(ErrorKind::Internal, "the batch function returned no value")
+            })
         });
         self.functions.write().insert(
             name.to_ascii_lowercase(),

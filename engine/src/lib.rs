@@ -1,7 +1,7 @@
 //! tensormap-engine: the embedded database of tensor maps.
 //!
 //! A [`Database`] holds named maps. Each map keeps its objects in an R*-tree-indexed column
-//! store ([`index`]) and the Gaussian splats of their embeddings in a sparse voxel octree
+//! store (`index`) and the Gaussian splats of their embeddings in a sparse voxel octree
 //! ([`field`]). Writes go through one [`WriteTransaction`] at a time; readers take a
 //! [`ReadTransaction`], a consistent version that never changes under them.
 //!
@@ -23,7 +23,6 @@
 //! assert!((top[0].1 + top[1].1 - 1.0).abs() < 1e-6);
 //! # Ok::<(), tensormap_engine::Error>(())
 //! ```
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod attention;
 mod commit;
@@ -42,7 +41,7 @@ mod value;
 
 pub use attention::attention_weights;
 pub use db::{Database, MapInfo, Options};
-pub use error::{Error, Result};
+pub use error::{CallError, Error, ErrorKind, Result};
 pub use field::{CoarseCell, Field, FieldStats, VoxelSet};
 pub use functions::{BatchFn, CallContext, Function, Registry, ScalarFn};
 pub use index::ObjectRef;

@@ -1,15 +1,12 @@
-//! Objects: what a map indexes, and the rules a new or updated object must pass.
+//! Objects: what a map indexes, and the rules a new or updated object must pass (written
+//! once, in tensormap-storage's `rules`, which the snapshot format checks too).
 
 use tensormap_storage::{MapConfig, ObjectRecord};
 
 use crate::{Error, Result};
 
-/// The longest id or type accepted, in bytes.
-pub const MAX_TEXT_BYTES: usize = 1024;
-
-/// The largest magnitude accepted in an embedding or query vector: far beyond any real
-/// embedding, small enough that no sum or dot product of the engine overflows f32.
-pub const MAX_COMPONENT: f32 = 1e15;
+pub(crate) use tensormap_storage::rules::{check_position, check_vector};
+pub use tensormap_storage::rules::{MAX_COMPONENT, MAX_TEXT_BYTES};
 
 /// An object embedded in a map.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +46,8 @@ impl Object {
         self
     }
 
-    /// Checks the object against the rules of LANGUAGE.md for a map of `config`.
+    /// Checks the object against the rules of a map of `config` (docs/LANGUAGE.md,
+    /// "Objects").
     pub fn validate(&self, config: &MapConfig) -> Result<()> {
         check_record(&self.id, &self.to_record_ref(), config).map_err(|reason| {
             Error::InvalidObject {
@@ -97,69 +95,21 @@ impl<'a> From<&'a ObjectRecord> for RecordRef<'a> {
     }
 }
 
-/// The rules of LANGUAGE.md for one object of a map of `config`.
+/// The rules of one object of a map of `config` (tensormap-storage's `rules`: the one
+/// place they are written; the snapshot reader and writer check the same).
 pub(crate) fn check_record(
     id: &str,
     r: &RecordRef<'_>,
     config: &MapConfig,
 ) -> std::result::Result<(), String> {
-    if id.is_empty() || id.len() > MAX_TEXT_BYTES {
-        return Err(format!(
-            "id must be 1..={MAX_TEXT_BYTES} bytes, found {}",
-            id.len()
-        ));
-    }
-    if r.kind.len() > MAX_TEXT_BYTES {
-        return Err(format!(
-            "type must be at most {MAX_TEXT_BYTES} bytes, found {}",
-            r.kind.len()
-        ));
-    }
-    check_position(r.position, config)?;
-    check_vector("embedding", r.embedding, config.channels as usize)?;
-    if !(r.confidence.is_finite() && (0.0..=1.0).contains(&r.confidence)) {
-        return Err(format!(
-            "confidence must be in [0, 1], found {}",
-            r.confidence
-        ));
-    }
-    Ok(())
-}
-
-/// A position must be finite and inside `[-bounds, bounds]` on every axis.
-pub(crate) fn check_position(p: &[f32; 3], config: &MapConfig) -> std::result::Result<(), String> {
-    for (axis, v) in ["x", "y", "z"].iter().zip(p) {
-        if !v.is_finite() {
-            return Err(format!("position {axis} is not finite ({v})"));
-        }
-        if (*v as f64).abs() > config.bounds {
-            return Err(format!(
-                "position {axis} = {v} is outside the bounds [-{b}, {b}]",
-                b = config.bounds
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A vector must have `len` finite values of magnitude at most [`MAX_COMPONENT`].
-pub(crate) fn check_vector(what: &str, v: &[f32], len: usize) -> std::result::Result<(), String> {
-    if v.len() != len {
-        return Err(format!(
-            "{what} has {} values, the map has {len} channels",
-            v.len()
-        ));
-    }
-    if let Some((i, x)) = v
-        .iter()
-        .enumerate()
-        .find(|(_, x)| !x.is_finite() || x.abs() > MAX_COMPONENT)
-    {
-        return Err(format!(
-            "{what}[{i}] = {x} is not a finite value of magnitude at most {MAX_COMPONENT:e}"
-        ));
-    }
-    Ok(())
+    tensormap_storage::rules::check_object(
+        id,
+        r.kind,
+        r.position,
+        r.embedding,
+        r.confidence,
+        config,
+    )
 }
 
 #[cfg(test)]

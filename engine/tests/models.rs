@@ -2,6 +2,8 @@
 //! rollback leaves nothing; DROP (and a replacing put) frees the old blob; a commit failing
 //! at any write, or at the flush, leaves the catalog, the records and the blobs as they
 //! were; damaged model records and missing blobs are errors naming the key.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 

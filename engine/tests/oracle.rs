@@ -1,6 +1,8 @@
 //! Every index answer against brute force, on seeded random maps of 10k objects spread over
 //! several segments, with tombstones and a live memtable; and on 100k objects in many
 //! segment files, record-backed segments and tombstones, before and after a reopen.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

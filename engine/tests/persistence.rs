@@ -1,6 +1,8 @@
 //! Durability: reopening gives back the same objects, field and answers; a commit that fails
 //! at any write or at the flush leaves the database exactly as it was; damaged records are
 //! errors that name their key.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

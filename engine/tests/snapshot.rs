@@ -2,6 +2,8 @@
 //! by `restore` has the same objects, field (exact for f32, within the documented rounding
 //! for f16 and i8) and answers; a snapshot taken while writers commit holds the map at one
 //! commit; a restore that fails changes nothing, also inside an open transaction.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -77,7 +77,7 @@ pub fn read(
     progress: StartProgress<'_>,
 ) -> Result<Imported, CopyError> {
     let name = show(path);
-    let file = File::open(path).map_err(|e| CopyError::file(&name, format!("cannot open: {e}")))?;
+    let file = File::open(path).map_err(|e| CopyError::io(&name, format!("cannot open: {e}")))?;
     let progress = progress(0);
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)

@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use tensormap_query::copy::CopyError;
+use tensormap_query::ErrorKind;
 
 /// How a path is shown in errors.
 pub fn show(path: &Path) -> String {
@@ -44,12 +45,14 @@ impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self, CopyError> {
         let mut name = target
             .file_name()
-            .ok_or_else(|| CopyError::file(show(target), "not a file name"))?
+            .ok_or_else(|| {
+                CopyError::new(ErrorKind::InvalidValue, show(target), "not a file name")
+            })?
             .to_os_string();
         name.push(".tmp-copy");
         let tmp = target.with_file_name(name);
         let file = File::create(&tmp)
-            .map_err(|e| CopyError::file(show(target), format!("cannot create: {e}")))?;
+            .map_err(|e| CopyError::io(show(target), format!("cannot create: {e}")))?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             tmp: TmpGuard {
@@ -81,7 +84,7 @@ impl AtomicFile {
 
 /// An I/O error writing `path`.
 pub fn write_error(path: &Path, e: impl std::fmt::Display) -> CopyError {
-    CopyError::file(show(path), format!("cannot write: {e}"))
+    CopyError::io(show(path), format!("cannot write: {e}"))
 }
 
 /// The `.parquet` files under folder `dir`, at any depth, in path order.
@@ -90,14 +93,14 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, CopyError> {
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
         let entries = std::fs::read_dir(&d)
-            .map_err(|e| CopyError::file(show(&d), format!("cannot read the folder: {e}")))?;
+            .map_err(|e| CopyError::io(show(&d), format!("cannot read the folder: {e}")))?;
         for entry in entries {
             let entry = entry
-                .map_err(|e| CopyError::file(show(&d), format!("cannot read the folder: {e}")))?;
+                .map_err(|e| CopyError::io(show(&d), format!("cannot read the folder: {e}")))?;
             let path = entry.path();
             let kind = entry
                 .file_type()
-                .map_err(|e| CopyError::file(show(&path), e.to_string()))?;
+                .map_err(|e| CopyError::io(show(&path), e.to_string()))?;
             if kind.is_dir() {
                 todo.push(path);
             } else if path

@@ -1,4 +1,4 @@
-//! tensormap-interop: the file formats of TensorQL's `COPY` (LANGUAGE.md, "Bulk data in
+//! tensormap-interop: the file formats of TensorQL's `COPY` (docs/LANGUAGE.md, "Bulk data:
 //! and out"), so that DuckDB, pandas, Polars, Spark and Apache Sedona read what tensormap
 //! writes and tensormap reads what they write.
 //!
@@ -28,11 +28,10 @@
 //! assert_eq!(r[0].status, "COPY 1");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use std::path::Path;
 
-use tensormap_engine::{MapConfig, MapView};
+use tensormap_engine::{ErrorKind, MapConfig, MapView};
 use tensormap_query::copy::{
     CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning, StartProgress,
 };
@@ -72,7 +71,8 @@ impl CopyFormats for Interop {
             ),
             (Format::Csv, Partitioning::None) => csv_format::write(map, path, &progress),
             (Format::Json, Partitioning::None) => json_format::write(map, path, &progress),
-            (other, _) => Err(CopyError::file(
+            (other, _) => Err(CopyError::new(
+                ErrorKind::InvalidValue,
                 path.display().to_string(),
                 format!("a partitioned export writes Parquet, not {}", other.name()),
             )),

@@ -21,6 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use tensormap_engine::{MapConfig, Object};
 use tensormap_query::copy::{CopyError, Imported, StartProgress};
+use tensormap_query::ErrorKind;
 
 use crate::files::{parquet_files, show};
 use crate::rows::{layout, Layout, COLUMNS};
@@ -50,7 +51,7 @@ pub fn read(
     let mut total = 0u64;
     for f in &files {
         let file =
-            File::open(f).map_err(|e| CopyError::file(show(f), format!("cannot open: {e}")))?;
+            File::open(f).map_err(|e| CopyError::io(show(f), format!("cannot open: {e}")))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
             CopyError::file(
                 show(f),
@@ -89,7 +90,7 @@ pub fn read(
             let (first, second) = std::thread::scope(|scope| {
                 let second = scope.spawn(|| {
                     let file = File::open(f)
-                        .map_err(|e| CopyError::file(&name, format!("cannot open: {e}")))?;
+                        .map_err(|e| CopyError::io(&name, format!("cannot open: {e}")))?;
                     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
                         CopyError::file(&name, format!("not a readable Parquet file: {e}"))
                     })?;
@@ -108,9 +109,13 @@ pub fn read(
                 let first = read_groups(builder, Some(groups), &name, 0, config, &done, &|| {
                     progress.set(done.load(Ordering::Relaxed))
                 });
-                let second = second
-                    .join()
-                    .unwrap_or_else(|_| Err(CopyError::file(&name, "the reading thread failed")));
+                let second = second.join().unwrap_or_else(|_| {
+                    Err(CopyError::new(
+                        ErrorKind::Internal,
+                        &name,
+                        "the reading thread failed",
+                    ))
+                });
                 (first, second)
             });
             // The first half's error comes first in the file.
@@ -327,6 +332,7 @@ impl<'a> Lists<'a> {
 
 fn wrong_type(file: &str, column: &str, wanted: &str, a: &dyn Array) -> CopyError {
     CopyError {
+        kind: ErrorKind::FileFormat,
         file: file.to_string(),
         row: None,
         column: Some(column.to_string()),

@@ -20,6 +20,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use tensormap_engine::{MapView, ObjectRef};
 use tensormap_query::copy::{CopyError, Exported};
+use tensormap_query::ErrorKind;
 use tensormap_query::Progress;
 
 use crate::files::{show, write_error, AtomicFile};
@@ -30,7 +31,7 @@ use crate::rows::sorted_rows;
 /// The Arrow schema of an export of a map with `channels` channels, with the file's
 /// GeoParquet metadata `geo` in it: the stored Arrow schema keeps it, and pyarrow (hence
 /// GeoPandas) takes a table's metadata from there. The Parquet key-value metadata, where
-/// other GeoParquet readers look, gets it from [`properties`].
+/// other GeoParquet readers look, gets it from `properties`.
 pub fn schema(channels: usize, geo_json: String) -> SchemaRef {
     let metadata = std::collections::HashMap::from([("geo".to_string(), geo_json)]);
     Arc::new(Schema::new_with_metadata(
@@ -212,10 +213,11 @@ pub fn write_partitioned(
 ) -> Result<Exported, CopyError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|e| {
-            CopyError::file(show(dir), format!("cannot export into this folder: {e}"))
+            CopyError::io(show(dir), format!("cannot export into this folder: {e}"))
         })?;
         if entries.next().is_some() {
-            return Err(CopyError::file(
+            return Err(CopyError::new(
+                ErrorKind::Conflict,
                 show(dir),
                 "the folder is not empty (a partitioned export writes into a new or empty folder)",
             ));

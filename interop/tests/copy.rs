@@ -1,6 +1,8 @@
 //! COPY end to end through a session: each format's round trip (same objects, same
 //! field), partitioned exports, the Parquet file's metadata, and bad input (a clear error
 //! naming the row and column, nothing changed, also inside BEGIN).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -5,6 +5,8 @@
 //! `scripts/fetch-test-models`, then `cargo bench -p tensormap-model --bench encoder`.
 //! `scripts/reference_encoder.py --bench` times the NumPy reference on the same kind of
 //! sentences (the same generator: 3 to 8 words of a 12-word vocabulary).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -5,6 +5,8 @@
 //! `cargo bench -p tensormap-model --bench model` (add `-- train` for the epoch alone). The
 //! benchmark also writes the model it times to `target/vllm-bench.vllm`, so that
 //! `scripts/reference_vllm.py --bench target/vllm-bench.vllm` times NumPy on the same weights.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 use std::ops::ControlFlow;

@@ -1,3 +1,5 @@
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use tensormap_model::*;
 fn main() {
     let m = Model::new(ModelConfig::small(4, 128, 4, 32), 1).unwrap();

@@ -1,6 +1,8 @@
 //! The `.vllm` format: round trips, f16 storage, and damage. Every single-byte change and
 //! every truncation of a small file is an error naming a section and an offset, never a
 //! panic or a silently different model.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_model::{
     Error, Model, ModelConfig, Sampling, TrainOptions, TrainSample, WeightDtype,

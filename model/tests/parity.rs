@@ -2,6 +2,8 @@
 //! tiny model (written by the reference, mixed f16/f32 weights, BPE merges, a real distance
 //! bias) and the reference's outputs. Logits, spatial features, scores, `m_embed`,
 //! `m_score`, greedy generation, the tokenizer and the training loss must agree within 1e-4.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use tensormap_model::{

@@ -1,7 +1,7 @@
 """Benchmarks through Python (BENCHMARKS.md, section "Python").
 
-On the same 100k objects (32 channels, seeded): the seed's TensorMap3D ported to NumPy
-(tests/seed_numpy.py) against tensormap.compat.TensorMap3D — embed_object, query_region
+On the same 100k objects (32 channels, seeded): the reference NumPy implementation of
+TensorMap3D (tests/reference_numpy.py) against tensormap.compat.TensorMap3D — embed_object, query_region
 (r = 100) and spatial_attention over that region — then a bulk ``db.insert`` of 1M objects
 with embeddings (in memory and on disk), and the typed reads on those 1M objects.
 
@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import tensormap  # noqa: E402
-from seed_numpy import SeedTensorMap3D  # noqa: E402
+from reference_numpy import ReferenceTensorMap3D  # noqa: E402
 from tensormap.compat import TensorMap3D  # noqa: E402
 
 CHANNELS = 32
@@ -80,17 +80,17 @@ def data(n, seed):
     return positions, embeddings, types
 
 
-def compat_vs_seed(n, queries):
+def compat_vs_reference(n, queries):
     positions, embeddings, types = data(n, 1)
     rows = []
 
-    seed = SeedTensorMap3D()
+    ref = ReferenceTensorMap3D()
 
-    def seed_embed_all():
+    def reference_embed_all():
         for i in range(n):
-            seed.embed_object(positions[i], embeddings[i], types[i])
+            ref.embed_object(positions[i], embeddings[i], types[i])
 
-    seed_embed = once(seed_embed_all)
+    reference_embed = once(reference_embed_all)
 
     ours = TensorMap3D()
 
@@ -100,11 +100,11 @@ def compat_vs_seed(n, queries):
         ours.flush()  # every object stored
 
     ours_embed = once(ours_embed_all)
-    rows.append((f"embed_object × {n:,} (one call per object, then stored)", seed_embed, ours_embed))
+    rows.append((f"embed_object × {n:,} (one call per object, then stored)", reference_embed, ours_embed))
 
     bulk = TensorMap3D(name="bulk")
     bulk_embed = once(lambda: bulk.embed_objects(positions, embeddings, types))
-    rows.append((f"the same {n:,} objects, compat `embed_objects` (one bulk call)", seed_embed, bulk_embed))
+    rows.append((f"the same {n:,} objects, compat `embed_objects` (one bulk call)", reference_embed, bulk_embed))
 
     rng = np.random.default_rng(2)
     centers = rng.uniform(-400, 400, size=(queries, 3))
@@ -113,25 +113,25 @@ def compat_vs_seed(n, queries):
     def regions(tm):
         return [tm.query_region(tuple(c), 100) for c in centers]
 
-    seed_q, seed_regions = per_call(lambda: regions(seed), queries)
+    reference_q, reference_regions = per_call(lambda: regions(ref), queries)
     ours_q, ours_regions = per_call(lambda: regions(ours), queries)
     cells = statistics.mean(len(r[1]) for r in ours_regions)
-    rows.append((f"query_region r = 100 (≈ {cells:.0f} cells), per call", seed_q, ours_q))
-    for (p1, i1), (p2, i2) in zip(seed_regions, ours_regions):
+    rows.append((f"query_region r = 100 (≈ {cells:.0f} cells), per call", reference_q, ours_q))
+    for (p1, i1), (p2, i2) in zip(reference_regions, ours_regions):
         assert i1 == i2 and np.allclose(p1, p2, rtol=1e-4, atol=1e-4)
 
     def attention(tm, regs):
         return [tm.spatial_attention(q, idx) for _, idx in regs]
 
-    seed_a, w1 = per_call(lambda: attention(seed, seed_regions), queries)
+    reference_a, w1 = per_call(lambda: attention(ref, reference_regions), queries)
     # The compat class keeps the field values of the region it returned last; these index
     # lists are not that one, so every call reads the cells' values from the engine.
     ours_a, w2 = per_call(lambda: attention(ours, ours_regions), queries)
     for a, b in zip(w1, w2):
         assert np.allclose(a, b, rtol=1e-3, atol=1e-6)
-    rows.append(("spatial_attention over a region (any index list), per call", seed_a, ours_a))
+    rows.append(("spatial_attention over a region (any index list), per call", reference_a, ours_a))
 
-    # The seed's usage: a region, then attention over the indices it returned.
+    # The prototype's usage: a region, then attention over the indices it returned.
     def both_calls(tm):
         out = []
         for c in centers:
@@ -139,9 +139,9 @@ def compat_vs_seed(n, queries):
             out.append(tm.spatial_attention(q, idx))
         return out
 
-    seed_b, _ = per_call(lambda: both_calls(seed), queries)
+    reference_b, _ = per_call(lambda: both_calls(ref), queries)
     ours_b, _ = per_call(lambda: both_calls(ours), queries)
-    rows.append(("query_region, then spatial_attention on its indices, per pair", seed_b, ours_b))
+    rows.append(("query_region, then spatial_attention on its indices, per pair", reference_b, ours_b))
     return rows
 
 
@@ -206,9 +206,9 @@ def main():
           f"load average {os.getloadavg()[0]:.1f} at the start")
     print()
     print(f"## Seed (NumPy port) vs tensormap.compat.TensorMap3D, {n:,} objects × {CHANNELS}")
-    print("| operation | seed in NumPy: wall (CPU) | compat on the engine: wall (CPU) | seed / compat, wall (CPU) |")
+    print("| operation | reference in NumPy: wall (CPU) | compat on the engine: wall (CPU) | reference / compat, wall (CPU) |")
     print("|---|---|---|---|")
-    for name, (aw, ac), (bw, bc) in compat_vs_seed(n, queries):
+    for name, (aw, ac), (bw, bc) in compat_vs_reference(n, queries):
         print(f"| {name} | {fmt(aw)} ({fmt(ac)}) | {fmt(bw)} ({fmt(bc)}) | {aw / bw:.2f}× ({ac / bc:.2f}×) |")
 
     print()

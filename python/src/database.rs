@@ -14,8 +14,10 @@ use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
 use parking_lot::RwLock;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use tensormap::{Candidates, Dtype, MapConfig, Object, RenderOptions, Value};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
+use tensormap::{
+    Candidates, Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value,
+};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
@@ -316,7 +318,7 @@ impl PyDatabase {
         Ok(n)
     }
 
-    /// The objects of `map` within `radius` of `center`, from the R*-tree: `(ids,
+    /// The objects of `map` within `radius` of `center`, from the R-tree: `(ids,
     /// distances)`, nearest first (ties by id), distances a float32 array.
     fn within<'py>(
         &self,
@@ -347,7 +349,7 @@ impl PyDatabase {
         ids_and_values(py, hits)
     }
 
-    /// The `k` objects of `map` nearest `point`, from the R*-tree: `(ids, distances)`,
+    /// The `k` objects of `map` nearest `point`, from the R-tree: `(ids, distances)`,
     /// nearest first (ties by id).
     fn nearest<'py>(
         &self,
@@ -479,7 +481,9 @@ impl PyDatabase {
     }
 }
 
-/// `RenderOptions` from keyword arguments, with the ranges `RENDER ... WITH` accepts.
+/// `RenderOptions` from keyword arguments, each checked by the render crate's one table of
+/// options (the names and ranges `RENDER ... WITH` accepts): an unknown name is a
+/// `TypeError`, a value of the wrong type or out of range a `ValueError`.
 fn render_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<RenderOptions> {
     let mut o = RenderOptions::default();
     let Some(settings) = settings else {
@@ -487,45 +491,28 @@ fn render_options(settings: Option<&Bound<'_, PyDict>>) -> PyResult<RenderOption
     };
     for (key, value) in settings.iter() {
         let key: String = key.extract()?;
-        let number = |lo: f64, hi: f64| -> PyResult<f64> {
-            match value.extract::<f64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(PyValueError::new_err(format!(
-                    "{key} must be a number in [{lo}, {hi}]"
-                ))),
-            }
+        let (text, vector): (String, Vec<f64>);
+        let v = if value.is_instance_of::<PyBool>() {
+            OptionValue::Bool(value.extract()?)
+        } else if let Ok(n) = value.extract::<f64>() {
+            OptionValue::Number(n)
+        } else if value.is_instance_of::<PyString>() {
+            text = value.extract()?;
+            OptionValue::Text(&text)
+        } else {
+            vector = floats_1d(&value, &key)?
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            OptionValue::Vector(&vector)
         };
-        let flag = || -> PyResult<bool> {
-            value
-                .extract::<bool>()
-                .map_err(|_| PyTypeError::new_err(format!("{key} must be True or False")))
-        };
-        let vector = || -> PyResult<[f32; 3]> {
-            let v = point(&value, &key)?;
-            if v.iter().all(|x| x.is_finite() && x.abs() <= 1e9) {
-                Ok(v)
-            } else {
-                Err(PyValueError::new_err(format!(
-                    "{key} must be 3 finite numbers"
-                )))
-            }
-        };
-        match key.as_str() {
-            "width" => o.width = number(1.0, 16384.0)?.round() as u32,
-            "height" => o.height = number(1.0, 16384.0)?.round() as u32,
-            "camera" => o.camera.position = vector()?,
-            "rotation" => o.camera.rotation = vector()?,
-            "fov" => o.camera.fov = number(1e-3, 1e6)? as f32,
-            "perspective" => o.camera.perspective = number(1e-3, 1e12)? as f32,
-            "heatmap" => o.heatmap = flag()?,
-            "axes" => o.axes = flag()?,
-            "legend" => o.legend = flag()?,
-            other => {
-                return Err(PyTypeError::new_err(format!(
-                    "render got an unknown setting '{other}' (width, height, camera, rotation, fov, perspective, heatmap, axes, legend)"
-                )))
-            }
-        }
+        o.set(&key, v).map_err(|e| match e {
+            OptionError::Unknown(name) => PyTypeError::new_err(format!(
+                "render got an unknown setting '{name}' ({})",
+                RenderOptions::NAMES.join(", ")
+            )),
+            OptionError::Invalid(message) => PyValueError::new_err(message),
+        })?;
     }
     Ok(o)
 }

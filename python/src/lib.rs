@@ -2,7 +2,7 @@
 //! over the facade crate (`tensormap::Database`), with NumPy arrays in and out.
 //!
 //! The pure-Python part of the package (python/tensormap/) re-exports these classes, adds
-//! `connect` and `tensormap.compat.TensorMap3D` (the seed's class on the engine).
+//! `connect` and `tensormap.compat.TensorMap3D` (the prototype's API on the engine).
 
 mod convert;
 mod database;

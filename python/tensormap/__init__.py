@@ -1,7 +1,7 @@
 """tensormap for Python: an embedded spatial database of tensor maps.
 
 Each map is a sparse octree of tensor voxels (a 3-D grid of vectors) kept together with an
-R*-tree of the objects embedded in it. Query it with TensorQL or with typed calls that take
+packed R-tree of the objects embedded in it. Query it with TensorQL or with typed calls that take
 and return NumPy arrays::
 
     import numpy as np
@@ -17,9 +17,9 @@ and return NumPy arrays::
                       [np.zeros(3), 50.0]).fetchall()
     svg = db.render("SELECT * FROM scene", width=400, height=300)   # shown by Jupyter
 
-``tensormap.client.Client`` is the HTTP client of a database served by ``tmap serve`` (the
-seed's SDK: ``embed_object``, ``query_spatial``, ``generate``, ``render_svg``, plus
-``query(sql, params)``), on the standard library alone.
+``tensormap.client.Client`` is the HTTP client of a database served by ``tmap serve``
+(``embed_object``, ``query_spatial``, ``generate``, ``render_svg``, plus
+``query(sql, params)``: docs/api.md), on the standard library alone.
 
 The engine releases the GIL while it works; a Database may be shared by threads
 (``db.cursor()`` gives a thread its own connection and transaction).

@@ -14,6 +14,11 @@ Point = Union[Sequence[float], npt.NDArray[Any]]
 class Error(Exception):
     """An error of tensormap: the engine refused a call or the store failed; nothing changed."""
 
+    kind: str
+    """The kind of the failure: ``syntax``, ``not_found``, ``conflict``, ``invalid_value``,
+    ``io``, ``file_format``, ``storage``, ``model``, ``limit`` or ``internal``
+    (docs/LANGUAGE.md, "Errors")."""
+
 class QueryError(Error):
     """An error of a TensorQL statement."""
 

@@ -1,5 +1,6 @@
-"""A client of ``tmap serve``: the seed's SDK (section 5.2, ``VLLMClient``) on the standard
-library alone (urllib and json; no new dependency).
+"""A client of ``tmap serve`` (its routes: docs/api.md) on the standard library alone
+(urllib and json; no new dependency): the tensor routes' calls (``embed_object``,
+``query_spatial``, ``generate``, ``render_svg``) and TensorQL (``query``).
 
 ::
 
@@ -113,7 +114,7 @@ class Client:
             body["map"] = map
         return body
 
-    # -- the seed's methods -----------------------------------------------------------
+    # -- the tensor routes ------------------------------------------------------------
 
     def embed_object(
         self,
@@ -180,7 +181,7 @@ class Client:
         seed: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Text from a stored V-LLM (``POST /vllm/generate``): ``{"text", "tokens",
-        "spatial_positions", "confidence", "model"}`` (the seed's shape, plus the model).
+        "spatial_positions", "confidence", "model"}`` (docs/api.md).
 
         Without ``model`` the database's only V-LLM is used.
         """

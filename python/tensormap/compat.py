@@ -1,16 +1,16 @@
-"""The seed's ``TensorMap3D`` (svg3d-tensor-map-spec.md, section 1.3) on the engine.
+"""``TensorMap3D`` on the engine: the API of the PyTorch prototype class tensormap grew from.
 
-Code written against the seed's class keeps its calls — ``embed_object``,
+Code written against that class keeps its calls — ``embed_object``,
 ``query_region``, ``spatial_attention``, ``save``, ``load`` — and their return shapes,
 while the data lives in a tensormap map: the voxel field is the engine's sparse octree
 (the same Gaussian splat, ``exp(-|d|²/2σ²)`` over a 7³ neighbourhood for σ = 2), and the
-objects are indexed by its R*-tree, so they can also be queried with TensorQL
+objects are indexed by its R-tree, so they can also be queried with TensorQL
 (``tm.db.execute(...)``) or the typed calls (``tm.db.within(tm.name, ...)``).
 
-Differences from the seed, each deliberate:
+Differences from the prototype, each deliberate:
 
 - Arrays are NumPy (float32), not torch tensors.
-- ``query_region``'s radius is in world units, as its docstring says. The seed divides the
+- ``query_region``'s radius is in world units, as its docstring says. The prototype divides the
   radius by the grid scale (``radius / (64 / 1000)``) where it means to multiply, so its
   sphere of radius 100 covers the whole grid; here it covers 100 world units (6.4 cells).
 - ``save`` writes a NumPy ``.npz`` archive (the settings and every object), not a torch
@@ -38,7 +38,7 @@ class TensorMap3D:
     """3D Tensor Map for Spatial Embeddings, stored in a tensormap map.
 
     ``dimensions`` must be a cube whose side is a power of two in 8..2048 (the engine's
-    octree); the world is ``[-bounds, bounds]³`` (the seed's ``[-500, 500]``). ``db``: a
+    octree); the world is ``[-bounds, bounds]³`` (the prototype's ``[-500, 500]``). ``db``: a
     ``tensormap.Database`` to keep the map in (default: a new one in memory); ``name``:
     the map's name there; ``batch_size``: how many embedded objects may wait before they
     are stored (see the module's docstring).
@@ -75,13 +75,13 @@ class TensorMap3D:
             sigma=sigma,
             splat_radius=splat_radius,
         )
-        # Objects embedded: the seed numbers ids by it (``f"{type}_{n}"``).
+        # Objects embedded: the prototype numbers ids by it (``f"{type}_{n}"``).
         self._count = 0
         # The last region returned by query_region, so spatial_attention on it reads no
         # field again: (indices list, patches).
         self._last_region = None
 
-    # -- the seed's API ---------------------------------------------------------------
+    # -- the prototype's API ----------------------------------------------------------
 
     @property
     def db(self):
@@ -131,7 +131,7 @@ class TensorMap3D:
 
         Returns ``(patches, indices)``: ``indices`` the grid cells ``(x, y, z)`` whose
         distance (in cells) from the centre's cell is at most the radius (in cells), in the
-        seed's order (x, then y, then z); ``patches`` a float32 array ``(len(indices),
+        prototype's order (x, then y, then z); ``patches`` a float32 array ``(len(indices),
         channels)`` of their values (zeros where nothing is embedded).
         """
         cells = self._sphere_cells(center, radius)
@@ -205,12 +205,12 @@ class TensorMap3D:
             instance._count = int(a["count"])
         return instance
 
-    # -- the seed's attributes, read from the engine ----------------------------------
+    # -- the prototype's attributes, read from the engine -----------------------------
 
     @property
     def spatial_index(self):
         """``{id: {'position': (x, y, z) grid cell, 'embedding': array, 'type': str}}``
-        as in the seed (a fresh dict built from the map: changing it changes nothing)."""
+        as in the prototype (a fresh dict built from the map: changing it changes nothing)."""
         cols = self.db.execute(
             f"SELECT id, type, position, embedding FROM {_quote(self.name)} ORDER BY id"
         ).fetchnumpy()
@@ -228,7 +228,7 @@ class TensorMap3D:
 
     @property
     def tensor_field(self):
-        """The dense field, a float32 array ``(1, X, Y, Z, channels)`` as in the seed."""
+        """The dense field, a float32 array ``(1, X, Y, Z, channels)`` as in the prototype."""
         n = self.dimensions[0]
         field = np.zeros((1, n, n, n, self.channels), dtype=np.float32)
         cells, values = self.db.voxels(self.name, [0.0, 0.0, 0.0], self.bounds * 2.0)
@@ -243,10 +243,10 @@ class TensorMap3D:
     def __repr__(self):
         return f"<tensormap.compat.TensorMap3D {self.name!r} {self.dimensions} x {self.channels}>"
 
-    # -- helpers (the seed's, and the field lookups) ----------------------------------
+    # -- helpers (the prototype's, and the field lookups) -----------------------------
 
     def _world_to_grid(self, position):
-        """World coordinates to grid indices (the seed's rule)."""
+        """World coordinates to grid indices (the prototype's rule)."""
         scale = self.dimensions[0] / (2.0 * self.bounds)
         return tuple(int((float(p) + self.bounds) * scale) for p in position)
 
@@ -259,7 +259,8 @@ class TensorMap3D:
         return 0 <= x < n and 0 <= y < n and 0 <= z < n
 
     def _check(self, obj_id, position, features):
-        """The engine's rules for an object (LANGUAGE.md), checked before it is buffered."""
+        """The engine's rules for an object (docs/LANGUAGE.md, "Objects"), checked before it is
+        buffered."""
         # One reduction per array: a NaN fails `<=` as an infinity or a large value does.
         if position.shape != (3,) or not np.abs(position).max() <= self.bounds:
             raise Error(
@@ -278,7 +279,7 @@ class TensorMap3D:
         return 2.0 * self.bounds / self.dimensions[0]
 
     def _sphere_cells(self, center, radius):
-        """The seed's region: cells within ``radius`` (converted to cells) of the centre's
+        """The prototype's region: cells within ``radius`` (converted to cells) of the centre's
         cell, clipped to the grid, in x, y, z order; an int64 array ``(m, 3)``."""
         n = self.dimensions[0]
         c = np.asarray(self._world_to_grid(center), dtype=np.int64)

@@ -6,7 +6,7 @@ import numpy.typing as npt
 from ._tensormap import Database
 
 class TensorMap3D:
-    """The seed's TensorMap3D on a tensormap map."""
+    """The prototype's TensorMap3D API on a tensormap map."""
 
     dimensions: Tuple[int, int, int]
     channels: int

@@ -8,7 +8,7 @@ import pytest
 
 import tensormap
 
-# The seed's NumPy port (seed_numpy.py) sits beside the tests.
+# The reference NumPy implementation (reference_numpy.py) sits beside the tests.
 sys.path.insert(0, os.path.dirname(__file__))
 
 CHANNELS = 8

@@ -1,4 +1,4 @@
-"""tensormap.client against a running ``tmap serve`` (issue 17).
+"""tensormap.client against a running ``tmap serve``.
 
 The server is the project's binary: ``TENSORMAP_TMAP`` names it, by default
 ``target/debug/tmap`` of the repository (CI's ``cargo test`` builds it). A missing binary
@@ -147,7 +147,7 @@ def test_generate(client):
     assert a["model"] == "tiny"
     assert a["text"] == b["text"]
     assert isinstance(a["text"], str)
-    # The seed's shape: one position (x, y, z) per token, a confidence in [0, 1].
+    # The documented shape: one position (x, y, z) per token, a confidence in [0, 1].
     assert a["tokens"] == b["tokens"] and 1 <= len(a["tokens"]) <= 6
     assert len(a["spatial_positions"]) == len(a["tokens"])
     assert all(len(p) == 3 for p in a["spatial_positions"])

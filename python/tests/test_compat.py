@@ -1,51 +1,53 @@
-"""tensormap.compat.TensorMap3D: the seed's class on the engine, checked against the seed's
-NumPy port, and the seed's own usage example (section 7.2) adapted to the package."""
+"""tensormap.compat.TensorMap3D: the prototype's API on the engine, checked against the
+reference NumPy implementation (reference_numpy.py), and the original Python sketch's usage
+example adapted to the package."""
 
 import numpy as np
 import pytest
 
 import tensormap
 from tensormap.compat import TensorMap3D
-from seed_numpy import SeedTensorMap3D
+from reference_numpy import ReferenceTensorMap3D
 
 
 def both(rng, n=300, channels=32):
-    """The same objects embedded in the seed's NumPy port and in the compat class."""
-    seed, ours = SeedTensorMap3D(channels=channels), TensorMap3D(channels=channels)
+    """The same objects embedded in the reference NumPy implementation and in the compat
+    class."""
+    ref, ours = ReferenceTensorMap3D(channels=channels), TensorMap3D(channels=channels)
     types = ["cube", "sphere", "pyramid"]
     for i in range(n):
         p = tuple(rng.uniform(-480, 480, 3))
         f = rng.normal(size=channels).astype(np.float32)
-        a = seed.embed_object(p, f, types[i % 3])
+        a = ref.embed_object(p, f, types[i % 3])
         b = ours.embed_object(p, f, types[i % 3])
         assert a == b
-    return seed, ours
+    return ref, ours
 
 
-def test_embed_object_gives_the_seeds_ids_and_field(rng):
-    seed, ours = both(rng)
+def test_embed_object_gives_the_references_ids_and_field(rng):
+    ref, ours = both(rng)
     assert len(ours) == 300
-    assert set(ours.spatial_index) == set(seed.spatial_index)
-    some = next(iter(seed.spatial_index))
-    assert ours.spatial_index[some]["position"] == seed.spatial_index[some]["position"]
-    assert ours.spatial_index[some]["type"] == seed.spatial_index[some]["type"]
+    assert set(ours.spatial_index) == set(ref.spatial_index)
+    some = next(iter(ref.spatial_index))
+    assert ours.spatial_index[some]["position"] == ref.spatial_index[some]["position"]
+    assert ours.spatial_index[some]["type"] == ref.spatial_index[some]["type"]
     np.testing.assert_array_equal(ours.spatial_index[some]["embedding"],
-                                  seed.spatial_index[some]["embedding"])
-    assert ours.tensor_field.shape == seed.tensor_field.shape == (1, 64, 64, 64, 32)
-    np.testing.assert_allclose(ours.tensor_field, seed.tensor_field, rtol=1e-4, atol=1e-4)
+                                  ref.spatial_index[some]["embedding"])
+    assert ours.tensor_field.shape == ref.tensor_field.shape == (1, 64, 64, 64, 32)
+    np.testing.assert_allclose(ours.tensor_field, ref.tensor_field, rtol=1e-4, atol=1e-4)
 
 
-def test_query_region_and_attention_match_the_seed(rng):
-    seed, ours = both(rng)
+def test_query_region_and_attention_match_the_reference(rng):
+    ref, ours = both(rng)
     for center, radius in [((0, 0, 0), 100), ((120, -40, 300), 60), ((-495, 495, 0), 100),
                            ((10, 10, 10), 5)]:
-        p1, i1 = seed.query_region(center, radius)
+        p1, i1 = ref.query_region(center, radius)
         p2, i2 = ours.query_region(center, radius)
         assert i1 == i2
         assert p2.dtype == np.float32 and p2.shape == (len(i2), 32)
         np.testing.assert_allclose(p2, p1, rtol=1e-4, atol=1e-4)
         q = rng.normal(size=32).astype(np.float32)
-        w1 = seed.spatial_attention(q, i1)
+        w1 = ref.spatial_attention(q, i1)
         w2 = ours.spatial_attention(q, i2)
         np.testing.assert_allclose(w2, w1, rtol=1e-3, atol=1e-6)
         # Indices that are not the last region's are read from the engine again.
@@ -77,7 +79,7 @@ def test_embed_objects_bulk_and_the_engine_underneath(rng):
 
 
 def test_save_and_load_round_trip(rng, tmp_path):
-    seed, ours = both(rng, n=50, channels=16)
+    ref, ours = both(rng, n=50, channels=16)
     path = tmp_path / "scene.tmap"
     ours.save(str(path))
     back = TensorMap3D.load(str(path))
@@ -129,7 +131,7 @@ def test_embedded_objects_are_stored_in_batches_before_any_read(rng):
     assert raw.execute("SELECT COUNT(*) FROM one").fetchone() == (1.0,)
 
 
-# The seed's section 7.2 example, adapted: the VLLMClient (a remote service) is left out;
+# The original Python sketch's usage example, adapted: the VLLMClient (a remote service) is left out;
 # the tensor map, the spatial search and the SVG for Jupyter come from the package.
 class VLLMIntegration:
     """Complete V-LLM Integration Example"""
@@ -163,7 +165,7 @@ class VLLMIntegration:
         return results, svg
 
 
-def test_the_seeds_usage_example(tmp_path):
+def test_the_prototypes_usage_example(tmp_path):
     vllm = VLLMIntegration()
     tensor_map = vllm.create_spatial_scene()
     assert len(tensor_map) == 5

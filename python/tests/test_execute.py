@@ -101,6 +101,24 @@ def test_engine_errors_inside_statements_are_query_errors(db):
     assert db.execute("SELECT COUNT(*) FROM m").fetchone() == (0.0,)
 
 
+def test_errors_carry_their_kind(db):
+    db.execute("CREATE MAP m WITH (channels = 1)")
+    for sql, kind in [
+        ("SELEC 1", "syntax"),
+        ("SELECT * FROM nope", "not_found"),
+        ("CREATE MAP m", "conflict"),
+        ("INSERT INTO m (id, position, embedding) VALUES ('a', [600, 0, 0], [1])", "invalid_value"),
+        ("RESTORE r FROM 'no-such-file.tensor3d'", "io"),
+    ]:
+        with pytest.raises(tensormap.QueryError) as e:
+            db.execute(sql)
+        assert e.value.kind == kind, sql
+    # The typed calls' errors too.
+    with pytest.raises(tensormap.Error) as e:
+        db.within("nope", [0, 0, 0], 1.0)
+    assert e.value.kind == "not_found"
+
+
 def test_fetchnumpy_columns(loaded):
     db, (ids, types, positions, embeddings) = loaded
     r = db.execute("SELECT id, type, position, embedding, confidence, x > 0 AS east FROM scene ORDER BY id")

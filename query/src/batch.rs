@@ -54,10 +54,10 @@ pub fn compute(env: &mut Env<'_>, exprs: &[&Expr], tuples: &Tuples<'_>) -> Resul
         let values: Vec<Value> = if rows.is_empty() {
             Vec::new()
         } else {
-            batch(&rows, &env.context).map_err(|m| Error::new(call.pos, format!("{name}: {m}")))?
+            batch(&rows, &env.context).map_err(|e| Error::call(call.pos, Some(name), e))?
         };
         if values.len() != rows.len() {
-            return Err(Error::new(
+            return Err(Error::internal(
                 call.pos,
                 format!(
                     "{name}: returned {} values for {} rows",

@@ -1,5 +1,5 @@
 //! `COPY`: a map's objects out to Parquet, CSV or JSON files, and such files' rows in
-//! (LANGUAGE.md, "Bulk data in and out").
+//! (docs/LANGUAGE.md, "Bulk data: COPY").
 //!
 //! This crate owns the statement's meaning — its settings, the transaction it runs in,
 //! the validation of every row as INSERT's, errors naming the row and the column — and
@@ -18,7 +18,7 @@ use std::path::Path;
 use tensormap_engine::{MapConfig, MapView, Object, WriteTransaction};
 
 use crate::ast::{CopyDirection, Setting, Span};
-use crate::error::{Error, Pos, Result};
+use crate::error::{Error, ErrorKind, Pos, Result};
 use crate::exec::QueryResult;
 use crate::progress::Progress;
 
@@ -99,10 +99,13 @@ pub struct CopyOptions {
     pub row_group_size: usize,
 }
 
-/// An error of a COPY file: which file, and where in it when that is known (the 1-based
-/// row, counting data rows only, and the column).
+/// An error of a COPY file: its kind, which file, and where in it when that is known (the
+/// 1-based row, counting data rows only, and the column).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CopyError {
+    /// What kind of failure: [`ErrorKind::Io`] (the file cannot be opened, read or
+    /// written), [`ErrorKind::FileFormat`] (its content is malformed), ...
+    pub kind: ErrorKind,
     /// The file (or folder) read or written.
     pub file: String,
     /// The row, from 1.
@@ -114,9 +117,10 @@ pub struct CopyError {
 }
 
 impl CopyError {
-    /// An error about `file` as a whole.
-    pub fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error of `kind` about `file` as a whole.
+    pub fn new(kind: ErrorKind, file: impl Into<String>, message: impl Into<String>) -> Self {
         CopyError {
+            kind,
             file: file.into(),
             row: None,
             column: None,
@@ -124,7 +128,24 @@ impl CopyError {
         }
     }
 
-    /// An error at `row` (from 1) of `file`, in `column` when known.
+    /// `file` cannot be opened, read or written ([`ErrorKind::Io`]).
+    pub fn io(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Io, file, message)
+    }
+
+    /// `file`'s content is malformed as a whole ([`ErrorKind::FileFormat`]).
+    pub fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
+        CopyError {
+            kind: ErrorKind::FileFormat,
+            file: file.into(),
+            row: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// A malformed value at `row` (from 1) of `file`, in `column` when known
+    /// ([`ErrorKind::FileFormat`]).
     pub fn at(
         file: impl Into<String>,
         row: u64,
@@ -132,6 +153,7 @@ impl CopyError {
         message: impl Into<String>,
     ) -> Self {
         CopyError {
+            kind: ErrorKind::FileFormat,
             file: file.into(),
             row: Some(row),
             column: column.map(str::to_string),
@@ -235,17 +257,20 @@ pub fn options(
         let at = at.0;
         let text = || match value {
             Setting::Str(s) | Setting::Word(s) => Ok(s.clone()),
-            other => Err(Error::new(at, format!("{key} must be text, found {other}"))),
+            other => Err(Error::invalid(
+                at,
+                format!("{key} must be text, found {other}"),
+            )),
         };
         let integer = |max: f64| match value {
             Setting::Number(n) if n.fract() == 0.0 && (0.0..=max).contains(n) => Ok(*n as u64),
-            other => Err(Error::new(
+            other => Err(Error::invalid(
                 at,
                 format!("{key} must be an integer in 0..={max}, found {other}"),
             )),
         };
         if direction == CopyDirection::From && key != "format" {
-            return Err(Error::new(
+            return Err(Error::invalid(
                 at,
                 format!("'{key}' applies to COPY ... TO; COPY ... FROM takes only format"),
             ));
@@ -254,7 +279,7 @@ pub fn options(
             "format" => {
                 let name = text()?;
                 format = Some(Format::parse(&name).ok_or_else(|| {
-                    Error::new(
+                    Error::invalid(
                         at,
                         format!("unknown format '{name}': expected 'parquet', 'csv' or 'json'"),
                     )
@@ -263,7 +288,7 @@ pub fn options(
             "partition_by" => {
                 let how = text()?;
                 if !how.eq_ignore_ascii_case("octree") {
-                    return Err(Error::new(
+                    return Err(Error::invalid(
                         at,
                         format!("partition_by must be 'octree', found '{how}'"),
                     ));
@@ -274,12 +299,12 @@ pub fn options(
             "row_group_size" => {
                 let n = integer(MAX_ROW_GROUP as f64)? as usize;
                 if n == 0 {
-                    return Err(Error::new(at, "row_group_size must be at least 1"));
+                    return Err(Error::invalid(at, "row_group_size must be at least 1"));
                 }
                 row_group_size = Some(n);
             }
             other => {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     at,
                     format!(
                     "unknown COPY setting '{other}' (format, partition_by, depth, row_group_size)"
@@ -291,13 +316,13 @@ pub fn options(
     let partitioning = match (partition_by, depth) {
         (Some(_), Some(depth)) => Partitioning::Octree { depth },
         (Some(at), None) => {
-            return Err(Error::new(
+            return Err(Error::invalid(
                 at,
                 "partition_by = 'octree' needs depth = d (the octree level, 0..=8)",
             ))
         }
         (None, Some(_)) => {
-            return Err(Error::new(
+            return Err(Error::invalid(
                 pos,
                 "depth applies with partition_by = 'octree'",
             ));
@@ -312,7 +337,7 @@ pub fn options(
         Some(f) => f,
         None if folder => Format::Parquet,
         None => {
-            return Err(Error::new(
+            return Err(Error::invalid(
                 pos,
                 format!(
                     "cannot tell the format of '{path}': name it .parquet, .csv or .json, or add WITH (format = ...)"
@@ -321,7 +346,7 @@ pub fn options(
         }
     };
     if partitioning != Partitioning::None && format != Format::Parquet {
-        return Err(Error::new(
+        return Err(Error::invalid(
             pos,
             format!("a partitioned export writes Parquet, not {}", format.name()),
         ));
@@ -344,7 +369,7 @@ pub fn export(
 ) -> Result<QueryResult> {
     let done = formats
         .export(view, Path::new(path), options, progress)
-        .map_err(|e| Error::new(pos, format!("COPY TO {e}")))?;
+        .map_err(|e| Error::new(e.kind, pos, format!("COPY TO {e}")).with_source(e))?;
     Ok(QueryResult::status(format!("COPY {}", done.rows)))
 }
 
@@ -360,7 +385,7 @@ pub fn read(
 ) -> Result<Imported> {
     formats
         .import(Path::new(path), options, config, progress)
-        .map_err(|e| Error::new(pos, format!("COPY FROM {e}")))
+        .map_err(|e| Error::new(e.kind, pos, format!("COPY FROM {e}")).with_source(e))
 }
 
 /// `COPY map FROM path`, second half: adds the rows to `map` in `t` on the bulk path,
@@ -395,13 +420,8 @@ pub fn insert(
         return Err(match located {
             Some((index, column)) => {
                 let (file, row) = imported.origin(index);
-                Error::new(
-                    pos,
-                    format!(
-                        "COPY FROM {}",
-                        CopyError::at(file, row, Some(column), e.to_string())
-                    ),
-                )
+                let located = CopyError::at(file, row, Some(column), e.to_string());
+                Error::new(e.kind(), pos, format!("COPY FROM {located}")).with_source(e)
             }
             None => Error::engine(pos, e),
         });

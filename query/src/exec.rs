@@ -155,7 +155,7 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
         match item {
             SelectItem::Wildcard(pos) => {
                 if env.tables.is_empty() {
-                    return Err(Error::new(pos.0, "SELECT * needs a FROM"));
+                    return Err(Error::syntax(pos.0, "SELECT * needs a FROM"));
                 }
                 for (t, info) in env.tables.iter().enumerate() {
                     for c in info.kind.star() {
@@ -170,7 +170,7 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
                     .iter()
                     .position(|x| x.label == *label)
                     .ok_or_else(|| {
-                        Error::new(pos.0, format!("no map or alias named '{label}' in FROM"))
+                        Error::not_found(pos.0, format!("no map or alias named '{label}' in FROM"))
                     })?;
                 for c in env.tables[t].kind.star() {
                     outputs.push(Output::Column(t, c));
@@ -201,7 +201,7 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
             return Ok(None);
         };
         if n < 1.0 || n > outputs.len() as f64 {
-            return Err(Error::new(
+            return Err(Error::syntax(
                 e.pos,
                 format!(
                     "{clause} term {n} is out of range: the select list has {} columns",
@@ -262,7 +262,7 @@ fn prepare<'q>(env: &Env<'_>, sel: &'q Select) -> Result<Prepared<'q>> {
             match found {
                 Some(j) => order_outputs.push(j),
                 None => {
-                    return Err(Error::new(
+                    return Err(Error::syntax(
                         sel.order_by[i].0.pos,
                         "ORDER BY of a SELECT DISTINCT must name a selected column",
                     ))
@@ -388,7 +388,7 @@ fn attention(
                 let query =
                     crate::eval::as_vector(&env.eval(q, Scope::Row(&[], 0))?, q.pos, "ATTENTION")?;
                 if query.len() != channels {
-                    return Err(Error::new(
+                    return Err(Error::invalid(
                         q.pos,
                         format!(
                             "ATTENTION query has {} values, the map has {channels} channels",

@@ -54,7 +54,7 @@ pub fn norm(v: &[f32]) -> f64 {
         .sqrt()
 }
 
-/// Squared distance in f32, computed exactly as the R*-tree computes it.
+/// Squared distance in f32, computed exactly as the R-tree computes it.
 pub fn dist2(a: [f32; 3], b: [f32; 3]) -> f32 {
     let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
     d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
@@ -64,7 +64,7 @@ pub fn dist2(a: [f32; 3], b: [f32; 3]) -> f32 {
 pub fn point(v: &Value, pos: Pos, what: &str) -> Result<[f32; 3]> {
     let x = as_vector(v, pos, what)?;
     <[f32; 3]>::try_from(&x[..]).map_err(|_| {
-        Error::new(
+        Error::invalid(
             pos,
             format!("{what} expects a 3-vector, found {} values", x.len()),
         )
@@ -77,7 +77,7 @@ pub fn radius(v: &Value, pos: Pos) -> Result<f32> {
     if r.is_finite() && r >= 0.0 {
         Ok(r)
     } else {
-        Err(Error::new(
+        Err(Error::invalid(
             pos,
             format!("WITHIN radius must be a finite number >= 0, found {r}"),
         ))
@@ -108,7 +108,7 @@ fn call(
     let arg_pos = |i: usize| args.get(i).map_or(pos, |a| a.pos);
     let upper = name.to_ascii_uppercase();
     if !range.contains(&vals.len()) {
-        return Err(Error::new(
+        return Err(Error::syntax(
             pos,
             format!(
                 "{upper} takes {} arguments, found {}",
@@ -158,7 +158,7 @@ fn call(
             let a = as_vector(&vals[0], arg_pos(0), &upper)?;
             let b = as_vector(&vals[1], arg_pos(1), &upper)?;
             if a.len() != b.len() {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     pos,
                     format!("COSINE of vectors of {} and {} values", a.len(), b.len()),
                 ));
@@ -180,7 +180,7 @@ fn call(
         "sqrt" => {
             let x = as_number(&vals[0], arg_pos(0), &upper)?;
             if x < 0.0 {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     arg_pos(0),
                     format!("SQRT of a negative number ({})", format_number(x)),
                 ));
@@ -210,7 +210,7 @@ fn call(
             };
             Value::text(&substr(&s, start, len))
         }
-        _ => return Err(Error::new(pos, format!("unknown function '{name}'"))),
+        _ => return Err(Error::not_found(pos, format!("unknown function '{name}'"))),
     })
 }
 
@@ -285,7 +285,7 @@ pub fn like(v: &Value, pattern: &Value, escape: Option<(&Value, Pos)>) -> Result
             let mut chars = t.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Some(c),
-                _ => return Err(Error::new(epos, "ESCAPE expects a single character")),
+                _ => return Err(Error::invalid(epos, "ESCAPE expects a single character")),
             }
         }
     };
@@ -365,7 +365,7 @@ pub fn cast(v: Value, to: CastType, pos: Pos) -> Result<Value> {
             Value::Number(n) => Ok(*n),
             Value::Text(s) => Ok(number_prefix(s)),
             Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-            other => Err(Error::new(
+            other => Err(Error::invalid(
                 pos,
                 format!("cannot CAST a {} AS {}", other.type_name(), to.name()),
             )),
@@ -386,7 +386,7 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Result<Value> {
             BinOp::Add => Ok(x + y),
             BinOp::Sub => Ok(x - y),
             BinOp::Mul => Ok(x * y),
-            _ if y == 0.0 => Err(Error::new(pos, "division by zero")),
+            _ if y == 0.0 => Err(Error::invalid(pos, "division by zero")),
             _ => Ok(x / y),
         }
     };
@@ -395,7 +395,7 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Result<Value> {
         (Value::Number(x), Value::Number(y)) => Ok(Value::Number(f(*x, *y)?)),
         (Value::Vector(x), Value::Vector(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
             if x.len() != y.len() {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     pos,
                     format!(
                         "{} of vectors of {} and {} values",
@@ -422,7 +422,7 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value, pos: Pos) -> Result<Value> {
         (Value::Number(x), Value::Vector(y)) if op == BinOp::Mul => Ok(Value::Vector(
             y.iter().map(|q| (*x * *q as f64) as f32).collect(),
         )),
-        _ => Err(Error::new(
+        _ => Err(Error::invalid(
             pos,
             format!(
                 "cannot apply {} to a {} and a {}",

@@ -102,6 +102,24 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>> {
     }
 }
 
+/// Whether `text` ends a statement, for a line editor deciding whether to run what was
+/// typed: its last token is `;`, or it has a lexical error other than an unterminated
+/// string or quoted name (running it shows the error). An unterminated string or quoted
+/// name, or text that does not end in `;`, asks for more lines.
+pub fn ends_statement(text: &str) -> bool {
+    let mut lexer = Lexer::new(text);
+    let mut last_is_semicolon = false;
+    loop {
+        match lexer.next_token() {
+            Ok(t) if t.tok == Tok::Eof => return last_is_semicolon,
+            Ok(t) => last_is_semicolon = t.tok == Tok::Sym(";"),
+            // The lexer stops on the quote that opens an unterminated string (a quote
+            // fails only so).
+            Err(_) => return !matches!(lexer.bytes().get(lexer.i), Some(b'\'' | b'"')),
+        }
+    }
+}
+
 /// Pulls tokens from a text one at a time.
 #[derive(Debug, Clone)]
 pub struct Lexer<'t> {
@@ -146,7 +164,7 @@ impl<'t> Lexer<'t> {
     }
 
     fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
-        Error::new(pos, message)
+        Error::syntax(pos, message)
     }
 
     /// The next token (`Eof` at the end, again and again).
@@ -391,6 +409,19 @@ impl<'t> Lexer<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_ends_at_its_semicolon_or_at_an_error() {
+        assert!(ends_statement("SELECT 1;"));
+        assert!(ends_statement("SELECT 1; -- done\n"));
+        assert!(!ends_statement("SELECT 1"));
+        assert!(!ends_statement("SELECT ';'"));
+        // An unterminated string or quoted name asks for more lines.
+        assert!(!ends_statement("SELECT 'a;\n"));
+        assert!(!ends_statement("SELECT \"a;"));
+        // Another lexical error runs (and is reported) at once.
+        assert!(ends_statement("SELECT 1 # 2"));
+    }
 
     fn toks(s: &str) -> Vec<Tok> {
         tokenize(s).unwrap().into_iter().map(|t| t.tok).collect()

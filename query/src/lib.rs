@@ -1,10 +1,9 @@
-//! tensormap-query: TensorQL, the query language of tensormap (shared/LANGUAGE.md).
+//! tensormap-query: TensorQL, the query language of tensormap (docs/LANGUAGE.md).
 //!
 //! The pipeline: [`lexer`] → [`parser`] (an [`ast`] with positions) → [`plan`] (which
 //! index answers each map, how maps are joined) → [`join`] and [`exec`] (run it on the
 //! engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
 //! into statements, in bounded memory.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ast;
 mod batch;
@@ -25,10 +24,10 @@ mod session;
 mod snapshot;
 
 pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
-pub use error::{Error, Pos, Result};
+pub use error::{CallError, Error, ErrorKind, Pos, Result};
 pub use exec::QueryResult;
 pub use model::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
-pub use parser::{parse_script, parse_statement, Parsed, Script};
+pub use parser::{first_file_statement, parse_script, parse_statement, Parsed, Script};
 pub use progress::{Progress, ProgressSink, Unit};
 pub use reader::{Chunk, ReadError, ScriptReader};
 pub use session::Session;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tensormap_engine::{MapView, ModelInfo, Registry, StoredModel, Value};
 
 use crate::ast::{ModelStatement, Setting, Span};
-use crate::error::{Error, Pos, Result};
+use crate::error::{CallError, Error, Pos, Result};
 use crate::exec::QueryResult;
 use crate::progress::{Progress, Unit};
 use crate::session::Session;
@@ -43,18 +43,18 @@ pub enum OptionsOf {
 /// Reports training progress: `(step, total_steps, loss)` after each step.
 pub type TrainCallback<'a> = dyn FnMut(u64, u64, f32) + 'a;
 
-/// What runs models for a session: everything that needs the model code. Errors are
-/// messages; the session adds the statement's position.
+/// What runs models for a session: everything that needs the model code. Its errors have a
+/// kind ([`CallError`]); the session adds the statement's position.
 pub trait ModelHost: Send + Sync {
     /// Checks one option `name = value` of CREATE or TRAIN on its own (so a bad one is
     /// reported where it is written).
-    fn check_option(&self, of: OptionsOf, name: &str, value: f64) -> Result<(), String>;
+    fn check_option(&self, of: OptionsOf, name: &str, value: f64) -> Result<(), CallError>;
 
     /// `CREATE MODEL … WITH (options)`: a new model.
-    fn create(&self, options: &[(String, f64)]) -> Result<ModelBytes, String>;
+    fn create(&self, options: &[(String, f64)]) -> Result<ModelBytes, CallError>;
 
     /// `LOAD MODEL … FROM path`: a model read from a file (or folder).
-    fn load(&self, path: &str) -> Result<ModelBytes, String>;
+    fn load(&self, path: &str) -> Result<ModelBytes, CallError>;
 
     /// `TRAIN MODEL … ON map WITH (options)`: `model` fine-tuned on the objects of `map`;
     /// `progress` is called after every step.
@@ -64,10 +64,10 @@ pub trait ModelHost: Send + Sync {
         map: &MapView<'_>,
         options: &[(String, f64)],
         progress: &mut TrainCallback<'_>,
-    ) -> Result<ModelBytes, String>;
+    ) -> Result<ModelBytes, CallError>;
 
     /// `SAVE MODEL … TO path`.
-    fn save(&self, model: &StoredModel, path: &str) -> Result<(), String>;
+    fn save(&self, model: &StoredModel, path: &str) -> Result<(), CallError>;
 
     /// Makes exactly the functions of `models` callable through `registry` (registering
     /// those of new or changed models, removing those of models no longer there).
@@ -85,7 +85,7 @@ fn check_model_name(name: &str, pos: Pos) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::new(
+        Err(Error::invalid(
             pos,
             format!(
                 "model name '{}' must be an identifier of at most 64 characters \
@@ -107,17 +107,17 @@ fn options(
         let n = match value {
             Setting::Number(n) => *n,
             other => {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     at.0,
                     format!("{key} must be a number, found {other}"),
                 ))
             }
         };
         if out.iter().any(|(k, _)| k == key) {
-            return Err(Error::new(at.0, format!("{key} is given twice")));
+            return Err(Error::syntax(at.0, format!("{key} is given twice")));
         }
         host.check_option(of, key, n)
-            .map_err(|m| Error::new(at.0, m))?;
+            .map_err(|e| Error::call(at.0, None, e))?;
         out.push((key.clone(), n));
     }
     Ok(out)
@@ -129,7 +129,7 @@ impl Session {
         let engine = |e| Error::engine(pos, e);
         let host = || {
             self.model_host.clone().ok_or_else(|| {
-                Error::new(
+                Error::internal(
                     pos,
                     "this program runs no models: model statements need a model host \
                      (the tensormap library and the tmap shell install one)",
@@ -146,7 +146,7 @@ impl Session {
                     if t.model(name).is_some() {
                         return Err(engine(tensormap_engine::Error::ModelExists(name.clone())));
                     }
-                    let made = host.create(&opts).map_err(|m| Error::new(pos, m))?;
+                    let made = host.create(&opts).map_err(|e| Error::call(pos, None, e))?;
                     t.put_model(name, &made.kind, made.info, &made.bytes)
                         .map_err(engine)?;
                     Ok(QueryResult::status("CREATE MODEL"))
@@ -161,7 +161,7 @@ impl Session {
                     }
                     let made = host
                         .load(path)
-                        .map_err(|m| Error::new(pos, format!("cannot load '{path}': {m}")))?;
+                        .map_err(|e| Error::call(pos, Some(&format!("cannot load '{path}'")), e))?;
                     t.put_model(name, &made.kind, made.info, &made.bytes)
                         .map_err(engine)?;
                     Ok(QueryResult::status("LOAD MODEL"))
@@ -182,7 +182,7 @@ impl Session {
                     let made = {
                         let view = t.map(map).map_err(engine)?;
                         if view.is_empty() {
-                            return Err(Error::new(
+                            return Err(Error::invalid(
                                 pos,
                                 format!("map '{map}' has no objects to train on"),
                             ));
@@ -197,7 +197,7 @@ impl Session {
                             p.set_with(step, &format!("loss {loss:.4}"));
                         };
                         host.train(&model, &view, &opts, &mut report)
-                            .map_err(|m| Error::new(pos, m))?
+                            .map_err(|e| Error::call(pos, None, e))?
                     };
                     let steps = made.info.steps;
                     let loss = made.info.loss;
@@ -217,7 +217,7 @@ impl Session {
                 }
                 .ok_or_else(|| engine(tensormap_engine::Error::ModelNotFound(name.clone())))?;
                 host.save(&model, path)
-                    .map_err(|m| Error::new(pos, format!("cannot save to '{path}': {m}")))?;
+                    .map_err(|e| Error::call(pos, Some(&format!("cannot save to '{path}'")), e))?;
                 return Ok(QueryResult::status(format!(
                     "SAVE MODEL {} bytes to '{path}'",
                     model.bytes().len()

@@ -4,13 +4,13 @@
 //! - WHERE is split into its AND-ed conjuncts. A conjunct that reads one map only is
 //!   pushed down to that map (for the first map and inner joins; a LEFT join's map only
 //!   takes the conjuncts of its ON). A pushed `WITHIN(position | center, const, const)` is
-//!   answered by the map's R*-tree (objects) or octree (voxels), never by a scan.
-//! - One map: `ORDER BY DISTANCE(position, p) [ASC] LIMIT k` is the R*-tree's nearest
+//!   answered by the map's R-tree (objects) or octree (voxels), never by a scan.
+//! - One map: `ORDER BY DISTANCE(position, p) [ASC] LIMIT k` is the R-tree's nearest
 //!   neighbours; `ORDER BY ATTENTION(q) DESC LIMIT k` with no filter but a WITHIN is the
 //!   engine's top-k attention (its softmax runs over the same candidates as WHERE).
 //! - A join of map `b` to the maps before it: a conjunct `WITHIN(b.position, e, r)` (either
 //!   argument order) whose `e` and `r` read only earlier maps makes an index nested-loop
-//!   join, one R*-tree range search of `b` per row; two maps joined on such a WITHIN with
+//!   join, one R-tree range search of `b` per row; two maps joined on such a WITHIN with
 //!   a constant radius are driven by the smaller one. Without such a WITHIN, `ORDER BY
 //!   DISTANCE(a.position, b.position) LIMIT k` takes each row's k nearest from b's tree
 //!   (the k nearest pairs are among them). Anything else is a nested loop over `b`'s
@@ -62,7 +62,7 @@ pub struct TablePlan<'q> {
 /// How a joined map's rows are found for each row of the maps before it.
 #[derive(Debug, Clone)]
 pub enum Probe<'q> {
-    /// A range search of its R*-tree around `center` (an expression over earlier maps).
+    /// A range search of its R-tree around `center` (an expression over earlier maps).
     Within {
         /// The centre.
         center: &'q Expr,
@@ -539,7 +539,7 @@ fn access_line(env: &Env<'_>, sel: &Select, plan: &Plan<'_>, t: usize) -> String
     let tp = &plan.tables[t];
     let source = table_name(sel, t);
     let index = match env.tables[t].kind {
-        TableKind::Objects => "R*-tree",
+        TableKind::Objects => "R-tree",
         TableKind::Voxels => "octree",
     };
     let fetch = fetch(sel);
@@ -551,13 +551,13 @@ fn access_line(env: &Env<'_>, sel: &Select, plan: &Plan<'_>, t: usize) -> String
             vec3(center)
         ),
         Access::Nearest { point } => format!(
-            "R*-tree nearest neighbours {source} to {} (first {fetch} passing WHERE)",
+            "R-tree nearest neighbours {source} to {} (first {fetch} passing WHERE)",
             vec3(point)
         ),
         Access::AttentionTop { within, .. } => match within {
             None => format!("Attention top-{fetch} heap over all of {source}"),
             Some((c, r)) => format!(
-                "Attention top-{fetch} heap over R*-tree range search {source} within {} of {}",
+                "Attention top-{fetch} heap over R-tree range search {source} within {} of {}",
                 format_number(*r as f64),
                 vec3(c)
             ),
@@ -670,10 +670,10 @@ pub fn explain(
         filter.extend(tp.filter.iter().copied());
         let mut line = match &step.probe {
             Probe::Within { center, radius, .. } => format!(
-                "Index nested-loop join ({kind}): R*-tree range search {name} within {radius} of {center} for each row"
+                "Index nested-loop join ({kind}): R-tree range search {name} within {radius} of {center} for each row"
             ),
             Probe::Nearest { center, k, .. } => format!(
-                "Index nested-loop join ({kind}): R*-tree nearest {k} of {name} to {center} for each row"
+                "Index nested-loop join ({kind}): R-tree nearest {k} of {name} to {center} for each row"
             ),
             Probe::Loop => format!(
                 "Nested-loop join ({kind}): every row of {}",

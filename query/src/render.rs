@@ -2,7 +2,7 @@
 //! map's field as a heatmap read from the octree's coarse levels.
 
 use tensormap_engine::{MapView, Registry, Value};
-use tensormap_render::{render, RenderOptions, Scene, SceneObject, VoxelSample};
+use tensormap_render::{render, OptionValue, RenderOptions, Scene, SceneObject, VoxelSample};
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
 use crate::error::{Error, Pos, Result};
@@ -11,52 +11,24 @@ use crate::exec::select;
 /// Most octree nodes the heatmap draws (the deepest level with no more nodes).
 pub const HEATMAP_REGIONS: usize = 4096;
 
-/// Render options from `WITH (...)` settings.
+/// Render options from `WITH (...)` settings, each checked by the render crate's table
+/// ([`RenderOptions::set`]) and refused where it is written.
 pub fn options(settings: &[(String, Setting, Span)], svg3d: bool) -> Result<RenderOptions> {
     let mut o = RenderOptions {
         svg3d,
         ..RenderOptions::default()
     };
     for (key, value, at) in settings {
-        let pos = at.0;
-        let number = |lo: f64, hi: f64| match value {
-            Setting::Number(n) if (lo..=hi).contains(n) => Ok(*n),
-            other => Err(Error::new(
-                pos,
-                format!("{key} must be a number in [{lo}, {hi}], found {other}"),
-            )),
+        let value = match value {
+            Setting::Number(n) => OptionValue::Number(*n),
+            Setting::Word(w) if w == "true" => OptionValue::Bool(true),
+            Setting::Word(w) if w == "false" => OptionValue::Bool(false),
+            Setting::Word(w) => OptionValue::Word(w),
+            Setting::Str(s) => OptionValue::Text(s),
+            Setting::Vector(v) => OptionValue::Vector(v),
         };
-        let vector = || match value {
-            Setting::Vector(v)
-                if v.len() == 3 && v.iter().all(|x| x.is_finite() && x.abs() <= 1e9) =>
-            {
-                Ok([v[0] as f32, v[1] as f32, v[2] as f32])
-            }
-            other => Err(Error::new(
-                pos,
-                format!("{key} must be a vector of 3 numbers, found {other}"),
-            )),
-        };
-        let flag = || match value {
-            Setting::Word(w) if w == "true" => Ok(true),
-            Setting::Word(w) if w == "false" => Ok(false),
-            other => Err(Error::new(
-                pos,
-                format!("{key} must be true or false, found {other}"),
-            )),
-        };
-        match key.as_str() {
-            "width" => o.width = number(1.0, 16384.0)?.round() as u32,
-            "height" => o.height = number(1.0, 16384.0)?.round() as u32,
-            "camera" => o.camera.position = vector()?,
-            "rotation" => o.camera.rotation = vector()?,
-            "fov" => o.camera.fov = number(1e-3, 1e6)? as f32,
-            "perspective" => o.camera.perspective = number(1e-3, 1e12)? as f32,
-            "heatmap" => o.heatmap = flag()?,
-            "axes" => o.axes = flag()?,
-            "legend" => o.legend = flag()?,
-            other => return Err(Error::new(pos, format!("unknown render setting '{other}'"))),
-        }
+        o.set(key, value)
+            .map_err(|e| Error::invalid(at.0, e.to_string()))?;
     }
     Ok(o)
 }
@@ -83,13 +55,13 @@ pub fn render_select(
             .tables()
             .nth(1)
             .map_or(Pos { line: 1, col: 1 }, |t| t.pos.0);
-        return Err(Error::new(
+        return Err(Error::syntax(
             pos,
             "RENDER draws the objects of one map: use FROM map",
         ));
     };
     if let Source::Voxels(_) = from.source {
-        return Err(Error::new(
+        return Err(Error::syntax(
             from.pos.0,
             "RENDER draws a map's objects (its heatmap shows the field): use FROM map",
         ));

@@ -1,4 +1,4 @@
-//! `SNAPSHOT map TO 'file' [WITH (...)]` and `RESTORE name FROM 'file'` (LANGUAGE.md
+//! `SNAPSHOT map TO 'file' [WITH (...)]` and `RESTORE name FROM 'file'` (docs/LANGUAGE.md
 //! "Snapshots and rendering"): the settings, and the calls into the engine with progress.
 
 use std::sync::Arc;
@@ -70,7 +70,7 @@ fn options(
         let pos = at.0;
         let text = || match value {
             Setting::Str(s) | Setting::Word(s) => Ok(s.to_ascii_lowercase()),
-            other => Err(Error::new(
+            other => Err(Error::invalid(
                 pos,
                 format!("{key} must be a string, found {other}"),
             )),
@@ -79,13 +79,13 @@ fn options(
             "format" => {
                 let s = text()?;
                 o.format = Format::parse(&s).ok_or_else(|| {
-                    Error::new(pos, format!("format must be 'binary' or 'json', found '{s}'"))
+                    Error::invalid(pos, format!("format must be 'binary' or 'json', found '{s}'"))
                 })?;
             }
             "compression" => {
                 let s = text()?;
                 o.compression = Compression::parse(&s).ok_or_else(|| {
-                    Error::new(
+                    Error::invalid(
                         pos,
                         format!("compression must be 'zstd' or 'none', found '{s}'"),
                     )
@@ -98,7 +98,7 @@ fn options(
                     "f16" => Dtype::F16,
                     "i8" => Dtype::I8,
                     _ => {
-                        return Err(Error::new(
+                        return Err(Error::invalid(
                             pos,
                             format!("dtype must be 'f32', 'f16' or 'i8', found '{s}'"),
                         ))
@@ -110,14 +110,14 @@ fn options(
                     o.threads = *n as usize
                 }
                 other => {
-                    return Err(Error::new(
+                    return Err(Error::invalid(
                         pos,
                         format!("threads must be an integer from 0 to 256, found {other}"),
                     ))
                 }
             },
             other => {
-                return Err(Error::new(
+                return Err(Error::invalid(
                     pos,
                     format!(
                         "unknown snapshot setting '{other}' (expected format, compression, dtype or threads)"

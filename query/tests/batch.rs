@@ -2,6 +2,8 @@
 //! stage (not once per row), a call with constant arguments once per statement; values
 //! land on the right rows through ORDER BY, GROUP BY and aggregates. Model statements
 //! without a model host are a clear error.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ fn setup(n: usize) -> (Session, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                 .map(|a| match &a[0] {
                     Value::Number(x) => Ok(Value::Number(2.0 * x)),
                     Value::Text(s) => Ok(Value::text(&format!("{s}{s}"))),
-                    other => Err(format!("twice of a {}", other.type_name())),
+                    other => Err(format!("twice of a {}", other.type_name()).into()),
                 })
                 .collect()
         }),

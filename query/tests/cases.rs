@@ -83,7 +83,7 @@ fn run(case: &Case) -> Result<(), String> {
     let db = Database::open_in_memory().map_err(|e| e.to_string())?;
     db.register_function("double", 1, |args| match &args[0] {
         Value::Number(n) => Ok(Value::Number(n * 2.0)),
-        other => Err(format!("expects a number, found a {}", other.type_name())),
+        other => Err(format!("expects a number, found a {}", other.type_name()).into()),
     });
     let mut session = Session::new(db);
     session

@@ -1,5 +1,7 @@
 //! `?` parameters: values bound in order through `execute_with`, never formatted into the
 //! text; a wrong count is an error naming where, before anything runs.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_engine::{Database, Value};
 use tensormap_query::{Pos, Session};

@@ -1,5 +1,7 @@
 //! Statements inside a transaction: a failed statement leaves the transaction open and
 //! unchanged; a multi-row statement is all or nothing; COMMIT is durable, ROLLBACK forgets.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_engine::{Database, Value};
 use tensormap_query::Session;

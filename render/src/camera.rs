@@ -1,4 +1,4 @@
-//! The camera and the seed's perspective projection.
+//! The camera and its perspective projection.
 //!
 //! A world point is rotated about X, then Y, then Z by the camera's rotation (degrees), then
 //! moved by minus the camera position; with `depth = z'`, a point with
@@ -7,10 +7,11 @@
 //! `s = perspective / (perspective + depth)`. Points behind are culled (`None`).
 //!
 //! `zoom` is a pinhole camera's: the focal length `(height/2) / tan(fov/2)` pixels over the
-//! eye distance `perspective`, so `fov` is the vertical field of view at the eye. (The seed's
-//! `1000 / fov` made the default 1000-unit world 16,000 pixels wide: off every image.)
+//! eye distance `perspective`, so `fov` is the vertical field of view at the eye. (A zoom of
+//! `1000 / fov`, as first sketched, made the default 1000-unit world 16,000 pixels wide: off
+//! every image.)
 
-/// A 3-D camera (seed `Camera3D`).
+/// A 3-D camera.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Camera {
     /// Position (subtracted after rotation).

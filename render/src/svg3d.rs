@@ -1,4 +1,5 @@
-//! The `.svg3d` variant (seed section 6.3) and reading its 3-D scene back.
+//! The `.svg3d` variant (SVG with `svg3d:` elements that carry the 3-D scene) and reading
+//! its scene back.
 
 use crate::camera::Camera;
 use crate::scene::SceneObject;

@@ -1,5 +1,7 @@
 //! The SVG output: well-formed and escaped XML, depth order, culling, determinism, element
 //! counts, the .svg3d read-back, and pixels of a rasterized scene (resvg).
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_render::{
     read_svg3d, render, Camera, Projector, RenderOptions, Scene, SceneObject, VoxelSample,

@@ -1,4 +1,4 @@
-//! Snapshot throughput and size (issue 12's targets): a dense 64³ × 32 f32 field and 100k
+//! Snapshot throughput and size (the targets of BENCHMARKS.md, "Snapshots"): a dense 64³ × 32 f32 field and 100k
 //! objects written with zstd (durably: temporary file, fsync, rename, fsync of the folder)
 //! and read back (open with every checksum, then every object and brick decoded);
 //! throughput is of logical data (objects' ids, types, positions, embeddings and
@@ -6,6 +6,8 @@
 //! logical size, of that scene and of the demo scene (examples/demo.tql).
 //!
 //! `cargo bench -p tensormap-storage --bench snapshot`
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -14,6 +14,7 @@
 //! ```
 
 use crate::{brick, AlignedBuf, Blob, Dtype, Error, Result};
+use tensormap_bytes::{u32_or_0, u64_or_0};
 
 /// The first 8 bytes of every brick file.
 pub const MAGIC: [u8; 8] = *b"TMAPBRK\0";
@@ -97,16 +98,6 @@ impl std::fmt::Debug for BrickFile {
     }
 }
 
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
 impl BrickFile {
     /// Validates `blob` as brick file `id` of a map of `map_id`, `channels` and `dtype`.
     pub fn open(id: u64, blob: Blob, map_id: u32, channels: usize, dtype: Dtype) -> Result<Self> {
@@ -125,26 +116,26 @@ impl BrickFile {
         if b[0..8] != MAGIC {
             return Err(bad(0, "bad magic".into()));
         }
-        if le_u32(b, 60) != crc32fast::hash(&b[..60]) {
+        if u32_or_0(b, 60) != crc32fast::hash(&b[..60]) {
             return Err(bad(60, "header checksum mismatch".into()));
         }
-        if le_u32(b, 8) != VERSION {
-            return Err(bad(8, format!("unknown version {}", le_u32(b, 8))));
+        if u32_or_0(b, 8) != VERSION {
+            return Err(bad(8, format!("unknown version {}", u32_or_0(b, 8))));
         }
-        if le_u32(b, 16) != map_id
-            || le_u32(b, 20) as usize != channels
+        if u32_or_0(b, 16) != map_id
+            || u32_or_0(b, 20) as usize != channels
             || b[24] != dtype_code(dtype)
         {
             return Err(bad(16, format!(
                 "written for map {} with {} channels (dtype code {}), expected map {map_id} with {channels} ({})",
-                le_u32(b, 16),
-                le_u32(b, 20),
+                u32_or_0(b, 16),
+                u32_or_0(b, 20),
                 b[24],
                 dtype.name()
             )));
         }
-        let entries = le_u64(b, 32);
-        let dir_at = le_u64(b, 40);
+        let entries = u64_or_0(b, 32);
+        let dir_at = u64_or_0(b, 40);
         let fits = entries
             .checked_mul(ENTRY as u64)
             .and_then(|d| d.checked_add(dir_at))
@@ -160,13 +151,17 @@ impl BrickFile {
         }
         let (entries, dir_at) = (entries as usize, dir_at as usize);
         let dir = &b[dir_at..];
-        if le_u32(b, 48) != crc32fast::hash(dir) {
+        if u32_or_0(b, 48) != crc32fast::hash(dir) {
             return Err(bad(dir_at, "directory checksum mismatch".into()));
         }
         let mut prev = None;
         for i in 0..entries {
             let e = i * ENTRY;
-            let (m, off, len) = (le_u64(dir, e), le_u64(dir, e + 8), le_u64(dir, e + 16));
+            let (m, off, len) = (
+                u64_or_0(dir, e),
+                u64_or_0(dir, e + 8),
+                u64_or_0(dir, e + 16),
+            );
             if prev.is_some_and(|p| p >= m) {
                 return Err(bad(
                     dir_at + e,
@@ -226,7 +221,7 @@ impl BrickFile {
     /// The entries: Morton code and stored length (0 = removed), in Morton order.
     pub fn entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let dir = &self.blob.bytes()[self.dir_at..];
-        (0..self.entries).map(move |i| (le_u64(dir, i * ENTRY), le_u64(dir, i * ENTRY + 16)))
+        (0..self.entries).map(move |i| (u64_or_0(dir, i * ENTRY), u64_or_0(dir, i * ENTRY + 16)))
     }
 
     /// Decodes every entry in Morton order: `(Morton code, None)` for a removed brick.
@@ -239,9 +234,9 @@ impl BrickFile {
         for i in 0..self.entries {
             let e = i * ENTRY;
             let (m, off, len) = (
-                le_u64(dir, e),
-                le_u64(dir, e + 8) as usize,
-                le_u64(dir, e + 16) as usize,
+                u64_or_0(dir, e),
+                u64_or_0(dir, e + 8) as usize,
+                u64_or_0(dir, e + 16) as usize,
             );
             if len == 0 {
                 f(m, None)?;

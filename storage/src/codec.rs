@@ -1,6 +1,6 @@
 //! The record codec: bincode 2 payloads framed as `[version: u8][crc32(payload): u32 LE][payload]`.
 //!
-//! bincode is kept behind this module alone (DEPENDENCIES.md: it is unmaintained and panics
+//! bincode is kept behind this module alone (it is unmaintained and panics
 //! on huge lengths without a limit), so it can be swapped. Every decode runs with
 //! [`DECODE_LIMIT`], and every failure is an [`Error::Corrupt`] naming the key.
 

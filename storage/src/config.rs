@@ -53,7 +53,7 @@ impl Dtype {
     }
 }
 
-/// The settings of one tensor map (LANGUAGE.md, "Maps").
+/// The settings of one tensor map (docs/LANGUAGE.md, "Maps").
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct MapConfig {
     /// Cells per axis: a power of two in 8..=2048.
@@ -84,7 +84,7 @@ impl Default for MapConfig {
 }
 
 impl MapConfig {
-    /// Checks every setting against the ranges of LANGUAGE.md.
+    /// Checks every setting against the ranges of docs/LANGUAGE.md, "Maps".
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
         if !(8..=2048).contains(&self.resolution) || !self.resolution.is_power_of_two() {

@@ -17,7 +17,6 @@
 //! assert_eq!(backend.get(b"k")?, Some(b"v".to_vec()));
 //! # Ok::<(), tensormap_storage::Error>(())
 //! ```
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod backend;
 mod blob;
@@ -28,6 +27,7 @@ mod config;
 mod error;
 pub mod keys;
 mod records;
+pub mod rules;
 pub mod segment;
 pub mod snapshot;
 

@@ -2,6 +2,8 @@
 //! from it: every single-byte change at every position, every truncation, anything
 //! appended. Errors name the section the damaged byte lies in. Contents that are wrong
 //! behind valid checksums (re-sealed with `reseal`) fail with an error too, never a panic.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

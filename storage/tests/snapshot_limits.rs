@@ -3,6 +3,8 @@
 //! multiple of the file, and streaming a large file holds a few blocks, not the file. The
 //! budget is enforced by this test binary's allocator (`cap`): going over it aborts the
 //! test. One test function, so that no other test allocates meanwhile.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

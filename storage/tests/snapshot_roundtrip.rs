@@ -1,6 +1,8 @@
 //! Snapshots written and read back: every format × dtype × compression; objects exactly,
 //! the field exactly for f32 and within the documented bound for f16 and i8; streaming in
 //! chunks; and a writer that refuses bad input leaves no file behind.
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

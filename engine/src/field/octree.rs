@@ -6,7 +6,7 @@
 //! published field that readers hold: a commit copies only the paths it changed.
 //!
 //! Every node keeps an [`Agg`] of its subtree. Writers mark the path they touch `dirty`;
-//! [`refresh`] recomputes dirty aggregates bottom-up and prunes empty subtrees. Published
+//! `refresh` recomputes dirty aggregates bottom-up and prunes empty subtrees. Published
 //! trees never contain a dirty node.
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub struct Agg {
     pub sum: Vec<f32>,
     /// Cells covered by at least one splat.
     pub covered: u32,
-    /// Set by writers on every node of a path they changed; cleared by [`refresh`].
+    /// Set by writers on every node of a path they changed; cleared by `refresh`.
     pub dirty: bool,
 }
 

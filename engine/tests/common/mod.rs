@@ -1,5 +1,7 @@
 //! Seeded random data and naive reference implementations shared by the engine's tests.
 #![allow(dead_code)]
+// Test and bench code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -19,6 +19,7 @@
 //! section and the byte offset.
 
 use candle_core::{Device, Tensor};
+use tensormap_bytes::{put_section, Reader};
 
 use super::config::{BertConfig, Pooling, PoolingMode};
 use super::network::tensor_specs;
@@ -31,15 +32,6 @@ pub const MAGIC: [u8; 4] = *b"TMSE";
 pub const VERSION: u32 = 1;
 const HEADER_LEN: usize = 12;
 const POOL_LEN: usize = 6;
-
-fn put_section(out: &mut Vec<u8>, tag: &[u8; 4], payload: &[u8]) {
-    let start = out.len();
-    out.extend_from_slice(tag);
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(payload);
-    let crc = crc32fast::hash(&out[start..]);
-    out.extend_from_slice(&crc.to_le_bytes());
-}
 
 /// Writes the byte form.
 pub(super) fn write(enc: &SentenceEncoder) -> Result<Vec<u8>> {
@@ -87,31 +79,32 @@ pub(super) fn write(enc: &SentenceEncoder) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A bounds-checked reader; `base` is the blob offset of `bytes[0]`.
+/// A bounds-checked reader ([`Reader`], whose offsets are blob offsets), and the section its
+/// errors name.
 struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    base: usize,
+    r: Reader<'a>,
     section: &'static str,
 }
 
 impl<'a> Cursor<'a> {
     fn err(&self, message: impl Into<String>) -> Error {
-        Error::encoder_bytes(self.section, (self.base + self.pos) as u64, message)
+        Error::encoder_bytes(self.section, self.r.offset(), message)
     }
 
     fn left(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.r.left()
+    }
+
+    /// The part's length in bytes.
+    fn len(&self) -> usize {
+        self.r.bytes().len()
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let left = self.left();
-        if n > left {
-            return Err(self.err(format!("truncated: {what} needs {n} bytes, {left} left")));
-        }
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        let section = self.section;
+        self.r
+            .take(n, what)
+            .map_err(|e| Error::encoder_bytes(section, e.offset, e.message))
     }
 
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
@@ -132,15 +125,14 @@ impl<'a> Cursor<'a> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.array(what)?))
-    }
-
+    /// The whole part as UTF-8 text.
     fn text(&self) -> Result<&'a str> {
-        std::str::from_utf8(self.bytes).map_err(|e| {
+        let bytes = self.r.bytes();
+        let base = self.r.offset() - self.r.position() as u64;
+        std::str::from_utf8(bytes).map_err(|e| {
             Error::encoder_bytes(
                 self.section,
-                (self.base + e.valid_up_to()) as u64,
+                base + e.valid_up_to() as u64,
                 "not valid UTF-8 text",
             )
         })
@@ -154,55 +146,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Reads the next section, which must be `tag`, checking its length and CRC.
+/// Reads the next section, which must be `tag` (its length and CRC checked by
+/// [`Reader::section`]).
 fn section<'a>(file: &mut Cursor<'a>, tag: &'static str) -> Result<Cursor<'a>> {
     file.section = tag;
-    let start = file.pos;
-    let found = file.array::<4>("section tag")?;
-    if found != tag.as_bytes() {
-        return Err(Error::encoder_bytes(
-            tag,
-            start as u64,
-            format!(
-                "expected section {tag}, found tag {:?}",
-                String::from_utf8_lossy(&found)
-            ),
-        ));
-    }
-    let len = file.u64("section length")?;
-    let left = file.left() as u64;
-    if len > left.saturating_sub(4) {
-        return Err(Error::encoder_bytes(
-            tag,
-            (start + 4) as u64,
-            format!("truncated: the payload is {len} bytes, {left} left (with its CRC)"),
-        ));
-    }
-    let payload_start = file.pos;
-    let payload = file.take(len as usize, "payload")?;
-    let stored = file.u32("section CRC")?;
-    let computed = crc32fast::hash(&file.bytes[start..file.pos - 4]);
-    if stored != computed {
-        return Err(Error::encoder_bytes(
-            tag,
-            (file.pos - 4) as u64,
-            format!("CRC mismatch (stored {stored:08x}, computed {computed:08x}): the section is damaged"),
-        ));
-    }
-    Ok(Cursor {
-        bytes: payload,
-        pos: 0,
-        base: file.base + payload_start,
-        section: tag,
-    })
+    let bytes: [u8; 4] = tag
+        .as_bytes()
+        .try_into()
+        .map_err(|_| file.err("a section tag is 4 bytes"))?;
+    let r = file
+        .r
+        .section(&bytes)
+        .map_err(|e| Error::encoder_bytes(tag, e.offset, e.message))?;
+    Ok(Cursor { r, section: tag })
 }
 
 /// Reads the byte form, trusting nothing in it.
 pub(super) fn read(bytes: &[u8]) -> Result<SentenceEncoder> {
     let mut file = Cursor {
-        bytes,
-        pos: 0,
-        base: 0,
+        r: Reader::new(bytes),
         section: "header",
     };
     let magic = file.array::<4>("magic")?;
@@ -235,10 +197,10 @@ pub(super) fn read(bytes: &[u8]) -> Result<SentenceEncoder> {
     let config = BertConfig::parse("the CONF section", &config_json)?;
 
     let mut pool = section(&mut file, "POOL")?;
-    if pool.bytes.len() != POOL_LEN {
+    if pool.len() != POOL_LEN {
         return Err(pool.err(format!(
             "the payload is {} bytes, expected {POOL_LEN}",
-            pool.bytes.len()
+            pool.len()
         )));
     }
     let mode = match pool.u8("pooling mode")? {
@@ -318,7 +280,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<SentenceEncoder> {
     if file.left() != 0 {
         return Err(Error::encoder_bytes(
             "end",
-            file.pos as u64,
+            file.r.offset(),
             format!("{} bytes after the WGHT section", file.left()),
         ));
     }

@@ -5,6 +5,7 @@
 //! section and the file offset.
 
 use candle_core::{Device, Tensor};
+use tensormap_bytes::Reader;
 
 use super::{
     WeightDtype, CONF_LEN, HEADER_LEN, MAGIC, META_LEN, MODEL_TYPE_SPATIAL, SECTIONS,
@@ -16,18 +17,26 @@ use crate::model::{Metadata, Model};
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
 
-/// A bounds-checked reader over one part of the file; `base` is the file offset of
-/// `bytes[0]`, so errors carry file offsets.
+/// A bounds-checked reader over one part of the file ([`Reader`], whose offsets are file
+/// offsets), and the section its errors name.
 struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    base: usize,
+    r: Reader<'a>,
     section: &'static str,
 }
 
 impl<'a> Cursor<'a> {
     fn offset(&self) -> u64 {
-        (self.base + self.pos) as u64
+        self.r.offset()
+    }
+
+    /// The file offset of the part's first byte.
+    fn base(&self) -> u64 {
+        self.r.offset() - self.r.position() as u64
+    }
+
+    /// The part's length in bytes.
+    fn len(&self) -> usize {
+        self.r.bytes().len()
     }
 
     fn err(&self, message: impl Into<String>) -> Error {
@@ -35,13 +44,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let left = self.bytes.len() - self.pos;
-        if n > left {
-            return Err(self.err(format!("truncated: {what} needs {n} bytes, {left} left")));
-        }
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        let section = self.section;
+        self.r
+            .take(n, what)
+            .map_err(|e| Error::format(section, e.offset, e.message))
     }
 
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
@@ -75,53 +81,22 @@ impl<'a> Cursor<'a> {
     }
 
     fn left(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.r.left()
     }
 }
 
-/// Reads the next section, which must be `tag`; returns a cursor over its payload.
+/// Reads the next section, which must be `tag` (its length and CRC checked by
+/// [`Reader::section`]); returns a cursor over its payload.
 fn section<'a>(file: &mut Cursor<'a>, tag: &'static str) -> Result<Cursor<'a>> {
-    let start = file.pos;
-    let found = file.array::<4>("section tag")?;
-    if found != tag.as_bytes() {
-        return Err(Error::format(
-            tag,
-            (file.base + start) as u64,
-            format!(
-                "expected section {tag}, found tag {:?}",
-                String::from_utf8_lossy(&found)
-            ),
-        ));
-    }
-    let len = file.u64("section length")?;
-    // The payload and its CRC must be there before anything is read or allocated.
-    let left = file.left() as u64;
-    if len > left.saturating_sub(4) {
-        return Err(Error::format(
-            tag,
-            (file.base + start + 4) as u64,
-            format!(
-                "truncated: the payload is {len} bytes, {left} left in the file (with its CRC)"
-            ),
-        ));
-    }
-    let payload_start = file.pos;
-    let payload = file.take(len as usize, "payload")?;
-    let stored = file.u32("section CRC")?;
-    let computed = crc32fast::hash(&file.bytes[start..file.pos - 4]);
-    if stored != computed {
-        return Err(Error::format(
-            tag,
-            (file.base + file.pos - 4) as u64,
-            format!("CRC mismatch (stored {stored:08x}, computed {computed:08x}): the section is damaged"),
-        ));
-    }
-    Ok(Cursor {
-        bytes: payload,
-        pos: 0,
-        base: file.base + payload_start,
-        section: tag,
-    })
+    let bytes: [u8; 4] = tag
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::format(tag, file.offset(), "a section tag is 4 bytes"))?;
+    let r = file
+        .r
+        .section(&bytes)
+        .map_err(|e| Error::format(tag, e.offset, e.message))?;
+    Ok(Cursor { r, section: tag })
 }
 
 fn finish(c: &Cursor, what: &str) -> Result<()> {
@@ -132,10 +107,10 @@ fn finish(c: &Cursor, what: &str) -> Result<()> {
 }
 
 fn read_config(c: &mut Cursor) -> Result<ModelConfig> {
-    if c.bytes.len() != CONF_LEN {
+    if c.len() != CONF_LEN {
         return Err(c.err(format!(
             "the payload is {} bytes, expected {CONF_LEN}",
-            c.bytes.len()
+            c.len()
         )));
     }
     let cfg = ModelConfig {
@@ -154,7 +129,7 @@ fn read_config(c: &mut Cursor) -> Result<ModelConfig> {
         max_position: c.f32("max_position")?,
         norm_eps: c.f32("norm_eps")?,
     };
-    let at = c.base as u64;
+    let at = c.base();
     cfg.validate()
         .map_err(|e| Error::format("CONF", at, e.to_string()))?;
     Ok(cfg)
@@ -268,7 +243,7 @@ fn read_weights(c: &mut Cursor, cfg: &ModelConfig) -> Result<Weights> {
         });
     }
     // The data area is the rest of the payload; tensors lie back to back in entry order.
-    let data_base = c.base + c.pos;
+    let data_base = c.offset() as usize;
     let data = c.take(c.left(), "data")?;
     let mut expected_offset = 0u64;
     let mut tensors = Vec::with_capacity(entries.len());
@@ -330,15 +305,15 @@ fn read_weights(c: &mut Cursor, cfg: &ModelConfig) -> Result<Weights> {
     let mut it = tensors.into_iter();
     Weights::build(cfg, |name, _, _| {
         it.next()
-            .ok_or_else(|| Error::format("WGHT", c.base as u64, format!("missing {name}")))
+            .ok_or_else(|| Error::format("WGHT", c.base(), format!("missing {name}")))
     })
 }
 
 fn read_meta(c: &mut Cursor) -> Result<Metadata> {
-    if c.bytes.len() != META_LEN {
+    if c.len() != META_LEN {
         return Err(c.err(format!(
             "the payload is {} bytes, expected {META_LEN}",
-            c.bytes.len()
+            c.len()
         )));
     }
     let created_unix_s = c.u64("created")?;
@@ -356,9 +331,7 @@ fn read_meta(c: &mut Cursor) -> Result<Metadata> {
 /// Parses a whole `.vllm` file.
 pub(crate) fn read(bytes: &[u8]) -> Result<Model> {
     let mut file = Cursor {
-        bytes,
-        pos: 0,
-        base: 0,
+        r: Reader::new(bytes),
         section: "header",
     };
     let header = file.take(HEADER_LEN, "the header")?;

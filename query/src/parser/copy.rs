@@ -1,5 +1,5 @@
 //! `COPY map TO 'path' [WITH (...)]` and `COPY map FROM 'path' [WITH (...)]`: bulk data in
-//! and out (LANGUAGE.md, "Bulk data in and out"). The settings are checked when the
+//! and out (docs/LANGUAGE.md, "Bulk data: COPY"). The settings are checked when the
 //! statement runs (`crate::copy`), as CREATE MAP's are.
 
 use super::Parser;

@@ -12,7 +12,7 @@ impl Parser<'_> {
     pub(super) fn expr(&mut self) -> Result<Expr> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::new(
+            return Err(Error::limit(
                 self.pos(),
                 format!("expression nested deeper than {MAX_DEPTH} levels"),
             ));
@@ -53,7 +53,7 @@ impl Parser<'_> {
         if self.accept_kw("not") {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
-                return Err(Error::new(
+                return Err(Error::limit(
                     pos,
                     format!("expression nested deeper than {MAX_DEPTH} levels"),
                 ));
@@ -202,7 +202,7 @@ impl Parser<'_> {
             }
             self.depth += 1;
             if self.depth > MAX_DEPTH {
-                return Err(Error::new(
+                return Err(Error::limit(
                     pos,
                     format!("expression nested deeper than {MAX_DEPTH} levels"),
                 ));

@@ -146,12 +146,23 @@ pub fn parse_statement(text: &str) -> Result<Statement> {
     let mut all = parse_script(text)?;
     match all.len() {
         1 => Ok(all.remove(0).statement),
-        0 => Err(Error::new(Pos { line: 1, col: 1 }, "empty statement")),
-        _ => Err(Error::new(
+        0 => Err(Error::syntax(Pos { line: 1, col: 1 }, "empty statement")),
+        _ => Err(Error::syntax(
             all[1].pos,
             "expected one statement, found several",
         )),
     }
+}
+
+/// Where the first statement of `sql` that reads or writes files is
+/// ([`Statement::touches_files`]), if one does. Text that does not parse has none: running
+/// it reports its syntax error.
+pub fn first_file_statement(sql: &str) -> Option<Pos> {
+    parse_script(sql)
+        .ok()?
+        .into_iter()
+        .find(|p| p.statement.touches_files())
+        .map(|p| p.pos)
 }
 
 #[derive(Debug)]
@@ -235,7 +246,7 @@ impl<'t> Parser<'t> {
     }
 
     fn unexpected(&self, what: &str) -> Error {
-        Error::new(
+        Error::syntax(
             self.pos(),
             format!("expected {what}, found {}", self.peek().tok.describe()),
         )
@@ -572,7 +583,7 @@ impl<'t> Parser<'t> {
                 self.bump();
                 Ok(n as u64)
             }
-            Tok::Number(_) | Tok::Sym("-") => Err(Error::new(
+            Tok::Number(_) | Tok::Sym("-") => Err(Error::syntax(
                 pos,
                 format!("{what} must be a non-negative integer"),
             )),
@@ -607,6 +618,27 @@ fn sym_static(s: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_that_touch_files_are_found() {
+        assert_eq!(
+            first_file_statement("SELECT 1; RENDER SELECT * FROM m"),
+            None
+        );
+        for (sql, at) in [
+            ("SELECT 1;\n  SAVE MODEL m TO 'x.vllm'", (2, 3)),
+            ("LOAD MODEL m FROM 'x'", (1, 1)),
+            ("COPY m TO 'x.csv'", (1, 1)),
+            ("SELECT 1; SNAPSHOT m TO 'x'", (1, 11)),
+            ("RESTORE m FROM 'x'", (1, 1)),
+            ("RENDER SELECT * FROM m TO 'x.svg'", (1, 1)),
+        ] {
+            let pos = first_file_statement(sql).unwrap_or_else(|| panic!("{sql}"));
+            assert_eq!((pos.line, pos.col), at, "{sql}");
+        }
+        // Text that does not parse is left to the executor's error.
+        assert_eq!(first_file_statement("SELEC; COPY m TO 'x.csv'"), None);
+    }
 
     fn round_trip(sql: &str) {
         let a = parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));

@@ -1,5 +1,5 @@
-//! The model statements (LANGUAGE.md "Model inference"): their syntax tree, parsing and
-//! printing back.
+//! Parsing the model statements (docs/LANGUAGE.md, "Models"); their syntax tree is
+//! [`crate::ast::ModelStatement`].
 //!
 //! ```text
 //! CREATE MODEL m [WITH (k = v, ...)]
@@ -10,56 +10,10 @@
 //! DROP MODEL [IF EXISTS] m
 //! ```
 
-use std::fmt::{self, Display, Formatter, Write};
-
 use super::Parser;
-use crate::ast::{ident, Setting, Span, Statement};
+use crate::ast::{ModelStatement, Setting, Span, Statement};
 use crate::error::Result;
 use crate::lexer::Tok;
-
-/// A model statement.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelStatement {
-    /// `CREATE MODEL m [WITH (...)]`: a new model with seeded random weights.
-    Create {
-        /// Model name.
-        name: String,
-        /// Its configuration (layers, dim, heads, channels, seed, ...).
-        settings: Vec<(String, Setting, Span)>,
-    },
-    /// `LOAD MODEL m FROM 'path'`
-    Load {
-        /// Model name.
-        name: String,
-        /// The file (or folder) to read.
-        path: String,
-    },
-    /// `TRAIN MODEL m ON map [WITH (...)]`
-    Train {
-        /// Model name.
-        name: String,
-        /// The map whose objects it learns from.
-        map: String,
-        /// Training options (epochs, learning_rate, batch_size, seed, ...).
-        settings: Vec<(String, Setting, Span)>,
-    },
-    /// `SAVE MODEL m TO 'path'`
-    Save {
-        /// Model name.
-        name: String,
-        /// The file to write.
-        path: String,
-    },
-    /// `SHOW MODELS`
-    Show,
-    /// `DROP MODEL [IF EXISTS] m`
-    Drop {
-        /// Model name.
-        name: String,
-        /// `IF EXISTS`: no error when the model is missing.
-        if_exists: bool,
-    },
-}
 
 impl Parser<'_> {
     /// A model statement; the first word (CREATE, DROP, SHOW, LOAD, TRAIN or SAVE) is next.
@@ -136,56 +90,6 @@ impl Parser<'_> {
                 Ok(s)
             }
             _ => Err(self.unexpected(&format!("a file name string after {after}"))),
-        }
-    }
-}
-
-fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn settings(f: &mut Formatter<'_>, settings: &[(String, Setting, Span)]) -> fmt::Result {
-    if settings.is_empty() {
-        return Ok(());
-    }
-    f.write_str(" WITH (")?;
-    for (i, (k, v, _)) in settings.iter().enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "{} = {v}", ident(k))?;
-    }
-    f.write_char(')')
-}
-
-impl Display for ModelStatement {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelStatement::Create { name, settings: s } => {
-                write!(f, "CREATE MODEL {}", ident(name))?;
-                settings(f, s)
-            }
-            ModelStatement::Load { name, path } => {
-                write!(f, "LOAD MODEL {} FROM {}", ident(name), string(path))
-            }
-            ModelStatement::Train {
-                name,
-                map,
-                settings: s,
-            } => {
-                write!(f, "TRAIN MODEL {} ON {}", ident(name), ident(map))?;
-                settings(f, s)
-            }
-            ModelStatement::Save { name, path } => {
-                write!(f, "SAVE MODEL {} TO {}", ident(name), string(path))
-            }
-            ModelStatement::Show => f.write_str("SHOW MODELS"),
-            ModelStatement::Drop { name, if_exists } => write!(
-                f,
-                "DROP MODEL {}{}",
-                if *if_exists { "IF EXISTS " } else { "" },
-                ident(name)
-            ),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The segment file against its own writer: round trips, look-ups, damage and limits.
+use super::open::search;
 use super::*;
+use crate::Blob;
 
 struct Vecs {
     ids: Vec<String>,

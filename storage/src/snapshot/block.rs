@@ -8,6 +8,7 @@
 //! costs a copy.
 
 use half::f16;
+use tensormap_bytes::{ReadError, Reader};
 
 use super::layout::{Compression, MAX_BLOCK_RAW};
 
@@ -110,49 +111,34 @@ pub fn decompress(
     Ok(raw)
 }
 
-/// Reads a block's bytes front to back; running past the end is an error, not a panic.
+/// Reads a block's bytes front to back (tensormap-bytes' [`Reader`]); running past the end
+/// is an error naming the block byte, not a panic.
 #[derive(Debug)]
-pub struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub struct Cursor<'a>(Reader<'a>);
+
+/// A read error as the snapshot's messages put it: with the block byte.
+fn message(e: ReadError) -> String {
+    format!("{} (at block byte {})", e.message, e.offset)
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Cursor { bytes, pos: 0 }
+        Cursor(Reader::new(bytes))
     }
 
     /// The next `n` bytes (`what` names them in the error).
     pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let left = self.bytes.len() - self.pos;
-        if n > left {
-            return Err(format!(
-                "{what} needs {n} bytes at block byte {}, {left} are left",
-                self.pos
-            ));
-        }
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        self.0.take(n, what).map_err(message)
     }
 
     /// The next `n` numbers of `width` bytes each (`n · width` checked for overflow).
     pub fn take_array(&mut self, n: usize, width: usize, what: &str) -> Result<&'a [u8], String> {
-        let len = n
-            .checked_mul(width)
-            .ok_or_else(|| format!("{what}: {n} values overflow"))?;
-        self.take(len, what)
+        self.0.take_array(n, width, what).map_err(message)
     }
 
     /// Fails unless every byte was read.
     pub fn finish(&self) -> Result<(), String> {
-        let left = self.bytes.len() - self.pos;
-        if left != 0 {
-            return Err(format!(
-                "{left} bytes are left over at the end of the block"
-            ));
-        }
-        Ok(())
+        self.0.finish("the end of the block").map_err(message)
     }
 }
 

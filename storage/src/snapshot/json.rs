@@ -1,4 +1,4 @@
-//! The JSON form of a snapshot (seed section 1.2): the map's settings and objects as JSON,
+//! The JSON form of a snapshot (docs/FORMATS.md, "The JSON form"): the map's settings and objects as JSON,
 //! the field as base64 of a zstd frame of the same brick records the binary form uses.
 //!
 //! ```json

@@ -106,15 +106,9 @@ fn compression_from_code(code: u8) -> std::result::Result<Compression, String> {
     }
 }
 
-pub fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-pub fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
+/// The numbers of a header whose length was checked (tensormap-bytes: the one reader of
+/// the workspace's little-endian formats).
+pub use tensormap_bytes::{u32_or_0 as u32_at, u64_or_0 as u64_at};
 
 fn f64_at(b: &[u8], at: usize) -> f64 {
     f64::from_bits(u64_at(b, at))

@@ -1,5 +1,5 @@
 //! `.tensor3d` snapshots: a whole map — its settings, its objects and its voxel field — in
-//! one file, binary (seed section 6.1) or JSON (seed section 1.2). docs/FORMATS.md gives
+//! one file, binary (`.tensor3d`) or JSON. docs/FORMATS.md gives
 //! both byte by byte.
 //!
 //! A binary file is a 64-byte header (magic `T3D!`, version, flags, the map's settings,
@@ -81,9 +81,9 @@ use crate::{Dtype, MapConfig};
 /// Binary `.tensor3d` or its JSON form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// The binary format (seed section 6.1).
+    /// The binary `.tensor3d` format.
     Binary,
-    /// The JSON form (seed section 1.2).
+    /// The JSON form.
     Json,
 }
 

@@ -17,13 +17,9 @@
 use std::collections::HashMap;
 
 use super::block::{self, Cursor};
-use crate::MapConfig;
+use crate::{rules, MapConfig};
 
-/// The longest id or type, in bytes (the engine's limit, LANGUAGE.md "Objects").
-pub const MAX_TEXT_BYTES: usize = 1024;
-
-/// The largest magnitude of an embedding value (the engine's limit).
-pub const MAX_COMPONENT: f32 = 1e15;
+pub use crate::rules::{MAX_COMPONENT, MAX_TEXT_BYTES};
 
 /// One object, borrowed: what a writer takes and a chunk hands out.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,56 +44,12 @@ impl ObjectEntry<'_> {
     }
 }
 
-/// Checks one object against the rules of LANGUAGE.md for a map of `config`.
+/// Checks one object against the rules of a map of `config` (`crate::rules`); the message
+/// names the object.
 pub fn check_entry(e: &ObjectEntry<'_>, config: &MapConfig) -> Result<(), String> {
-    if e.id.is_empty() || e.id.len() > MAX_TEXT_BYTES {
-        return Err(format!(
-            "id must be 1..={MAX_TEXT_BYTES} bytes, found {}",
-            e.id.len()
-        ));
-    }
-    if e.kind.len() > MAX_TEXT_BYTES {
-        return Err(format!(
-            "object '{}': type must be at most {MAX_TEXT_BYTES} bytes, found {}",
-            e.id,
-            e.kind.len()
-        ));
-    }
-    for (axis, v) in ["x", "y", "z"].iter().zip(e.position) {
-        if !v.is_finite() || (v as f64).abs() > config.bounds {
-            return Err(format!(
-                "object '{}': position {axis} = {v} is not inside the bounds [-{b}, {b}]",
-                e.id,
-                b = config.bounds
-            ));
-        }
-    }
-    if e.embedding.len() != config.channels as usize {
-        return Err(format!(
-            "object '{}': embedding has {} values, the map has {} channels",
-            e.id,
-            e.embedding.len(),
-            config.channels
-        ));
-    }
-    if let Some((i, x)) = e
-        .embedding
-        .iter()
-        .enumerate()
-        .find(|(_, x)| !x.is_finite() || x.abs() > MAX_COMPONENT)
-    {
-        return Err(format!(
-            "object '{}': embedding[{i}] = {x} is not a finite value of magnitude at most {MAX_COMPONENT:e}",
-            e.id
-        ));
-    }
-    if !(e.confidence.is_finite() && (0.0..=1.0).contains(&e.confidence)) {
-        return Err(format!(
-            "object '{}': confidence must be in [0, 1], found {}",
-            e.id, e.confidence
-        ));
-    }
-    Ok(())
+    rules::check_id(e.id)?;
+    rules::check_object(e.id, e.kind, &e.position, e.embedding, e.confidence, config)
+        .map_err(|reason| format!("object '{}': {reason}", e.id))
 }
 
 /// Objects column by column, as the engine holds them: ids in one string, types interned.

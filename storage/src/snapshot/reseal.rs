@@ -3,15 +3,7 @@
 
 use super::layout::{BlockHeader, BLOCK_HEADER_LEN, FOOTER_LEN, HEADER_LEN};
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
+use tensormap_bytes::{u32_or_0 as u32_at, u64_or_0 as u64_at};
 
 /// Rewrites the header's, every block's, the topology's and the footer's CRC32 of `bytes`
 /// to match their contents, following the structure as far as it can be followed (never

@@ -2,7 +2,7 @@
 //! brick coordinates (the topology), then the bricks one at a time — so a large map never
 //! needs to be in memory twice. Blocks of about 1 MiB are compressed on several threads.
 //!
-//! Every call checks what it is given (the rules of LANGUAGE.md for objects; order, shape
+//! Every call checks what it is given (the rules for objects, `crate::rules`; order, shape
 //! and invariants for bricks) so that whatever this writer finishes, the reader accepts.
 //! The first error poisons the writer: later calls fail, and dropping it removes the
 //! temporary file, so a failed snapshot never replaces a good one.

@@ -1,5 +1,5 @@
 //! Seeded scenes for the snapshot tests and benchmarks: random objects, and the field they
-//! splat (LANGUAGE.md's formula, computed naively: `field[c + d] += exp(-|d|²/(2σ²)) · e`
+//! splat (the formula of docs/LANGUAGE.md, "Objects", computed naively: `field[c + d] += exp(-|d|²/(2σ²)) · e`
 //! for `|d_a| ≤ r`, with each cell counting the splats covering it).
 
 #![allow(dead_code)] // each test binary uses a part of it

@@ -1,0 +1,88 @@
+//! `tmap serve DB_PATH [--listen 127.0.0.1:8080] [--token-file FILE] ...`: the HTTP API
+//! over the database ([`tensormap_server`]). Prints `listening on http://ADDR` on standard
+//! output once it accepts connections (with the port chosen when `--listen` has port 0);
+//! runs until SIGTERM or Ctrl-C, then finishes the requests in flight and closes the
+//! database.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tensormap::Database;
+use tensormap_server::Config;
+
+/// Serve a database over HTTP (the tensor routes, TensorQL at /query).
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The database directory (created if missing).
+    db_path: PathBuf,
+    /// The address to listen on (loopback unless told otherwise; port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A file holding the bearer token every route but /health then requires.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The largest request body accepted, bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_body: usize,
+    /// The longest a request may take, seconds (then it is answered 503).
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Let POST /query read and write the server's files (COPY, SNAPSHOT, RESTORE,
+    /// RENDER ... TO, LOAD and SAVE MODEL).
+    #[arg(long)]
+    allow_files: bool,
+}
+
+pub fn main(args: ServeArgs) -> ExitCode {
+    let token = match &args.token_file {
+        Some(path) => match Config::token_from_file(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 1e9) {
+        eprintln!("error: --timeout must be a positive number of seconds");
+        return ExitCode::FAILURE;
+    }
+    let db = match Database::open(&args.db_path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config {
+        listen: args.listen,
+        token,
+        max_body: args.max_body,
+        timeout: Duration::from_secs_f64(args.timeout),
+        workers: args.workers,
+        allow_files: args.allow_files,
+        ..Config::default()
+    };
+    let served = tensormap_server::run(db, config, |addr| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    });
+    match served {
+        Ok(()) => {
+            eprintln!("tmap serve: stopped; the database is closed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Printing the tree back as TensorQL (canonical: keywords upper-case, binary operations
+//! parenthesized, identifiers quoted only when they must be).
+
+use std::fmt::{self, Display, Formatter, Write};
+
+use super::{
+    CopyDirection, Expr, ExprKind, JoinKind, ModelStatement, Select, SelectItem, Setting, Source,
+    Span, Statement, TableRef,
+};
+
+/// Prints an identifier bare when it can be read back as the same identifier.
+pub fn ident(name: &str) -> String {
+    let bare = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !crate::parser::is_reserved(name);
+    if bare {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn number(n: f64) -> String {
+    // `{:?}` round-trips every finite f64 exactly.
+    let s = format!("{n:?}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+fn list<T>(
+    f: &mut Formatter<'_>,
+    items: &[T],
+    each: impl Fn(&mut Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        each(f, item)?;
+    }
+    Ok(())
+}
+
+impl Display for Expr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ExprKind::Number(n) => f.write_str(&number(*n)),
+            ExprKind::Str(s) => f.write_str(&string(s)),
+            ExprKind::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
+            ExprKind::Null => f.write_str("NULL"),
+            ExprKind::Param(_) => f.write_char('?'),
+            ExprKind::Vector(v) => {
+                f.write_char('[')?;
+                list(f, v, |f, e| write!(f, "{e}"))?;
+                f.write_char(']')
+            }
+            ExprKind::Numbers(v) => {
+                f.write_char('[')?;
+                list(f, v, |f, x| {
+                    // `{:?}` round-trips every f32 exactly.
+                    let s = format!("{x:?}");
+                    f.write_str(s.strip_suffix(".0").unwrap_or(&s))
+                })?;
+                f.write_char(']')
+            }
+            ExprKind::Column(c) => f.write_str(&ident(c)),
+            ExprKind::QualifiedColumn { table, column } => {
+                write!(f, "{}.{}", ident(table), ident(column))
+            }
+            ExprKind::Neg(e) => write!(f, "(-({e}))"),
+            ExprKind::Not(e) => write!(f, "(NOT {e})"),
+            ExprKind::Binary(op, l, r) => write!(f, "({l} {} {r})", op.symbol()),
+            ExprKind::In {
+                expr,
+                list: items,
+                negated,
+            } => {
+                write!(f, "({expr} {}IN (", not(*negated))?;
+                list(f, items, |f, e| write!(f, "{e}"))?;
+                f.write_str("))")
+            }
+            ExprKind::IsNull { expr, negated } => {
+                write!(f, "({expr} IS {}NULL)", not(*negated))
+            }
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(f, "({expr} {}BETWEEN {low} AND {high})", not(*negated)),
+            ExprKind::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+            } => {
+                write!(f, "({expr} {}LIKE {pattern}", not(*negated))?;
+                if let Some(e) = escape {
+                    write!(f, " ESCAPE {e}")?;
+                }
+                f.write_char(')')
+            }
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                f.write_str("CASE")?;
+                if let Some(o) = operand {
+                    write!(f, " {o}")?;
+                }
+                for (w, t) in branches {
+                    write!(f, " WHEN {w} THEN {t}")?;
+                }
+                if let Some(e) = otherwise {
+                    write!(f, " ELSE {e}")?;
+                }
+                f.write_str(" END")
+            }
+            ExprKind::Cast { expr, to } => write!(f, "CAST({expr} AS {})", to.name()),
+            ExprKind::Call {
+                name,
+                args,
+                star,
+                distinct,
+            } => {
+                write!(f, "{}(", name.to_ascii_uppercase())?;
+                if *star {
+                    f.write_char('*')?;
+                }
+                if *distinct {
+                    f.write_str("DISTINCT ")?;
+                }
+                list(f, args, |f, e| write!(f, "{e}"))?;
+                f.write_char(')')
+            }
+        }
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "NOT "
+    } else {
+        ""
+    }
+}
+
+impl Display for TableRef {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Map(m) => f.write_str(&ident(m))?,
+            Source::Voxels(m) => write!(f, "VOXELS({})", ident(m))?,
+        }
+        if let Some(a) = &self.alias {
+            write!(f, " AS {}", ident(a))?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Setting {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Setting::Number(n) => f.write_str(&number(*n)),
+            Setting::Str(s) => f.write_str(&string(s)),
+            Setting::Word(w) => f.write_str(w),
+            Setting::Vector(v) => {
+                f.write_char('[')?;
+                list(f, v, |f, n| f.write_str(&number(*n)))?;
+                f.write_char(']')
+            }
+        }
+    }
+}
+
+impl Display for Select {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.distinct {
+            "SELECT DISTINCT "
+        } else {
+            "SELECT "
+        })?;
+        list(f, &self.items, |f, item| match item {
+            SelectItem::Wildcard(_) => f.write_char('*'),
+            SelectItem::TableWildcard(t, _) => write!(f, "{}.*", ident(t)),
+            SelectItem::Expr(e, None) => write!(f, "{e}"),
+            SelectItem::Expr(e, Some(a)) => write!(f, "{e} AS {}", ident(a)),
+        })?;
+        if let Some(t) = &self.from {
+            write!(f, " FROM {t}")?;
+        }
+        for j in &self.joins {
+            let kw = match j.kind {
+                JoinKind::Inner => "JOIN",
+                JoinKind::Left => "LEFT JOIN",
+                JoinKind::Cross => "CROSS JOIN",
+            };
+            write!(f, " {kw} {}", j.table)?;
+            if let Some(on) = &j.on {
+                write!(f, " ON {on}")?;
+            }
+        }
+        if let Some(w) = &self.filter {
+            write!(f, " WHERE {w}")?;
+        }
+        if !self.group_by.is_empty() {
+            f.write_str(" GROUP BY ")?;
+            list(f, &self.group_by, |f, e| write!(f, "{e}"))?;
+        }
+        if let Some(h) = &self.having {
+            write!(f, " HAVING {h}")?;
+        }
+        if !self.order_by.is_empty() {
+            f.write_str(" ORDER BY ")?;
+            list(f, &self.order_by, |f, (e, desc)| {
+                write!(f, "{e} {}", if *desc { "DESC" } else { "ASC" })
+            })?;
+        }
+        if let Some(n) = self.limit {
+            write!(f, " LIMIT {n}")?;
+        }
+        if let Some(n) = self.offset {
+            write!(f, " OFFSET {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// ` WITH (k = v, ...)`, or nothing when there are no settings.
+fn with_settings(f: &mut Formatter<'_>, settings: &[(String, Setting, Span)]) -> fmt::Result {
+    if !settings.is_empty() {
+        f.write_str(" WITH (")?;
+        list(f, settings, |f, (k, v, _)| write!(f, "{} = {v}", ident(k)))?;
+        f.write_char(')')?;
+    }
+    Ok(())
+}
+
+impl Display for Statement {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::CreateMap { name, settings } => {
+                write!(f, "CREATE MAP {}", ident(name))?;
+                with_settings(f, settings)
+            }
+            Statement::DropMap { name, if_exists } => {
+                write!(
+                    f,
+                    "DROP MAP {}{}",
+                    if *if_exists { "IF EXISTS " } else { "" },
+                    ident(name)
+                )
+            }
+            Statement::ShowMaps => f.write_str("SHOW MAPS"),
+            Statement::Describe { name } => write!(f, "DESCRIBE {}", ident(name)),
+            Statement::Insert { map, columns, rows } => {
+                write!(f, "INSERT INTO {}", ident(map))?;
+                if !columns.is_empty() {
+                    f.write_str(" (")?;
+                    list(f, columns, |f, (c, _)| f.write_str(&ident(c)))?;
+                    f.write_char(')')?;
+                }
+                f.write_str(" VALUES ")?;
+                list(f, rows, |f, (row, _)| {
+                    f.write_char('(')?;
+                    list(f, row, |f, e| write!(f, "{e}"))?;
+                    f.write_char(')')
+                })
+            }
+            Statement::Update { map, set, filter } => {
+                write!(f, "UPDATE {} SET ", ident(map))?;
+                list(f, set, |f, (c, e, _)| write!(f, "{} = {e}", ident(c)))?;
+                if let Some(w) = filter {
+                    write!(f, " WHERE {w}")?;
+                }
+                Ok(())
+            }
+            Statement::Delete { map, filter } => {
+                write!(f, "DELETE FROM {}", ident(map))?;
+                if let Some(w) = filter {
+                    write!(f, " WHERE {w}")?;
+                }
+                Ok(())
+            }
+            Statement::Select(s) => write!(f, "{s}"),
+            Statement::Explain(s) => write!(f, "EXPLAIN {s}"),
+            Statement::Render {
+                select,
+                to,
+                settings,
+            } => {
+                write!(f, "RENDER {select}")?;
+                if let Some(path) = to {
+                    write!(f, " TO {}", string(path))?;
+                }
+                with_settings(f, settings)
+            }
+            Statement::Snapshot { map, to, settings } => {
+                write!(f, "SNAPSHOT {} TO {}", ident(map), string(to))?;
+                with_settings(f, settings)
+            }
+            Statement::Restore { name, from } => {
+                write!(f, "RESTORE {} FROM {}", ident(name), string(from))
+            }
+            Statement::Model(m) => write!(f, "{m}"),
+            Statement::Copy {
+                map,
+                direction,
+                path,
+                settings,
+            } => {
+                let way = match direction {
+                    CopyDirection::To => "TO",
+                    CopyDirection::From => "FROM",
+                };
+                write!(f, "COPY {} {way} {}", ident(map), string(path))?;
+                with_settings(f, settings)
+            }
+            Statement::Begin => f.write_str("BEGIN"),
+            Statement::Commit => f.write_str("COMMIT"),
+            Statement::Rollback => f.write_str("ROLLBACK"),
+        }
+    }
+}
+
+impl Display for ModelStatement {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelStatement::Create { name, settings: s } => {
+                write!(f, "CREATE MODEL {}", ident(name))?;
+                with_settings(f, s)
+            }
+            ModelStatement::Load { name, path } => {
+                write!(f, "LOAD MODEL {} FROM {}", ident(name), string(path))
+            }
+            ModelStatement::Train {
+                name,
+                map,
+                settings: s,
+            } => {
+                write!(f, "TRAIN MODEL {} ON {}", ident(name), ident(map))?;
+                with_settings(f, s)
+            }
+            ModelStatement::Save { name, path } => {
+                write!(f, "SAVE MODEL {} TO {}", ident(name), string(path))
+            }
+            ModelStatement::Show => f.write_str("SHOW MODELS"),
+            ModelStatement::Drop { name, if_exists } => write!(
+                f,
+                "DROP MODEL {}{}",
+                if *if_exists { "IF EXISTS " } else { "" },
+                ident(name)
+            ),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Statements: the maps' catalog, writes, queries and the statements around them
+//! (EXPLAIN, RENDER, SNAPSHOT, RESTORE, COPY, transactions) and the model statements.
+
+use super::{Expr, Select, Setting, Span};
+
+/// One statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `CREATE MAP name [WITH (k = v, ...)]`
+    CreateMap {
+        /// Map name.
+        name: String,
+        /// Settings.
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `DROP MAP [IF EXISTS] name`
+    DropMap {
+        /// Map name.
+        name: String,
+        /// `IF EXISTS`: no error when the map is missing.
+        if_exists: bool,
+    },
+    /// `SHOW MAPS`
+    ShowMaps,
+    /// `DESCRIBE name`
+    Describe {
+        /// Map name.
+        name: String,
+    },
+    /// `INSERT INTO map [(cols)] VALUES (...), ...`
+    Insert {
+        /// Map name.
+        map: String,
+        /// Column names (empty: the default order).
+        columns: Vec<(String, Span)>,
+        /// Rows of expressions, each with its position.
+        rows: Vec<(Vec<Expr>, Span)>,
+    },
+    /// `UPDATE map SET col = e, ... [WHERE p]`
+    Update {
+        /// Map name.
+        map: String,
+        /// Assignments.
+        set: Vec<(String, Expr, Span)>,
+        /// Filter.
+        filter: Option<Expr>,
+    },
+    /// `DELETE FROM map [WHERE p]`
+    Delete {
+        /// Map name.
+        map: String,
+        /// Filter.
+        filter: Option<Expr>,
+    },
+    /// A query.
+    Select(Box<Select>),
+    /// `EXPLAIN <statement>`
+    Explain(Box<Statement>),
+    /// `RENDER SELECT ... [TO 'file'] [WITH (k = v, ...)]`
+    Render {
+        /// The objects to draw.
+        select: Box<Select>,
+        /// The file to write (`.svg` or `.svg3d`); without it the SVG is returned as a row.
+        to: Option<String>,
+        /// Settings: width, height, camera, rotation, fov, perspective, heatmap, axes, legend.
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `SNAPSHOT map TO 'file' [WITH (format = 'binary' | 'json', compression = 'zstd' |
+    /// 'none', dtype = 'f32' | 'f16' | 'i8')]`
+    Snapshot {
+        /// Map name.
+        map: String,
+        /// The `.tensor3d` file to write.
+        to: String,
+        /// Settings.
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `RESTORE name FROM 'file'`: a new map from a snapshot.
+    Restore {
+        /// The new map's name.
+        name: String,
+        /// The snapshot to read.
+        from: String,
+    },
+    /// A model statement: CREATE / LOAD / TRAIN / SAVE / SHOW / DROP MODEL(S).
+    Model(ModelStatement),
+    /// `COPY map TO 'path' [WITH (...)]` or `COPY map FROM 'path' [WITH (...)]`: bulk
+    /// export to, or import from, Parquet, CSV or JSON (see `crate::copy`).
+    Copy {
+        /// Map name.
+        map: String,
+        /// TO (export) or FROM (import).
+        direction: CopyDirection,
+        /// The file or folder.
+        path: String,
+        /// Settings: format, partition_by, depth, row_group_size.
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `BEGIN`
+    Begin,
+    /// `COMMIT`
+    Commit,
+    /// `ROLLBACK`
+    Rollback,
+}
+
+/// Which way a `COPY` moves rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyDirection {
+    /// `COPY map TO 'path'`: the map's objects into a file.
+    To,
+    /// `COPY map FROM 'path'`: a file's rows into the map.
+    From,
+}
+
+/// A model statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStatement {
+    /// `CREATE MODEL m [WITH (...)]`: a new model with seeded random weights.
+    Create {
+        /// Model name.
+        name: String,
+        /// Its configuration (layers, dim, heads, channels, seed, ...).
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `LOAD MODEL m FROM 'path'`
+    Load {
+        /// Model name.
+        name: String,
+        /// The file (or folder) to read.
+        path: String,
+    },
+    /// `TRAIN MODEL m ON map [WITH (...)]`
+    Train {
+        /// Model name.
+        name: String,
+        /// The map whose objects it learns from.
+        map: String,
+        /// Training options (epochs, learning_rate, batch_size, seed, ...).
+        settings: Vec<(String, Setting, Span)>,
+    },
+    /// `SAVE MODEL m TO 'path'`
+    Save {
+        /// Model name.
+        name: String,
+        /// The file to write.
+        path: String,
+    },
+    /// `SHOW MODELS`
+    Show,
+    /// `DROP MODEL [IF EXISTS] m`
+    Drop {
+        /// Model name.
+        name: String,
+        /// `IF EXISTS`: no error when the model is missing.
+        if_exists: bool,
+    },
+}
+
+impl Statement {
+    /// Whether it reads or writes files of the machine it runs on: COPY, SNAPSHOT,
+    /// RESTORE, RENDER ... TO, LOAD and SAVE MODEL (also under EXPLAIN). A server refuses
+    /// them unless told otherwise: its files are not its clients'.
+    pub fn touches_files(&self) -> bool {
+        match self {
+            Statement::Explain(inner) => inner.touches_files(),
+            Statement::Render { to, .. } => to.is_some(),
+            Statement::Snapshot { .. } | Statement::Restore { .. } | Statement::Copy { .. } => true,
+            Statement::Model(ModelStatement::Load { .. } | ModelStatement::Save { .. }) => true,
+            _ => false,
+        }
+    }
+}
