@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! cargo run --release -p tensormap-model --example train_commands -- --seed 1 \
-//!     --out command.vllm [--examples 40000] [--epochs 4] [--layers 3] [--dim 128] \
+//!     --out command.vllm [--examples 50000] [--epochs 2] [--layers 3] [--dim 96] \
 //!     [--heads 4] [--merges 800] [--batch 64] [--lr 1e-3] [--dropout 0.1] [--threads 1]
 //! cargo run --release -p tensormap-model --example train_commands -- --score command.vllm
 //! ```
 //! Everything (corpus, tokenizer merges, initial weights, batches, dropout) follows from the
-//! seed: the same arguments give the same file.
+//! seed: the same arguments give the same file. The defaults are the built-in model's
+//! (model/data/command.vllm; docs/ask.md, "Measured").
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -44,10 +45,10 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         seed: 1,
-        examples: 40_000,
-        epochs: 4,
+        examples: 50_000,
+        epochs: 2,
         layers: 3,
-        dim: 128,
+        dim: 96,
         heads: 4,
         merges: 800,
         batch: 64,

@@ -189,3 +189,9 @@ pub fn read(bytes: &[u8]) -> Result<(Model, Settings)> {
     };
     Ok((model, settings))
 }
+
+/// Whether `bytes` start like a command model's file (the `.vllm` magic and model type 3),
+/// so a loader can tell a command model from a spatial V-LLM before reading either.
+pub fn is_command_file(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER_LEN && bytes[..4] == MAGIC && bytes[8] == MODEL_TYPE_COMMAND
+}
