@@ -5,6 +5,7 @@
 //! engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
 //! into statements, in bounded memory.
 
+pub mod ask;
 pub mod ast;
 mod batch;
 pub mod copy;
@@ -23,6 +24,7 @@ pub mod render;
 mod session;
 mod snapshot;
 
+pub use ask::{AskOutcome, Asked};
 pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
 pub use error::{CallError, Error, ErrorKind, Pos, Result};
 pub use exec::QueryResult;

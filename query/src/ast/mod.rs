@@ -14,7 +14,7 @@ mod visit;
 pub use display::ident;
 pub use expr::{BinOp, CastType, Expr, ExprKind, AGGREGATES};
 pub use select::{Join, JoinKind, Select, SelectItem, Source, TableRef};
-pub use statement::{CopyDirection, ModelStatement, Statement};
+pub use statement::{Ask, CopyDirection, ModelStatement, Statement};
 
 use crate::error::Pos;
 

@@ -10,6 +10,7 @@ use crate::ast::*;
 use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
+mod ask;
 mod copy;
 mod expr;
 pub mod model;
@@ -319,6 +320,7 @@ impl<'t> Parser<'t> {
         match (word.as_str(), second.as_str()) {
             ("select", _) => Ok(Statement::Select(Box::new(self.select()?))),
             ("insert", _) => self.insert(),
+            ("ask", _) => self.ask(false),
             ("copy", _) => self.copy(),
             ("update", _) => self.update(),
             ("delete", _) => self.delete(),
@@ -394,6 +396,9 @@ impl<'t> Parser<'t> {
             }
             ("explain", _) => {
                 self.bump();
+                if self.is_kw("ask") {
+                    return self.ask(true);
+                }
                 if !self.is_kw("select") {
                     return Err(self.unexpected("SELECT after EXPLAIN"));
                 }

@@ -11,8 +11,10 @@
 //! - [`dml`]: INSERT, UPDATE, DELETE;
 //! - [`query`]: SELECT, EXPLAIN and RENDER;
 //! - [`files`]: the statements that read or write files (COPY, SNAPSHOT, RESTORE);
+//! - [`ask`]: `[EXPLAIN] ASK map [USING model] 'text'`;
 //! - the model statements are `crate::model`'s.
 
+mod ask;
 mod catalog;
 mod dml;
 mod files;
@@ -189,6 +191,7 @@ impl Session {
             Statement::Snapshot { map, to, settings } => self.snapshot(map, to, settings, pos),
             Statement::Restore { name, from } => self.restore(name, from, pos),
             Statement::Model(m) => self.run_model(m, pos),
+            Statement::Ask(a) => self.run_ask(a, pos),
         }
     }
 }
