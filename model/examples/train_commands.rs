@@ -6,6 +6,8 @@
 //!     --out command.vllm [--examples 50000] [--epochs 2] [--layers 3] [--dim 96] \
 //!     [--heads 4] [--merges 800] [--batch 64] [--lr 1e-3] [--dropout 0.1] [--threads 1]
 //! cargo run --release -p tensormap-model --example train_commands -- --score command.vllm
+//! cargo run --release -p tensormap-model --example train_commands -- --types cube,sphere \
+//!     --ask 'all cubes near the origin' [--ask ...]      # the built-in model's answers
 //! ```
 //! Everything (corpus, tokenizer merges, initial weights, batches, dropout) follows from the
 //! seed: the same arguments give the same file. The defaults are the built-in model's
@@ -40,6 +42,8 @@ struct Args {
     out: Option<String>,
     score: Option<String>,
     show: usize,
+    ask: Vec<String>,
+    types: Vec<String>,
 }
 
 fn args() -> Args {
@@ -58,6 +62,8 @@ fn args() -> Args {
         out: None,
         score: None,
         show: 40,
+        ask: Vec::new(),
+        types: Vec::new(),
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -82,6 +88,8 @@ fn args() -> Args {
             "--show" => a.show = num() as usize,
             "--out" => a.out = Some(val),
             "--score" => a.score = Some(val),
+            "--ask" => a.ask.push(val),
+            "--types" => a.types = val.split(',').map(str::to_string).collect(),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -161,6 +169,28 @@ fn main() {
     // machine whose cores are busy with other work one thread is several times faster.
     // (Read by candle on first use, so set before any tensor exists.)
     std::env::set_var("RAYON_NUM_THREADS", a.threads.to_string());
+    if !a.ask.is_empty() {
+        // The built-in model's answers over a map named `m` with `--types`.
+        let model = CommandModel::builtin().expect("built-in model");
+        let catalog = tensormap_model::command::Catalog::new("m", a.types.clone());
+        for text in &a.ask {
+            // The answer, and the median of 101 timed runs (the model's part of one ASK).
+            let mut ms: Vec<f64> = (0..101)
+                .map(|_| {
+                    let t = Instant::now();
+                    model.ask(text, &catalog).expect("ask");
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            ms.sort_by(f64::total_cmp);
+            let g = model.ask(text, &catalog).expect("ask");
+            println!(
+                "{text:?}: {:?} p={:.3} {} (p50 {:.2} ms, p90 {:.2} ms)",
+                g.outcome, g.probability, g.statement, ms[50], ms[90]
+            );
+        }
+        return;
+    }
     if let Some(path) = &a.score {
         let model = CommandModel::load(path).expect("load");
         score(&model, a.show);
