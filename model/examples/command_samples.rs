@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run -p tensormap-model --example command_samples -- SEED COUNT
 //! ```
+// Test and example code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_model::command::corpus::Generator;
 use tensormap_model::command::grammar::linearize;

@@ -1,5 +1,7 @@
 //! The held-out evaluation: its file reads, its references run to non-trivial answers on
 //! the evaluation map, and the scorer scores a small fixed example as it should.
+// Test and example code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_model::command::eval::{
     eval_cases, eval_catalog, eval_objects, judge, parse_cases, scores, Expected, EVAL_TYPES,

@@ -4,6 +4,8 @@
 //! must read back with the statement reader into the same query, be a SELECT over the map,
 //! name only the catalog's types and columns, and parse under the grammar with the text's
 //! slots. Bad input gets a clear error.
+// Test and example code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};

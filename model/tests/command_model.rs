@@ -3,6 +3,8 @@
 //! as well as its recorded scores allow (a regression check, with a margin under the
 //! figures in docs/ask.md), it answers the documented examples exactly, and it declines
 //! what it should.
+// Test and example code: an unwrap that fails is a failed check (clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tensormap_model::command::eval::{eval_catalog, evaluate};
 use tensormap_model::command::{Catalog, CommandModel, Outcome};
@@ -28,7 +30,7 @@ fn the_built_in_model_scores_on_the_held_out_set() {
         })
         .collect();
     assert!(
-        s.success >= 0.93 && s.intent >= 0.95 && s.params >= 0.93,
+        s.success >= 0.92 && s.intent >= 0.93 && s.params >= 0.94,
         "intent {:.3} params {:.3} success {:.3}\n{}",
         s.intent,
         s.params,
