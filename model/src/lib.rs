@@ -131,6 +131,7 @@
 mod attention;
 mod batch;
 mod cache;
+pub mod command;
 mod config;
 mod decode;
 mod dense;

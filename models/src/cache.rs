@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use tensormap_engine::{CallError, ErrorKind, StoredModel};
+use tensormap_model::command::CommandModel;
 use tensormap_model::{Model, SentenceEncoder};
 use tensormap_storage::Blob;
 
@@ -20,6 +21,8 @@ use tensormap_storage::Blob;
 #[derive(Debug, Default)]
 pub struct ModelCache {
     entries: Mutex<HashMap<u64, Weak<Decoded>>>,
+    /// The built-in command model of `ASK`, decoded on the first ASK.
+    builtin_command: OnceLock<Result<Arc<CommandModel>, CallError>>,
 }
 
 /// A stored model's bytes and, once used, its decoded form.
@@ -30,6 +33,7 @@ pub(crate) struct Decoded {
     bytes: Blob,
     vllm: OnceLock<Result<Arc<Model>, CallError>>,
     encoder: OnceLock<Result<Arc<SentenceEncoder>, CallError>>,
+    command: OnceLock<Result<Arc<CommandModel>, CallError>>,
 }
 
 impl ModelCache {
@@ -49,11 +53,28 @@ impl ModelCache {
             bytes: stored.bytes().clone(),
             vllm: OnceLock::new(),
             encoder: OnceLock::new(),
+            command: OnceLock::new(),
         });
         // Forget the entries nothing uses any more (their models were dropped or replaced).
         entries.retain(|_, w| w.strong_count() > 0);
         entries.insert(stored.blob_id(), Arc::downgrade(&d));
         d
+    }
+
+    /// The built-in command model (`ASK` without `USING`), decoded on first use and kept
+    /// for the database's life.
+    pub(crate) fn builtin_command(&self) -> Result<Arc<CommandModel>, CallError> {
+        self.builtin_command
+            .get_or_init(|| {
+                CommandModel::builtin().map(Arc::new).map_err(|e| {
+                    CallError::new(
+                        ErrorKind::Model,
+                        format!("the built-in command model cannot be read: {e}"),
+                    )
+                    .with_source(e)
+                })
+            })
+            .clone()
     }
 
     /// How many decoded models are in use (for tests).
@@ -77,6 +98,17 @@ impl Decoded {
         self.vllm
             .get_or_init(|| {
                 Model::from_vllm(self.bytes.bytes())
+                    .map(Arc::new)
+                    .map_err(|e| unreadable(&self.name, e))
+            })
+            .clone()
+    }
+
+    /// The command model, decoded on first use.
+    pub(crate) fn command(&self) -> Result<Arc<CommandModel>, CallError> {
+        self.command
+            .get_or_init(|| {
+                CommandModel::from_bytes(self.bytes.bytes())
                     .map(Arc::new)
                     .map_err(|e| unreadable(&self.name, e))
             })

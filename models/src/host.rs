@@ -14,7 +14,7 @@ use tensormap_query::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
 
 use crate::cache::{Decoded, ModelCache};
 use crate::functions::{register_encoder, register_vllm, SUFFIXES};
-use crate::{model_error, ENCODER, VLLM};
+use crate::{model_error, COMMAND, ENCODER, VLLM};
 
 /// A session's model host: what it registered, over the database's cache.
 #[derive(Debug)]
@@ -54,7 +54,7 @@ fn made(model: &Model, bytes: Vec<u8>) -> ModelBytes {
 
 /// Whether this host runs `m`'s kind.
 fn hosted(m: &StoredModel) -> bool {
-    m.kind() == VLLM || m.kind() == ENCODER
+    m.kind() == VLLM || m.kind() == ENCODER || m.kind() == COMMAND
 }
 
 impl ModelHost for Host {
@@ -108,6 +108,15 @@ impl ModelHost for Host {
         }
         let bytes = std::fs::read(p)
             .map_err(|e| CallError::new(ErrorKind::Io, e.to_string()).with_source(e))?;
+        if tensormap_model::command::format::is_command_file(&bytes) {
+            let command =
+                tensormap_model::command::CommandModel::from_bytes(&bytes).map_err(model_error)?;
+            return Ok(ModelBytes {
+                kind: COMMAND.to_string(),
+                info: info(command.model()),
+                bytes,
+            });
+        }
         let model = Model::from_vllm(&bytes).map_err(model_error)?;
         Ok(made(&model, bytes))
     }
@@ -155,7 +164,7 @@ impl ModelHost for Host {
     }
 
     fn save(&self, stored: &StoredModel, path: &str) -> Result<(), CallError> {
-        if stored.kind() != VLLM {
+        if stored.kind() != VLLM && stored.kind() != COMMAND {
             return Err(CallError::from(format!(
                 "model '{}' is a {} model; SAVE writes .vllm files",
                 stored.name(),
@@ -173,6 +182,15 @@ impl ModelHost for Host {
             let _ = std::fs::remove_file(&tmp);
             io(e)
         })
+    }
+
+    fn ask(
+        &self,
+        map: &MapView<'_>,
+        model: Option<&StoredModel>,
+        text: &str,
+    ) -> Result<tensormap_query::Asked, CallError> {
+        crate::ask::ask(&self.cache, map, model, text)
     }
 
     fn sync(&self, registry: &Registry, models: &[Arc<StoredModel>]) {
@@ -193,9 +211,11 @@ impl ModelHost for Host {
                 continue;
             }
             let decoded = self.cache.get(m);
+            // A command model has no functions; its entry is kept so ASK … USING decodes
+            // it once.
             if m.kind() == ENCODER {
                 register_encoder(registry, m.name(), &decoded);
-            } else {
+            } else if m.kind() == VLLM {
                 register_vllm(registry, m.name(), &decoded);
             }
             registered.insert(m.name().to_string(), (m.blob_id(), decoded));

@@ -6,6 +6,9 @@
 //! - the V-LLM (kind `vllm`): CREATE, LOAD (a `.vllm` file), TRAIN and SAVE MODEL, and the
 //!   functions `m_embed(text)`, `m_score(text, embedding, position)` and
 //!   `m_generate(text, max_tokens [, temperature, top_k, seed])`;
+//! - command models (kind `command`, LOAD MODEL of a command model's `.vllm` file), used by
+//!   `ASK map USING m 'text'`; `ASK` without `USING` uses the built-in command model, decoded
+//!   once per database (`ask.rs`);
 //! - BERT-family sentence encoders (kind `bert`, LOAD MODEL of a Hugging Face folder), whose
 //!   one function is `m_embed(text)`: the pooled, normalised embedding.
 //!
@@ -18,11 +21,12 @@
 //! [`ModelCache`], keyed by the model's blob id (a TRAIN stores the trained model under a
 //! new blob id), shared by every connection, the Python cursors and the HTTP server.
 //!
-//! Files: `cache.rs` (the decoded models), `host.rs` (the [`Host`]: the statements and the
+//! Files: `ask.rs` (ASK's catalog and answer), `cache.rs` (the decoded models), `host.rs` (the [`Host`]: the statements and the
 //! registration of each model's functions), `functions.rs` (the functions over rows and
 //! their argument checks), `calls.rs` (the facade's typed calls: embed texts, generate with
 //! details).
 
+mod ask;
 mod cache;
 mod calls;
 mod functions;
@@ -37,6 +41,9 @@ use tensormap_engine::{CallError, ErrorKind};
 
 /// The kind of the V-LLM.
 pub const VLLM: &str = "vllm";
+
+/// The kind of a command model (`ASK map USING m '…'`): no functions, only ASK.
+pub const COMMAND: &str = "command";
 
 /// The kind of a sentence encoder (LOAD MODEL of a Hugging Face folder).
 pub const ENCODER: &str = "bert";

@@ -469,6 +469,34 @@ impl PyDatabase {
         }
     }
 
+    /// Asks `text` of `map` in plain language: TensorQL's `ASK map 'text'` (or `ASK map
+    /// USING model 'text'`), answered by the built-in command model (or the stored command
+    /// model `model`) as one read-only statement, run when the model is confident. Returns
+    /// the statement's result; raises `tensormap.QueryError` when the model is not sure, the
+    /// text is no question about the map or names a type it does not have (the message shows
+    /// the model's best guess), and for an empty or too long text or a missing map or model.
+    /// `explain=True` runs nothing and returns `EXPLAIN ASK`'s row: `statement`,
+    /// `probability`, `outcome`, `threshold`, `model`.
+    #[pyo3(signature = (map, text, *, model = None, explain = false))]
+    fn ask(
+        &self,
+        py: Python<'_>,
+        map: &str,
+        text: &str,
+        model: Option<&str>,
+        explain: bool,
+    ) -> PyResult<PyQueryResult> {
+        let name = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+        let sql = format!(
+            "{}ASK {}{} '{}'",
+            if explain { "EXPLAIN " } else { "" },
+            name(map),
+            model.map_or(String::new(), |m| format!(" USING {}", name(m))),
+            text.replace('\'', "''")
+        );
+        self.run(py, &sql, Vec::new())
+    }
+
     fn __repr__(&self) -> String {
         let state = if self.closed() { " (closed)" } else { "" };
         match &self.path {

@@ -169,6 +169,17 @@ class Database:
         self, map: str, center: Point, radius: float
     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """``(cells (m, 3), values (m, channels))`` of the occupied cells within ``radius``."""
+    def ask(
+        self,
+        map: str,
+        text: str,
+        *,
+        model: Optional[str] = None,
+        explain: bool = False,
+    ) -> Result:
+        """``ASK map [USING model] 'text'``: plain language answered by a command model as
+        one read-only statement, run when the model is confident (``explain=True``: the
+        statement, its probability and outcome, nothing run)."""
     @overload
     def render(
         self,

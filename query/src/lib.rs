@@ -5,6 +5,7 @@
 //! joined) → [`join`] and [`exec`] (run it on the engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
 //! into statements, in bounded memory.
 
+pub mod ask;
 pub mod ast;
 mod batch;
 pub mod copy;
@@ -26,6 +27,7 @@ mod session;
 mod snapshot;
 mod window;
 
+pub use ask::{AskOutcome, Asked};
 pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning};
 pub use error::{CallError, Error, ErrorKind, Pos, Result};
 pub use exec::QueryResult;

@@ -69,6 +69,21 @@ pub trait ModelHost: Send + Sync {
     /// `SAVE MODEL … TO path`.
     fn save(&self, model: &StoredModel, path: &str) -> Result<(), CallError>;
 
+    /// `ASK`: the statement `text` asks for over `map`, written by the stored command model
+    /// `model`, or by the host's built-in one when `model` is `None` (`crate::ask`). A host
+    /// without command models says so.
+    fn ask(
+        &self,
+        map: &MapView<'_>,
+        model: Option<&StoredModel>,
+        text: &str,
+    ) -> Result<crate::ask::Asked, CallError> {
+        let _ = (map, model, text);
+        Err(CallError::from(
+            "this program's model host has no command model: ASK is not available",
+        ))
+    }
+
     /// Makes exactly the functions of `models` callable through `registry` (registering
     /// those of new or changed models, removing those of models no longer there).
     fn sync(&self, registry: &Registry, models: &[Arc<StoredModel>]);

@@ -434,6 +434,14 @@ impl Display for Statement {
                 write!(f, "COPY {} {way} {}", ident(map), string(path))?;
                 with_settings(f, settings)
             }
+            Statement::Ask(a) => {
+                let explain = if a.explain { "EXPLAIN " } else { "" };
+                write!(f, "{explain}ASK {}", ident(&a.map))?;
+                if let Some(m) = &a.model {
+                    write!(f, " USING {}", ident(m))?;
+                }
+                write!(f, " {}", string(&a.text))
+            }
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

@@ -103,6 +103,9 @@ pub enum Statement {
         /// Settings: format, partition_by, depth, row_group_size.
         settings: Vec<(String, Setting, Span)>,
     },
+    /// `[EXPLAIN] ASK map [USING model] 'text'`: plain language, answered by a command
+    /// model as one read-only statement (`crate::ask`).
+    Ask(Box<Ask>),
     /// `BEGIN`
     Begin,
     /// `COMMIT`
@@ -124,6 +127,19 @@ pub enum OnConflict {
         /// Only where this holds.
         filter: Option<Expr>,
     },
+}
+
+/// `[EXPLAIN] ASK map [USING model] 'text'`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    /// `EXPLAIN ASK`: show the statement and its probability, run nothing.
+    pub explain: bool,
+    /// The map the text is about.
+    pub map: String,
+    /// `USING model`: a command model of the database; without it, the built-in one.
+    pub model: Option<String>,
+    /// The text.
+    pub text: String,
 }
 
 /// Which way a `COPY` moves rows.

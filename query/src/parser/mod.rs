@@ -10,6 +10,7 @@ use crate::ast::*;
 use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
 
+mod ask;
 mod copy;
 mod expr;
 pub mod model;
@@ -376,6 +377,7 @@ impl<'t> Parser<'t> {
         match (word.as_str(), second.as_str()) {
             ("select" | "with", _) => Ok(Statement::Select(Box::new(self.query()?))),
             ("insert", _) => self.insert(),
+            ("ask", _) => self.ask(false),
             ("copy", _) => self.copy(),
             ("update", _) => self.update(),
             ("delete", _) => self.delete(),
@@ -452,6 +454,9 @@ impl<'t> Parser<'t> {
             ("explain", _) => {
                 self.bump();
                 let analyze = self.accept_kw("analyze");
+                if !analyze && self.is_kw("ask") {
+                    return self.ask(true);
+                }
                 if !self.at_query() {
                     return Err(self.unexpected("SELECT after EXPLAIN"));
                 }

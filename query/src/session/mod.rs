@@ -12,8 +12,10 @@
 //! - [`query`]: SELECT, EXPLAIN and RENDER;
 //! - [`view`]: RENDER ... TO 'x.html' and the HTML view of a SELECT;
 //! - [`files`]: the statements that read or write files (COPY, SNAPSHOT, RESTORE);
+//! - [`ask`]: `[EXPLAIN] ASK map [USING model] 'text'`;
 //! - the model statements are `crate::model`'s.
 
+mod ask;
 mod catalog;
 mod dml;
 mod files;
@@ -207,6 +209,7 @@ impl Session {
             Statement::Snapshot { map, to, settings } => self.snapshot(map, to, settings, pos),
             Statement::Restore { name, from } => self.restore(name, from, pos),
             Statement::Model(m) => self.run_model(m, pos),
+            Statement::Ask(a) => self.run_ask(a, pos),
         }
     }
 }
