@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tensormap_engine::{MapView, Registry, Value};
+use tensormap_engine::{MapView, Value};
 use tensormap_render::html::{
     ColumnValues, FieldBrick, HtmlDocument, HtmlError, HtmlOptions, ViewColumn, ViewField,
     ViewObjects, ViewScene, BRICK_CELLS, BUILT_IN_COLUMNS,
@@ -20,7 +20,7 @@ use tensormap_render::OptionValue;
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
 use crate::error::{Error, Pos, Result};
-use crate::exec::select;
+use crate::run::Ctx;
 
 /// True when a `RENDER ... TO` file name asks for the HTML view (`.html` or `.htm`, any case).
 pub fn is_html(path: &str) -> bool {
@@ -59,8 +59,18 @@ fn column(name: &str, pos: Pos) -> SelectItem {
 
 /// The objects `sel` selects from the one map of `views`, with the SELECT's other columns,
 /// and that map's field.
-pub fn view_scene(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> Result<ViewScene> {
-    let (Some(from), [view]) = (&sel.from, views) else {
+pub fn view_scene(ctx: &Ctx<'_, '_>, sel: &Select) -> Result<ViewScene> {
+    let view = sel
+        .from
+        .as_ref()
+        .and_then(|f| f.source.map())
+        .and_then(|m| ctx.view(m));
+    let (Some(from), Some(view), true, true) = (
+        &sel.from,
+        view,
+        sel.joins.is_empty(),
+        sel.compound.is_empty(),
+    ) else {
         let pos = sel
             .tables()
             .nth(1)
@@ -84,12 +94,12 @@ pub fn view_scene(views: &[MapView<'_>], sel: &Select, functions: &Registry) -> 
         .items
         .extend(BUILT_IN_COLUMNS.iter().map(|c| column(c, pos)));
     query.distinct = false;
-    let result = select(views, &query, functions)?;
+    let result = ctx.query(&query, &[], &[])?;
     let objects = objects(&result.columns, result.rows, pos)?;
     Ok(ViewScene {
         map: view.name().to_string(),
         objects,
-        field: field(view, pos)?,
+        field: field(&view, pos)?,
     })
 }
 
@@ -309,7 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("v.html");
         std::fs::write(&target, "old").unwrap();
-        let e = write_beside(&target, &mut |out: &mut dyn Write| {
+        let e = write_beside(&target, |out: &mut dyn Write| {
             out.write_all(b"half")?;
             Err(std::io::Error::other("disk full"))
         })

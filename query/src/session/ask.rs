@@ -106,8 +106,14 @@ fn checked_select(statement: &str, map: &str, pos: Pos) -> Result<Box<Select>> {
     };
     match parse_statement(statement) {
         Ok(Statement::Select(sel)) => {
-            if let Some(t) = sel.tables().find(|t| t.source.map() != map) {
-                return Err(wrong(format!("reads map '{}'", t.source.map())));
+            if let Some(t) = sel.tables().find(|t| t.source.map() != Some(map)) {
+                return Err(wrong(match t.source.map() {
+                    Some(other) => format!("reads map '{other}'"),
+                    None => "reads a subquery".into(),
+                }));
+            }
+            if !sel.with.is_empty() || !sel.compound.is_empty() {
+                return Err(wrong("is not one plain SELECT".into()));
             }
             Ok(sel)
         }

@@ -48,8 +48,8 @@ impl Session {
 
     fn select_scene(&mut self, sel: &Select, pos: Pos) -> Result<ViewScene> {
         let mut scene = None;
-        self.read(sel, pos, |views, sel, db| {
-            scene = Some(render_html::view_scene(views, sel, db.functions())?);
+        self.read(sel, pos, |ctx, sel| {
+            scene = Some(render_html::view_scene(ctx, sel)?);
             Ok(QueryResult::status(String::new()))
         })?;
         scene.ok_or_else(|| Error::internal(pos, "RENDER: the view was not built"))
