@@ -64,28 +64,6 @@ impl Default for BBox {
             max: [f32::NEG_INFINITY; 3],
         }
     }
-
-    #[test]
-    fn bbox_of_points_is_the_points() {
-        let x = Float32Array::from(vec![1.0, 2.0]);
-        let y = Float32Array::from(vec![3.0, 4.0]);
-        let z = Float32Array::from(vec![5.0, 6.0]);
-        let b = bbox_array(&x, &y, &z).unwrap();
-        let s = b.as_any().downcast_ref::<StructArray>().unwrap();
-        assert_eq!(s.data_type(), &bbox_type());
-        let col = |name: &str| {
-            s.column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .unwrap()
-                .values()
-                .to_vec()
-        };
-        assert_eq!(col("xmin"), col("xmax"));
-        assert_eq!(col("ymax"), vec![3.0, 4.0]);
-        assert_eq!(col("zmin"), vec![5.0, 6.0]);
-    }
 }
 
 impl BBox {
@@ -100,28 +78,6 @@ impl BBox {
     /// Whether no point was added.
     pub fn is_empty(&self) -> bool {
         self.min[0] > self.max[0]
-    }
-
-    #[test]
-    fn bbox_of_points_is_the_points() {
-        let x = Float32Array::from(vec![1.0, 2.0]);
-        let y = Float32Array::from(vec![3.0, 4.0]);
-        let z = Float32Array::from(vec![5.0, 6.0]);
-        let b = bbox_array(&x, &y, &z).unwrap();
-        let s = b.as_any().downcast_ref::<StructArray>().unwrap();
-        assert_eq!(s.data_type(), &bbox_type());
-        let col = |name: &str| {
-            s.column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .unwrap()
-                .values()
-                .to_vec()
-        };
-        assert_eq!(col("xmin"), col("xmax"));
-        assert_eq!(col("ymax"), vec![3.0, 4.0]);
-        assert_eq!(col("zmin"), vec![5.0, 6.0]);
     }
 }
 
