@@ -2,7 +2,7 @@
 //! tasks: many radius searches in one call, and a stored model's embeddings of many texts
 //! in one batch. Module functions taking a `Database`, each running with the GIL released.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
