@@ -175,7 +175,13 @@ fn parquet_has_geoparquet_metadata_zstd_and_row_groups() {
             "z",
             "embedding.list.item",
             "confidence",
-            "geometry"
+            "geometry",
+            "bbox.xmin",
+            "bbox.ymin",
+            "bbox.xmax",
+            "bbox.ymax",
+            "bbox.zmin",
+            "bbox.zmax"
         ]
     );
     let mut volume = 0.0;
