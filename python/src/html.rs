@@ -1,8 +1,6 @@
 //! `HTML`: the interactive view of a SELECT (`db.render(sql, format="html")`), a
 //! self-contained page (WebGL, no network) shown inline by Jupyter through `_repr_html_`.
 
-use std::io::Write;
-
 use pyo3::prelude::*;
 use tensormap::render::html::iframe;
 
