@@ -56,8 +56,10 @@ impl Html {
         &self.text
     }
 
+    /// Characters of the page, as `len(str(view))` counts them (its size in bytes is in
+    /// the repr).
     fn __len__(&self) -> usize {
-        self.text.len()
+        self.text.chars().count()
     }
 
     fn __repr__(&self) -> String {
