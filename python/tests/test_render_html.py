@@ -41,7 +41,7 @@ def test_render_html_is_the_view_of_the_select(loaded, tmp_path):
     saved = tmp_path / "saved.html"
     view.save(saved)
     assert saved.read_text() == page
-    assert repr(view) == f"<tensormap.HTML {len(inside)} objects, {len(page)} bytes>"
+    assert repr(view) == f"<tensormap.HTML {len(inside)} objects, {len(page.encode())} bytes>"
 
 
 def test_repr_html_is_a_sandboxed_frame_holding_the_page(loaded):
