@@ -1,5 +1,5 @@
 //! Parquet export: one file ([`write_file`]), or the rows of one piece of a partitioned
-//! export ([`crate::partition`] calls [`write_rows`]).
+//! export ([`crate::partition`] calls `write_rows`).
 //!
 //! Columns: `id` and `type` (UTF-8 strings; `type` dictionary-encoded), `x`, `y`, `z` and
 //! `confidence` (float32), `embedding` (a fixed-size list of `channels` float32: a Parquet

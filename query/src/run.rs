@@ -1,5 +1,5 @@
 //! Running a whole query: `WITH` queries (materialized in order, each visible to those
-//! after it and to the query), compound queries (UNION [ALL], INTERSECT, EXCEPT, then the
+//! after it and to the query), compound queries (`UNION [ALL]`, `INTERSECT`, `EXCEPT`, then the
 //! compound's ORDER BY and LIMIT), subqueries in FROM (materialized, read like a map
 //! without index), and subqueries in expressions ([`Subqueries`], called by `eval/`).
 //!

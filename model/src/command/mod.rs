@@ -11,7 +11,7 @@
 //! 3. [`resolve`] fills the slots in; [`query`] writes the TensorQL text; [`tql`] reads it
 //!    back. [`model`] holds it together: [`CommandModel::ask`].
 //!
-//! Around it: [`builtin`] (the model compiled into the crate), [`format`] (the model's
+//! Around it: [`builtin`] (the model compiled into the crate), [`format`](mod@format) (the model's
 //! file: a `.vllm` of model type 3 with a `CMDS` section), [`tokens`] (the tokenizer: symbol merges, then text merges learned from the
 //! corpus), [`corpus`] (the synthetic training corpus, from a seed), [`train`] (training on
 //! its pairs), [`eval`] and [`exec`] (the held-out evaluation set, its map, the scores and

@@ -46,7 +46,7 @@ impl SledBackend {
     /// acknowledged before its flush returns. A database another process has open is
     /// [`Error::Locked`].
     ///
-    /// The lock is tried for up to [`LOCK_WAIT`]: sled finishes its last writes on its
+    /// The lock is tried for up to 500 ms (`LOCK_WAIT`): sled finishes its last writes on its
     /// own I/O threads, so a handle of this process that was just dropped may hold the
     /// file lock for a few milliseconds more (a close followed at once by a reopen).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
