@@ -1,7 +1,7 @@
 //! `RENDER SELECT ...`: the objects a query selects, drawn by tensormap-render, with the
 //! map's field as a heatmap read from the octree's coarse levels.
 
-use tensormap_engine::Value;
+use tensormap_engine::{MapView, Value};
 use tensormap_render::{render, OptionValue, RenderOptions, Scene, SceneObject, VoxelSample};
 
 use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
@@ -43,8 +43,14 @@ fn column(name: &str, pos: Pos) -> SelectItem {
     )
 }
 
-/// Draws the objects `sel` selects (its select list aside) from its one map.
-pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> Result<String> {
+/// The one map `sel` draws from, and where its FROM is: RENDER takes exactly one map
+/// (no join, no compound query, not VOXELS). `field_note` says, for the VOXELS error,
+/// where the output shows the field instead.
+pub(crate) fn one_map<'a>(
+    ctx: &Ctx<'_, 'a>,
+    sel: &Select,
+    field_note: &str,
+) -> Result<(MapView<'a>, Pos)> {
     let view = sel
         .from
         .as_ref()
@@ -68,10 +74,15 @@ pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> R
     if let Source::Voxels(_) = from.source {
         return Err(Error::syntax(
             from.pos.0,
-            "RENDER draws a map's objects (its heatmap shows the field): use FROM map",
+            format!("RENDER draws a map's objects ({field_note}): use FROM map"),
         ));
     }
-    let pos = from.pos.0;
+    Ok((view, from.pos.0))
+}
+
+/// Draws the objects `sel` selects (its select list aside) from its one map.
+pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> Result<String> {
+    let (view, pos) = one_map(ctx, sel, "its heatmap shows the field")?;
     let mut query = sel.clone();
     query.items = ["id", "type", "position", "confidence", "embedding"]
         .iter()

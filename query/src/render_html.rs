@@ -18,7 +18,7 @@ use tensormap_render::html::{
 };
 use tensormap_render::OptionValue;
 
-use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Source, Span};
+use crate::ast::{Expr, ExprKind, Select, SelectItem, Setting, Span};
 use crate::error::{Error, Pos, Result};
 use crate::run::Ctx;
 
@@ -60,33 +60,7 @@ fn column(name: &str, pos: Pos) -> SelectItem {
 /// The objects `sel` selects from the one map of `views`, with the SELECT's other columns,
 /// and that map's field.
 pub fn view_scene(ctx: &Ctx<'_, '_>, sel: &Select) -> Result<ViewScene> {
-    let view = sel
-        .from
-        .as_ref()
-        .and_then(|f| f.source.map())
-        .and_then(|m| ctx.view(m));
-    let (Some(from), Some(view), true, true) = (
-        &sel.from,
-        view,
-        sel.joins.is_empty(),
-        sel.compound.is_empty(),
-    ) else {
-        let pos = sel
-            .tables()
-            .nth(1)
-            .map_or(Pos { line: 1, col: 1 }, |t| t.pos.0);
-        return Err(Error::syntax(
-            pos,
-            "RENDER draws the objects of one map: use FROM map",
-        ));
-    };
-    if let Source::Voxels(_) = from.source {
-        return Err(Error::syntax(
-            from.pos.0,
-            "RENDER draws a map's objects (the view shows its field): use FROM map",
-        ));
-    }
-    let pos = from.pos.0;
+    let (view, pos) = crate::render::one_map(ctx, sel, "the view shows its field")?;
     // The SELECT's own items as written, then the built-in columns (last, so that an
     // ordinal in ORDER BY or GROUP BY still names the item it named).
     let mut query = sel.clone();
