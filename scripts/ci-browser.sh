@@ -3,7 +3,7 @@
 # esbuild build, the viewer's unit tests pass under node, and the view works in headless
 # Chromium (WebGL on SwiftShader): scripts/check-browser.py (files from the render crate's
 # example, the served viewer's stand-in), then scripts/check-browser-tmap.py (RENDER ... TO
-# '.html' by the real `tmap`, and `tmap serve`'s /view). About 2.5 minutes on 2 cores once
+# '.html' by the real `tmap`, and `tmap serve`'s /view). About 3 minutes on 2 cores once
 # Chromium is installed and tmap built (apt: ~1 minute more on a fresh machine).
 #
 #   scripts/ci-browser.sh            from the repository root
@@ -32,6 +32,7 @@ cargo build --locked -p tensormap-render --examples
 target/browser-venv/bin/python scripts/check-browser.py \
   --example target/debug/examples/html_view \
   --server target/debug/examples/view_server
-# scripts/check-browser-tmap.py (a RENDER TO .html file written by tmap, and tmap serve's
-# /view pages) joins this step once it has passed on a quiet machine:
-#   target/browser-venv/bin/python scripts/check-browser-tmap.py --tmap target/debug/tmap
+# RENDER ... TO '.html' written by the real `tmap`, and `tmap serve`'s /view pages
+# (`cargo test` built target/debug/tmap; build it only if not).
+test -x target/debug/tmap || cargo build --locked -p tensormap-cli
+target/browser-venv/bin/python scripts/check-browser-tmap.py --tmap target/debug/tmap
