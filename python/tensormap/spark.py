@@ -72,21 +72,45 @@ def read(spark, path):
     partitioned export, or an unfinished one) or one of another version."""
     _pyspark()
     root = str(path).rstrip("/")
-    try:
-        text = spark.read.text(f"{root}/{MANIFEST}", wholetext=True).first()
-    except Exception as e:  # Spark raises AnalysisException (a JVM error) for a missing path
-        if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e):
-            raise LayoutError(
-                f"'{root}' has no {MANIFEST}: not a partitioned export of tensormap "
-                "(write one with COPY map TO 'dir' WITH (partition_by = 'octree', depth = d)), "
-                "or an export that did not finish"
-            ) from None
-        raise
-    if text is None:
+    text = _read_manifest(spark, root)
+    if not text.strip():
         raise LayoutError(f"'{root}/{MANIFEST}' is empty")
-    lay = Layout.parse(text[0])
+    lay = Layout.parse(text)
     df = spark.read.option("basePath", root).parquet(root)
     return df.withMetadata(lay.column, {META_KEY: lay.to_json()})
+
+
+# The manifest is at most this many bytes (a depth-8 export lists 8^8 cells at most by
+# ranges; a larger file is not one of ours).
+_MANIFEST_MAX_BYTES = 64 << 20
+
+
+def _read_manifest(spark, root):
+    """The text of ``root/_tensormap.json``, read through Hadoop's FileSystem (any scheme
+    Spark reads). Spark's DataFrame readers skip names starting with ``_`` even when given
+    one explicitly, so ``spark.read.text`` would see an empty file."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    fpath = jvm.org.apache.hadoop.fs.Path(f"{root}/{MANIFEST}")
+    fs = fpath.getFileSystem(conf)
+    if not fs.exists(fpath):
+        raise LayoutError(
+            f"'{root}' has no {MANIFEST}: not a partitioned export of tensormap "
+            "(write one with COPY map TO 'dir' WITH (partition_by = 'octree', depth = d)), "
+            "or an export that did not finish"
+        )
+    size = fs.getFileStatus(fpath).getLen()
+    if size > _MANIFEST_MAX_BYTES:
+        raise LayoutError(f"'{root}/{MANIFEST}' is {size} bytes: not a tensormap manifest")
+    stream = fs.open(fpath)
+    try:
+        out = jvm.java.io.ByteArrayOutputStream()
+        jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, out, 65536, False)
+        return bytes(out.toByteArray()).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LayoutError(f"'{root}/{MANIFEST}' is not UTF-8 text: {e}") from None
+    finally:
+        stream.close()
 
 
 def layout(df):
