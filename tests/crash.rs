@@ -174,6 +174,17 @@ fn dist2(a: [f32; 3], b: [f32; 3]) -> f32 {
     d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
 }
 
+/// Waits (at most `limit`) until the child has acknowledged a commit in `acked`.
+fn wait_for_first_ack(acked: &Path, limit: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if std::fs::metadata(acked).is_ok_and(|m| m.len() > 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// One round; returns how many commits the child had acknowledged.
 fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
     let dir = tempfile::tempdir().unwrap();
@@ -185,6 +196,12 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Three rounds in four start the kill's clock at the child's first acknowledged commit,
+    // so that a loaded machine (a slow start of the child) still kills mid-work; the
+    // fourth kills blind, also before or during the map's creation.
+    if round % 4 != 0 {
+        wait_for_first_ack(&dir.path().join("acked"), Duration::from_secs(30));
+    }
     std::thread::sleep(Duration::from_millis(rng.random_range(20..150)));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -331,7 +348,7 @@ fn rounds(n: u64) {
     }
     // The children got far enough for the test to mean something.
     assert!(
-        acked as u64 > 2 * n,
+        acked as u64 > n,
         "only {acked} acknowledged commits in {n} rounds"
     );
     println!("{n} rounds, {acked} acknowledged commits, none lost");
