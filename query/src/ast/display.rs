@@ -454,6 +454,9 @@ impl Display for Statement {
                     _ => write!(f, "{verb} {}", ident(name)),
                 }
             }
+            Statement::RenameMap { name, to } => {
+                write!(f, "ALTER MAP {} RENAME TO {}", ident(name), ident(to))
+            }
             Statement::Checkpoint { vacuum } => {
                 f.write_str(if *vacuum { "VACUUM" } else { "CHECKPOINT" })
             }

@@ -20,6 +20,13 @@ pub enum Statement {
         /// `IF EXISTS`: no error when the map is missing.
         if_exists: bool,
     },
+    /// `ALTER MAP name RENAME TO new_name`
+    RenameMap {
+        /// Map name.
+        name: String,
+        /// Its new name.
+        to: String,
+    },
     /// `SHOW MAPS`
     ShowMaps,
     /// `DESCRIBE name`

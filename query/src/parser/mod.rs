@@ -399,6 +399,15 @@ impl<'t> Parser<'t> {
                     if_exists,
                 })
             }
+            ("alter", "map") => {
+                self.bump();
+                self.bump();
+                let name = self.name("a map name")?;
+                self.expect_kw("rename")?;
+                self.expect_kw("to")?;
+                let to = self.name("the map's new name")?;
+                Ok(Statement::RenameMap { name, to })
+            }
             ("create" | "drop", "model")
             | ("show", "models" | "model")
             | ("load" | "train" | "save", _) => self.model_statement(),
@@ -483,7 +492,7 @@ impl<'t> Parser<'t> {
                 self.bump();
                 Ok(Statement::Rollback)
             }
-            ("create" | "drop", _) => {
+            ("create" | "drop" | "alter", _) => {
                 self.bump();
                 Err(self.unexpected("MAP"))
             }
@@ -833,6 +842,8 @@ mod tests {
             "SHOW ALL",
             "RESET memory_limit",
             "CHECKPOINT",
+            "ALTER MAP scene RENAME TO scene2",
+            "alter map \"a b\" rename to c",
             "VACUUM",
             "describe scene",
             "INSERT INTO scene (id, type, position, embedding, confidence) VALUES ('cube_1', 'cube', [100, 50, -30], [0.23, -0.45], 0.98), ('b', 'sphere', [-1e2, 3, 5], [1, 2], 1)",

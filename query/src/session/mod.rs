@@ -192,6 +192,7 @@ impl Session {
             Statement::Describe { name } => self.describe(name, pos),
             Statement::CreateMap { name, settings } => self.create_map(name, settings, pos),
             Statement::DropMap { name, if_exists } => self.drop_map(name, *if_exists, pos),
+            Statement::RenameMap { name, to } => self.rename_map(name, to, pos),
             Statement::Insert {
                 map,
                 columns,
