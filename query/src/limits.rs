@@ -9,8 +9,10 @@
 //! before its commit: a statement stopped by a limit changes nothing.
 //!
 //! Memory is counted as the rows a statement materializes (tuples of the maps it joins,
-//! the values of the rows it returns, the rows an INSERT adds), not as the process's heap:
-//! what a statement itself holds, independent of caches and of other sessions.
+//! the values of the rows it and its subqueries return, the objects a write adds or
+//! changes), summed over the statement (nothing is subtracted when an intermediate result
+//! is dropped), not as the process's heap: what the statement itself builds, independent of
+//! caches and of other sessions, and the same from run to run.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use crate::error::{Error, Pos, Result};
 pub struct Limits {
     /// The longest a statement may run.
     pub statement_timeout: Option<Duration>,
-    /// The most bytes of rows a statement may hold.
+    /// The most bytes of rows a statement may materialize.
     pub memory_limit: Option<u64>,
 }
 

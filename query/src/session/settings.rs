@@ -27,8 +27,8 @@ impl Session {
         self.limits.statement_timeout
     }
 
-    /// Limits the bytes of rows each statement of this session may hold at once (`SET
-    /// memory_limit`); `None` (the default) is no limit. A statement needing more ends
+    /// Limits the bytes of rows each statement of this session may materialize (`SET
+    /// memory_limit`; see `docs/LANGUAGE.md`); `None` (the default) is no limit. A statement needing more ends
     /// with an error of kind `limit` and changes nothing.
     pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
         self.limits.memory_limit = bytes.filter(|&b| b > 0);
