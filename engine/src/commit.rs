@@ -75,12 +75,16 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
     let mut work = Work::default();
     let mut deferred = Vec::new();
     for state in changed.values_mut().flatten() {
-        let base = txn
-            .base
-            .maps
-            .get(state.name.as_ref())
-            .filter(|b| b.id == state.id)
-            .map(|b| b.as_ref());
+        // By id: a map renamed by this transaction has its base under its old name.
+        let base = match txn.base.maps.get(state.name.as_ref()) {
+            Some(b) if b.id == state.id => Some(b.as_ref()),
+            _ => txn
+                .base
+                .maps
+                .values()
+                .find(|b| b.id == state.id)
+                .map(|b| b.as_ref()),
+        };
         deferred.push(prepare(
             state,
             base,

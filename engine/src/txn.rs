@@ -307,6 +307,30 @@ impl WriteTransaction {
         Ok(())
     }
 
+    /// Renames map `name` to `new_name`, with everything in it (its objects, field and
+    /// files are stored by the map's id: only its catalog entry moves). Readers of earlier
+    /// versions keep reading it by its old name.
+    pub fn rename_map(&mut self, name: &str, new_name: &str) -> Result<()> {
+        check_map_name(new_name)?;
+        self.state(name)?;
+        if self.state(new_name).is_ok() {
+            return Err(Error::MapExists(new_name.to_string()));
+        }
+        state_mut(&mut self.changed, &self.base, name)?;
+        let Some(Some(mut state)) = self.changed.insert(name.to_string(), None) else {
+            return Err(Error::MapNotFound(name.to_string()));
+        };
+        let record = codec::encode(&CatalogRecord {
+            map_id: state.id,
+            config: (*state.config).clone(),
+        })?;
+        state.name = Arc::from(new_name);
+        self.batch.delete(keys::catalog(name));
+        self.batch.put(keys::catalog(new_name), record);
+        self.changed.insert(new_name.to_string(), Some(state));
+        Ok(())
+    }
+
     /// Drops a map and everything in it.
     pub fn drop_map(&mut self, name: &str) -> Result<()> {
         let state = self.state(name)?;

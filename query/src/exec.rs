@@ -552,6 +552,7 @@ fn finish(
             for o in &p.outputs {
                 values.push(project(o, scope(u))?);
             }
+            crate::limits::charge_row(&values);
             if seen.insert(Key::row(&values)) {
                 rows.push(values);
             }
@@ -609,6 +610,7 @@ fn finish(
             for o in &p.outputs {
                 values.push(project(o, scope(u))?);
             }
+            crate::limits::charge_row(&values);
             rows.push(values);
         }
     }

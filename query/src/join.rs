@@ -16,6 +16,7 @@ use crate::plan::{Access, JoinStep, Plan, Probe};
 
 /// Whether every condition holds (NULL does not) on `tuple`.
 pub fn passes(env: &Env<'_>, conds: &[&Expr], tuple: &[Row<'_>], n: usize) -> Result<bool> {
+    crate::limits::tick()?;
     for c in conds {
         let v = env.eval(c, Scope::Row(tuple, n))?;
         if truth(&v, c.pos, "WHERE")? != Some(true) {

@@ -15,6 +15,7 @@ pub mod exec;
 mod func;
 pub mod join;
 pub mod lexer;
+mod limits;
 pub mod model;
 pub mod parser;
 pub mod plan;

@@ -98,6 +98,11 @@ pub fn map_names(sel: &Select, out: &mut Vec<(String, Pos)>) {
     }
 }
 
+/// Every map name the subqueries of `e` read, with where it is named (UPDATE and DELETE).
+pub fn expr_map_names(e: &Expr, out: &mut Vec<(String, Pos)>) {
+    each_query(e, &mut |q| map_names(q, out));
+}
+
 /// Calls `f` on the queries of the subqueries in `e` (not those nested in them).
 fn each_query(e: &Expr, f: &mut dyn FnMut(&Select)) {
     if let Some(q) = e.query() {

@@ -442,6 +442,24 @@ impl Display for Statement {
                 }
                 write!(f, " {}", string(&a.text))
             }
+            Statement::Set { name, value } => write!(f, "SET {} = {value}", ident(name)),
+            Statement::Show { name } | Statement::Reset { name } => {
+                let verb = if matches!(self, Statement::Show { .. }) {
+                    "SHOW"
+                } else {
+                    "RESET"
+                };
+                match name.as_str() {
+                    "all" => write!(f, "{verb} ALL"),
+                    _ => write!(f, "{verb} {}", ident(name)),
+                }
+            }
+            Statement::RenameMap { name, to } => {
+                write!(f, "ALTER MAP {} RENAME TO {}", ident(name), ident(to))
+            }
+            Statement::Checkpoint { vacuum } => {
+                f.write_str(if *vacuum { "VACUUM" } else { "CHECKPOINT" })
+            }
             Statement::Begin => f.write_str("BEGIN"),
             Statement::Commit => f.write_str("COMMIT"),
             Statement::Rollback => f.write_str("ROLLBACK"),

@@ -20,6 +20,13 @@ pub enum Statement {
         /// `IF EXISTS`: no error when the map is missing.
         if_exists: bool,
     },
+    /// `ALTER MAP name RENAME TO new_name`
+    RenameMap {
+        /// Map name.
+        name: String,
+        /// Its new name.
+        to: String,
+    },
     /// `SHOW MAPS`
     ShowMaps,
     /// `DESCRIBE name`
@@ -106,6 +113,30 @@ pub enum Statement {
     /// `[EXPLAIN] ASK map [USING model] 'text'`: plain language, answered by a command
     /// model as one read-only statement (`crate::ask`).
     Ask(Box<Ask>),
+    /// `SET name = value` (also `SET name TO value`; `DEFAULT` resets): a session setting
+    /// (`statement_timeout`, `memory_limit`).
+    Set {
+        /// The setting, in lower case.
+        name: String,
+        /// The value; `Setting::Word("default")` resets it.
+        value: Setting,
+    },
+    /// `SHOW name` or `SHOW ALL`: a session setting's value as text.
+    Show {
+        /// The setting, in lower case (`all` for every one).
+        name: String,
+    },
+    /// `RESET name` or `RESET ALL`: a session setting back to its default.
+    Reset {
+        /// The setting, in lower case (`all` for every one).
+        name: String,
+    },
+    /// `CHECKPOINT` (also `VACUUM`): folds every map's field journal into stored bricks and
+    /// merges its objects into one segment file, now.
+    Checkpoint {
+        /// Spelled `VACUUM`.
+        vacuum: bool,
+    },
     /// `BEGIN`
     Begin,
     /// `COMMIT`

@@ -48,6 +48,7 @@ impl Env<'_> {
 
     /// Evaluates `e` in `scope`.
     pub fn eval(&self, e: &Expr, scope: Scope<'_, '_>) -> Result<Value> {
+        crate::limits::tick()?;
         match &e.kind {
             ExprKind::Number(n) => Ok(Value::Number(*n)),
             ExprKind::Str(s) => Ok(Value::text(s)),

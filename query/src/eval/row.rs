@@ -220,6 +220,7 @@ impl<'a> Tuples<'a> {
 
     /// Appends a tuple.
     pub fn push(&mut self, tuple: &[Row<'a>]) {
+        crate::limits::charge(std::mem::size_of_val(tuple));
         self.rows.extend_from_slice(tuple);
         self.len += 1;
     }

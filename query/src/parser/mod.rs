@@ -19,6 +19,9 @@ mod select;
 /// How deeply expressions may nest (parentheses, vectors, calls, unary operators).
 pub const MAX_DEPTH: usize = 64;
 
+/// The session settings `SET`, `SHOW` and `RESET` name.
+pub const SETTINGS: [&str; 2] = ["statement_timeout", "memory_limit"];
+
 /// Words that cannot be bare map, column or alias names (quote them: `"from"`).
 const RESERVED: [&str; 59] = [
     "select",
@@ -396,6 +399,15 @@ impl<'t> Parser<'t> {
                     if_exists,
                 })
             }
+            ("alter", "map") => {
+                self.bump();
+                self.bump();
+                let name = self.name("a map name")?;
+                self.expect_kw("rename")?;
+                self.expect_kw("to")?;
+                let to = self.name("the map's new name")?;
+                Ok(Statement::RenameMap { name, to })
+            }
             ("create" | "drop", "model")
             | ("show", "models" | "model")
             | ("load" | "train" | "save", _) => self.model_statement(),
@@ -480,13 +492,49 @@ impl<'t> Parser<'t> {
                 self.bump();
                 Ok(Statement::Rollback)
             }
-            ("create" | "drop", _) => {
+            ("create" | "drop" | "alter", _) => {
                 self.bump();
                 Err(self.unexpected("MAP"))
             }
             ("show", _) => {
                 self.bump();
-                Err(self.unexpected("MAPS"))
+                let name = if self.accept_kw("all") {
+                    "all".to_string()
+                } else {
+                    let known = matches!(&self.peek().tok, Tok::Ident(w)
+                        if SETTINGS.iter().any(|s| w.eq_ignore_ascii_case(s)));
+                    if !known {
+                        return Err(self.unexpected(
+                            "MAPS, MODELS, ALL or a setting (statement_timeout, memory_limit)",
+                        ));
+                    }
+                    self.name("a setting name")?.to_ascii_lowercase()
+                };
+                Ok(Statement::Show { name })
+            }
+            ("set", _) => {
+                self.bump();
+                let name = self.name("a setting name")?.to_ascii_lowercase();
+                if !self.accept_kw("to") {
+                    self.expect_sym("=")?;
+                }
+                let value = self.setting()?;
+                Ok(Statement::Set { name, value })
+            }
+            ("reset", _) => {
+                self.bump();
+                let name = if self.accept_kw("all") {
+                    "all".to_string()
+                } else {
+                    self.name("a setting name")?.to_ascii_lowercase()
+                };
+                Ok(Statement::Reset { name })
+            }
+            ("checkpoint" | "vacuum", _) => {
+                self.bump();
+                Ok(Statement::Checkpoint {
+                    vacuum: word == "vacuum",
+                })
             }
             _ => Err(self.unexpected("a statement")),
         }
@@ -787,6 +835,16 @@ mod tests {
             "DROP MAP scene",
             "DROP MAP IF EXISTS scene",
             "SHOW MAPS",
+            "SET statement_timeout = '2s'",
+            "SET memory_limit = 0",
+            "SET statement_timeout = DEFAULT",
+            "SHOW statement_timeout",
+            "SHOW ALL",
+            "RESET memory_limit",
+            "CHECKPOINT",
+            "ALTER MAP scene RENAME TO scene2",
+            "alter map \"a b\" rename to c",
+            "VACUUM",
             "describe scene",
             "INSERT INTO scene (id, type, position, embedding, confidence) VALUES ('cube_1', 'cube', [100, 50, -30], [0.23, -0.45], 0.98), ('b', 'sphere', [-1e2, 3, 5], [1, 2], 1)",
             "UPDATE scene SET position = [0, 0, 0], confidence = 0.5 WHERE id = 'cube_1'",

@@ -1,5 +1,5 @@
-//! The maps' catalog: CREATE MAP (its settings checked one by one), DROP MAP, SHOW MAPS
-//! and DESCRIBE.
+//! The maps' catalog: CREATE MAP (its settings checked one by one), DROP MAP, ALTER MAP ...
+//! RENAME TO, SHOW MAPS and DESCRIBE.
 
 use tensormap_engine::{Dtype, MapConfig, Value};
 
@@ -37,6 +37,14 @@ impl Session {
             }
             t.drop_map(name).map_err(|e| Error::engine(pos, e))?;
             Ok(QueryResult::status("DROP MAP"))
+        })
+    }
+
+    /// `ALTER MAP name RENAME TO to`: the map and all in it under its new name.
+    pub(super) fn rename_map(&mut self, name: &str, to: &str, pos: Pos) -> Result<QueryResult> {
+        self.write(pos, |t| {
+            t.rename_map(name, to).map_err(|e| Error::engine(pos, e))?;
+            Ok(QueryResult::status("ALTER MAP"))
         })
     }
 

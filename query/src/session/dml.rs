@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tensormap_engine::{Object, Registry, Value, WriteTransaction};
+use tensormap_engine::{MapView, Object, Registry, Value, WriteTransaction};
 
 use super::Session;
 use crate::ast::{Expr, ExprKind, OnConflict, Select, Span};
@@ -16,6 +16,7 @@ use crate::eval::{
     as_number, as_vector, Env, Relation, Row, Scope, TableInfo, Tuples, OBJECT_COLUMNS,
 };
 use crate::exec::{row_passes, QueryResult};
+use crate::run::Ctx;
 
 impl Session {
     /// `INSERT INTO map [(columns)] VALUES (...), ... | SELECT ... [ON CONFLICT ...]`.
@@ -114,6 +115,11 @@ pub(crate) struct Insert<'s> {
     pub query: Option<&'s Select>,
     /// ON CONFLICT.
     pub on_conflict: Option<&'s OnConflict>,
+}
+
+/// The bytes an object holds, for `memory_limit`.
+fn object_bytes(o: &Object) -> usize {
+    std::mem::size_of::<Object>() + o.id.len() + o.kind.len() + o.embedding.len() * 4
 }
 
 /// The values of an object's columns, in [`OBJECT_COLUMNS`] order.
@@ -320,8 +326,12 @@ fn insert_rows(
                 format!("map '{map}' already has an object with id '{}'", o.id),
             ));
         }
+        crate::limits::charge(object_bytes(&o));
+        crate::limits::tick()?;
         objects.push(o);
     }
+    // Past a limit, the statement ends here, before it changes anything.
+    crate::limits::check()?;
     // Updated objects are checked before anything changes.
     let config = t
         .map(map)
@@ -351,18 +361,16 @@ fn insert_rows(
     Ok(QueryResult::status(format!("INSERT {n}")))
 }
 
-/// The objects of `map` that `filter` selects, as owned copies, in id order.
+/// The objects of `map` (`view`) that `filter` selects, as owned copies, in id order.
 fn matching(
-    t: &mut WriteTransaction,
+    view: &MapView<'_>,
     env: &Env<'_>,
-    map: &str,
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<Vec<Object>> {
     if let Some(f) = filter {
         env.check(f, &[], Some("WHERE"))?;
     }
-    let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
     // A top-level WITHIN is answered by the R-tree, as in a query; the whole WHERE is then
     // checked on its rows.
     let candidates: Vec<_> = match filter.and_then(|f| crate::plan::range_of(env, f)) {
@@ -374,11 +382,42 @@ fn matching(
     let mut out = Vec::new();
     for o in candidates {
         if row_passes(env, filter, Row::Obj(o))? {
-            out.push(o.to_object());
+            let o = o.to_object();
+            crate::limits::charge(object_bytes(&o));
+            out.push(o);
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// Opens `map` and the maps the subqueries of `exprs` read (first `map`, then the others
+/// in the order they are named), as `t` sees them, and runs `f` on them with what runs
+/// those subqueries.
+fn with_maps<T>(
+    t: &mut WriteTransaction,
+    functions: &Registry,
+    map: &str,
+    exprs: &[&Expr],
+    pos: Pos,
+    f: impl FnOnce(&MapView<'_>, &Ctx<'_, '_>) -> Result<T>,
+) -> Result<T> {
+    let mut named = vec![(map.to_string(), pos)];
+    for e in exprs {
+        crate::run::expr_map_names(e, &mut named);
+    }
+    let mut names: Vec<&str> = Vec::with_capacity(named.len());
+    for (n, at) in &named {
+        if names.contains(&n.as_str()) {
+            continue;
+        }
+        t.map(n).map_err(|e| Error::engine(*at, e))?;
+        names.push(n);
+    }
+    let views = t.maps(&names).map_err(|e| Error::engine(pos, e))?;
+    let maps: Vec<(String, MapView<'_>)> = names.iter().map(|n| n.to_string()).zip(views).collect();
+    let ctx = Ctx::new(&maps, functions);
+    f(&maps[0].1, &ctx)
 }
 
 fn update_rows(
@@ -389,10 +428,7 @@ fn update_rows(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let mut env = one_map(functions, map);
-    // Batch functions (a model's m_score) scale positions by the map's bounds.
-    env.context.bounds = t.map(map).ok().map(|v| v.config().bounds);
-    for (c, e, at) in set {
+    for (c, _, at) in set {
         if c == "id" {
             return Err(Error::invalid(
                 at.0,
@@ -402,17 +438,20 @@ fn update_rows(
         if !OBJECT_COLUMNS.contains(&c.as_str()) {
             return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
         }
-        env.check(e, &[], Some("SET"))?;
     }
-    let targets = matching(t, &env, map, filter, pos)?;
-    let config = t
-        .map(map)
-        .map_err(|e| Error::engine(pos, e))?
-        .config()
-        .clone();
-    let mut updated = Vec::with_capacity(targets.len());
-    {
-        let view = t.map(map).map_err(|e| Error::engine(pos, e))?;
+    let mut exprs: Vec<&Expr> = set.iter().map(|(_, e, _)| e).collect();
+    exprs.extend(filter);
+    let updated = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
+        let mut env = one_map(functions, map);
+        env.runner = Some(ctx);
+        // Batch functions (a model's m_score) scale positions by the map's bounds.
+        env.context.bounds = Some(view.config().bounds);
+        for (_, e, _) in set {
+            env.check(e, &[], Some("SET"))?;
+        }
+        let targets = matching(view, &env, filter, pos)?;
+        let config = view.config().clone();
+        let mut updated = Vec::with_capacity(targets.len());
         let mut rows = Tuples::new(1);
         let mut found = Vec::with_capacity(targets.len());
         for old in &targets {
@@ -432,9 +471,13 @@ fn update_rows(
                 assign(&mut o, c, &v, e.pos)?;
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;
+            crate::limits::charge(object_bytes(&o));
             updated.push(o);
         }
-    }
+        Ok(updated)
+    })?;
+    // Past a limit, the statement ends here, before it changes anything.
+    crate::limits::check()?;
     let n = updated.len();
     for o in updated {
         t.update(map, o).map_err(|e| Error::engine(pos, e))?;
@@ -449,8 +492,13 @@ fn delete_rows(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
-    let env = one_map(functions, map);
-    let targets = matching(t, &env, map, filter, pos)?;
+    let exprs: Vec<&Expr> = filter.into_iter().collect();
+    let targets = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
+        let mut env = one_map(functions, map);
+        env.runner = Some(ctx);
+        matching(view, &env, filter, pos)
+    })?;
+    crate::limits::check()?;
     let n = targets.len();
     for o in targets {
         t.delete(map, &o.id).map_err(|e| Error::engine(pos, e))?;

@@ -13,6 +13,7 @@
 //! - [`view`]: RENDER ... TO 'x.html' and the HTML view of a SELECT;
 //! - [`files`]: the statements that read or write files (COPY, SNAPSHOT, RESTORE);
 //! - [`ask`]: `[EXPLAIN] ASK map [USING model] 'text'`;
+//! - [`settings`]: SET, SHOW and RESET of the statement limits, CHECKPOINT and VACUUM;
 //! - the model statements are `crate::model`'s.
 
 mod ask;
@@ -21,6 +22,7 @@ mod dml;
 mod files;
 mod params;
 mod query;
+mod settings;
 mod txn;
 mod view;
 
@@ -51,6 +53,8 @@ pub struct Session {
     pub(crate) model_host: Option<Arc<dyn ModelHost>>,
     /// The file formats of COPY, if installed (the facade installs tensormap-interop's).
     copy: Option<Arc<dyn CopyFormats>>,
+    /// Each statement's limits (`SET statement_timeout`, `SET memory_limit`).
+    limits: crate::limits::Limits,
 }
 
 /// How many parsed scripts a session keeps.
@@ -77,6 +81,7 @@ impl Session {
             progress: None,
             model_host: None,
             copy: None,
+            limits: crate::limits::Limits::default(),
         }
     }
 
@@ -166,7 +171,12 @@ impl Session {
             return Err(params::unbound(p));
         }
         let pos = p.pos;
+        let _limits = crate::limits::enter(self.limits, pos);
         match &p.statement {
+            Statement::Set { name, value } => self.set_setting(name, value, pos),
+            Statement::Show { name } => self.show_setting(name, pos),
+            Statement::Reset { name } => self.reset_setting(name, pos),
+            Statement::Checkpoint { vacuum } => self.checkpoint(*vacuum, pos),
             Statement::Begin => self.begin(pos),
             Statement::Commit => self.commit(pos),
             Statement::Rollback => self.rollback(pos),
@@ -182,6 +192,7 @@ impl Session {
             Statement::Describe { name } => self.describe(name, pos),
             Statement::CreateMap { name, settings } => self.create_map(name, settings, pos),
             Statement::DropMap { name, if_exists } => self.drop_map(name, *if_exists, pos),
+            Statement::RenameMap { name, to } => self.rename_map(name, to, pos),
             Statement::Insert {
                 map,
                 columns,

@@ -56,6 +56,8 @@ impl Session {
             None => {
                 let mut t = self.db.begin_write().map_err(|e| Error::engine(pos, e))?;
                 let r = f(&mut t)?;
+                // A write past a limit rolls back (`t` is dropped uncommitted).
+                crate::limits::check()?;
                 t.commit().map_err(|e| Error::engine(pos, e))?;
                 Ok(r)
             }
@@ -72,7 +74,7 @@ impl Session {
         f: impl FnOnce(&Ctx<'_, '_>, &Select) -> Result<QueryResult>,
     ) -> Result<QueryResult> {
         let db = self.db.clone();
-        match &mut self.txn {
+        let r = match &mut self.txn {
             Some(t) => read_in(t, db.functions(), sel, pos, f),
             None => {
                 let (named, ctes) = names_of(sel);
@@ -86,7 +88,10 @@ impl Session {
                 }
                 f(&Ctx::new(&maps, db.functions()), sel)
             }
-        }
+        }?;
+        // A query that ends past a limit between two checks is still past it.
+        crate::limits::check()?;
+        Ok(r)
     }
 
     pub(super) fn read_map<T>(
