@@ -5,6 +5,8 @@
 //! cargo run --release -p tensormap-model --example train_commands -- --seed 1 \
 //!     --out command.vllm [--examples 50000] [--epochs 2] [--layers 3] [--dim 96] \
 //!     [--heads 4] [--merges 800] [--batch 64] [--lr 1e-3] [--dropout 0.1] [--threads 1]
+//! cargo run --release -p tensormap-model --example train_commands -- --seed 2 \
+//!     --init command.vllm --out next.vllm [--examples ...] [--lr ...]   # continue training
 //! cargo run --release -p tensormap-model --example train_commands -- --score command.vllm
 //! cargo run --release -p tensormap-model --example train_commands -- --types cube,sphere \
 //!     --ask 'all cubes near the origin' [--ask ...]      # the built-in model's answers
@@ -43,6 +45,7 @@ struct Args {
     threads: usize,
     out: Option<String>,
     score: Option<String>,
+    init: Option<String>,
     show: usize,
     ask: Vec<String>,
     types: Vec<String>,
@@ -63,6 +66,7 @@ fn args() -> Args {
         threads: 1,
         out: None,
         score: None,
+        init: None,
         show: 40,
         ask: Vec::new(),
         types: Vec::new(),
@@ -90,6 +94,7 @@ fn args() -> Args {
             "--show" => a.show = num() as usize,
             "--out" => a.out = Some(val),
             "--score" => a.score = Some(val),
+            "--init" => a.init = Some(val),
             "--ask" => a.ask.push(val),
             "--types" => a.types = val.split(',').map(str::to_string).collect(),
             other => panic!("unknown argument {other}"),
@@ -206,16 +211,22 @@ fn main() {
         pairs.len(),
         t0.elapsed().as_secs_f64()
     );
-    let merges = learn_merges(&word_counts(&pairs), a.merges).expect("merges");
-    let mut config = ModelConfig::small(a.layers, a.dim, a.heads, 8);
-    config.context = 192;
-    let mut model = CommandModel::new(config, &merges, a.seed).expect("model");
+    // A run from a model file keeps its network and tokenizer and trains on; otherwise the
+    // merges are learned from this corpus and the weights drawn from the seed.
+    let mut model = match &a.init {
+        Some(path) => CommandModel::load(path).expect("load --init"),
+        None => {
+            let merges = learn_merges(&word_counts(&pairs), a.merges).expect("merges");
+            let mut config = ModelConfig::small(a.layers, a.dim, a.heads, 8);
+            config.context = 192;
+            CommandModel::new(config, &merges, a.seed).expect("model")
+        }
+    };
     let train = encode(&model, &pairs);
     let valid = encode(&model, &valid_pairs);
     let tokens: usize = train.iter().map(Example::len).sum();
     println!(
-        "{} merges, vocabulary {}, {} parameters; {} examples, {:.1} tokens each",
-        merges.len(),
+        "vocabulary {}, {} parameters; {} examples, {:.1} tokens each",
         model.model().config().vocab_size,
         model.model().config().parameter_count(),
         train.len(),

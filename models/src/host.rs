@@ -193,6 +193,17 @@ impl ModelHost for Host {
         crate::ask::ask(&self.cache, map, model, text)
     }
 
+    fn train_commands(
+        &self,
+        base: Option<&StoredModel>,
+        map: &MapView<'_>,
+        pairs: &[tensormap_query::CommandPair],
+        options: &[(String, f64)],
+        progress: &mut TrainCallback<'_>,
+    ) -> Result<ModelBytes, CallError> {
+        crate::train_commands::train(&self.cache, base, map, pairs, options, progress)
+    }
+
     fn sync(&self, registry: &Registry, models: &[Arc<StoredModel>]) {
         let mut registered = self.registered.lock();
         registered.retain(|name, (blob, _)| {

@@ -31,6 +31,7 @@ mod cache;
 mod calls;
 mod functions;
 mod host;
+mod train_commands;
 
 pub use cache::ModelCache;
 pub use calls::{GenerateArgs, Generated, Generation};

@@ -26,6 +26,7 @@ pub mod render_html;
 pub mod run;
 mod session;
 mod snapshot;
+pub mod train_commands;
 mod window;
 
 pub use ask::{AskOutcome, Asked};
@@ -37,3 +38,4 @@ pub use parser::{first_file_statement, parse_script, parse_statement, Parsed, Sc
 pub use progress::{Progress, ProgressSink, Unit};
 pub use reader::{Chunk, ReadError, ScriptReader};
 pub use session::Session;
+pub use train_commands::CommandPair;

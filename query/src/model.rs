@@ -84,13 +84,30 @@ pub trait ModelHost: Send + Sync {
         ))
     }
 
+    /// `TRAIN MODEL … ON map WITH (task = 'commands', examples = …)`: the command model
+    /// `base` (or, when `None`, the built-in one) fine-tuned on `pairs` over `map`
+    /// (`crate::train_commands`). A host without command models says so.
+    fn train_commands(
+        &self,
+        base: Option<&StoredModel>,
+        map: &MapView<'_>,
+        pairs: &[crate::train_commands::CommandPair],
+        options: &[(String, f64)],
+        progress: &mut TrainCallback<'_>,
+    ) -> Result<ModelBytes, CallError> {
+        let _ = (base, map, pairs, options, progress);
+        Err(CallError::from(
+            "this program's model host has no command model: TRAIN … task = 'commands' is not available",
+        ))
+    }
+
     /// Makes exactly the functions of `models` callable through `registry` (registering
     /// those of new or changed models, removing those of models no longer there).
     fn sync(&self, registry: &Registry, models: &[Arc<StoredModel>]);
 }
 
 /// Model names name functions (`m_embed`): they must be plain identifiers.
-fn check_model_name(name: &str, pos: Pos) -> Result<()> {
+pub(crate) fn check_model_name(name: &str, pos: Pos) -> Result<()> {
     let ok = name
         .chars()
         .next()
@@ -181,6 +198,13 @@ impl Session {
                         .map_err(engine)?;
                     Ok(QueryResult::status("LOAD MODEL"))
                 })
+            }
+            ModelStatement::Train {
+                name,
+                map,
+                settings,
+            } if crate::train_commands::names_task(settings) => {
+                return self.train_commands(name, map, settings, pos)
             }
             ModelStatement::Train {
                 name,

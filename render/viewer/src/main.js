@@ -8,6 +8,7 @@
 //             target}), orbit(degrees), reset() }
 // plus `drawn` (points drawn now: fewer while the view moves, if frames are slow), `frames` (frames drawn) and `error` (why loading failed).
 
+import { askedStatus, isTensorQL } from './ask.js';
 import { FileSource } from './filesource.js';
 import { Api, NeedToken, ServedSource } from './served.js';
 import { Ui } from './ui.js';
@@ -205,10 +206,19 @@ async function startServed(root, ui, manifest) {
     source.onError = (e) => fail(ui, e);
     ui.h.query = async (sql) => {
       ui.setQueryStatus('running…');
+      ui.setQueryStatement('');
       try {
-        const r = await source.query(sql);
-        v.setRing(v.queryRing, r.positions);
-        ui.setQueryStatus(`${r.status} · ${r.positions.length / 3} ringed`);
+        if (isTensorQL(sql)) {
+          const r = await source.query(sql);
+          v.setRing(v.queryRing, r.positions);
+          ui.setQueryStatus(`${r.status} · ${r.positions.length / 3} ringed`);
+        } else {
+          // Plain language: the statement the command model wrote is shown beside the rows.
+          const { asked, ran } = await source.ask(sql);
+          ui.setQueryStatement(asked.statement);
+          v.setRing(v.queryRing, ran ? ran.positions : []);
+          ui.setQueryStatus(askedStatus(asked, ran));
+        }
       } catch (e) {
         if (e instanceof NeedToken) ui.askToken(e.message);
         ui.setQueryStatus(e.message);

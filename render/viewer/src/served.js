@@ -3,6 +3,7 @@
 // the field, and TensorQL from the query box. A bearer token, when the server wants one,
 // is asked once and kept in this tab's sessionStorage only.
 
+import { explainAsk, readExplained } from './ask.js';
 import { readFrame } from './decode.js';
 import { Field } from './field.js';
 import { Cell, Chunk, Types } from './store.js';
@@ -192,6 +193,15 @@ export class ServedSource {
       }
     }
     return { status: last.status || '', rows: rows.length, positions };
+  }
+
+  /** A question in plain language: the command model's statement (`EXPLAIN ASK`), run
+   * when the model is confident. Returns `{asked, ran}`; `ran` is null when nothing ran. */
+  async ask(text) {
+    const asked = readExplained(await this.api.query(explainAsk(this.map, text)));
+    if (!asked) throw new Error('the server did not answer EXPLAIN ASK with a statement');
+    const ran = asked.outcome === 'answer' ? await this.query(asked.statement) : null;
+    return { asked, ran };
   }
 
   /** id → position of every loaded object. */

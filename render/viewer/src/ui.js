@@ -131,12 +131,21 @@ export class Ui {
       text.value = o.served.example;
       const run = el('button', { type: 'submit', text: 'Run' });
       this.queryStatus = el('div', { id: 'tm-query-status', class: 'tm-dim' });
-      const form = el('form', { id: 'tm-query' }, el('div', { text: 'TensorQL (results are ringed):' }), text, run);
+      // What ASK wrote for a question in plain language.
+      this.queryStatement = el('code', { id: 'tm-query-statement' });
+      this.queryStatement.hidden = true;
+      const form = el(
+        'form',
+        { id: 'tm-query' },
+        el('div', { text: 'TensorQL or a question (results are ringed):' }),
+        text,
+        run,
+      );
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         this.h.query(text.value);
       });
-      p.append(form, this.queryStatus);
+      p.append(form, this.queryStatement, this.queryStatus);
     }
   }
 
@@ -236,6 +245,13 @@ export class Ui {
 
   setQueryStatus(text) {
     if (this.queryStatus) this.queryStatus.textContent = text;
+  }
+
+  /** Shows the statement ASK wrote (hidden when empty). */
+  setQueryStatement(statement) {
+    if (!this.queryStatement) return;
+    this.queryStatement.textContent = statement ? `ASK → ${statement}` : '';
+    this.queryStatement.hidden = !statement;
   }
 
   /** The served viewer's list of maps. */

@@ -141,7 +141,7 @@ const FOREIGN_COMMANDS: [&str; 10] = [
     "显示所有的{}",
 ];
 
-const WRITES: [&str; 24] = [
+const WRITES: [&str; 34] = [
     "delete all {}",
     "remove the {}",
     "remove every {} from the map",
@@ -166,9 +166,19 @@ const WRITES: [&str; 24] = [
     "drop the whole map",
     "delete everything",
     "truncate the table",
+    "please update all {} to red",
+    "update every {} to blue",
+    "make all the {} red",
+    "colour the {} green",
+    "set all {} to red",
+    "please change the {} to yellow",
+    "turn the {} purple",
+    "can you delete the {} please",
+    "please remove all {}",
+    "mark every {} as done",
 ];
 
-const SQL: [&str; 13] = [
+const SQL: [&str; 22] = [
     "SELECT * FROM",
     "drop table objects",
     "INSERT INTO objects VALUES (1)",
@@ -182,6 +192,15 @@ const SQL: [&str; 13] = [
     "<script>alert(1)</script>",
     "{\"query\": null}",
     "rm -rf /",
+    "select",
+    "SELECT",
+    "select *",
+    "from",
+    "where",
+    "insert",
+    "update",
+    "delete",
+    "SELECT 1",
 ];
 
 /// A text that asks nothing of the map, as pieces.
@@ -230,8 +249,26 @@ pub fn decline(names: &Names, rng: &mut ChaCha8Rng) -> Vec<Piece> {
                 .collect();
             text(words.join(" "))
         }
+        83..=88 => text(punctuation(rng)),
         _ => text(garbage(rng)),
     }
+}
+
+/// Runs of punctuation: "!!!???...", "?!", "--- ***".
+fn punctuation(rng: &mut ChaCha8Rng) -> String {
+    const MARKS: [char; 12] = ['!', '?', '.', ',', '-', '*', '#', '~', ';', ':', '/', '+'];
+    let runs = rng.random_range(1..4);
+    let mut out = String::new();
+    for k in 0..runs {
+        if k > 0 && rng.random_bool(0.3) {
+            out.push(' ');
+        }
+        let c = MARKS.choose(rng).copied().unwrap_or('!');
+        for _ in 0..rng.random_range(1..5) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Random characters: letters, digits, symbols, other scripts.

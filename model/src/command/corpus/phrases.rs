@@ -379,6 +379,14 @@ impl<'a> Writer<'a> {
             "farther than {} and closer than {} {} to {}",
             "from {} to {} {} away from {}",
             "at a distance between {} and {} {} from {}",
+            // The inner radius as an exclusion, the outer as the bound.
+            "not within {} but within {} {} of {}",
+            "not within {} yet within {} {} of {}",
+            "outside {} but inside {} {} of {}",
+            "beyond {} but within {} {} of {}",
+            "no closer than {} and no farther than {} {} from {}",
+            "at least {} and at most {} {} from {}",
+            "further than {} but not further than {} {} from {}",
         ]);
         let conds = [
             FormCond::Within {
@@ -523,7 +531,7 @@ impl<'a> Writer<'a> {
 }
 
 /// Words for "objects" when no type is named.
-const ANY: [&str; 18] = [
+const ANY: [&str; 24] = [
     "objects",
     "objects",
     "things",
@@ -542,6 +550,12 @@ const ANY: [&str; 18] = [
     "all entities",
     "all the things",
     "any objects",
+    "detections",
+    "all detections",
+    "the detections",
+    "results",
+    "hits",
+    "objects only",
 ];
 
 impl Writer<'_> {
@@ -804,6 +818,18 @@ fn head(
                 "count how many {} there are",
                 "what's the number of {}",
                 "the total number of {}",
+                // Shorthand people type: "cnt", "num", "#", "no." for the number of.
+                "cnt {}",
+                "cnt of {}",
+                "{} cnt",
+                "num of {}",
+                "num {}",
+                "# of {}",
+                "no. of {}",
+                "qty of {}",
+                "headcount of {}",
+                "tally of {}",
+                "tally up the {}",
             ]);
             (fill(form, vec![subject]), None, None)
         }
@@ -816,6 +842,11 @@ fn head(
                     "{} counted per type",
                     "count {} grouped by type",
                     "per-type count of {}",
+                    "breakdown of {} by type",
+                    "how many {} of every kind",
+                    "{} by category with counts",
+                    "distribution of {} over types",
+                    "tally {} by kind",
                 ])
             } else {
                 w.one(&[
@@ -837,6 +868,33 @@ fn head(
                     "break the objects down by type",
                     "how many objects per kind",
                     "counts grouped by type",
+                    // Wordings of a per-type breakdown: "breakdown", "every kind",
+                    // "distribution", "category", "sort".
+                    "breakdown by type",
+                    "a breakdown of the types",
+                    "give me a breakdown of types",
+                    "type breakdown",
+                    "breakdown of the objects by kind",
+                    "how many of every type",
+                    "how many things of every type",
+                    "how many items of every kind",
+                    "count of every kind",
+                    "number of every type of object",
+                    "distribution of types",
+                    "the type distribution",
+                    "how are the objects distributed over types",
+                    "how many per category",
+                    "count per category",
+                    "objects by category with counts",
+                    "how many of each sort",
+                    "tally by type",
+                    "a tally of each kind",
+                    "histogram of types",
+                    "type histogram",
+                    "what types are there and how many of each",
+                    "list the types with their counts",
+                    "cnt by type",
+                    "cnt per type",
                 ])
             };
             let holes = if typed { vec![subject] } else { vec![] };
@@ -904,6 +962,25 @@ fn head(
                         "get {k} {sup} {s} {prep} {c}",
                     ]
                 };
+                // Terse: "nearest 5 to the origin", "closest 3 from (1, 2, 3)", when no type
+                // is named.
+                let terse: &[&str] = &[
+                    "{sup} {k} {prep} {c}",
+                    "the {sup} {k} {prep} {c}",
+                    "{k} {sup} {prep} {c}",
+                    "show the {sup} {k} {prep} {c}",
+                    "{sup} {k} please {prep} {c}",
+                ];
+                let forms = if it.limit != Some(1)
+                    && !neighbours
+                    && it.types == TypeSel::Any
+                    && named
+                    && w.chance(0.2)
+                {
+                    terse
+                } else {
+                    forms
+                };
                 let form = w.one(forms);
                 let text = form
                     .replace("{sup}", sup)
@@ -914,9 +991,12 @@ fn head(
                 let holes = if it.limit == Some(1) {
                     vec![subject, centre]
                 } else {
-                    // {k} comes before or after {s} as the template says.
+                    // {k} comes before or after {s} as the template says (a terse form has
+                    // no {s}).
                     let k_first = form.find("{k}") < form.find("{s}");
-                    if k_first {
+                    if !form.contains("{s}") {
+                        vec![k, centre]
+                    } else if k_first {
                         vec![k, subject, centre]
                     } else {
                         vec![subject, k, centre]
