@@ -491,10 +491,11 @@ def distance_join(left, right, radius, buckets=None):
     both = left.select(*cols, F.lit(LEFT).cast("byte").alias("side")).unionByName(
         right.select(*cols, F.lit(RIGHT).cast("byte").alias("side"))
     )
-    if both.rdd.getNumPartitions() > nb:
-        both = both.coalesce(nb)
+    # coalesce never adds partitions; asking for the input's count first (rdd) would plan
+    # and list the files once more on the driver, ~0.3 s.
     return (
-        both.select("id", "x", "y", "z", "side")
+        both.coalesce(nb)
+        .select("id", "x", "y", "z", "side")
         .mapInArrow(key, keyed)
         .repartition(nb, "bucket")
         .mapInArrow(join, "left_id string, right_id string, distance float")
