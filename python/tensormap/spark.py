@@ -264,8 +264,9 @@ def _nearest_cells(df, lay, cells, p, k):
 
 def nearest(df, point, k):
     """The ``k`` objects nearest ``point``: a pyarrow Table ``(id, distance)``, nearest
-    first (ties by id). Two passes: the cells nearest the point until they hold ``k``
-    rows, then every other cell whose box the k-th distance still reaches."""
+    first (ties by id). At most two passes: the cells nearest the point until they hold
+    ``k`` rows (and those within a density guess of the k-th distance), then every other
+    cell whose box the k-th distance still reaches."""
     import pyarrow as pa
 
     lay = layout(df)
@@ -275,7 +276,14 @@ def nearest(df, point, k):
     if len(order) == 0:
         return pa.table({"id": pa.array([], pa.string()), "distance": pa.array([], pa.float32())})
     first = int(np.searchsorted(np.cumsum(rows), k)) + 1
-    done = set(int(c) for c in order[:first])
+    # Each pass is a Spark job (~0.2 s of fixed cost at least), so the first pass also
+    # takes the cells within twice the radius that holds k objects at those cells' mean
+    # density: the second pass then runs only when the data is much sparser there than
+    # guessed. Exactness does not rest on the guess (the second pass checks the reach).
+    side = 2.0 * lay.bounds / (1 << lay.depth)
+    density = float(rows[:first].sum()) / (min(first, len(order)) * side**3)
+    guess = 2.0 * (3.0 * k / (4.0 * math.pi * density)) ** (1.0 / 3.0) if density > 0 else 0.0
+    done = set(int(c) for c in order[:first]) | set(int(c) for c in order[dist <= guess])
     best = _merge(_nearest_cells(df, lay, sorted(done), p, k), "distance", k)
     reach = math.inf
     if best.num_rows == k:
@@ -371,14 +379,17 @@ def attention(df, query, k, region=None):
 # -- distance join ----------------------------------------------------------------------------
 
 
-def distance_join(left, right, radius):
+def distance_join(left, right, radius, buckets=None):
     """Every pair ``(left_id, right_id, distance)`` of a left and a right object at most
     ``radius`` apart, as a DataFrame (lazy: nothing runs until it is read). The left side's
-    layout decides the pieces (cells, split further where the export split them): each left
-    object belongs to one piece, each right object is copied to every piece whose points'
-    box its ball reaches, and each piece is joined by tensormap's R-tree. A pair is found
-    only in the piece of its left object — its reference point — so there are no duplicates,
-    and none is missed. Both sides must be exports of maps with the same channels and bounds."""
+    layout decides the pieces (cells, split further where the export split them); pieces
+    are dealt into ``buckets`` groups (piece mod buckets; default: the session's
+    default parallelism, at least one bucket per 2M left rows, at most one per piece). Each
+    left object belongs to one piece, hence one bucket; each right object is copied once to
+    every bucket holding a piece whose points' box its ball reaches; each bucket is joined
+    by one tensormap database (its R-tree) of its left objects. No duplicates, none missed
+    (the proof is in the code). Both sides must be exports of maps with the same channels
+    and bounds."""
     F = _pyspark()
     import pyarrow as pa
 
@@ -395,32 +406,42 @@ def distance_join(left, right, radius):
             f"the join's sides have different bounds: left '{lay.map_name}' has "
             f"{lay.bounds}, right '{other.map_name}' has {other.bounds}"
         )
-    keyed = "piece long, id string, x float, y float, z float"
+    nb = _buckets(left, lay, buckets)
+    # Why every pair is found exactly once. Let L (left) and R (right) be at most r apart,
+    # L in piece p (a piece holds each left point: piece_of routes as the writer did, and
+    # key() drops only left points outside every cell, which no piece holds). L lies in p's
+    # points' box, so R's ball reaches that box and pieces_near lists p for R (it keeps
+    # every box within r plus the float32 slack). So R is copied to bucket b = p mod B, and
+    # only once: key() keeps one row per (R, bucket) however many pieces of b R reaches.
+    # In bucket b, L is in the database and R is queried once against it: the pair is
+    # found. In any other bucket L is absent (one piece, one bucket), so no other bucket
+    # reports (L, R): no duplicates. A bucket with no left rows or no right rows gives
+    # nothing, and loses nothing (by the above, it holds no pair).
+    keyed = "bucket long, side byte, id string, x float, y float, z float"
+    LEFT, RIGHT = 0, 1
 
-    def own(batches):
+    def key(batches):
+        # Both sides in one pass: a left row goes to its piece's bucket, a right row to
+        # each bucket holding a piece its ball reaches, once per bucket.
         for b in batches:
             pos = np.stack([b.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
-            piece = lay.piece_of(pos)
-            yield pa.record_batch(
-                {
-                    "piece": pa.array(piece),
-                    "id": b.column("id"),
-                    "x": b.column("x"),
-                    "y": b.column("y"),
-                    "z": b.column("z"),
-                }
-            )
-
-    def copy(batches):
-        for b in batches:
-            pos = np.stack([b.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
-            rows, piece = lay.pieces_near(pos, r)
+            left_rows = b.column("side").to_numpy() == LEFT
+            li = np.nonzero(left_rows)[0]
+            piece = lay.piece_of(pos[li])
+            li, lb = li[piece >= 0], piece[piece >= 0] % nb
+            ri = np.nonzero(~left_rows)[0]
+            rows, piece = lay.pieces_near(pos[ri], r)
+            # One copy per (right row, bucket): the key row * B + bucket, deduplicated.
+            k = np.unique(rows * nb + piece % nb)
+            rows = np.concatenate([li, ri[k // nb]])
             if len(rows) == 0:
                 continue
             take = pa.array(rows)
+            side = np.concatenate([np.full(len(li), LEFT), np.full(len(k), RIGHT)])
             yield pa.record_batch(
                 {
-                    "piece": pa.array(piece),
+                    "bucket": pa.array(labels[np.concatenate([lb, k % nb])]),
+                    "side": pa.array(side.astype(np.int8)),
                     "id": b.column("id").take(take),
                     "x": b.column("x").take(take),
                     "y": b.column("y").take(take),
@@ -428,33 +449,117 @@ def distance_join(left, right, radius):
                 }
             )
 
-    def join(lt, rt):
+    def join(batches):
+        import pyarrow.compute as pc
+
         from tensormap import _tensormap
 
-        if lt.num_rows == 0 or rt.num_rows == 0:
-            return pa.table(
+        batches = [b for b in batches if b.num_rows]
+        if not batches:
+            return
+        t = pa.Table.from_batches(batches)
+        # A partition holds one bucket (the labels' doing); should Spark put several in
+        # one, each is joined apart all the same.
+        for label in pc.unique(t.column("bucket")).to_pylist():
+            g = t.filter(pc.equal(t.column("bucket"), label))
+            is_left = pc.equal(g.column("side"), LEFT)
+            lt, rt = g.filter(is_left), g.filter(pc.invert(is_left))
+            if lt.num_rows == 0 or rt.num_rows == 0:
+                continue
+            db, _, _, _ = _open(lt.to_batches(), lay)
+            centers = np.stack([rt.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
+            query, ids, dist = _tensormap.within_many(db, "part", centers.astype(np.float32), r)
+            db.close()
+            if len(query) == 0:
+                continue
+            yield pa.record_batch(
                 {
-                    "left_id": pa.array([], pa.string()),
-                    "right_id": pa.array([], pa.string()),
-                    "distance": pa.array([], pa.float32()),
+                    "left_id": pa.array(ids, pa.string()),
+                    "right_id": rt.column("id").take(pa.array(query)).combine_chunks(),
+                    "distance": pa.array(dist, pa.float32()),
                 }
             )
-        db, _, _, _ = _open(lt.to_batches(), lay)
-        centers = np.stack([rt.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
-        query, ids, dist = _tensormap.within_many(db, "part", centers.astype(np.float32), r)
-        right_ids = rt.column("id").take(pa.array(query))
-        return pa.table(
-            {"left_id": pa.array(ids, pa.string()), "right_id": right_ids, "distance": dist}
-        )
 
+    # A Python task costs Spark ~0.2 s whatever it holds (a worker, the closure, Arrow both
+    # ways), and an export's many small files make dozens of input partitions. So the two
+    # sides are read as one union coalesced (no shuffle) to B tasks, keyed in one pass,
+    # and hash-partitioned into exactly B partitions on labels chosen so that bucket b
+    # lands alone in partition b (Spark's Murmur3; _labels); one mapInArrow task per
+    # partition joins its bucket. 2B Python tasks in all, whatever the number of pieces.
+    labels = np.array(_labels(nb), dtype=np.int64)
     cols = ["id", "x", "y", "z"]
-    lk = left.select(*cols).mapInArrow(own, keyed).where(F.col("piece") >= 0)
-    rk = right.select(*cols).mapInArrow(copy, keyed)
-    return (
-        lk.groupBy("piece")
-        .cogroup(rk.groupBy("piece"))
-        .applyInArrow(join, "left_id string, right_id string, distance float")
+    both = left.select(*cols, F.lit(LEFT).cast("byte").alias("side")).unionByName(
+        right.select(*cols, F.lit(RIGHT).cast("byte").alias("side"))
     )
+    # coalesce never adds partitions; asking for the input's count first (rdd) would plan
+    # and list the files once more on the driver, ~0.3 s.
+    return (
+        both.coalesce(nb)
+        .select("id", "x", "y", "z", "side")
+        .mapInArrow(key, keyed)
+        .repartition(nb, "bucket")
+        .mapInArrow(join, "left_id string, right_id string, distance float")
+    )
+
+
+def _murmur3_long(v, seed=42):
+    """Spark's ``hash()`` of a long (Murmur3_x86_32.hashLong, seed 42) as a signed int."""
+    M = 0xFFFFFFFF
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (32 - r))) & M
+
+    def mix_k1(k1):
+        k1 = (k1 * 0xCC9E2D51) & M
+        k1 = rotl(k1, 15)
+        return (k1 * 0x1B873593) & M
+
+    def mix_h1(h1, k1):
+        h1 ^= k1
+        h1 = rotl(h1, 13)
+        return (h1 * 5 + 0xE6546B64) & M
+
+    v &= 0xFFFFFFFFFFFFFFFF
+    h1 = mix_h1(seed & M, mix_k1(v & M))
+    h1 = mix_h1(h1, mix_k1(v >> 32))
+    h1 ^= 8
+    h1 ^= h1 >> 16
+    h1 = (h1 * 0x85EBCA6B) & M
+    h1 ^= h1 >> 13
+    h1 = (h1 * 0xC2B2AE35) & M
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 >= 1 << 31 else h1
+
+
+def _labels(n):
+    """``n`` long labels whose Spark hash partitions (``pmod(hash(label), n)``) are 0, 1,
+    ..., n - 1 in order: bucket b, keyed by ``labels[b]``, is alone in partition b."""
+    out = [None] * n
+    found, v = 0, 0
+    while found < n:
+        part = _murmur3_long(v) % n
+        if out[part] is None:
+            out[part] = v
+            found += 1
+        v += 1
+    return out
+
+
+# Left rows per bucket at most (by default): one bucket's objects sit in one task's memory.
+_BUCKET_ROWS = 2_000_000
+
+
+def _buckets(left, lay, buckets):
+    """The number of buckets of a distance join: ``buckets`` when given (an integer >= 1),
+    else the session's default parallelism, raised to one per ``_BUCKET_ROWS`` left
+    rows, at most the number of pieces (more would only leave buckets empty)."""
+    if buckets is not None:
+        if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
+            raise ValueError(f"buckets must be an integer >= 1, found {buckets!r}")
+        return int(buckets)
+    par = left.sparkSession.sparkContext.defaultParallelism
+    want = max(par, -(-lay.rows // _BUCKET_ROWS))
+    return max(1, min(want, len(lay.files)))
 
 
 # -- TensorQL per partition -------------------------------------------------------------------

@@ -237,6 +237,58 @@ def test_distance_join_matches_one_database(world, spark, scene):
     assert cross > 100
 
 
+def _join_oracle(db, pids, ppos):
+    want = []
+    for pid, p in zip(pids, ppos):
+        ids, dist = db.within("scene", p, JOIN_RADIUS)
+        want.extend((i, pid, float(d)) for i, d in zip(ids, dist))
+    return sorted(want)
+
+
+@pytest.mark.parametrize("buckets", [3, 1000])
+def test_distance_join_buckets(world, spark, scene, buckets):
+    """Pieces dealt into 3 buckets (many pieces per bucket: pairs across buckets, a right
+    object copied to several pieces of one bucket, kept once) and into 1000 buckets (more
+    than the pieces: most buckets empty) give the single database's pairs exactly."""
+    db, out, _, (pids, ppos) = world
+    probes = tms.read(spark, out["probes"])
+    lay = tms.layout(scene)
+    # The case the per-bucket copy exists for: some probe's ball reaches two pieces of
+    # one bucket (and the pieces of some pair lie in different buckets, below).
+    rows, piece = lay.pieces_near(ppos, JOIN_RADIUS)
+    key = rows * buckets + piece % buckets
+    assert len(np.unique(key)) < len(key) or buckets == 1000
+    pairs = tms.distance_join(scene, probes, JOIN_RADIUS, buckets=buckets).toArrow()
+    got = list(
+        zip(
+            pairs.column("left_id").to_pylist(),
+            pairs.column("right_id").to_pylist(),
+            pairs.column("distance").to_pylist(),
+        )
+    )
+    assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
+    assert sorted(got) == _join_oracle(db, pids, ppos)
+    by_id = dict(zip(world[2][0], world[2][1]))
+    pieces = lay.piece_of(np.array([by_id[a] for a, _, _ in got]))
+    assert len(np.unique(pieces % buckets)) > 1, "pairs in one bucket only"
+
+
+def test_bucket_labels_are_sparks_hash_partitions(spark):
+    from pyspark.sql import functions as F
+
+    vals = [0, 1, 2, 7, -1, -5, 123456789012, 2**40 + 3, -(2**63)]
+    got = spark.createDataFrame([(v,) for v in vals], "v long").select(F.hash("v")).collect()
+    assert [g[0] for g in got] == [tms._murmur3_long(v) for v in vals]
+    for n in (1, 2, 5, 16):
+        labels = tms._labels(n)
+        parts = (
+            spark.createDataFrame([(v,) for v in labels], "v long")
+            .select(F.expr(f"pmod(hash(v), {n})").alias("p"))
+            .collect()
+        )
+        assert [r.p for r in parts] == list(range(n))
+
+
 def test_sql_filter_order_and_aggregates(world, scene):
     db = world[0]
     filt = "SELECT id, x FROM {} WHERE type = 'ball' AND x > 100 AND WITHIN(position, [0, 0, 0], 300)"
@@ -324,6 +376,9 @@ def test_bad_input_is_refused_clearly(spark, world, scene, tmp_path):
             tms.within(scene, [0, 0, 0], r)
         with pytest.raises(ValueError, match="radius must be"):
             tms.distance_join(scene, scene, r)
+    for b in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="buckets must be"):
+            tms.distance_join(scene, scene, 1.0, buckets=b)
     with pytest.raises(ValueError, match="k must be"):
         tms.nearest(scene, [0, 0, 0], 0)
     with pytest.raises(ValueError, match="query must be 4"):
