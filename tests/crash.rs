@@ -199,7 +199,7 @@ fn check_round(round: u64, rng: &mut ChaCha8Rng) -> usize {
     // Three rounds in four start the kill's clock at the child's first acknowledged commit,
     // so that a loaded machine (a slow start of the child) still kills mid-work; the
     // fourth kills blind, also before or during the map's creation.
-    if round % 4 != 0 {
+    if !round.is_multiple_of(4) {
         wait_for_first_ack(&dir.path().join("acked"), Duration::from_secs(30));
     }
     std::thread::sleep(Duration::from_millis(rng.random_range(20..150)));
