@@ -196,6 +196,43 @@ pub enum ModelStatement {
 }
 
 impl Statement {
+    /// The statement's name as errors print it: `INSERT`, `COPY FROM`, `TRAIN MODEL`, ...
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Statement::CreateMap { .. } => "CREATE MAP",
+            Statement::DropMap { .. } => "DROP MAP",
+            Statement::ShowMaps => "SHOW MAPS",
+            Statement::Describe { .. } => "DESCRIBE",
+            Statement::Insert { .. } => "INSERT",
+            Statement::Update { .. } => "UPDATE",
+            Statement::Delete { .. } => "DELETE",
+            Statement::Select(_) => "SELECT",
+            Statement::Explain(_) => "EXPLAIN",
+            Statement::ExplainAnalyze(_) => "EXPLAIN ANALYZE",
+            Statement::Render { .. } => "RENDER",
+            Statement::Snapshot { .. } => "SNAPSHOT",
+            Statement::Restore { .. } => "RESTORE",
+            Statement::Model(ModelStatement::Create { .. }) => "CREATE MODEL",
+            Statement::Model(ModelStatement::Load { .. }) => "LOAD MODEL",
+            Statement::Model(ModelStatement::Train { .. }) => "TRAIN MODEL",
+            Statement::Model(ModelStatement::Save { .. }) => "SAVE MODEL",
+            Statement::Model(ModelStatement::Show) => "SHOW MODELS",
+            Statement::Model(ModelStatement::Drop { .. }) => "DROP MODEL",
+            Statement::Copy {
+                direction: CopyDirection::To,
+                ..
+            } => "COPY TO",
+            Statement::Copy {
+                direction: CopyDirection::From,
+                ..
+            } => "COPY FROM",
+            Statement::Ask(_) => "ASK",
+            Statement::Begin => "BEGIN",
+            Statement::Commit => "COMMIT",
+            Statement::Rollback => "ROLLBACK",
+        }
+    }
+
     /// Whether it reads or writes files of the machine it runs on: COPY, SNAPSHOT,
     /// RESTORE, RENDER ... TO, LOAD and SAVE MODEL (also under EXPLAIN). A server refuses
     /// them unless told otherwise: its files are not its clients'.
