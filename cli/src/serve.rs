@@ -21,7 +21,9 @@ pub struct ServeArgs {
     /// The address to listen on (loopback unless told otherwise; port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A file holding the bearer token every route but /health then requires.
+    /// A file of bearer tokens, one `TOKEN read|write|admin` a line (a file of one bare
+    /// token: that token, admin); every route but /health then requires one, and a token
+    /// used beyond its scope is answered 403.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The largest request body accepted, bytes.
@@ -40,15 +42,15 @@ pub struct ServeArgs {
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
-    let token = match &args.token_file {
-        Some(path) => match Config::token_from_file(path) {
-            Ok(t) => Some(t),
+    let tokens = match &args.token_file {
+        Some(path) => match tensormap_server::ScopedToken::read_file(path) {
+            Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => None,
+        None => Vec::new(),
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 1e9) {
         eprintln!("error: --timeout must be a positive number of seconds");
@@ -63,7 +65,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     };
     let config = Config {
         listen: args.listen,
-        token,
+        tokens,
         max_body: args.max_body,
         timeout: Duration::from_secs_f64(args.timeout),
         workers: args.workers,

@@ -57,6 +57,7 @@ use axum::Router;
 
 use tensormap::Database;
 
+pub use auth::{Access, ScopedToken};
 pub use error::ApiError;
 use metrics::Metrics;
 use pool::Pool;
@@ -72,8 +73,13 @@ pub type ErrorLog = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Config {
     /// Where to listen; loopback by default. Port 0 picks a free port.
     pub listen: SocketAddr,
-    /// The bearer token every route but `/health` requires; `None`: no authentication.
+    /// A bearer token allowed everything (`admin`), as [`Config::tokens`] holds them; with
+    /// neither, no authentication.
     pub token: Option<String>,
+    /// Bearer tokens with scopes (`--token-file`: see [`ScopedToken`]); every route but
+    /// `/health` and the viewer's pages then needs one, and a token used beyond its scope
+    /// is answered 403.
+    pub tokens: Vec<ScopedToken>,
     /// The largest request body accepted, bytes (larger: 413).
     pub max_body: usize,
     /// The longest a request may take before it is answered 503 (the work it started on
@@ -94,6 +100,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("tokens", &self.tokens)
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
             .field("workers", &self.workers)
@@ -107,6 +114,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
+            tokens: Vec::new(),
             max_body: 4 << 20,
             timeout: Duration::from_secs(30),
             workers: 0,
@@ -140,7 +148,8 @@ pub(crate) struct Shared {
     /// models (one cache per database).
     pub pool: Pool,
     pub metrics: Metrics,
-    pub token: Option<String>,
+    /// Every accepted token (none: no authentication).
+    pub tokens: Vec<ScopedToken>,
     pub timeout: Duration,
     pub allow_files: bool,
     /// Where 5xx errors are written.
@@ -343,7 +352,15 @@ async fn serve(
     let shared = Arc::new(Shared {
         pool: Pool::new(db),
         metrics: Metrics::default(),
-        token: config.token.clone(),
+        tokens: config
+            .token
+            .iter()
+            .map(|t| ScopedToken {
+                token: t.clone(),
+                scope: Access::Admin,
+            })
+            .chain(config.tokens.iter().cloned())
+            .collect(),
         timeout: config.timeout,
         allow_files: config.allow_files,
         log: config.log.clone(),
