@@ -32,6 +32,13 @@ pub struct ServeArgs {
     /// The longest a request may take, seconds (then it is answered 503).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// The longest a client may take to send a request's head, or sit idle between
+    /// kept-alive requests, seconds (then the connection is closed).
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// The most connections served at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
@@ -56,6 +63,15 @@ pub fn main(args: ServeArgs) -> ExitCode {
         eprintln!("error: --timeout must be a positive number of seconds");
         return ExitCode::FAILURE;
     }
+    if !(args.header_timeout.is_finite() && args.header_timeout > 0.0 && args.header_timeout < 1e9)
+    {
+        eprintln!("error: --header-timeout must be a positive number of seconds");
+        return ExitCode::FAILURE;
+    }
+    if args.max_connections == 0 {
+        eprintln!("error: --max-connections must be at least 1");
+        return ExitCode::FAILURE;
+    }
     let db = match Database::open(&args.db_path) {
         Ok(db) => db,
         Err(e) => {
@@ -68,6 +84,8 @@ pub fn main(args: ServeArgs) -> ExitCode {
         tokens,
         max_body: args.max_body,
         timeout: Duration::from_secs_f64(args.timeout),
+        header_timeout: Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections,
         workers: args.workers,
         allow_files: args.allow_files,
         ..Config::default()

@@ -36,6 +36,7 @@ mod auth;
 mod body;
 mod error;
 mod generate;
+mod limits;
 mod metrics;
 mod pool;
 mod render;
@@ -85,6 +86,11 @@ pub struct Config {
     /// The longest a request may take before it is answered 503 (the work it started on
     /// the blocking pool still runs to its end: a commit is never cut in half).
     pub timeout: Duration,
+    /// The longest a connection may take to send a request's head (and may sit idle between
+    /// kept-alive requests) before it is closed: slow clients do not hold connections.
+    pub header_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Worker threads of the runtime (0: one per core).
     pub workers: usize,
     /// Let `POST /query` run statements that read or write the server's files (COPY,
@@ -103,6 +109,8 @@ impl std::fmt::Debug for Config {
             .field("tokens", &self.tokens)
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
             .field("workers", &self.workers)
             .field("allow_files", &self.allow_files)
             .finish_non_exhaustive()
@@ -117,6 +125,8 @@ impl Default for Config {
             tokens: Vec::new(),
             max_body: 4 << 20,
             timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             workers: 0,
             allow_files: false,
             log: Arc::new(|line: &str| eprintln!("tmap serve: {line}")),
@@ -367,9 +377,14 @@ async fn serve(
         views: view::Cache::default(),
     });
     let app = router(shared, config.max_body);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    limits::serve(
+        listener,
+        app,
+        config.header_timeout,
+        config.max_connections,
+        shutdown,
+    )
+    .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).
