@@ -21,7 +21,9 @@ pub struct ServeArgs {
     /// The address to listen on (loopback unless told otherwise; port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A file holding the bearer token every route but /health then requires.
+    /// A file of bearer tokens, one `TOKEN read|write|admin` a line (a file of one bare
+    /// token: that token, admin); every route but /health then requires one, and a token
+    /// used beyond its scope is answered 403.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The largest request body accepted, bytes.
@@ -30,6 +32,13 @@ pub struct ServeArgs {
     /// The longest a request may take, seconds (then it is answered 503).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// The longest a client may take to send a request's head, or sit idle between
+    /// kept-alive requests, seconds (then the connection is closed).
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// The most connections served at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
@@ -40,18 +49,27 @@ pub struct ServeArgs {
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
-    let token = match &args.token_file {
-        Some(path) => match Config::token_from_file(path) {
-            Ok(t) => Some(t),
+    let tokens = match &args.token_file {
+        Some(path) => match tensormap_server::ScopedToken::read_file(path) {
+            Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => None,
+        None => Vec::new(),
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout < 1e9) {
         eprintln!("error: --timeout must be a positive number of seconds");
+        return ExitCode::FAILURE;
+    }
+    if !(args.header_timeout.is_finite() && args.header_timeout > 0.0 && args.header_timeout < 1e9)
+    {
+        eprintln!("error: --header-timeout must be a positive number of seconds");
+        return ExitCode::FAILURE;
+    }
+    if args.max_connections == 0 {
+        eprintln!("error: --max-connections must be at least 1");
         return ExitCode::FAILURE;
     }
     let db = match Database::open(&args.db_path) {
@@ -63,9 +81,11 @@ pub fn main(args: ServeArgs) -> ExitCode {
     };
     let config = Config {
         listen: args.listen,
-        token,
+        tokens,
         max_body: args.max_body,
         timeout: Duration::from_secs_f64(args.timeout),
+        header_timeout: Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections,
         workers: args.workers,
         allow_files: args.allow_files,
         ..Config::default()

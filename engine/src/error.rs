@@ -140,6 +140,7 @@ impl Error {
                 | S::InjectedFault(_)
                 | S::Poisoned
                 | S::Io { .. }
+                | S::NoSpace { .. }
                 | S::CorruptSegment { .. } => ErrorKind::Storage,
             },
             Error::Snapshot(e) => match e {

@@ -34,7 +34,9 @@ pub use copy::{CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, 
 pub use error::{CallError, Error, ErrorKind, Pos, Result};
 pub use exec::QueryResult;
 pub use model::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
-pub use parser::{first_file_statement, parse_script, parse_statement, Parsed, Script};
+pub use parser::{
+    first_file_statement, parse_script, parse_statement, script_access, Parsed, Script,
+};
 pub use progress::{Progress, ProgressSink, Unit};
 pub use reader::{Chunk, ReadError, ScriptReader};
 pub use session::Session;

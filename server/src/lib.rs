@@ -36,6 +36,7 @@ mod auth;
 mod body;
 mod error;
 mod generate;
+mod limits;
 mod metrics;
 mod pool;
 mod render;
@@ -57,6 +58,7 @@ use axum::Router;
 
 use tensormap::Database;
 
+pub use auth::{Access, ScopedToken};
 pub use error::ApiError;
 use metrics::Metrics;
 use pool::Pool;
@@ -72,13 +74,23 @@ pub type ErrorLog = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Config {
     /// Where to listen; loopback by default. Port 0 picks a free port.
     pub listen: SocketAddr,
-    /// The bearer token every route but `/health` requires; `None`: no authentication.
+    /// A bearer token allowed everything (`admin`), as [`Config::tokens`] holds them; with
+    /// neither, no authentication.
     pub token: Option<String>,
+    /// Bearer tokens with scopes (`--token-file`: see [`ScopedToken`]); every route but
+    /// `/health` and the viewer's pages then needs one, and a token used beyond its scope
+    /// is answered 403.
+    pub tokens: Vec<ScopedToken>,
     /// The largest request body accepted, bytes (larger: 413).
     pub max_body: usize,
     /// The longest a request may take before it is answered 503 (the work it started on
     /// the blocking pool still runs to its end: a commit is never cut in half).
     pub timeout: Duration,
+    /// The longest a connection may take to send a request's head (and may sit idle between
+    /// kept-alive requests) before it is closed: slow clients do not hold connections.
+    pub header_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Worker threads of the runtime (0: one per core).
     pub workers: usize,
     /// Let `POST /query` run statements that read or write the server's files (COPY,
@@ -94,8 +106,11 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("tokens", &self.tokens)
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
             .field("workers", &self.workers)
             .field("allow_files", &self.allow_files)
             .finish_non_exhaustive()
@@ -107,8 +122,11 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
+            tokens: Vec::new(),
             max_body: 4 << 20,
             timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             workers: 0,
             allow_files: false,
             log: Arc::new(|line: &str| eprintln!("tmap serve: {line}")),
@@ -140,7 +158,8 @@ pub(crate) struct Shared {
     /// models (one cache per database).
     pub pool: Pool,
     pub metrics: Metrics,
-    pub token: Option<String>,
+    /// Every accepted token (none: no authentication).
+    pub tokens: Vec<ScopedToken>,
     pub timeout: Duration,
     pub allow_files: bool,
     /// Where 5xx errors are written.
@@ -343,16 +362,29 @@ async fn serve(
     let shared = Arc::new(Shared {
         pool: Pool::new(db),
         metrics: Metrics::default(),
-        token: config.token.clone(),
+        tokens: config
+            .token
+            .iter()
+            .map(|t| ScopedToken {
+                token: t.clone(),
+                scope: Access::Admin,
+            })
+            .chain(config.tokens.iter().cloned())
+            .collect(),
         timeout: config.timeout,
         allow_files: config.allow_files,
         log: config.log.clone(),
         views: view::Cache::default(),
     });
     let app = router(shared, config.max_body);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    limits::serve(
+        listener,
+        app,
+        config.header_timeout,
+        config.max_connections,
+        shutdown,
+    )
+    .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -32,14 +32,24 @@ pub struct SqlRequest {
     params: Vec<serde_json::Value>,
 }
 
-pub async fn query(State(s): State<AppState>, Json(req): Json<SqlRequest>) -> Response {
-    match query_inner(s, req).await {
+pub async fn query(
+    State(s): State<AppState>,
+    scope: Option<axum::Extension<super::Access>>,
+    Json(req): Json<SqlRequest>,
+) -> Response {
+    // No scope: the server has no tokens, everything is allowed.
+    let scope = scope.map_or(super::Access::Admin, |e| e.0);
+    match query_inner(s, req, scope).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn query_inner(s: AppState, req: SqlRequest) -> Result<Response, ApiError> {
+async fn query_inner(
+    s: AppState,
+    req: SqlRequest,
+    scope: super::Access,
+) -> Result<Response, ApiError> {
     let params = req
         .params
         .iter()
@@ -50,6 +60,18 @@ async fn query_inner(s: AppState, req: SqlRequest) -> Result<Response, ApiError>
     let (body, commits) = blocking(move || {
         if !shared.allow_files {
             refuse_files(&req.sql)?;
+        }
+        // The token's scope against the statements' kinds, before anything runs.
+        if let Some((needed, pos)) = tensormap::query::script_access(&req.sql) {
+            if needed > scope {
+                let mut e = super::auth::scope_error(
+                    scope,
+                    needed,
+                    &format!("error at {pos}: this statement"),
+                );
+                e.pos = Some((pos.line, pos.col));
+                return Err(e);
+            }
         }
         let conn = shared.pool.get();
         let results = conn.execute_with(&req.sql, &params);

@@ -49,6 +49,26 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The database's filesystem has no room for a write: it was refused before anything
+    /// was written (or its partial file removed), so the database is as before it. The
+    /// store keeps [`crate::RESERVE`] bytes free so that its own log can always
+    /// be written; once space is freed, writes succeed again on the same handle.
+    #[error(
+        "no space left on device: {what} needs {needed} bytes and {path} has {free} free \
+         (the database keeps {reserve} bytes free for its log); nothing was written"
+    )]
+    NoSpace {
+        /// What was being written (a commit, a segment file).
+        what: String,
+        /// The folder or file.
+        path: String,
+        /// Bytes the write needed, the reserve included.
+        needed: u64,
+        /// Bytes free on the filesystem when it was refused.
+        free: u64,
+        /// The reserve kept free.
+        reserve: u64,
+    },
     /// A segment blob failed its checks.
     #[error("corrupt segment {segment:016x} at offset {offset}: {reason}")]
     CorruptSegment {
@@ -70,6 +90,17 @@ impl Error {
         }
     }
 
+    /// Whether this is [`Error::NoSpace`] or an I/O error the operating system reported as
+    /// a full disk (ENOSPC, or a quota: EDQUOT).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::NoSpace { .. } => true,
+            Error::Io { source, .. } => io_is_no_space(source),
+            Error::Sled(sled::Error::Io(e)) => io_is_no_space(e),
+            _ => false,
+        }
+    }
+
     /// A corruption error for `key` (raw bytes, described readably).
     pub fn corrupt(key: &[u8], reason: impl Into<String>) -> Self {
         Error::Corrupt {
@@ -77,4 +108,11 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// ENOSPC (28) or EDQUOT (122): the filesystem (or the user's quota) is full.
+pub(crate) fn io_is_no_space(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
 }

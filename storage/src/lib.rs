@@ -31,7 +31,7 @@ pub mod rules;
 pub mod segment;
 pub mod snapshot;
 
-pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor};
+pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor, RESERVE};
 pub use blob::{AlignedBuf, Blob};
 pub use brickfile::BrickFile;
 pub use config::{Dtype, MapConfig};

@@ -16,7 +16,7 @@ pub use expr::{
     BinOp, CastType, Expr, ExprKind, Frame, FrameBound, WindowSpec, AGGREGATES, WINDOW_FUNCTIONS,
 };
 pub use select::{Cte, Join, JoinKind, Select, SelectItem, SetOp, Source, TableRef};
-pub use statement::{Ask, CopyDirection, ModelStatement, OnConflict, Statement};
+pub use statement::{Access, Ask, CopyDirection, ModelStatement, OnConflict, Statement};
 
 use crate::error::Pos;
 

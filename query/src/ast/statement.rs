@@ -226,7 +226,87 @@ pub enum ModelStatement {
     },
 }
 
+/// What a statement needs of a client that is allowed some things only (the server's
+/// scoped tokens): ordered, each level allowing the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Reads the database: SELECT, EXPLAIN, SHOW, DESCRIBE, RENDER, ASK, and BEGIN,
+    /// COMMIT and ROLLBACK (which write nothing by themselves).
+    Read,
+    /// Changes objects and maps: INSERT, UPDATE, DELETE, CREATE MAP.
+    Write,
+    /// Drops data, runs or changes models, or touches the server's files: DROP MAP,
+    /// CREATE / LOAD / TRAIN / SAVE / DROP MODEL, COPY, SNAPSHOT, RESTORE, RENDER ... TO.
+    Admin,
+}
+
+impl Access {
+    /// Its name: `read`, `write`, `admin`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Admin => "admin",
+        }
+    }
+}
+
 impl Statement {
+    /// What running it needs (see [`Access`]); EXPLAIN needs what its statement needs.
+    pub fn access(&self) -> Access {
+        if self.touches_files() {
+            return Access::Admin;
+        }
+        match self {
+            Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.access(),
+            Statement::Insert { .. }
+            | Statement::Update { .. }
+            | Statement::Delete { .. }
+            | Statement::CreateMap { .. } => Access::Write,
+            Statement::DropMap { .. } => Access::Admin,
+            Statement::Model(ModelStatement::Show) => Access::Read,
+            Statement::Model(_) => Access::Admin,
+            _ => Access::Read,
+        }
+    }
+
+    /// The statement's name as errors print it: `INSERT`, `COPY FROM`, `TRAIN MODEL`, ...
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Statement::CreateMap { .. } => "CREATE MAP",
+            Statement::DropMap { .. } => "DROP MAP",
+            Statement::ShowMaps => "SHOW MAPS",
+            Statement::Describe { .. } => "DESCRIBE",
+            Statement::Insert { .. } => "INSERT",
+            Statement::Update { .. } => "UPDATE",
+            Statement::Delete { .. } => "DELETE",
+            Statement::Select(_) => "SELECT",
+            Statement::Explain(_) => "EXPLAIN",
+            Statement::ExplainAnalyze(_) => "EXPLAIN ANALYZE",
+            Statement::Render { .. } => "RENDER",
+            Statement::Snapshot { .. } => "SNAPSHOT",
+            Statement::Restore { .. } => "RESTORE",
+            Statement::Model(ModelStatement::Create { .. }) => "CREATE MODEL",
+            Statement::Model(ModelStatement::Load { .. }) => "LOAD MODEL",
+            Statement::Model(ModelStatement::Train { .. }) => "TRAIN MODEL",
+            Statement::Model(ModelStatement::Save { .. }) => "SAVE MODEL",
+            Statement::Model(ModelStatement::Show) => "SHOW MODELS",
+            Statement::Model(ModelStatement::Drop { .. }) => "DROP MODEL",
+            Statement::Copy {
+                direction: CopyDirection::To,
+                ..
+            } => "COPY TO",
+            Statement::Copy {
+                direction: CopyDirection::From,
+                ..
+            } => "COPY FROM",
+            Statement::Ask(_) => "ASK",
+            Statement::Begin => "BEGIN",
+            Statement::Commit => "COMMIT",
+            Statement::Rollback => "ROLLBACK",
+        }
+    }
+
     /// Whether it reads or writes files of the machine it runs on: COPY, SNAPSHOT,
     /// RESTORE, RENDER ... TO, LOAD and SAVE MODEL (also under EXPLAIN). A server refuses
     /// them unless told otherwise: its files are not its clients'.

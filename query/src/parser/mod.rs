@@ -223,6 +223,21 @@ pub fn first_file_statement(sql: &str) -> Option<Pos> {
         .map(|p| p.pos)
 }
 
+/// The strongest [`crate::ast::Access`] the statements of `sql` need, and the position of
+/// the first statement that needs it; `None` when the text does not parse (the executor
+/// then refuses it with its position).
+pub fn script_access(sql: &str) -> Option<(crate::ast::Access, Pos)> {
+    let parsed = parse_script(sql).ok()?;
+    let mut most: Option<(crate::ast::Access, Pos)> = None;
+    for p in parsed {
+        let a = p.statement.access();
+        if most.is_none_or(|(m, _)| a > m) {
+            most = Some((a, p.pos));
+        }
+    }
+    most
+}
+
 #[derive(Debug)]
 struct Parser<'t> {
     lexer: Lexer<'t>,

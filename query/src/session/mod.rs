@@ -170,6 +170,18 @@ impl Session {
         if p.params > 0 {
             return Err(params::unbound(p));
         }
+        let r = self.run_statement(p);
+        // A full disk: the error names the statement that found it (the store's message
+        // says what was being written; a COPY's reader passes it on as text).
+        r.map_err(|mut e| {
+            if e.message.to_lowercase().contains("no space left on device") {
+                e.message = format!("{} failed: {}", p.statement.verb(), e.message);
+            }
+            e
+        })
+    }
+
+    fn run_statement(&mut self, p: &Parsed) -> Result<QueryResult> {
         let pos = p.pos;
         let _limits = crate::limits::enter(self.limits, pos);
         match &p.statement {

@@ -11,7 +11,7 @@ mod memory;
 mod sled;
 
 pub use self::memory::MemoryBackend;
-pub use self::sled::SledBackend;
+pub use self::sled::{SledBackend, RESERVE};
 use crate::{Blob, Result};
 
 /// The callback of [`Backend::scan_prefix`]: called with each key and value.

@@ -8,6 +8,19 @@
 //! A blob file is created exclusively, written, fsynced, and its folder fsynced, before
 //! `put_blob` returns; it is never written again. sled's exclusive lock on its `db` file
 //! keeps a second process out of the whole folder.
+//!
+//! A full disk. sled 0.34 does not survive running out of space in its own log: a flush
+//! whose log write failed with ENOSPC can wait forever for a stable point that never
+//! comes (the INSERT hangs, and so does every later commit of the handle), and an open
+//! that fails half-way through writing its snapshot leaves a `snap.*.generating` file
+//! that the next open reads as corruption. So sled is never let near a full disk: every
+//! blob write and every commit first checks the filesystem's free space and is refused
+//! with [`Error::NoSpace`] — before anything is written — when it would leave less than
+//! [`RESERVE`] bytes free. The reserve covers what sled itself writes besides our
+//! batches (segment roll-overs, its snapshot on open and close). A blob write that still
+//! meets ENOSPC (another process filled the disk meanwhile) removes its partial file, and
+//! `open` removes stale `.generating` snapshots, which sled only ever renames once they
+//! are complete and synced.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,6 +38,15 @@ const SEGMENTS: &str = "segments";
 /// bricks, journal), the bulk of the data is in the mapped segment files.
 const CACHE_BYTES: u64 = 64 << 20;
 
+/// Bytes every write leaves free on the database's filesystem (see the module header):
+/// sled's log and snapshot always have room, so a full disk is a clear error on the write
+/// that found it, never a hang or a damaged store.
+pub const RESERVE: u64 = 4 << 20;
+
+/// sled's log may write a batch more than once (its log record, then the rewritten pages
+/// when it compacts) plus headers: a commit asks for this many times its bytes.
+const LOG_FACTOR: u64 = 3;
+
 /// How long [`SledBackend::open`] retries a database whose file lock is held before it
 /// answers [`Error::Locked`].
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -33,6 +55,8 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500)
 #[derive(Debug)]
 pub struct SledBackend {
     db: sled::Db,
+    /// The database folder (its filesystem is the one whose space is checked).
+    root: PathBuf,
     dir: PathBuf,
     /// Set when a flush failed after its batch reached sled's memory: from then on the
     /// in-memory tree may hold writes that are not durable, so commits are refused.
@@ -51,6 +75,7 @@ impl SledBackend {
     /// file lock for a few milliseconds more (a close followed at once by a reopen).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        remove_partial_snapshots(path)?;
         let started = std::time::Instant::now();
         let db = loop {
             let opened = sled::Config::new()
@@ -69,6 +94,17 @@ impl SledBackend {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
+                Err(sled::Error::Io(io)) if crate::error::io_is_no_space(&io) => {
+                    // sled could not write its snapshot: leave no half-written one behind.
+                    remove_partial_snapshots(path)?;
+                    return Err(Error::NoSpace {
+                        what: "opening the database (sled writes its snapshot)".into(),
+                        path: path.display().to_string(),
+                        needed: RESERVE,
+                        free: fs2::available_space(path).unwrap_or(0),
+                        reserve: RESERVE,
+                    });
+                }
                 Err(e) => return Err(Error::Sled(e)),
             }
         };
@@ -76,6 +112,7 @@ impl SledBackend {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(SledBackend {
             db,
+            root: path.to_path_buf(),
             dir,
             poisoned: AtomicBool::new(false),
         })
@@ -85,6 +122,23 @@ impl SledBackend {
         self.dir.join(format!("{id:016x}.seg"))
     }
 
+    /// Refuses a write of `bytes` (described by `what`) that would leave less than
+    /// [`RESERVE`] bytes free. When the free space cannot be read (a filesystem without
+    /// statvfs), the write goes ahead.
+    fn room(&self, what: impl FnOnce() -> String, bytes: u64) -> Result<()> {
+        let needed = bytes.saturating_add(RESERVE);
+        match fs2::available_space(&self.root) {
+            Ok(free) if free < needed => Err(Error::NoSpace {
+                what: what(),
+                path: self.root.display().to_string(),
+                needed,
+                free,
+                reserve: RESERVE,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn write_blob(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
         file.write_all(bytes)?;
@@ -92,6 +146,28 @@ impl SledBackend {
         // The new name is durable only once its folder is.
         File::open(&self.dir)?.sync_all()
     }
+}
+
+/// Removes sled's `snap.<lsn>.generating` files from the database folder `path`: sled
+/// writes a snapshot under that name and renames it only once it is complete and synced,
+/// so such a file is always an interrupted write (a crash, a full disk) — and sled 0.34
+/// would read it as the newest snapshot and fail to open the database as corrupt.
+fn remove_partial_snapshots(path: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let file = entry.path();
+            std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// sled reports a database held by another process as an I/O error from its file lock.
@@ -118,6 +194,19 @@ impl Backend for SledBackend {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(Error::Poisoned);
         }
+        let bytes: u64 = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Put(k, v) => k.len() + v.len() + 16,
+                Op::Delete(k) => k.len() + 16,
+            } as u64)
+            .sum();
+        let writes = batch.ops.len();
+        self.room(
+            || format!("a commit of {writes} records"),
+            bytes.saturating_mul(LOG_FACTOR),
+        )?;
         let mut b = sled::Batch::default();
         for op in batch.ops {
             match op {
@@ -147,11 +236,24 @@ impl Backend for SledBackend {
 
     fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()> {
         let path = self.blob_path(id);
+        self.room(
+            || format!("segment file {}", path.display()),
+            bytes.len() as u64,
+        )?;
         self.write_blob(&path, bytes).map_err(|e| {
             // Whatever reached the file is not named by any commit: remove it now rather
             // than leave it to the next open.
             if e.kind() != std::io::ErrorKind::AlreadyExists {
                 let _ = std::fs::remove_file(&path);
+            }
+            if crate::error::io_is_no_space(&e) {
+                return Error::NoSpace {
+                    what: format!("segment file {}", path.display()),
+                    path: self.root.display().to_string(),
+                    needed: (bytes.len() as u64).saturating_add(RESERVE),
+                    free: fs2::available_space(&self.root).unwrap_or(0),
+                    reserve: RESERVE,
+                };
             }
             Error::io(&path, e)
         })
@@ -240,6 +342,38 @@ mod tests {
         assert_eq!(held.bytes(), b"seven");
         assert_eq!(db.blob_ids().unwrap(), [0x1_0000_0000]);
         assert!(db.get_blob(7).is_err());
+    }
+
+    #[test]
+    fn a_half_written_snapshot_does_not_make_the_store_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let db = SledBackend::open(&path).unwrap();
+            let mut b = Batch::default();
+            b.put(b"k".to_vec(), b"v".to_vec());
+            db.commit(b).unwrap();
+        }
+        // What an open or close that ran out of space leaves: sled reads the newest name.
+        std::fs::write(path.join("snap.FFFFFFFFFFFFFFFF.generating"), b"").unwrap();
+        let db = SledBackend::open(&path).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+        assert!(!path.join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+    }
+
+    #[test]
+    fn a_write_that_would_eat_the_reserve_is_refused_before_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SledBackend::open(dir.path().join("db")).unwrap();
+        let free = fs2::available_space(dir.path()).unwrap();
+        let err = db.room(|| "a test write".into(), free).unwrap_err();
+        assert!(err.is_no_space());
+        let text = err.to_string();
+        assert!(
+            text.starts_with("no space left on device: a test write needs"),
+            "{text}"
+        );
+        db.room(|| "a small write".into(), 1).unwrap();
     }
 
     #[test]
