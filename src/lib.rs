@@ -167,6 +167,19 @@ impl Database {
         self.session.lock().set_progress(sink);
     }
 
+    /// Sets this connection's per-statement limits, as `SET statement_timeout` and `SET
+    /// memory_limit` do (docs/LANGUAGE.md, "Settings and maintenance"); `None` is no limit.
+    /// A server calls it on every connection it hands out.
+    pub fn set_limits(
+        &self,
+        statement_timeout: Option<std::time::Duration>,
+        memory_limit: Option<u64>,
+    ) {
+        let mut session = self.session.lock();
+        session.set_statement_timeout(statement_timeout);
+        session.set_memory_limit(memory_limit);
+    }
+
     /// Runs every TensorQL statement of `sql` in order and returns each statement's result.
     /// The whole script is parsed first: a syntax error anywhere runs nothing. A statement
     /// that fails stops the script (the ones before it have run; inside `BEGIN` they are

@@ -32,6 +32,13 @@ pub struct ServeArgs {
     /// The longest a request may take, seconds (then it is answered 503).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// The longest one TensorQL statement of /query may run, seconds (then it ends with an
+    /// error and changes nothing); 0: no limit.
+    #[arg(long, default_value_t = 30.0)]
+    statement_timeout: f64,
+    /// The most MiB of rows one TensorQL statement of /query may materialize; 0: no limit.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    memory_limit: u64,
     /// The longest a client may take to send a request's head, or sit idle between
     /// kept-alive requests, seconds (then the connection is closed).
     #[arg(long, default_value_t = 10.0)]
@@ -68,6 +75,17 @@ pub fn main(args: ServeArgs) -> ExitCode {
         eprintln!("error: --header-timeout must be a positive number of seconds");
         return ExitCode::FAILURE;
     }
+    if !(args.statement_timeout.is_finite()
+        && args.statement_timeout >= 0.0
+        && args.statement_timeout < 1e9)
+    {
+        eprintln!("error: --statement-timeout must be a number of seconds, 0 for none");
+        return ExitCode::FAILURE;
+    }
+    let Some(memory_limit) = args.memory_limit.checked_mul(1 << 20) else {
+        eprintln!("error: --memory-limit is too large");
+        return ExitCode::FAILURE;
+    };
     if args.max_connections == 0 {
         eprintln!("error: --max-connections must be at least 1");
         return ExitCode::FAILURE;
@@ -85,6 +103,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
         max_body: args.max_body,
         timeout: Duration::from_secs_f64(args.timeout),
         header_timeout: Duration::from_secs_f64(args.header_timeout),
+        statement_timeout: (args.statement_timeout > 0.0)
+            .then(|| Duration::from_secs_f64(args.statement_timeout)),
+        memory_limit: (memory_limit > 0).then_some(memory_limit),
         max_connections: args.max_connections,
         workers: args.workers,
         allow_files: args.allow_files,

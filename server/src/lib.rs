@@ -86,6 +86,13 @@ pub struct Config {
     /// The longest a request may take before it is answered 503 (the work it started on
     /// the blocking pool still runs to its end: a commit is never cut in half).
     pub timeout: Duration,
+    /// The longest one statement of `/query` may run (`SET statement_timeout` on every
+    /// connection handed out; `None`: no limit). Past it the statement ends with an error
+    /// of kind `limit` and changes nothing — a write is stopped before its commit.
+    pub statement_timeout: Option<Duration>,
+    /// The most bytes of rows one statement of `/query` may materialize (`SET
+    /// memory_limit`; `None`: no limit).
+    pub memory_limit: Option<u64>,
     /// The longest a connection may take to send a request's head (and may sit idle between
     /// kept-alive requests) before it is closed: slow clients do not hold connections.
     pub header_timeout: Duration,
@@ -109,6 +116,8 @@ impl std::fmt::Debug for Config {
             .field("tokens", &self.tokens)
             .field("max_body", &self.max_body)
             .field("timeout", &self.timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("memory_limit", &self.memory_limit)
             .field("header_timeout", &self.header_timeout)
             .field("max_connections", &self.max_connections)
             .field("workers", &self.workers)
@@ -125,6 +134,8 @@ impl Default for Config {
             tokens: Vec::new(),
             max_body: 4 << 20,
             timeout: Duration::from_secs(30),
+            statement_timeout: Some(Duration::from_secs(30)),
+            memory_limit: Some(2 << 30),
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             workers: 0,
@@ -360,7 +371,7 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
-        pool: Pool::new(db),
+        pool: Pool::new(db, config.statement_timeout, config.memory_limit),
         metrics: Metrics::default(),
         tokens: config
             .token

@@ -4,6 +4,8 @@
 //! takes it back afterwards, rolled back if the request left a `BEGIN` open — a transaction
 //! never outlives its request, so it can never hold the writer lock between requests.
 
+use std::time::Duration;
+
 use parking_lot::Mutex;
 
 use tensormap::Database;
@@ -16,13 +18,22 @@ const MAX_IDLE: usize = 64;
 pub struct Pool {
     db: Database,
     idle: Mutex<Vec<Database>>,
+    /// The per-statement limits set on every connection handed out.
+    statement_timeout: Option<Duration>,
+    memory_limit: Option<u64>,
 }
 
 impl Pool {
-    pub fn new(db: Database) -> Self {
+    pub fn new(
+        db: Database,
+        statement_timeout: Option<Duration>,
+        memory_limit: Option<u64>,
+    ) -> Self {
         Pool {
             db,
             idle: Mutex::new(Vec::new()),
+            statement_timeout,
+            memory_limit,
         }
     }
 
@@ -34,6 +45,9 @@ impl Pool {
     /// A connection for one request (call from the blocking pool).
     pub fn get(&self) -> Conn<'_> {
         let db = self.idle.lock().pop().unwrap_or_else(|| self.db.clone());
+        // Every request starts from the server's limits, whatever an earlier request on
+        // this connection SET (an admin may SET them for the rest of one request).
+        db.set_limits(self.statement_timeout, self.memory_limit);
         Conn {
             pool: self,
             db: Some(db),

@@ -177,7 +177,16 @@ fn each_scope_is_allowed_what_it_names_and_refused_403_beyond() {
             Access::Write,
             "SELECT 1; INSERT INTO scene (id, position, embedding) VALUES ('s{}', [0, 0, 2], [0, 0, 0, 1])".into(),
         ),
+        (Access::Read, "SHOW statement_timeout".into()),
+        (Access::Write, "CHECKPOINT".into()),
         (Access::Admin, "DROP MAP IF EXISTS nothing{}".into()),
+        // The session's limits are the server's: a client may not lift them.
+        (Access::Admin, "SET statement_timeout = '5s'".into()),
+        (Access::Admin, "RESET memory_limit".into()),
+        (
+            Access::Admin,
+            "CREATE MAP r{} WITH (channels = 4); ALTER MAP r{} RENAME TO r{}b".into(),
+        ),
         (
             Access::Admin,
             "CREATE MODEL mm{} WITH (layers = 1, dim = 8, heads = 1)".into(),

@@ -257,16 +257,35 @@ impl Statement {
         if self.touches_files() {
             return Access::Admin;
         }
+        // No wildcard: a new statement must be given its scope here.
         match self {
             Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.access(),
             Statement::Insert { .. }
             | Statement::Update { .. }
             | Statement::Delete { .. }
-            | Statement::CreateMap { .. } => Access::Write,
-            Statement::DropMap { .. } => Access::Admin,
+            | Statement::CreateMap { .. }
+            | Statement::Checkpoint { .. } => Access::Write,
+            // Renaming breaks every client that names the map, as dropping it does; the
+            // session's limits (SET/RESET) are the server's to set, not a client's to lift.
+            Statement::DropMap { .. }
+            | Statement::RenameMap { .. }
+            | Statement::Set { .. }
+            | Statement::Reset { .. } => Access::Admin,
             Statement::Model(ModelStatement::Show) => Access::Read,
             Statement::Model(_) => Access::Admin,
-            _ => Access::Read,
+            Statement::ShowMaps
+            | Statement::Describe { .. }
+            | Statement::Select(..)
+            | Statement::Render { .. }
+            | Statement::Ask(..)
+            | Statement::Show { .. }
+            | Statement::Begin
+            | Statement::Commit
+            | Statement::Rollback => Access::Read,
+            // Files: answered by touches_files above.
+            Statement::Snapshot { .. } | Statement::Restore { .. } | Statement::Copy { .. } => {
+                Access::Admin
+            }
         }
     }
 
@@ -301,6 +320,11 @@ impl Statement {
                 ..
             } => "COPY FROM",
             Statement::Ask(_) => "ASK",
+            Statement::RenameMap { .. } => "ALTER MAP",
+            Statement::Set { .. } => "SET",
+            Statement::Show { .. } => "SHOW",
+            Statement::Reset { .. } => "RESET",
+            Statement::Checkpoint { .. } => "CHECKPOINT",
             Statement::Begin => "BEGIN",
             Statement::Commit => "COMMIT",
             Statement::Rollback => "ROLLBACK",
