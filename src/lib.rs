@@ -55,6 +55,12 @@ pub use tensormap_render::{Camera, OptionError, OptionValue, RenderOptions};
 /// The storage layer: backends, codecs and on-disk records.
 pub use tensormap_storage as storage;
 
+/// Runs a closure with a gate asked before every commit made on this thread — TensorQL's
+/// auto-commits and `COMMIT`, `CHECKPOINT`, the typed calls' — and a refused commit rolled
+/// back ([`Error::CommitRefused`]); an admitted one runs to its end. A server uses it so
+/// that a request it answered as timed out commits nothing, and a request whose work
+/// reached a commit is answered with its outcome (tensormap-server's `deadline.rs`).
+pub use tensormap_engine::with_commit_gate;
 /// The error of a call that is not a statement: a registered function's, the model calls'
 /// ([`Database::generate`], [`Database::embed_text`]).
 pub use tensormap_engine::CallError;

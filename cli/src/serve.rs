@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// The largest request body accepted, bytes.
     #[arg(long, default_value_t = 4 << 20)]
     max_body: usize,
-    /// The longest a request may take, seconds (then it is answered 503).
+    /// The longest a request may take, seconds (then it is answered 503, having committed
+    /// nothing; a write whose commit began before it is answered when the commit ends).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
     /// The longest one TensorQL statement of /query may run, seconds (then it ends with an

@@ -64,6 +64,12 @@ pub enum Error {
     /// open); every later use reports the same error.
     #[error(transparent)]
     Field(std::sync::Arc<Error>),
+    /// The caller's commit gate ([`crate::with_commit_gate`]) refused the commit — its
+    /// deadline was answered before the commit began — so the transaction was rolled back.
+    #[error(
+        "the commit was refused: its caller's deadline passed before it began; nothing was changed"
+    )]
+    CommitRefused,
 }
 
 /// What kind of failure an error is: what a caller may do about it, and how a server
@@ -158,6 +164,7 @@ impl Error {
             | Error::InvalidObject { .. }
             | Error::InvalidArgument(_) => ErrorKind::InvalidValue,
             Error::Field(e) => e.kind(),
+            Error::CommitRefused => ErrorKind::Limit,
         }
     }
 }

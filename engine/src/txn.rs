@@ -507,7 +507,16 @@ impl WriteTransaction {
     }
 
     /// Makes every change durable, then visible to new readers. On error nothing changed.
+    ///
+    /// The commit point: the thread's commit gate, if any ([`crate::with_commit_gate`]), is
+    /// asked here, before anything is written; refused, the transaction is rolled back and
+    /// this returns [`Error::CommitRefused`]. Past it the commit runs to its end: nothing
+    /// inside it checks a limit, a deadline or a gate.
     pub fn commit(self) -> Result<()> {
+        if !crate::gate::admits() {
+            // `self` is dropped here: every change discarded, the writer lock released.
+            return Err(Error::CommitRefused);
+        }
         commit::commit(self)
     }
 

@@ -22,6 +22,11 @@
 //! parallel (each takes a read transaction, or a pooled connection for TensorQL); writes
 //! are serialized by the engine's writer lock.
 //!
+//! Timeouts ([`Config::timeout`], `deadline.rs`): a request answered 503 committed nothing
+//! — the commits its work would still reach are refused and rolled back —, and a request
+//! whose work began a commit before its deadline is answered with the commit's outcome,
+//! however late.
+//!
 //! Shutdown (SIGTERM, Ctrl-C, or [`Server::shutdown`]): the listener stops accepting, the
 //! requests in flight run to their end (a commit that started finishes and is answered),
 //! then the runtime waits for the blocking pool and the database is dropped (closed).
@@ -34,6 +39,7 @@
 
 mod auth;
 mod body;
+mod deadline;
 mod error;
 mod generate;
 mod limits;
@@ -83,8 +89,11 @@ pub struct Config {
     pub tokens: Vec<ScopedToken>,
     /// The largest request body accepted, bytes (larger: 413).
     pub max_body: usize,
-    /// The longest a request may take before it is answered 503 (the work it started on
-    /// the blocking pool still runs to its end: a commit is never cut in half).
+    /// The longest a request may take before it is answered 503. A request answered 503
+    /// committed nothing: the commits its work would still reach are refused (rolled back),
+    /// and its TensorQL statements are limited to the time left. A request whose work began
+    /// a commit before the deadline is answered with its outcome when it ends: a commit is
+    /// never cut in half, nor answered as timed out.
     pub timeout: Duration,
     /// The longest one statement of `/query` may run (`SET statement_timeout` on every
     /// connection handed out; `None`: no limit). Past it the statement ends with an error
@@ -235,7 +244,7 @@ fn router(shared: AppState, max_body: usize) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            metrics::deadline,
+            deadline::deadline,
         ))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
@@ -423,11 +432,14 @@ async fn signalled() {
     }
 }
 
-/// Runs `f` on the blocking pool (engine work never runs on a worker thread).
+/// Runs `f` on the blocking pool (engine work never runs on a worker thread), under the
+/// request's deadline: its commits are gated, and its TensorQL statements limited to the
+/// time left (`deadline.rs`).
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let deadline = deadline::current();
+    tokio::task::spawn_blocking(move || deadline::within(deadline, f))
         .await
         .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
 }

@@ -1,6 +1,5 @@
 //! `GET /metrics` (Prometheus text format 0.0.4): requests by route and status, a latency
-//! histogram by route, requests in flight, and the commits the server's requests made;
-//! plus the per-request deadline, which sits beside it in the middleware stack.
+//! histogram by route, requests in flight, and the commits the server's requests made.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,9 +7,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use parking_lot::Mutex;
 
 use super::error::ApiError;
@@ -156,20 +154,4 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         start.elapsed().as_secs_f64(),
     );
     response
-}
-
-/// The middleware that answers 503 when a request runs past the server's timeout. The
-/// blocking work it started is not cut short (a commit always finishes); only the wait.
-pub async fn deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(s.timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the request took longer than the server's {:.3} s timeout",
-                s.timeout.as_secs_f64()
-            ),
-        )
-        .into_response(),
-    }
 }

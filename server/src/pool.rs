@@ -42,12 +42,20 @@ impl Pool {
         &self.db
     }
 
-    /// A connection for one request (call from the blocking pool).
+    /// A connection for one request (call from the request's blocking work).
     pub fn get(&self) -> Conn<'_> {
         let db = self.idle.lock().pop().unwrap_or_else(|| self.db.clone());
         // Every request starts from the server's limits, whatever an earlier request on
-        // this connection SET (an admin may SET them for the rest of one request).
-        db.set_limits(self.statement_timeout, self.memory_limit);
+        // this connection SET (an admin may SET them for the rest of one request). A
+        // statement runs no longer than the request's time left, so that the work of a
+        // request answered 503 stops about then (its commits are refused anyway:
+        // deadline.rs); each statement counts it from its own start, so a statement's limit
+        // never ends before the request's deadline.
+        let timeout = match (self.statement_timeout, super::deadline::time_left()) {
+            (Some(t), Some(left)) => Some(t.min(left)),
+            (t, left) => t.or(left),
+        };
+        db.set_limits(timeout, self.memory_limit);
         Conn {
             pool: self,
             db: Some(db),
