@@ -57,14 +57,22 @@ fn tiny_config(vocab_size: usize) -> ModelConfig {
 fn vllm() {
     let dir = seeds("vllm_read");
     let plain = Model::new(tiny_config(260), 1).unwrap();
-    write(&dir, "bytes-f16.vllm", &plain.to_vllm_as(WeightDtype::F16).unwrap());
+    write(
+        &dir,
+        "bytes-f16.vllm",
+        &plain.to_vllm_as(WeightDtype::F16).unwrap(),
+    );
     write(&dir, "bytes-f32.vllm", &plain.to_vllm().unwrap());
     // Merges: "re" (256), "red" (257), "cu" (258), "cub" (259), "red " (260).
     let merges = vec![(114, 101), (256, 100), (99, 117), (258, 98), (257, 32)];
     let tok = Tokenizer::bpe(merges).unwrap();
     let vocab = tok.vocab_size();
     let bpe = Model::with_tokenizer(tiny_config(vocab), tok, 2).unwrap();
-    write(&dir, "bpe-f16.vllm", &bpe.to_vllm_as(WeightDtype::F16).unwrap());
+    write(
+        &dir,
+        "bpe-f16.vllm",
+        &bpe.to_vllm_as(WeightDtype::F16).unwrap(),
+    );
     // A command model (model type 3): the symbol merges, three text merges ("cu", "be",
     // "cube"), the shortest context it may have.
     let config = ModelConfig {
@@ -77,7 +85,11 @@ fn vllm() {
         (b"cu".to_vec(), b"be".to_vec()),
     ];
     let cmd = CommandModel::new(config, &text, 3).unwrap();
-    write(&dir, "command-f16.vllm", &cmd.to_bytes(WeightDtype::F16).unwrap());
+    write(
+        &dir,
+        "command-f16.vllm",
+        &cmd.to_bytes(WeightDtype::F16).unwrap(),
+    );
 }
 
 // ---------------------------------------------------------------- the encoder (as model/tests/encoder.rs)
@@ -125,9 +137,18 @@ fn tensors() -> HashMap<String, Tensor> {
         Tensor::from_vec(v, shape, &dev).unwrap()
     };
     let (h, f) = (4, 4);
-    t.insert("bert.embeddings.word_embeddings.weight".into(), rand(&[12, h]));
-    t.insert("bert.embeddings.position_embeddings.weight".into(), rand(&[6, h]));
-    t.insert("bert.embeddings.token_type_embeddings.weight".into(), rand(&[2, h]));
+    t.insert(
+        "bert.embeddings.word_embeddings.weight".into(),
+        rand(&[12, h]),
+    );
+    t.insert(
+        "bert.embeddings.position_embeddings.weight".into(),
+        rand(&[6, h]),
+    );
+    t.insert(
+        "bert.embeddings.token_type_embeddings.weight".into(),
+        rand(&[2, h]),
+    );
     t.insert("bert.embeddings.LayerNorm.weight".into(), rand(&[h]));
     t.insert("bert.embeddings.LayerNorm.bias".into(), rand(&[h]));
     let p = "bert.encoder.layer.0.";
@@ -223,20 +244,72 @@ fn server() {
     let dir = seeds("server_body");
     // The byte picks fuzz_targets/server_body.rs's ROUTES[byte % 7].
     let bodies: [(u8, &str, &str); 14] = [
-        (0, "query-select", r#"{"sql": "SELECT id, type FROM m WHERE WITHIN(position, ?, ?) ORDER BY id LIMIT 5", "params": [[0, 0, 0], 40]}"#),
-        (0, "query-write", r#"{"sql": "BEGIN; INSERT INTO m (id, position, embedding) VALUES ('x', [1, 2, 3], [1, 0, 0, 0]); UPDATE m SET confidence = 0.5 WHERE id = 'o1'; ROLLBACK"}"#),
-        (0, "query-attention", r#"{"sql": "SELECT id, ATTENTION(?) AS w FROM m ORDER BY w DESC LIMIT 3; SELECT COUNT(*) FROM VOXELS(m) WHERE norm > 0.1", "params": [[1, 0, 0, 0]]}"#),
-        (0, "query-model", r#"{"sql": "SELECT mm_embed(type), mm_score('a cube', embedding, position) FROM m LIMIT 2; SELECT mm_generate('a', 3, 0, 0, 1)"}"#),
-        (1, "embed", r#"{"map": "m", "position": [1, 2, 3], "features": [0.5, 0.25, 0, 1], "object_type": "cube", "id": "new", "confidence": 0.9}"#),
-        (1, "embed-legacy", r#"{"tensor_map_id": "n", "position": [1, 2, 3], "features": [0.5, 0.25]}"#),
-        (2, "query", r#"{"map": "m", "center": [0, 0, 0], "radius": 50, "filters": {"object_type": "cube", "min_confidence": 0.1}, "limit": 10, "include_embeddings": true, "include_patches": true}"#),
-        (3, "generate", r#"{"model": "mm", "prompt": "a red cube", "max_length": 4, "temperature": 0.5, "top_k": 5, "seed": 1}"#),
-        (3, "ask", r#"{"map": "m", "prompt": "how many cubes are there?"}"#),
-        (4, "render", r#"{"map": "m", "camera": {"position": [0, 0, 300], "rotation": [10, 20, 0], "fov": 60, "perspective": 1}, "effects": {"liquid": true, "wireframe": true, "tensorField": true}, "width": 200, "height": 150}"#),
+        (
+            0,
+            "query-select",
+            r#"{"sql": "SELECT id, type FROM m WHERE WITHIN(position, ?, ?) ORDER BY id LIMIT 5", "params": [[0, 0, 0], 40]}"#,
+        ),
+        (
+            0,
+            "query-write",
+            r#"{"sql": "BEGIN; INSERT INTO m (id, position, embedding) VALUES ('x', [1, 2, 3], [1, 0, 0, 0]); UPDATE m SET confidence = 0.5 WHERE id = 'o1'; ROLLBACK"}"#,
+        ),
+        (
+            0,
+            "query-attention",
+            r#"{"sql": "SELECT id, ATTENTION(?) AS w FROM m ORDER BY w DESC LIMIT 3; SELECT COUNT(*) FROM VOXELS(m) WHERE norm > 0.1", "params": [[1, 0, 0, 0]]}"#,
+        ),
+        (
+            0,
+            "query-model",
+            r#"{"sql": "SELECT mm_embed(type), mm_score('a cube', embedding, position) FROM m LIMIT 2; SELECT mm_generate('a', 3, 0, 0, 1)"}"#,
+        ),
+        (
+            1,
+            "embed",
+            r#"{"map": "m", "position": [1, 2, 3], "features": [0.5, 0.25, 0, 1], "object_type": "cube", "id": "new", "confidence": 0.9}"#,
+        ),
+        (
+            1,
+            "embed-legacy",
+            r#"{"tensor_map_id": "n", "position": [1, 2, 3], "features": [0.5, 0.25]}"#,
+        ),
+        (
+            2,
+            "query",
+            r#"{"map": "m", "center": [0, 0, 0], "radius": 50, "filters": {"object_type": "cube", "min_confidence": 0.1}, "limit": 10, "include_embeddings": true, "include_patches": true}"#,
+        ),
+        (
+            3,
+            "generate",
+            r#"{"model": "mm", "prompt": "a red cube", "max_length": 4, "temperature": 0.5, "top_k": 5, "seed": 1}"#,
+        ),
+        (
+            3,
+            "ask",
+            r#"{"map": "m", "prompt": "how many cubes are there?"}"#,
+        ),
+        (
+            4,
+            "render",
+            r#"{"map": "m", "camera": {"position": [0, 0, 300], "rotation": [10, 20, 0], "fov": 60, "perspective": 1}, "effects": {"liquid": true, "wireframe": true, "tensorField": true}, "width": 200, "height": 150}"#,
+        ),
         (4, "render-plain", r#"{"tensor_map_id": "n"}"#),
-        (5, "cells", r#"{"cells": [[0, 0, 10], [7, 0, 5], [4000000000, 0, 1]]}"#),
-        (6, "field", r#"{"bricks": [[0, 0, 0], [1, 1, 1], [3, 2, 1]]}"#),
-        (0, "query-describe", r#"{"sql": "DESCRIBE m; SHOW MAPS; SHOW MODELS; EXPLAIN SELECT * FROM m a, n b WHERE WITHIN(b.position, a.position, 5)"}"#),
+        (
+            5,
+            "cells",
+            r#"{"cells": [[0, 0, 10], [7, 0, 5], [4000000000, 0, 1]]}"#,
+        ),
+        (
+            6,
+            "field",
+            r#"{"bricks": [[0, 0, 0], [1, 1, 1], [3, 2, 1]]}"#,
+        ),
+        (
+            0,
+            "query-describe",
+            r#"{"sql": "DESCRIBE m; SHOW MAPS; SHOW MODELS; EXPLAIN SELECT * FROM m a, n b WHERE WITHIN(b.position, a.position, 5)"}"#,
+        ),
     ];
     for (pick, name, body) in bodies {
         let mut bytes = vec![pick];

@@ -42,10 +42,8 @@ const FILES: [&str; 6] = [
 fn folder() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!(
-            "tensormap-fuzz-encoder-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tensormap-fuzz-encoder-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("1_Pooling")).expect("create the folder");
         dir
     })
@@ -77,7 +75,9 @@ fn exercise(enc: &SentenceEncoder) {
         assert_eq!(e.len(), 2);
         assert!(e.iter().all(|v| v.len() == enc.width()));
     }
-    let bytes = enc.to_bytes().expect("an encoder that loaded has a byte form");
+    let bytes = enc
+        .to_bytes()
+        .expect("an encoder that loaded has a byte form");
     let back = SentenceEncoder::from_bytes(&bytes).expect("its byte form reads back");
     assert_eq!(back.config(), enc.config());
     assert_eq!(back.pooling(), enc.pooling());

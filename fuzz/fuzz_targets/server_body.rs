@@ -63,7 +63,12 @@ fn objects(prefix: &str, n: usize, channels: usize, bounds: f32, seed: u64) -> V
                 (next(&mut s) - 0.5) * 1.8 * bounds,
             ];
             let embedding = (0..channels).map(|_| next(&mut s) * 2.0 - 1.0).collect();
-            Object::new(format!("{prefix}{i}"), TYPES[i % TYPES.len()], position, embedding)
+            Object::new(
+                format!("{prefix}{i}"),
+                TYPES[i % TYPES.len()],
+                position,
+                embedding,
+            )
         })
         .collect()
 }
@@ -213,7 +218,9 @@ fn send(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
         loop {
             let at = find(rest, b"\r\n").expect("a chunk size line");
             let size = usize::from_str_radix(
-                std::str::from_utf8(&rest[..at]).expect("a chunk size").trim(),
+                std::str::from_utf8(&rest[..at])
+                    .expect("a chunk size")
+                    .trim(),
                 16,
             )
             .expect("a hexadecimal chunk size");

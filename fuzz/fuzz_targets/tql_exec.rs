@@ -51,8 +51,13 @@ fn objects(prefix: &str, n: usize, channels: usize, bounds: f32, seed: u64) -> V
                 (next(&mut s) - 0.5) * 1.8 * bounds,
             ];
             let embedding = (0..channels).map(|_| next(&mut s) * 2.0 - 1.0).collect();
-            Object::new(format!("{prefix}{i}"), TYPES[i % TYPES.len()], position, embedding)
-                .with_confidence(0.5 + next(&mut s) / 2.0)
+            Object::new(
+                format!("{prefix}{i}"),
+                TYPES[i % TYPES.len()],
+                position,
+                embedding,
+            )
+            .with_confidence(0.5 + next(&mut s) / 2.0)
         })
         .collect()
 }

@@ -30,7 +30,10 @@ fn debug() -> bool {
 fn read(bytes: &[u8]) {
     let cmd = CommandModel::from_bytes(bytes);
     if debug() {
-        eprintln!("command model: {:?}", cmd.as_ref().map(|c| c.model().config()));
+        eprintln!(
+            "command model: {:?}",
+            cmd.as_ref().map(|c| c.model().config())
+        );
     }
     if let Ok(cmd) = cmd {
         let catalog = Catalog::new("m", ["cube", "chair"]);
@@ -57,7 +60,9 @@ fn read(bytes: &[u8]) {
     }
     let _ = model.embed(&[text, ""]);
     let _ = model.generate(text, 2, &Sampling::greedy());
-    let bytes = model.to_vllm().expect("a model that was read can be written");
+    let bytes = model
+        .to_vllm()
+        .expect("a model that was read can be written");
     let back = Model::from_vllm(&bytes).expect("what the writer writes reads back");
     assert_eq!(back.config(), model.config());
     assert_eq!(back.tokenizer().merges(), model.tokenizer().merges());

@@ -22,7 +22,7 @@ pub fn reseal(bytes: &mut [u8], header_len: usize) {
         let Some(end) = (at + 12).checked_add(len) else {
             return;
         };
-        if end + 4 > bytes.len() {
+        if bytes.len().saturating_sub(4) < end {
             return;
         }
         let crc = crc32fast::hash(&bytes[at..end]);
