@@ -76,8 +76,8 @@ fn objects(prefix: &str, n: usize, channels: usize, bounds: f32, seed: u64) -> V
 fn database() -> Database {
     let db = Database::open_in_memory().expect("in-memory database");
     db.execute(
-        "CREATE MAP m WITH (channels = 4, bounds = 100, resolution = 32);
-         CREATE MAP n WITH (channels = 2, bounds = 50, resolution = 16);
+        "CREATE MAP m WITH (channels = 4, bounds = 100, resolution = 16, splat_radius = 1);
+         CREATE MAP n WITH (channels = 2, bounds = 50, resolution = 8, splat_radius = 1);
          CREATE MODEL mm WITH (layers = 1, dim = 6, heads = 1, hidden = 8, channels = 4, context = 32)",
     )
     .expect("the fixture's statements");
