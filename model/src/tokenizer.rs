@@ -21,6 +21,12 @@ use crate::error::{Error, Result};
 /// Number of special tokens after the byte and merge tokens.
 pub const SPECIAL_TOKENS: usize = 4;
 
+/// The most bytes the merge tokens may spell together, per merge. A merge joins two earlier
+/// tokens, so `n` merges could spell `2^n` bytes (a 40-merge `TOKN` section, 2^41); real
+/// vocabularies average a few bytes a token, and this bound keeps what a tokenizer read from
+/// a file takes proportional to the file.
+const MAX_BYTES_PER_MERGE: usize = 64;
+
 /// A byte-level tokenizer with optional BPE merges.
 #[derive(Clone)]
 pub struct Tokenizer {
@@ -75,11 +81,22 @@ impl Tokenizer {
         }
         let mut bytes: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
         let mut seen = std::collections::HashSet::new();
+        let budget = merges.len().saturating_mul(MAX_BYTES_PER_MERGE);
+        let mut spelled = 0usize;
         for (k, &(l, r)) in merges.iter().enumerate() {
             let id = 256 + k;
             if l as usize >= id || r as usize >= id {
                 return Err(Error::Tokenizer(format!(
                     "merge {k} joins tokens {l} and {r}, not both defined before token {id}"
+                )));
+            }
+            spelled = spelled
+                .saturating_add(bytes[l as usize].len())
+                .saturating_add(bytes[r as usize].len());
+            if spelled > budget {
+                return Err(Error::Tokenizer(format!(
+                    "merge {k} (token {id}) makes the merge tokens spell more than \
+                     {MAX_BYTES_PER_MERGE} bytes a merge"
                 )));
             }
             let joined = [&bytes[l as usize][..], &bytes[r as usize][..]].concat();
@@ -257,5 +274,22 @@ mod tests {
         assert!(Tokenizer::bpe(vec![(97, 98), (256, 99), (97, 257)]).is_ok());
         // (a)(bc) and (ab)(c) both spell "abc".
         assert!(Tokenizer::bpe(vec![(97, 98), (98, 99), (256, 99), (97, 257)]).is_err());
+    }
+
+    #[test]
+    fn merges_that_double_their_tokens_are_refused() {
+        // "aa", "aaaa", "aaaaaaaa", ...: 40 merges would spell 2^41 bytes (a 421-byte
+        // .vllm ran the `vllm_read` fuzz target out of memory).
+        let doubling: Vec<(u32, u32)> = std::iter::once((97, 97))
+            .chain((256..295).map(|id| (id, id)))
+            .collect();
+        let e = Tokenizer::bpe(doubling).unwrap_err().to_string();
+        assert!(e.contains("bytes a merge"), "{e}");
+        // Long tokens are fine while the merges' average stays in bounds: tokens of up to
+        // 32 bytes among short ones.
+        let mut ok: Vec<(u32, u32)> =
+            vec![(97, 97), (256, 256), (257, 257), (258, 258), (259, 259)];
+        ok.extend((0..11).map(|b| (98, 99 + b)));
+        assert!(Tokenizer::bpe(ok).is_ok());
     }
 }

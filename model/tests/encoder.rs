@@ -422,3 +422,44 @@ fn a_bad_tokenizer_or_configuration_is_an_error_naming_the_file() {
     assert!(e.contains("config.json: not valid JSON"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_template_naming_an_undefined_token_or_the_second_text_is_an_error() {
+    // The `encoder_load` fuzz target's crasher: a byte form whose tokenizer's single
+    // template names the special token "[CL[]", which it does not define. `tokenizers`
+    // reads such a file without its builder's check, and encoding then panicked
+    // (template.rs: "no entry found for key").
+    let crasher = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/encoder_undefined_special_token.tmse"
+    ))
+    .unwrap();
+    let e = err_text(SentenceEncoder::from_bytes(&crasher));
+    assert!(e.contains("post-processor") && e.contains("[CL[]"), "{e}");
+    // The same in a folder, and a single template that names the second text ($B), whose
+    // encoding panicked too (an index past the one text).
+    let tensors = tiny_tensors();
+    for (name, single, expected) in [
+        (
+            "undefined",
+            json!([{"SpecialToken": {"id": "[MASK]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]),
+            "[MASK]",
+        ),
+        (
+            "second-text",
+            json!([{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 0}}]),
+            "second sequence",
+        ),
+    ] {
+        let dir = tiny_folder(&format!("template-{name}"), &tensors);
+        let mut t = tokenizer_json();
+        t["post_processor"]["single"] = single;
+        std::fs::write(dir.join("tokenizer.json"), t.to_string()).unwrap();
+        let e = err_text(SentenceEncoder::load(&dir));
+        assert!(
+            e.contains("tokenizer.json") && e.contains("post-processor") && e.contains(expected),
+            "{name}: {e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

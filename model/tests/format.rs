@@ -206,6 +206,23 @@ fn resealed_structural_damage_is_named() {
 }
 
 #[test]
+fn merges_that_double_their_tokens_are_refused_without_the_memory() {
+    // tests/data/doubling_merges.vllm (421 bytes, valid CRCs): a CONF of vocabulary 300 and a
+    // TOKN of 40 merges, "aa" then each token joined with itself, which would spell 2^41
+    // bytes; it ran the `vllm_read` fuzz target out of memory before the tokenizer bounded
+    // the bytes its merges spell.
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/doubling_merges.vllm"
+    ))
+    .unwrap();
+    assert_eq!(bytes.len(), 421);
+    let e = Model::from_vllm(&bytes).unwrap_err();
+    assert_eq!(describe(&e).0, "TOKN");
+    assert!(e.to_string().contains("bytes a merge"), "{e}");
+}
+
+#[test]
 fn other_files_and_versions_are_refused() {
     let bytes = small().to_vllm().unwrap();
     let e = Model::from_vllm(b"PK\x03\x04 a zip file, not a model").unwrap_err();

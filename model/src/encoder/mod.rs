@@ -44,6 +44,8 @@ mod network;
 use std::path::Path;
 
 use candle_core::{Device, Tensor, D};
+use tokenizers::processors::template::TemplateProcessing;
+use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 pub use config::{Activation, BertConfig, Pooling, PoolingMode};
@@ -111,11 +113,61 @@ fn lists_normalize(file: &str, text: &str) -> Result<bool> {
     }))
 }
 
+/// Checks a post-processor as the `tokenizers` crate checks one it builds: reading
+/// `tokenizer.json` skips the check of a `TemplateProcessing` (every special token its
+/// templates name is defined, the pair template uses both sequences), and encoding then
+/// panics on an undefined one. So the template is built again through its builder, which
+/// checks; and its `single` template (the one `embed` applies, to one text) may name the
+/// first sequence only: encoding a text with one naming `$B` panics too. Sequences of
+/// post-processors are checked one by one.
+fn check_post_processor(file: &str, p: &PostProcessorWrapper) -> Result<()> {
+    let bad = |m: String| Error::encoder(file, format!("the tokenizer's post-processor: {m}"));
+    match p {
+        PostProcessorWrapper::Template(t) => {
+            TemplateProcessing::builder()
+                .single(t.single.clone())
+                .pair(t.get_pair().clone())
+                .special_tokens(t.get_special_tokens().clone())
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            // A template is a list of {"Sequence": {"id": "A" | "B", ..}} and
+            // {"SpecialToken": {..}} (its pieces are not public).
+            let single = serde_json::to_value(&t.single).map_err(|e| bad(e.to_string()))?;
+            let second = single.as_array().into_iter().flatten().any(|piece| {
+                piece
+                    .get("Sequence")
+                    .and_then(|s| s.get("id"))
+                    .is_some_and(|id| id.as_str() != Some("A"))
+            });
+            if second {
+                return Err(bad(
+                    "the single template names the second sequence ($B)".to_string()
+                ));
+            }
+            Ok(())
+        }
+        PostProcessorWrapper::Sequence(seq) => {
+            let mut i = 0;
+            while let Some(p) = seq.get(i) {
+                check_post_processor(file, p)?;
+                i += 1;
+            }
+            Ok(())
+        }
+        PostProcessorWrapper::Roberta(_)
+        | PostProcessorWrapper::Bert(_)
+        | PostProcessorWrapper::ByteLevel(_) => Ok(()),
+    }
+}
+
 /// Parses `tokenizer.json` and sets the encoder's truncation, no padding.
 fn build_tokenizer(file: &str, json: &str, max_len: usize) -> Result<Tokenizer> {
     let mut tok: Tokenizer = json
         .parse()
         .map_err(|e| Error::encoder(file, format!("the tokenizer does not parse: {e}")))?;
+    if let Some(p) = tok.get_post_processor() {
+        check_post_processor(file, p)?;
+    }
     tok.with_padding(None::<PaddingParams>);
     tok.with_truncation(Some(TruncationParams {
         max_length: max_len,
