@@ -9,7 +9,6 @@
 //! is left after a rollback or an error. Without a host, model statements other than
 //! `SHOW MODELS` and `DROP MODEL` are an error.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use tensormap_engine::{MapView, ModelInfo, Registry, StoredModel, Value};
@@ -17,7 +16,7 @@ use tensormap_engine::{MapView, ModelInfo, Registry, StoredModel, Value};
 use crate::ast::{ModelStatement, Setting, Span};
 use crate::error::{CallError, Error, Pos, Result};
 use crate::exec::QueryResult;
-use crate::progress::{Progress, Unit};
+use crate::progress::StepProgress;
 use crate::session::Session;
 
 /// A model as the host made it: what the engine stores.
@@ -226,15 +225,9 @@ impl Session {
                                 format!("map '{map}' has no objects to train on"),
                             ));
                         }
-                        let bar: RefCell<Option<Progress>> = RefCell::new(None);
-                        let label = format!("train {name} on {map}");
-                        let mut report = |step: u64, total: u64, loss: f32| {
-                            let mut bar = bar.borrow_mut();
-                            let p = bar.get_or_insert_with(|| {
-                                Progress::start(sink.clone(), &label, total, Unit::Steps)
-                            });
-                            p.set_with(step, &format!("loss {loss:.4}"));
-                        };
+                        let mut steps =
+                            StepProgress::new(sink.clone(), format!("train {name} on {map}"));
+                        let mut report = |step, total, loss| steps.report(step, total, loss);
                         host.train(&model, &view, &opts, &mut report)
                             .map_err(|e| Error::call(pos, None, e))?
                     };

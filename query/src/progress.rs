@@ -97,6 +97,42 @@ impl Progress {
     }
 }
 
+/// A training run's progress: the task starts at the first step reported (when the number
+/// of steps is known) and each report shows the step's loss; it finishes when dropped.
+pub struct StepProgress {
+    sink: Option<Arc<dyn ProgressSink>>,
+    label: String,
+    bar: Option<Progress>,
+}
+
+impl fmt::Debug for StepProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepProgress")
+            .field("label", &self.label)
+            .field("bar", &self.bar)
+            .finish()
+    }
+}
+
+impl StepProgress {
+    /// Reports to `sink` under `label`; nothing is shown before the first step.
+    pub fn new(sink: Option<Arc<dyn ProgressSink>>, label: String) -> Self {
+        StepProgress {
+            sink,
+            label,
+            bar: None,
+        }
+    }
+
+    /// Step `step` of `total` ended with `loss`.
+    pub fn report(&mut self, step: u64, total: u64, loss: f32) {
+        let StepProgress { sink, label, bar } = self;
+        let bar =
+            bar.get_or_insert_with(|| Progress::start(sink.clone(), label, total, Unit::Steps));
+        bar.set_with(step, &format!("loss {loss:.4}"));
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(s) = &self.sink {

@@ -19,8 +19,6 @@
 //! A statement that fails (no examples, a bad one, a map that is not there, bad options)
 //! changes nothing: the model is stored only when every step succeeded.
 
-use std::cell::RefCell;
-
 use tensormap_engine::WriteTransaction;
 
 use crate::ast::{Setting, Span, Statement};
@@ -28,7 +26,7 @@ use crate::error::{Error, Pos, Result};
 use crate::exec::QueryResult;
 use crate::model::check_model_name;
 use crate::parser::parse_statement;
-use crate::progress::{Progress, Unit};
+use crate::progress::StepProgress;
 use crate::session::Session;
 
 /// The numeric options `TRAIN … WITH (task = 'commands')` takes.
@@ -211,15 +209,9 @@ impl Session {
             let pairs = read_pairs(t, &examples, map, pos)?;
             let made = {
                 let view = t.map(map).map_err(engine)?;
-                let bar: RefCell<Option<Progress>> = RefCell::new(None);
-                let label = format!("train {name} on {examples}");
-                let mut report = |step: u64, total: u64, loss: f32| {
-                    let mut bar = bar.borrow_mut();
-                    let p = bar.get_or_insert_with(|| {
-                        Progress::start(sink.clone(), &label, total, Unit::Steps)
-                    });
-                    p.set_with(step, &format!("loss {loss:.4}"));
-                };
+                let mut steps =
+                    StepProgress::new(sink.clone(), format!("train {name} on {examples}"));
+                let mut report = |step, total, loss| steps.report(step, total, loss);
                 host.train_commands(base.as_deref(), &view, &pairs, &options, &mut report)
                     .map_err(|e| Error::call(pos, None, e))?
             };
