@@ -25,56 +25,16 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use tensormap::query::ast::{ModelStatement, Statement};
-use tensormap::{Database, Object, Value};
+use tensormap::{Database, Value};
+
+#[path = "common/fixture.rs"]
+mod fixture;
 
 /// At most this many statements of an input are run.
 const MAX_STATEMENTS: usize = 16;
 
-const TYPES: [&str; 5] = ["cube", "sphere", "chair", "table", "lamp"];
-
-/// A small deterministic generator (the fixture is the same in every process).
-fn next(seed: &mut u64) -> f32 {
-    *seed = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (*seed >> 40) as f32 / (1u64 << 24) as f32
-}
-
-/// `n` objects inside a map of `bounds`.
-fn objects(prefix: &str, n: usize, channels: usize, bounds: f32, seed: u64) -> Vec<Object> {
-    let mut s = seed;
-    (0..n)
-        .map(|i| {
-            let position = [
-                (next(&mut s) - 0.5) * 1.8 * bounds,
-                (next(&mut s) - 0.5) * 1.8 * bounds,
-                (next(&mut s) - 0.5) * 1.8 * bounds,
-            ];
-            let embedding = (0..channels).map(|_| next(&mut s) * 2.0 - 1.0).collect();
-            Object::new(
-                format!("{prefix}{i}"),
-                TYPES[i % TYPES.len()],
-                position,
-                embedding,
-            )
-            .with_confidence(0.5 + next(&mut s) / 2.0)
-        })
-        .collect()
-}
-
 fn make() -> Database {
-    let db = Database::open_in_memory().expect("in-memory database");
-    db.execute(
-        "CREATE MAP m WITH (channels = 4, bounds = 100, resolution = 16, splat_radius = 1);
-         CREATE MAP n WITH (channels = 2, bounds = 50, resolution = 8, splat_radius = 1);
-         CREATE MODEL mm WITH (layers = 1, dim = 6, heads = 1, hidden = 8, channels = 4, context = 32)",
-    )
-    .expect("the fixture's statements");
-    db.write(|t| {
-        t.insert_many("m", objects("o", 300, 4, 100.0, 1))?;
-        t.insert_many("n", objects("p", 40, 2, 50.0, 2))
-    })
-    .expect("the fixture's objects");
+    let db = fixture::database(300, 40);
     db.set_limits(Some(Duration::from_millis(250)), Some(64 << 20));
     db
 }
