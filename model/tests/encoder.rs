@@ -404,6 +404,19 @@ fn a_bad_tokenizer_or_configuration_is_an_error_naming_the_file() {
         e.contains("tokenizer.json") && e.contains("does not parse"),
         "{e}"
     );
+    // The `encoder_load` fuzz target's crashers: `tokenizers` read a syntax error inside
+    // "decoder", and a `Precompiled` normalizer's bad character map, with `expect`.
+    std::fs::write(dir.join("tokenizer.json"), r#"{"decoder": nul}"#).unwrap();
+    let e = err_text(SentenceEncoder::load(&dir));
+    assert!(e.contains("tokenizer.json: not valid JSON"), "{e}");
+    let precompiled = r#"{"normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": "!"}]}}"#;
+    std::fs::write(dir.join("tokenizer.json"), precompiled).unwrap();
+    let e = err_text(SentenceEncoder::load(&dir));
+    assert!(
+        e.contains("tokenizer.json") && e.contains("`Precompiled` normalizer"),
+        "{e}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 
     let dir = tiny_folder("bad-config", &tensors);

@@ -161,9 +161,18 @@ fn check_post_processor(file: &str, p: &PostProcessorWrapper) -> Result<()> {
 }
 
 /// Parses `tokenizer.json` and sets the encoder's truncation, no padding.
+///
+/// The text is parsed as JSON first and the tokenizer read from that value: `tokenizers`
+/// reads a decoder from a text stream with `expect`, so a syntax error inside `"decoder"`
+/// panicked (the `encoder_load` fuzz target's second crasher), where from a value it
+/// cannot. A `Precompiled` normalizer is refused before `tokenizers` sees it: its reader
+/// `expect`s a valid character map (BERT tokenizers have none).
 fn build_tokenizer(file: &str, json: &str, max_len: usize) -> Result<Tokenizer> {
-    let mut tok: Tokenizer = json
-        .parse()
+    let value = config::parse_json(file, json)?;
+    if let Some(n) = value.get("normalizer") {
+        refuse_precompiled(file, n)?;
+    }
+    let mut tok: Tokenizer = serde_json::from_value(value)
         .map_err(|e| Error::encoder(file, format!("the tokenizer does not parse: {e}")))?;
     if let Some(p) = tok.get_post_processor() {
         check_post_processor(file, p)?;
@@ -176,6 +185,35 @@ fn build_tokenizer(file: &str, json: &str, max_len: usize) -> Result<Tokenizer> 
     .map_err(|e| Error::encoder(file, format!("cannot truncate to {max_len} tokens: {e}")))?;
     Ok(tok)
 }
+
+/// Refuses a `Precompiled` normalizer, alone or anywhere in a `Sequence` (nested at most
+/// [`MAX_NORMALIZER_DEPTH`] deep).
+fn refuse_precompiled(file: &str, normalizer: &serde_json::Value) -> Result<()> {
+    fn walk(file: &str, n: &serde_json::Value, depth: usize) -> Result<()> {
+        if depth > MAX_NORMALIZER_DEPTH {
+            return Err(Error::encoder(
+                file,
+                format!("normalizers nest more than {MAX_NORMALIZER_DEPTH} deep"),
+            ));
+        }
+        if n.get("type").and_then(|t| t.as_str()) == Some("Precompiled") {
+            return Err(Error::encoder(
+                file,
+                "a `Precompiled` normalizer is not supported (BERT tokenizers have none)",
+            ));
+        }
+        if let Some(inner) = n.get("normalizers").and_then(|v| v.as_array()) {
+            for m in inner {
+                walk(file, m, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+    walk(file, normalizer, 0)
+}
+
+/// How deep `Sequence` normalizers may nest in `tokenizer.json`.
+const MAX_NORMALIZER_DEPTH: usize = 16;
 
 impl SentenceEncoder {
     /// Loads a Hugging Face model folder (see the module documentation). A missing required
