@@ -116,7 +116,7 @@ def first_cell_ms(d):
         """const r = performance.getEntriesByType('resource');
            const meta = r.find(e => e.name.endsWith('/meta'));
            const cells = r.find(e => e.name.endsWith('/cells'));
-           return meta && cells ? [cells.responseEnd - meta.startTime, meta.duration, cells.duration] : null;"""
+           return meta && cells ? [cells.responseEnd - meta.startTime, meta.duration, cells.duration, cells.encodedBodySize] : null;"""
     )
 
 
@@ -179,8 +179,9 @@ def bench_served(a, d, base, runs=5):
         cb.wait(d, "return window.tensormap && window.tensormap.ready", 120, "ready")
         figures.append(first_cell_ms(d))
     # The first load after start builds the map's index; the others reuse it.
-    print("     first cell (meta asked → first cells answer), ms, with meta and cells durations: "
-          + "; ".join(f"{f[0]:.0f} ({f[1]:.0f} + {f[2]:.0f})" for f in figures))
+    print("     first cells answer (meta asked → first cells answer), ms, with meta and cells durations "
+          "and the cells answer's size: "
+          + "; ".join(f"{f[0]:.0f} ({f[1]:.0f} + {f[2]:.0f}, {f[3] / 1e6:.2f} MB)" for f in figures))
 
 
 def direct_first_cell(base, runs=5):
