@@ -143,7 +143,8 @@ pub fn check_bounds(bounds: f32) -> Result<()> {
 
 impl Batch {
     /// Pads and encodes `seqs` (already checked) for a model of `cfg` in `dtype`.
-    /// `text_pe` holds the encodings of `text_position(i)` for `i < context`, row after row.
+    /// `text_pe` holds the encodings of the first text positions ([`text_encodings`]); a
+    /// position past its end is encoded here.
     pub fn new(
         cfg: &ModelConfig,
         tok: &Tokenizer,
@@ -224,10 +225,17 @@ impl Batch {
     }
 }
 
-/// The encodings of the first `context` text positions, row after row (`context · dim`).
+/// Most values [`text_encodings`] precomputes (4 MiB of f32): a model file's `context` and
+/// `dim` (each up to 65,536) do not size an allocation of their own at load.
+pub const TEXT_TABLE_VALUES: usize = 1 << 20;
+
+/// The encodings of the first text positions, row after row: all `context` of them where
+/// `context · dim` ≤ [`TEXT_TABLE_VALUES`], else as many whole rows as fit. Every reader
+/// computes a row past the table's end with the same [`encode_into`].
 pub fn text_encodings(cfg: &ModelConfig) -> Vec<f32> {
-    let mut out = Vec::with_capacity(cfg.context * cfg.dim);
-    for i in 0..cfg.context {
+    let rows = cfg.context.min(TEXT_TABLE_VALUES / cfg.dim.max(1));
+    let mut out = Vec::with_capacity(rows * cfg.dim);
+    for i in 0..rows {
         encode_into(text_position(i), cfg.dim, &mut out);
     }
     out

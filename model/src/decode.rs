@@ -26,7 +26,7 @@ use crate::positions::{encode_into, normalized_distance, text_position};
 pub struct Decoder<'a> {
     w: &'a WeightSet<&'a [f32]>,
     cfg: &'a ModelConfig,
-    /// Encodings of the text positions `0..context` (`Model::text_pe`).
+    /// Encodings of the first text positions (`Model::text_pe`; past its end computed).
     text_pe: &'a [f32],
     /// Per layer: the keys and the values of every token so far, `len × D` each.
     keys: Vec<Vec<f32>>,

@@ -104,7 +104,8 @@ pub struct Model {
     pub(crate) tokenizer: Tokenizer,
     pub(crate) weights: Weights,
     pub(crate) meta: Metadata,
-    /// Encodings of the text positions `0..context`, `context · dim` (a cache).
+    /// Encodings of the first text positions (a cache, at most `TEXT_TABLE_VALUES` values;
+    /// `batch::text_encodings`).
     pub(crate) text_pe: Vec<f32>,
     pub(crate) device: Device,
 }
@@ -374,6 +375,27 @@ mod tests {
         assert!(Model::create(&[("seed", -1.0)]).is_err());
         assert!(Model::create(&[("heads", 5.0)]).is_err());
         assert!(Model::create(&[("colour", 1.0)]).is_err());
+    }
+
+    #[test]
+    fn the_text_table_is_bounded_and_rows_past_it_are_computed_the_same() {
+        // A file may claim a context and a width of 65,536 each: the table stays bounded.
+        let mut wide = ModelConfig::small(1, 1024, 2, 4);
+        wide.context = 1 << 16;
+        let t = crate::batch::text_encodings(&wide);
+        assert_eq!(t.len(), crate::batch::TEXT_TABLE_VALUES);
+        // A model whose table ends after one row embeds and generates exactly as one whose
+        // table covers the whole context (the encoder, the cached decoder, the batches).
+        let full = Model::new(ModelConfig::small(2, 12, 2, 4), 3).unwrap();
+        let mut short = full.clone();
+        short.text_pe.truncate(full.config().dim);
+        let texts = ["a red cube near the blue sphere", "x"];
+        assert_eq!(full.embed(&texts).unwrap(), short.embed(&texts).unwrap());
+        let g = crate::Sampling::greedy();
+        assert_eq!(
+            full.generate_tokens("a red cube", 12, &g).unwrap(),
+            short.generate_tokens("a red cube", 12, &g).unwrap()
+        );
     }
 
     #[test]

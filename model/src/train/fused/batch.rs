@@ -75,7 +75,7 @@ pub struct Packed {
 impl Packed {
     /// Packs `samples` (checked; `tokens[i]` is sample i's text, tokenized) with their
     /// positions in a map of half-width `bounds`. `text_pe` holds the encodings of the
-    /// first `context` text positions.
+    /// first text positions (`text_encodings`; past its end they are computed).
     pub fn new(
         cfg: &ModelConfig,
         tok: &Tokenizer,
