@@ -1,8 +1,12 @@
 //! `tmap serve DB_PATH [--listen 127.0.0.1:8080] [--token-file FILE] ...`: the HTTP API
-//! over the database ([`tensormap_server`]). Prints `listening on http://ADDR` on standard
-//! output once it accepts connections (with the port chosen when `--listen` has port 0);
-//! runs until SIGTERM or Ctrl-C, then finishes the requests in flight and closes the
-//! database.
+//! over the database ([`tensormap_server`]). Prints `listening on http://ADDR` (with
+//! `--tls-cert`/`--tls-key`: `listening on https://ADDR`) on standard output once it
+//! accepts connections (with the port chosen when `--listen` has port 0): scripts take the
+//! line's last word as the base URL. Runs until SIGTERM or Ctrl-C, then finishes the
+//! requests in flight and closes the database.
+//!
+//! The TLS files are read and checked before the database is opened: a bad one is an error
+//! that names it, and nothing is created or listened on.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -54,6 +58,14 @@ pub struct ServeArgs {
     /// RENDER ... TO, LOAD and SAVE MODEL).
     #[arg(long)]
     allow_files: bool,
+    /// Serve HTTPS (only) with this certificate chain: a PEM file, the server's certificate
+    /// first, then its issuers. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert's certificate: a PEM file (PKCS#8, PKCS#1 or SEC1).
+    /// Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -91,6 +103,18 @@ pub fn main(args: ServeArgs) -> ExitCode {
         eprintln!("error: --max-connections must be at least 1");
         return ExitCode::FAILURE;
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match tensormap_server::Tls::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        // clap requires both or neither.
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let db = match Database::open(&args.db_path) {
         Ok(db) => db,
         Err(e) => {
@@ -110,11 +134,12 @@ pub fn main(args: ServeArgs) -> ExitCode {
         max_connections: args.max_connections,
         workers: args.workers,
         allow_files: args.allow_files,
+        tls,
         ..Config::default()
     };
     let served = tensormap_server::run(db, config, |addr| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     });
     match served {

@@ -1,6 +1,8 @@
 //! `tmap serve` as a process: a SIGTERM in the middle of inserts stops it gracefully, and
 //! every insert it acknowledged is in the database when it is reopened. (The routes
-//! themselves are tested in process: server/tests/api.rs.)
+//! themselves are tested in process: server/tests/api.rs.) With `--tls-cert`/`--tls-key`
+//! it says `listening on https://ADDR`; a bad TLS file or a lone flag stops it before it
+//! opens the database (TLS itself: server/tests/tls.rs).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -119,4 +121,94 @@ fn sigterm_mid_inserts_loses_no_acknowledged_insert() {
         acked.len(),
         m.len()
     );
+}
+
+/// Runs `tmap serve` on the database `dir/name` with `args`; (the child, the path).
+fn serve_with(
+    dir: &std::path::Path,
+    name: &str,
+    args: &[&std::ffi::OsStr],
+) -> std::io::Result<(std::process::Child, std::path::PathBuf)> {
+    let path = dir.join(name);
+    let child = Command::new(env!("CARGO_BIN_EXE_tmap"))
+        .arg("serve")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    Ok((child, path))
+}
+
+#[test]
+fn tls_flags_say_https_or_stop_before_opening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.path().join("server.crt");
+    let key = dir.path().join("server.key");
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+
+    // Both files: the startup line's scheme is https, its last word the base URL.
+    let (mut child, _) = serve_with(
+        dir.path(),
+        "served.db",
+        &[
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ],
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("listening on https://127.0.0.1:"),
+        "{line}"
+    );
+
+    // One flag alone: clap's usage error (exit 2).
+    let (child, path) = serve_with(
+        dir.path(),
+        "alone.db",
+        &["--tls-cert".as_ref(), cert.as_os_str()],
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    assert!(!path.exists());
+
+    // The key as the certificate: an error naming the file, and no database made.
+    let (child, path) = serve_with(
+        dir.path(),
+        "refused.db",
+        &[
+            "--tls-cert".as_ref(),
+            key.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ],
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("holds no certificate") && stderr.contains(&key.display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!path.exists());
 }

@@ -33,6 +33,9 @@
 //! A commit is durable when its request is answered, so an acknowledged write survives
 //! even a `kill -9`.
 //!
+//! TLS ([`Config::tls`], [`Tls`], `tls.rs`): with a certificate and key the server speaks
+//! HTTPS only; each connection's handshake is bounded as a request head is (`limits.rs`).
+//!
 //! Errors ([`ApiError`]) carry their status from the kind of the error (no message is read
 //! to classify it); a 5xx — a failure of the server, not of the request — is also written to
 //! the error log ([`Config::log`], standard error by default) with its route.
@@ -48,6 +51,7 @@ mod pool;
 mod render;
 mod sql;
 mod tensor;
+mod tls;
 mod view;
 
 use std::future::Future;
@@ -68,6 +72,7 @@ pub use auth::{Access, ScopedToken};
 pub use error::ApiError;
 use metrics::Metrics;
 use pool::Pool;
+pub use tls::Tls;
 
 /// The OpenAPI 3 document of the routes (docs/openapi.json), served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -115,6 +120,11 @@ pub struct Config {
     /// Where a failure of the server (an answer 5xx: storage, a model, a bug) is written,
     /// with its route: standard error by default.
     pub log: ErrorLog,
+    /// HTTPS with this certificate and key ([`Tls::from_pem_files`]; `--tls-cert`,
+    /// `--tls-key`), and then no plain HTTP; `None` (the default): plain HTTP. Each
+    /// connection's handshake runs within [`Config::header_timeout`] and holds one of the
+    /// [`Config::max_connections`].
+    pub tls: Option<Tls>,
 }
 
 impl std::fmt::Debug for Config {
@@ -131,6 +141,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("workers", &self.workers)
             .field("allow_files", &self.allow_files)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -150,6 +161,7 @@ impl Default for Config {
             workers: 0,
             allow_files: false,
             log: Arc::new(|line: &str| eprintln!("tmap serve: {line}")),
+            tls: None,
         }
     }
 }
@@ -402,6 +414,7 @@ async fn serve(
         app,
         config.header_timeout,
         config.max_connections,
+        config.tls.as_ref().map(Tls::acceptor),
         shutdown,
     )
     .await
