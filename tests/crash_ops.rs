@@ -182,8 +182,9 @@ fn references() -> &'static (Value, Value) {
 
 /// The models present after a round of `train` (`mK`) or `load_model` (`lK`): each
 /// acknowledged one there, trained or loaded whole and usable; at most the one in flight
-/// (`next`) besides, whole (for `train`: trained, or created and not trained yet).
-fn check_models(db: &Database, op: &str, round: u64, next: u64) {
+/// (`next`) besides, whole (for `train`: trained, or created and not trained yet). Returns
+/// whether the one in flight is there.
+fn check_models(db: &Database, op: &str, round: u64, next: u64) -> bool {
     let (created, trained) = references();
     let prefix = if op == "train" { "m" } else { "l" };
     let mut present: BTreeMap<String, f64> = BTreeMap::new();
@@ -193,6 +194,7 @@ fn check_models(db: &Database, op: &str, round: u64, next: u64) {
         };
         present.insert(name.to_string(), *steps);
     }
+    let mut in_flight = false;
     for k in 0..=next {
         let name = format!("{prefix}{k}");
         let Some(steps) = present.remove(&name) else {
@@ -202,6 +204,7 @@ fn check_models(db: &Database, op: &str, round: u64, next: u64) {
             );
             continue;
         };
+        in_flight |= k == next;
         let e = embed(db, &name);
         if op == "train" && (k < next || steps == TRAIN_STEPS) {
             assert_eq!(steps, TRAIN_STEPS, "{op} round {round}: {name} steps");
@@ -221,10 +224,12 @@ fn check_models(db: &Database, op: &str, round: u64, next: u64) {
         present.is_empty(),
         "{op} round {round}: models beyond the one in flight: {present:?}"
     );
+    in_flight
 }
 
-/// One round of `op`; returns how many operations the child had acknowledged.
-fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> usize {
+/// One round of `op`; returns how many operations the child had acknowledged, and whether
+/// the one in flight when it was killed is there (whole).
+fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> (usize, bool) {
     let dir = tempfile::tempdir().unwrap();
     {
         let db = Database::open(dir.path().join("db")).unwrap();
@@ -285,9 +290,11 @@ fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> usize {
         *groups.entry(prefix.to_string()).or_default() += 1;
     }
     assert_eq!(groups.remove("base"), Some(BASE), "{op} round {round}");
+    let in_flight;
     if op == "restore" {
         assert!(groups.is_empty(), "{op} round {round}: {groups:?}");
         let maps = db.maps();
+        in_flight = maps.iter().any(|i| i.name == format!("r{next}"));
         for k in 0..=next {
             let name = format!("r{k}");
             let present = maps.iter().any(|i| i.name == name);
@@ -310,7 +317,7 @@ fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> usize {
     } else if op == "train" || op == "load_model" {
         // The models' objects: none in the map.
         assert!(groups.is_empty(), "{op} round {round}: {groups:?}");
-        check_models(&db, op, round, next);
+        in_flight = check_models(&db, op, round, next);
     } else {
         for k in 0..next {
             assert_eq!(
@@ -320,9 +327,11 @@ fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> usize {
             );
         }
         // The one in flight: whole or absent; nothing else.
-        if let Some(n) = groups.remove(&format!("b{next}")) {
+        let n = groups.remove(&format!("b{next}"));
+        if let Some(n) = n {
             assert_eq!(n, BATCH, "{op} round {round}: batch {next} half there");
         }
+        in_flight = n.is_some();
         assert!(groups.is_empty(), "{op} round {round}: {groups:?}");
     }
     // The database takes writes after the crash.
@@ -330,17 +339,22 @@ fn check_round(op: &str, round: u64, rng: &mut ChaCha8Rng) -> usize {
         "INSERT INTO m (id, position, embedding) VALUES ('after_0', [0, 0, 0], [0, 0, 0, 0])",
     )
     .unwrap();
-    acked.len()
+    (acked.len(), in_flight)
 }
 
 fn rounds(per_op: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(0x0c0f_fee5);
     for op in OPS {
-        let mut acked = 0;
+        let (mut acked, mut in_flight) = (0, 0);
         for round in 0..per_op {
-            acked += check_round(op, round, &mut rng);
+            let (a, present) = check_round(op, round, &mut rng);
+            acked += a;
+            in_flight += usize::from(present);
         }
-        println!("{op}: {per_op} rounds, {acked} acknowledged operations, none lost or partial");
+        println!(
+            "{op}: {per_op} rounds, {acked} acknowledged operations, none lost or partial; \
+             the one in flight there (whole) in {in_flight} rounds"
+        );
     }
 }
 
