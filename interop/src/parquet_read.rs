@@ -52,12 +52,17 @@ pub fn read(
     for f in &files {
         let file =
             File::open(f).map_err(|e| CopyError::io(show(f), format!("cannot open: {e}")))?;
+        let len = file
+            .metadata()
+            .map_err(|e| CopyError::io(show(f), format!("cannot read its size: {e}")))?
+            .len();
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
             CopyError::file(
                 show(f),
                 format!("not a readable Parquet file (truncated or damaged?): {e}"),
             )
         })?;
+        check_chunks(&show(f), builder.metadata(), len)?;
         total = total.saturating_add(builder.metadata().file_metadata().num_rows().max(0) as u64);
         opened.push(builder);
     }
@@ -127,6 +132,39 @@ pub fn read(
         out.parts.push((name, out.objects.len() - before));
     }
     Ok(out)
+}
+
+/// Refuses a footer whose column chunks lie outside the file: the parquet crate asserts
+/// that a chunk's start and length are not negative (it panicked on such a footer, found
+/// by the `copy_import` fuzz target), and a chunk past the end could only fail later.
+fn check_chunks(
+    name: &str,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    file_len: u64,
+) -> Result<(), CopyError> {
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        for (c, chunk) in group.columns().iter().enumerate() {
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or(chunk.data_page_offset());
+            let len = chunk.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l))
+                .is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(CopyError::file(
+                    name,
+                    format!(
+                        "not a readable Parquet file (damaged footer?): row group {g}, column \
+                         {c} claims bytes {start}..+{len} of a {file_len}-byte file"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The rows of a file's row groups `groups` (all when `None`) as objects; `first_row` is

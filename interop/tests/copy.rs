@@ -482,6 +482,23 @@ fn foreign_parquet_imports_and_bad_rows_are_named() {
         &["cut.parquet", "truncated or damaged"],
     );
     assert_eq!(count(&mut s, "m"), "1");
+
+    // The `copy_import` fuzz target's crasher: a footer whose column chunk starts at a
+    // negative offset (the parquet crate asserts on it).
+    let negative = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/negative_chunk_offset.parquet"
+    );
+    fails(
+        &mut s,
+        &format!("COPY m FROM '{negative}'"),
+        &[
+            "negative_chunk_offset.parquet",
+            "damaged footer",
+            "claims bytes",
+        ],
+    );
+    assert_eq!(count(&mut s, "m"), "1");
 }
 
 #[test]
