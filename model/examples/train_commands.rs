@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p tensormap-model --example train_commands -- --seed 1 \
-//!     --out command.vllm [--examples 50000] [--epochs 2] [--layers 3] [--dim 96] \
+//!     --out command.vllm [--examples 100000] [--epochs 3] [--layers 3] [--dim 96] \
 //!     [--heads 4] [--merges 800] [--batch 64] [--lr 1e-3] [--dropout 0.1] [--threads 1]
 //! cargo run --release -p tensormap-model --example train_commands -- --seed 2 \
 //!     --init command.vllm --out next.vllm [--examples ...] [--lr ...]   # continue training
@@ -54,8 +54,8 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         seed: 1,
-        examples: 50_000,
-        epochs: 2,
+        examples: 100_000,
+        epochs: 3,
         layers: 3,
         dim: 96,
         heads: 4,
