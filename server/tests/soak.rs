@@ -26,6 +26,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value as J};
 use tensormap::{Database, Value};
 use tensormap_server::{Config, Server};
@@ -63,22 +65,6 @@ fn soak_server_child() {
     }
     loop {
         std::thread::park();
-    }
-}
-
-/// A small deterministic generator (xorshift64*): the test needs no `rand`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `[lo, hi)`.
-    fn float(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -211,13 +197,13 @@ fn agent() -> ureq::Agent {
 
 fn writer(shared: &Shared, w: usize) {
     let agent = agent();
-    let mut rng = Rng(0x5eed_0000 + w as u64);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0000 + w as u64);
     for n in 0u64.. {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
         let id = format!("w{w}_{n}");
-        let p: Vec<f64> = (0..3).map(|_| rng.float(-90.0, 90.0)).collect();
+        let p: Vec<f64> = (0..3).map(|_| rng.random_range(-90.0..90.0)).collect();
         let sql = format!(
             "INSERT INTO scene (id, position, embedding) VALUES ('{id}', [{}, {}, {}], [0, 1, 0, 0])",
             p[0], p[1], p[2]
@@ -243,13 +229,13 @@ fn writer(shared: &Shared, w: usize) {
 
 fn reader(shared: &Shared, r: usize) {
     let agent = agent();
-    let mut rng = Rng(0xa11_0000 + r as u64);
+    let mut rng = ChaCha8Rng::seed_from_u64(0xa11_0000 + r as u64);
     for n in 0usize.. {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
         let kind = KINDS[1 + (n + r) % 3];
-        let c: Vec<f64> = (0..3).map(|_| rng.float(-80.0, 80.0)).collect();
+        let c: Vec<f64> = (0..3).map(|_| rng.random_range(-80.0..80.0)).collect();
         // Every write acknowledged before the request is asked must be counted.
         let floor = BASE as u64 + shared.acked_count.load(Ordering::SeqCst);
         let (route, body) = match kind {
@@ -383,10 +369,9 @@ fn soak(secs: u64, kills: u32) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos() as u64
-                | 1
         });
     println!("soak: {secs} s, {kills} kills, seed {seed} (TENSORMAP_SOAK_SEED)");
-    let mut rng = Rng(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let mut served = start(dir.path());
     let shared = Arc::new(Shared {
@@ -416,7 +401,7 @@ fn soak(secs: u64, kills: u32) {
     let mut downtimes = Vec::new();
     for i in 0..kills {
         let slice = total.as_secs_f64() / f64::from(kills);
-        let at = slice * (f64::from(i) + rng.float(0.2, 0.8));
+        let at = slice * (f64::from(i) + rng.random_range(0.2..0.8));
         let at = Duration::from_secs_f64(at);
         if let Some(wait) = at.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
