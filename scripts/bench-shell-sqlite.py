@@ -46,14 +46,12 @@ def centres(count, seed=5):
 
 
 def points(n, seed=1):
-    """The positions of bench-steady.py's rows (as tmap stores them: two decimals)."""
-    rng = random.Random(seed)
+    """The positions of bench-steady.py's rows, read from the rows' text (as tmap reads
+    them: two decimals)."""
     out = []
-    for _ in range(n):
-        out.append(tuple(float(f"{rng.uniform(-500, 500):.2f}") for _ in range(3)))
-        for _ in range(32):
-            rng.uniform(-1, 1)
-        rng.randint(0, 100)
+    for _, row in steady.rows(n, seed):
+        inside = row[row.index("[") + 1:row.index("]")]
+        out.append(tuple(float(v) for v in inside.split(",")))
     return out
 
 
