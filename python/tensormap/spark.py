@@ -382,14 +382,13 @@ def attention(df, query, k, region=None):
 def distance_join(left, right, radius, buckets=None):
     """Every pair ``(left_id, right_id, distance)`` of a left and a right object at most
     ``radius`` apart, as a DataFrame (lazy: nothing runs until it is read). The left side's
-    layout decides the pieces (cells, split further where the export split them); pieces
-    are dealt into ``buckets`` groups (piece mod buckets; default: the session's
-    default parallelism, at least one bucket per 2M left rows, at most one per piece). Each
-    left object belongs to one piece, hence one bucket; each right object is copied once to
-    every bucket holding a piece whose points' box its ball reaches; each bucket is joined
-    by one tensormap database (its R-tree) of its left objects. No duplicates, none missed
-    (the proof is in the code). Both sides must be exports of maps with the same channels
-    and bounds."""
+    cells, in Morton order, are cut into ``buckets`` runs of about equal rows (default: the
+    session's default parallelism, at least one bucket per 2M left rows, at most one per
+    cell). One Spark task per bucket reads the bucket's left cells and every right cell
+    whose points' box comes within ``radius`` of one of them, and joins them with one
+    tensormap database (its R-tree) of the smaller of the two: no shuffle, one Python task
+    per bucket. No duplicates, none missed (the proof is in the code). Both sides must be
+    exports of maps with the same channels and bounds."""
     F = _pyspark()
     import pyarrow as pa
 
@@ -407,47 +406,32 @@ def distance_join(left, right, radius, buckets=None):
             f"{lay.bounds}, right '{other.map_name}' has {other.bounds}"
         )
     nb = _buckets(left, lay, buckets)
-    # Why every pair is found exactly once. Let L (left) and R (right) be at most r apart,
-    # L in piece p (a piece holds each left point: piece_of routes as the writer did, and
-    # key() drops only left points outside every cell, which no piece holds). L lies in p's
-    # points' box, so R's ball reaches that box and pieces_near lists p for R (it keeps
-    # every box within r plus the float32 slack). So R is copied to bucket b = p mod B, and
-    # only once: key() keeps one row per (R, bucket) however many pieces of b R reaches.
-    # In bucket b, L is in the database and R is queried once against it: the pair is
-    # found. In any other bucket L is absent (one piece, one bucket), so no other bucket
-    # reports (L, R): no duplicates. A bucket with no left rows or no right rows gives
-    # nothing, and loses nothing (by the above, it holds no pair).
-    keyed = "bucket long, side byte, id string, x float, y float, z float"
+    # Why every pair is found exactly once. Let L (left) and R (right) be at most r apart.
+    # L lies in one left cell, so in one bucket b (_bucket_cells cuts the cells into
+    # disjoint runs). R lies in one right cell, whose points' box holds R; L's cell's box
+    # holds L; so the two boxes are at most r apart, and _right_cells lists R's cell for b
+    # (box distance within r plus the float32 slack). Task b therefore holds both L and R,
+    # once each (R's cell is read once per bucket), and searches around every row of one
+    # side in a database of the other: the pair is found, once. No other task holds L: no
+    # duplicates. A bucket whose left or right cells
+    # are empty holds no pair and is left out.
+    cols = ["id", "x", "y", "z"]
     LEFT, RIGHT = 0, 1
-
-    def key(batches):
-        # Both sides in one pass: a left row goes to its piece's bucket, a right row to
-        # each bucket holding a piece its ball reaches, once per bucket.
-        for b in batches:
-            pos = np.stack([b.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
-            left_rows = b.column("side").to_numpy() == LEFT
-            li = np.nonzero(left_rows)[0]
-            piece = lay.piece_of(pos[li])
-            li, lb = li[piece >= 0], piece[piece >= 0] % nb
-            ri = np.nonzero(~left_rows)[0]
-            rows, piece = lay.pieces_near(pos[ri], r)
-            # One copy per (right row, bucket): the key row * B + bucket, deduplicated.
-            k = np.unique(rows * nb + piece % nb)
-            rows = np.concatenate([li, ri[k // nb]])
-            if len(rows) == 0:
-                continue
-            take = pa.array(rows)
-            side = np.concatenate([np.full(len(li), LEFT), np.full(len(k), RIGHT)])
-            yield pa.record_batch(
-                {
-                    "bucket": pa.array(labels[np.concatenate([lb, k % nb])]),
-                    "side": pa.array(side.astype(np.int8)),
-                    "id": b.column("id").take(take),
-                    "x": b.column("x").take(take),
-                    "y": b.column("y").take(take),
-                    "z": b.column("z").take(take),
-                }
+    parts = []
+    for cells in _bucket_cells(lay, nb):
+        near = _right_cells(lay, other, cells, r)
+        if not near:
+            continue
+        one = (
+            _cells(left, lay, cells)
+            .select(*cols, F.lit(LEFT).cast("byte").alias("side"))
+            .unionByName(
+                _cells(right, other, near).select(*cols, F.lit(RIGHT).cast("byte").alias("side"))
             )
+        )
+        # coalesce(1), not repartition: the bucket's files are read by one task, with no
+        # shuffle.
+        parts.append(one.coalesce(1))
 
     def join(batches):
         import pyarrow.compute as pc
@@ -458,91 +442,68 @@ def distance_join(left, right, radius, buckets=None):
         if not batches:
             return
         t = pa.Table.from_batches(batches)
-        # A partition holds one bucket (the labels' doing); should Spark put several in
-        # one, each is joined apart all the same.
-        for label in pc.unique(t.column("bucket")).to_pylist():
-            g = t.filter(pc.equal(t.column("bucket"), label))
-            is_left = pc.equal(g.column("side"), LEFT)
-            lt, rt = g.filter(is_left), g.filter(pc.invert(is_left))
-            if lt.num_rows == 0 or rt.num_rows == 0:
-                continue
-            db, _, _, _ = _open(lt.to_batches(), lay)
-            centers = np.stack([rt.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
-            query, ids, dist = _tensormap.within_many(db, "part", centers.astype(np.float32), r)
-            db.close()
-            if len(query) == 0:
-                continue
-            yield pa.record_batch(
-                {
-                    "left_id": pa.array(ids, pa.string()),
-                    "right_id": rt.column("id").take(pa.array(query)).combine_chunks(),
-                    "distance": pa.array(dist, pa.float32()),
-                }
-            )
+        is_left = pc.equal(t.column("side"), LEFT)
+        lt, rt = t.filter(is_left), t.filter(pc.invert(is_left))
+        if lt.num_rows == 0 or rt.num_rows == 0:
+            return
+        # Index the smaller side and search around each row of the other: loading a row
+        # (its id, the R-tree) costs more than one radius search, and the pairs are the
+        # same either way (the f32 distance is symmetric).
+        small, large = (lt, rt) if lt.num_rows <= rt.num_rows else (rt, lt)
+        db, _, _, _ = _open(small.to_batches(), lay)
+        centers = np.stack([large.column(a).to_numpy() for a in ("x", "y", "z")], axis=1)
+        query, ids, dist = _tensormap.within_many(db, "part", centers.astype(np.float32), r)
+        db.close()
+        if len(query) == 0:
+            return
+        found = pa.array(ids, pa.string())
+        searched = large.column("id").take(pa.array(query)).combine_chunks()
+        left_ids, right_ids = (found, searched) if small is lt else (searched, found)
+        yield pa.record_batch(
+            {"left_id": left_ids, "right_id": right_ids, "distance": pa.array(dist, pa.float32())}
+        )
 
-    # A Python task costs Spark ~0.2 s whatever it holds (a worker, the closure, Arrow both
-    # ways), and an export's many small files make dozens of input partitions. So the two
-    # sides are read as one union coalesced (no shuffle) to B tasks, keyed in one pass,
-    # and hash-partitioned into exactly B partitions on labels chosen so that bucket b
-    # lands alone in partition b (Spark's Murmur3; _labels); one mapInArrow task per
-    # partition joins its bucket. 2B Python tasks in all, whatever the number of pieces.
-    labels = np.array(_labels(nb), dtype=np.int64)
-    cols = ["id", "x", "y", "z"]
-    both = left.select(*cols, F.lit(LEFT).cast("byte").alias("side")).unionByName(
-        right.select(*cols, F.lit(RIGHT).cast("byte").alias("side"))
-    )
-    # coalesce never adds partitions; asking for the input's count first (rdd) would plan
-    # and list the files once more on the driver, ~0.3 s.
-    return (
-        both.coalesce(nb)
-        .select("id", "x", "y", "z", "side")
-        .mapInArrow(key, keyed)
-        .repartition(nb, "bucket")
-        .mapInArrow(join, "left_id string, right_id string, distance float")
-    )
+    schema = "left_id string, right_id string, distance float"
+    if not parts:
+        return left.sparkSession.createDataFrame([], schema)
+    both = parts[0]
+    for p in parts[1:]:
+        both = both.unionByName(p)
+    # A union keeps its children's partitions: partition b is bucket b, one mapInArrow task
+    # each. A Python task costs Spark ~0.2 s whatever it holds (a worker, the closure, Arrow
+    # both ways), so the join is B of them and nothing more.
+    return both.mapInArrow(join, schema)
 
 
-def _murmur3_long(v, seed=42):
-    """Spark's ``hash()`` of a long (Murmur3_x86_32.hashLong, seed 42) as a signed int."""
-    M = 0xFFFFFFFF
-
-    def rotl(x, r):
-        return ((x << r) | (x >> (32 - r))) & M
-
-    def mix_k1(k1):
-        k1 = (k1 * 0xCC9E2D51) & M
-        k1 = rotl(k1, 15)
-        return (k1 * 0x1B873593) & M
-
-    def mix_h1(h1, k1):
-        h1 ^= k1
-        h1 = rotl(h1, 13)
-        return (h1 * 5 + 0xE6546B64) & M
-
-    v &= 0xFFFFFFFFFFFFFFFF
-    h1 = mix_h1(seed & M, mix_k1(v & M))
-    h1 = mix_h1(h1, mix_k1(v >> 32))
-    h1 ^= 8
-    h1 ^= h1 >> 16
-    h1 = (h1 * 0x85EBCA6B) & M
-    h1 ^= h1 >> 13
-    h1 = (h1 * 0xC2B2AE35) & M
-    h1 ^= h1 >> 16
-    return h1 - (1 << 32) if h1 >= 1 << 31 else h1
+def _bucket_cells(lay, nb):
+    """The left cells (ids) cut into at most ``nb`` runs in Morton order, each of about
+    ``rows / nb`` rows (a cell is never split: a run may hold more when one cell does).
+    Runs are contiguous so that a right cell near the cut between two runs is the only one
+    read twice."""
+    order = np.argsort(lay.cell_ids, kind="stable")
+    ids, rows = lay.cell_ids[order], lay.cell_rows[order]
+    if len(ids) == 0:
+        return []
+    # Cell i goes to run floor(nb * (rows before its middle) / total).
+    total = max(int(rows.sum()), 1)
+    mid = np.cumsum(rows) - rows / 2.0
+    run = np.minimum((mid * nb / total).astype(np.int64), nb - 1)
+    return [[int(c) for c in ids[run == b]] for b in np.unique(run)]
 
 
-def _labels(n):
-    """``n`` long labels whose Spark hash partitions (``pmod(hash(label), n)``) are 0, 1,
-    ..., n - 1 in order: bucket b, keyed by ``labels[b]``, is alone in partition b."""
-    out = [None] * n
-    found, v = 0, 0
-    while found < n:
-        part = _murmur3_long(v) % n
-        if out[part] is None:
-            out[part] = v
-            found += 1
-        v += 1
-    return out
+def _right_cells(lay, other, cells, r):
+    """The right cells (ids) whose points' box lies within ``r`` of the box of one of the
+    left ``cells``."""
+    if len(other.cells) == 0 or not cells:
+        return []
+    left_boxes = lay.cell_boxes[lay.cell_position(np.array(cells, dtype=np.int64))]
+    reach = r + lay.slack(r)
+    keep = np.zeros(len(other.cells), dtype=bool)
+    for box in left_boxes:
+        lo, hi = other.cell_boxes[:, :3], other.cell_boxes[:, 3:]
+        gap = np.maximum(np.maximum(lo - box[3:], box[:3] - hi), 0.0)
+        keep |= np.sqrt((gap * gap).sum(axis=1)) <= reach
+    return [int(c) for c in other.cell_ids[keep]]
 
 
 # Left rows per bucket at most (by default): one bucket's objects sit in one task's memory.
@@ -552,14 +513,14 @@ _BUCKET_ROWS = 2_000_000
 def _buckets(left, lay, buckets):
     """The number of buckets of a distance join: ``buckets`` when given (an integer >= 1),
     else the session's default parallelism, raised to one per ``_BUCKET_ROWS`` left
-    rows, at most the number of pieces (more would only leave buckets empty)."""
+    rows, at most the number of cells (more would only leave buckets empty)."""
     if buckets is not None:
         if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 1:
             raise ValueError(f"buckets must be an integer >= 1, found {buckets!r}")
         return int(buckets)
     par = left.sparkSession.sparkContext.defaultParallelism
     want = max(par, -(-lay.rows // _BUCKET_ROWS))
-    return max(1, min(want, len(lay.files)))
+    return max(1, min(want, len(lay.cells)))
 
 
 # -- TensorQL per partition -------------------------------------------------------------------

@@ -32,7 +32,9 @@ def attention(
 ) -> Any:
     """pyarrow Table ``(id, weight)``: the top ``k`` by ``softmax(q·e/√channels)``."""
 
-def distance_join(left: Any, right: Any, radius: float) -> Any:
+def distance_join(
+    left: Any, right: Any, radius: float, buckets: Optional[int] = None
+) -> Any:
     """DataFrame ``(left_id, right_id, distance)`` of the pairs at most ``radius`` apart."""
 
 def sql(df: Any, statement: str, params: Optional[Sequence[Any]] = None) -> Any:

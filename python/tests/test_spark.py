@@ -230,10 +230,9 @@ def test_distance_join_matches_one_database(world, spark, scene):
     # Pairs cross cells: a probe and its partner in different cells.
     lay = tms.layout(scene)
     where = dict(zip(pids, lay.cell_of(ppos)))
-    cross = 0
     pos_of = dict(zip(world[2][0], world[2][1]))
-    for a, b, _ in got[:20_000]:
-        cross += int(lay.cell_of(pos_of[a][None, :])[0] != where[b])
+    left_cells = lay.cell_of(np.array([pos_of[a] for a, _, _ in got]))
+    cross = int((left_cells != np.array([where[b] for _, b, _ in got])).sum())
     assert cross > 100
 
 
@@ -245,20 +244,41 @@ def _join_oracle(db, pids, ppos):
     return sorted(want)
 
 
+def test_distance_join_either_side_indexed(world, spark, scene):
+    """With the small side on the left (6,600 probes against 200k objects), each task
+    indexes its left rows and searches around the right ones, the reverse of the test
+    above: the pairs are the same, with the sides swapped."""
+    db, out, _, (pids, ppos) = world
+    probes = tms.read(spark, out["probes"])
+    pairs = tms.distance_join(probes, scene, JOIN_RADIUS).toArrow()
+    got = sorted(
+        zip(
+            pairs.column("right_id").to_pylist(),
+            pairs.column("left_id").to_pylist(),
+            pairs.column("distance").to_pylist(),
+        )
+    )
+    assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
+    assert got == _join_oracle(db, pids, ppos)
+
+
 @pytest.mark.parametrize("buckets", [3, 1000])
 def test_distance_join_buckets(world, spark, scene, buckets):
-    """Pieces dealt into 3 buckets (many pieces per bucket: pairs across buckets, a right
-    object copied to several pieces of one bucket, kept once) and into 1000 buckets (more
-    than the pieces: most buckets empty) give the single database's pairs exactly."""
+    """Cells cut into 3 buckets (pairs whose sides lie in different buckets, right cells
+    read by two buckets, kept once) and into 1000 (more than the cells: one cell a
+    bucket, most right cells read by several) give the single database's pairs exactly,
+    with one Spark task per bucket and no shuffle."""
     db, out, _, (pids, ppos) = world
     probes = tms.read(spark, out["probes"])
     lay = tms.layout(scene)
-    # The case the per-bucket copy exists for: some probe's ball reaches two pieces of
-    # one bucket (and the pieces of some pair lie in different buckets, below).
-    rows, piece = lay.pieces_near(ppos, JOIN_RADIUS)
-    key = rows * buckets + piece % buckets
-    assert len(np.unique(key)) < len(key) or buckets == 1000
-    pairs = tms.distance_join(scene, probes, JOIN_RADIUS, buckets=buckets).toArrow()
+    runs = tms._bucket_cells(lay, buckets)
+    assert len(runs) == min(buckets, len(lay.cells))
+    assert sorted(c for run in runs for c in run) == sorted(lay.cell_ids.tolist())
+    joined = tms.distance_join(scene, probes, JOIN_RADIUS, buckets=buckets)
+    plan = joined._jdf.queryExecution().executedPlan().toString()
+    assert "Exchange" not in plan, plan
+    assert joined.rdd.getNumPartitions() == len(runs)
+    pairs = joined.toArrow()
     got = list(
         zip(
             pairs.column("left_id").to_pylist(),
@@ -268,25 +288,13 @@ def test_distance_join_buckets(world, spark, scene, buckets):
     )
     assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
     assert sorted(got) == _join_oracle(db, pids, ppos)
+    # Some pair's sides lie in cells of different buckets.
+    bucket = {c: i for i, run in enumerate(runs) for c in run}
     by_id = dict(zip(world[2][0], world[2][1]))
-    pieces = lay.piece_of(np.array([by_id[a] for a, _, _ in got]))
-    assert len(np.unique(pieces % buckets)) > 1, "pairs in one bucket only"
-
-
-def test_bucket_labels_are_sparks_hash_partitions(spark):
-    from pyspark.sql import functions as F
-
-    vals = [0, 1, 2, 7, -1, -5, 123456789012, 2**40 + 3, -(2**63)]
-    got = spark.createDataFrame([(v,) for v in vals], "v long").select(F.hash("v")).collect()
-    assert [g[0] for g in got] == [tms._murmur3_long(v) for v in vals]
-    for n in (1, 2, 5, 16):
-        labels = tms._labels(n)
-        parts = (
-            spark.createDataFrame([(v,) for v in labels], "v long")
-            .select(F.expr(f"pmod(hash(v), {n})").alias("p"))
-            .collect()
-        )
-        assert [r.p for r in parts] == list(range(n))
+    probe_at = dict(zip(pids, ppos))
+    lc = lay.cell_of(np.array([by_id[a] for a, _, _ in got]))
+    rc = lay.cell_of(np.array([probe_at[b] for _, b, _ in got]))
+    assert any(bucket[int(x)] != bucket.get(int(y), -1) for x, y in zip(lc, rc))
 
 
 def test_sql_filter_order_and_aggregates(world, scene):
