@@ -11,8 +11,9 @@ seeded; a depth-3 export, 512 cells): a distance join of the map with 50,000 pro
   each probe exploded to its 27 neighbouring cells) filtered by distance; kNN as
   ``ORDER BY distance LIMIT k`` over every row.
 
-Spark's fixed cost is measured as the time of ``spark.range(1).count()`` (a job that does
-nothing). Run with the package installed in a virtual environment with pyspark:
+tensormap.spark and plain Spark SQL are timed in turn (a warm-up round, then five rounds;
+medians), so that the shared machine's changing load falls on both alike. Spark's fixed
+cost is measured as the time of ``spark.range(1).count()`` (a job that does nothing). Run with the package installed in a virtual environment with pyspark:
 
     python benches/spark.py              # about 10 minutes; --sizes 250000 for one size
 """
@@ -46,6 +47,21 @@ def timed(f, runs=3):
         out = f()
         times.append(time.perf_counter() - t)
     return statistics.median(times), out
+
+
+def alternated(fs, runs=5):
+    """Median wall seconds of ``runs`` calls of each of ``fs``, taken in turn (one warm-up
+    round first), so that a machine's changing load falls on all of them alike; and each
+    one's last result."""
+    for f in fs:
+        f()
+    times, outs = [[] for _ in fs], [None] * len(fs)
+    for _ in range(runs):
+        for i, f in enumerate(fs):
+            t = time.perf_counter()
+            outs[i] = f()
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times], outs
 
 
 def export(root, n, rng):
@@ -139,10 +155,15 @@ def main():
             right = tms.read(spark, f"{root}/probes-{n}")
             one_join, (q, _, _) = timed(lambda: _tensormap.within_many(db, "scene", probes, RADIUS), runs=3)
             one_knn, _ = timed(lambda: db.nearest("scene", point, K), runs=5)
-            tm_join, pairs = timed(lambda: tms.distance_join(scene, right, RADIUS).count())
-            tm_knn, _ = timed(lambda: tms.nearest(scene, point, K))
-            sql_join, pairs2 = timed(lambda: plain_join(spark, scene, right, RADIUS))
-            sql_knn, _ = timed(lambda: plain_knn(scene, point, K))
+            (tm_join, sql_join), (pairs, pairs2) = alternated(
+                [
+                    lambda: tms.distance_join(scene, right, RADIUS).count(),
+                    lambda: plain_join(spark, scene, right, RADIUS),
+                ]
+            )
+            (tm_knn, sql_knn), _ = alternated(
+                [lambda: tms.nearest(scene, point, K), lambda: plain_knn(scene, point, K)]
+            )
             assert pairs == pairs2 == len(q), (pairs, pairs2, len(q))
             print(
                 f"n={n}: pairs {pairs}; join: tensormap.spark {tm_join:.2f} s, plain Spark SQL "
