@@ -11,6 +11,7 @@ mod convert;
 mod database;
 mod error;
 mod html;
+mod insert;
 mod reads;
 mod result;
 mod svg;
