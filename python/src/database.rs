@@ -14,14 +14,13 @@ use numpy::{IntoPyArray, PyArrayMethods};
 use parking_lot::RwLock;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 use tensormap::render::html::HtmlOptions;
-use tensormap::{Dtype, MapConfig, OptionError, OptionValue, RenderOptions, Value};
+use tensormap::{Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
 use crate::html::Html;
-use crate::insert::{strs, Columns, Strs};
 use crate::reads::{self, Among};
 use crate::result::PyQueryResult;
 use crate::svg::Svg;
@@ -76,9 +75,7 @@ pub(crate) fn among(
             ))
         }
     };
-    let ids = ids
-        .map(|i| strs(i, "ids").map(Strs::into_strings))
-        .transpose()?;
+    let ids = ids.map(|i| strings(i, "ids")).transpose()?;
     match (region, ids) {
         (Some(_), Some(_)) => Err(PyTypeError::new_err(
             "attention takes either center and radius, or ids",
@@ -87,6 +84,31 @@ pub(crate) fn among(
         (None, Some(ids)) => Ok(Among::Ids(ids)),
         (None, None) => Ok(Among::All),
     }
+}
+
+/// `ids`, one str per object.
+fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, found a single str"
+        )));
+    }
+    let bad = || {
+        PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, found {}",
+            type_name(obj)
+        ))
+    };
+    // A list (the common case): each item read in place, one copy into its String.
+    if let Ok(list) = obj.cast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            let s = item.cast::<PyString>().map_err(|_| bad())?;
+            out.push(s.to_cow()?.into_owned());
+        }
+        return Ok(out);
+    }
+    obj.extract::<Vec<String>>().map_err(|_| bad())
 }
 
 #[pymethods]
@@ -267,12 +289,12 @@ impl PyDatabase {
         confidence: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
         let db = self.db()?;
-        let ids = strs(ids, "ids")?;
+        let ids = strings(ids, "ids")?;
         let n = ids.len();
-        let kinds = if types.is_instance_of::<PyString>() {
-            Strs::Owned(vec![types.extract()?])
+        let kinds: Vec<String> = if types.is_instance_of::<PyString>() {
+            vec![types.extract()?]
         } else {
-            let t = strs(types, "types")?;
+            let t = strings(types, "types")?;
             if t.len() != n {
                 return Err(PyValueError::new_err(format!(
                     "types has {} values for {n} ids",
@@ -307,16 +329,22 @@ impl PyDatabase {
                 v
             }
         };
-        let columns = Columns {
-            ids: &ids,
-            kinds: &kinds,
-            positions: positions.as_slice(),
-            embeddings: embeddings.as_slice(),
-            width,
-            confidences: &confidences,
-        };
-        py.detach(|| db.write(|t| t.insert_many(map, columns.objects())))
-            .map_err(error::engine)?;
+        let (p, e) = (positions.as_slice(), embeddings.as_slice());
+        py.detach(|| {
+            let objects: Vec<Object> = ids
+                .into_iter()
+                .enumerate()
+                .map(|(i, id)| Object {
+                    id,
+                    kind: kinds[if kinds.len() == 1 { 0 } else { i }].clone(),
+                    position: [p[3 * i], p[3 * i + 1], p[3 * i + 2]],
+                    embedding: e[i * width..(i + 1) * width].to_vec(),
+                    confidence: confidences[if confidences.len() == 1 { 0 } else { i }],
+                })
+                .collect();
+            db.write(|t| t.insert_many(map, objects))
+        })
+        .map_err(error::engine)?;
         Ok(n)
     }
 

@@ -11,7 +11,6 @@ mod convert;
 mod database;
 mod error;
 mod html;
-mod insert;
 mod reads;
 mod result;
 mod svg;
