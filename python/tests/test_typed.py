@@ -43,8 +43,8 @@ def test_insert_confidence_and_float64_input(db, rng):
 
 
 def test_insert_reads_any_ids_and_types(db, rng):
-    # Text that the joined fast path must split right (unicode, empty, a NUL inside, which
-    # takes the item-by-item path), and sequences that are not lists.
+    # Ids and types as any text (unicode, empty types, a NUL inside), lists and tuples;
+    # an item that is no str or does not encode raises and inserts nothing.
     db.create_map("m", channels=4)
     _, _, pos, emb = scene(6, rng, channels=4)
     ids = ["é", "日本", "x" * 300, "z"]
@@ -61,8 +61,8 @@ def test_insert_reads_any_ids_and_types(db, rng):
 
 
 def test_large_insert_matches_brute_force(db, rng):
-    # Enough rows that the objects are built on several threads: every row must land with
-    # its own id, type, position, embedding and confidence.
+    # A bulk insert of 100k rows: every row must land with its own id, type, position,
+    # embedding and confidence, and attention must rank them as NumPy does.
     n = 100_000
     db.create_map("big", channels=4)
     ids = [f"b{i}" for i in range(n)]
