@@ -135,23 +135,62 @@ pub fn _bench_read_bound(
 ) -> PyResult<f64> {
     let (values, _, _) = floats_2d(values, None, "values")?;
     let all = values.as_slice();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = all.len().div_ceil(threads).max(1);
     Ok(py.detach(|| {
         let mut total = 0.0;
         for _ in 0..repeat {
-            total = std::thread::scope(|s| {
-                let parts: Vec<_> = all.chunks(chunk).map(|c| s.spawn(move || sum(c))).collect();
-                parts
-                    .into_iter()
-                    .map(|p| p.join().unwrap_or(f64::NAN))
-                    .sum::<f64>()
-            });
+            total = sum_on_threads(&[all]);
         }
         total
     }))
+}
+
+/// The same bound over the embeddings of `map` where the map holds them (its segments'
+/// memory, heap or mapped file: `MapView::embedding_runs`), as the engine's
+/// `attention_states` bench measures it: the bytes attention reads, in the pages it reads
+/// them from.
+#[pyfunction]
+pub fn _bench_map_bound(
+    py: Python<'_>,
+    db: &PyDatabase,
+    map: &str,
+    repeat: usize,
+) -> PyResult<f64> {
+    let db = db.db()?;
+    py.detach(|| {
+        db.read_map(map, |view| {
+            let mut runs: Vec<&[f32]> = Vec::new();
+            view.embedding_runs(&mut |r| runs.push(r));
+            let mut total = 0.0;
+            for _ in 0..repeat {
+                total = sum_on_threads(&runs);
+            }
+            Ok(total)
+        })
+    })
+    .map_err(error::engine)
+}
+
+/// The sum of every value of `runs`, split into equal parts on the threads attention uses
+/// (the available cores, at most 8).
+fn sum_on_threads(runs: &[&[f32]]) -> f64 {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let total: usize = runs.iter().map(|r| r.len()).sum();
+    let chunk = total.div_ceil(threads).max(1);
+    let parts: Vec<&[f32]> = runs.iter().flat_map(|r| r.chunks(chunk)).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<&[f32]> = parts.iter().copied().skip(t).step_by(threads).collect();
+                s.spawn(move || mine.iter().map(|p| sum(p)).sum::<f64>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(f64::NAN))
+            .sum::<f64>()
+    })
 }
 
 /// The sum of `v`, 16 lanes at a time (independent accumulators, so it vectorizes).

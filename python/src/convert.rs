@@ -6,7 +6,8 @@
 //! dtype never turns silently into numbers.
 
 use numpy::{
-    PyArrayDescrMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
+    PyArray1, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -104,6 +105,13 @@ pub fn floats_1d(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f32>> {
                 "{what} must be 1-D, found shape {:?}",
                 untyped.shape()
             )));
+        }
+        // A contiguous float32 array (the common case): one copy, without registering a
+        // borrow of the array (a readonly borrow costs more than copying a few values).
+        if let Ok(a) = obj.cast::<PyArray1<f32>>() {
+            if let Ok(v) = a.to_vec() {
+                return Ok(v);
+            }
         }
         if let Ok(a) = obj.extract::<PyReadonlyArray1<'_, f32>>() {
             return Ok(a.as_array().iter().copied().collect());

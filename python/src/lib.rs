@@ -44,6 +44,7 @@ fn _tensormap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bench::_bench_attention, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_bench_execute, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_bench_read_bound, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_bench_map_bound, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_wait_for_merges, m)?)?;
     m.add("Error", py.get_type::<error::Error>())?;
     m.add("QueryError", py.get_type::<error::QueryError>())?;

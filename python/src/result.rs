@@ -33,14 +33,6 @@ impl PyQueryResult {
         }
     }
 
-    fn row<'py>(&self, py: Python<'py>, row: &[Value]) -> PyResult<Bound<'py, PyTuple>> {
-        let items = row
-            .iter()
-            .map(|v| value_to_py(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyTuple::new(py, items)
-    }
-
     /// Rows `from..to` as tuples, moving the cursor to `to`.
     fn take<'py>(&self, py: Python<'py>, count: Option<usize>) -> PyResult<Bound<'py, PyList>> {
         let mut next = self.next.lock();
@@ -51,11 +43,34 @@ impl PyQueryResult {
         };
         *next = to;
         drop(next);
-        let rows = self.rows[from..to]
-            .iter()
-            .map(|r| self.row(py, r))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, rows)
+        PyList::new(py, self.rows[from..to].iter().map(|r| Row(r)))
+    }
+}
+
+/// A value converted as `value_to_py` does, where Python wants it: the rows' tuples and
+/// the list of them are filled in place, with no vector of objects in between.
+struct PyValue<'a>(&'a Value);
+
+impl<'py> IntoPyObject<'py> for PyValue<'_> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        value_to_py(py, self.0)
+    }
+}
+
+/// A row as a tuple.
+struct Row<'a>(&'a [Value]);
+
+impl<'py> IntoPyObject<'py> for Row<'_> {
+    type Target = PyTuple;
+    type Output = Bound<'py, PyTuple>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.0.iter().map(PyValue))
     }
 }
 
@@ -415,7 +430,7 @@ impl PyQueryResult {
         };
         *next += 1;
         drop(next);
-        self.row(py, row).map(Some)
+        Row(row).into_pyobject(py).map(Some)
     }
 
     /// The next `size` rows (fewer at the end) as tuples.

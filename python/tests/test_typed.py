@@ -42,6 +42,48 @@ def test_insert_confidence_and_float64_input(db, rng):
     assert db.execute("SELECT COUNT(*) FROM m").fetchone() == (6.0,)
 
 
+def test_insert_reads_any_ids_and_types(db, rng):
+    # Ids and types as any text (unicode, empty types, a NUL inside), lists and tuples;
+    # an item that is no str or does not encode raises and inserts nothing.
+    db.create_map("m", channels=4)
+    _, _, pos, emb = scene(6, rng, channels=4)
+    ids = ["é", "日本", "x" * 300, "z"]
+    types = ["", "ü", "", "a"]
+    db.insert("m", ids, types, pos[:4], emb[:4])
+    db.insert("m", ["a\0b", "y"], ["t\0", ""], pos[4:], emb[4:])
+    db.insert("m", ("t1", "t2"), ("k", "k"), pos[:2] + 1, emb[:2])
+    got = dict(db.execute("SELECT id, type FROM m").fetchall())
+    assert got == dict(zip(ids + ["a\0b", "y", "t1", "t2"], types + ["t\0", "", "k", "k"]))
+    for bad in (["ok", 3], ["ok", b"bytes"], ["ok", "\ud800"]):
+        with pytest.raises((TypeError, UnicodeEncodeError)):
+            db.insert("m", bad, "x", pos[:2], emb[:2])
+    assert count(db, "m") == 8
+
+
+def test_large_insert_matches_brute_force(db, rng):
+    # A bulk insert of 100k rows: every row must land with its own id, type, position,
+    # embedding and confidence, and attention must rank them as NumPy does.
+    n = 100_000
+    db.create_map("big", channels=4)
+    ids = [f"b{i}" for i in range(n)]
+    types = [("p", "q", "r")[i % 3] for i in range(n)]
+    pos = rng.uniform(-490, 490, size=(n, 3)).astype(np.float32)
+    emb = rng.normal(size=(n, 4)).astype(np.float32)
+    conf = rng.uniform(0, 1, size=n).astype(np.float32)
+    assert db.insert("big", ids, types, pos, emb, conf) == n
+    cols = db.execute("SELECT id, type, position, embedding, confidence FROM big").fetchnumpy()
+    order = np.argsort([int(i[1:]) for i in cols["id"]])
+    assert [int(i[1:]) for i in cols["id"][order]] == list(range(n))
+    assert list(cols["type"][order]) == types
+    np.testing.assert_array_equal(cols["position"][order], pos)
+    np.testing.assert_array_equal(cols["embedding"][order], emb)
+    np.testing.assert_allclose(cols["confidence"][order], conf, rtol=1e-6)
+    q = rng.normal(size=4).astype(np.float32)
+    s = emb.astype(np.float64) @ q
+    got, _ = db.attention("big", q, 5)
+    assert got == [f"b{i}" for i in np.argsort(-s)[:5]]
+
+
 def test_within_matches_brute_force(loaded, rng):
     db, (ids, _, positions, _) = loaded
     for _ in range(20):
