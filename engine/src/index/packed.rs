@@ -292,6 +292,21 @@ impl Nearest {
         if self.k == 0 || d2 > self.bound() {
             return;
         }
+        let k = self.k;
+        // The common case once full: `d2` beats the k-th, which ties with nothing before
+        // it, so the k-th leaves and `d2` takes its place in order (no push, no pop).
+        if self.best.len() == k
+            && d2 < self.best[k - 1].0
+            && (k == 1 || self.best[k - 2].0 < self.best[k - 1].0)
+        {
+            let mut at = k - 1;
+            while at > 0 && self.best[at - 1].0 > d2 {
+                self.best[at] = self.best[at - 1];
+                at -= 1;
+            }
+            self.best[at] = (d2, tree, index);
+            return;
+        }
         // Insertion after every entry at most as far (a few shifts: a call to memmove
         // for them cost 8 % of the query).
         self.best.push((d2, tree, index));
