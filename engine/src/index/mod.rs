@@ -22,7 +22,7 @@ pub mod segment;
 
 use std::sync::Arc;
 
-use tensormap_storage::segment::id_hash;
+use tensormap_storage::segment::{id_hash, WARM_IDS};
 use tensormap_storage::SegmentFile;
 
 use self::columns::Columns;
@@ -387,7 +387,8 @@ impl ObjectIndex {
             .map(|s| (s.tree(), s.positions()))
             .collect();
         search.search(&trees, point, &|seg, slot| {
-            !self.segs[seg as usize].is_dead(slot)
+            let s = &self.segs[seg as usize];
+            s.dead_count == 0 || !s.is_dead(slot)
         });
         // The search keeps rows tied with the kth: order ties by id, then cut.
         let mut hits: Vec<(Row, f32)> = search
@@ -402,7 +403,28 @@ impl ObjectIndex {
             });
             hits.truncate(k);
         }
+        self.warm_ids(&hits);
         hits.into_iter().map(|(r, d2)| (r, d2.sqrt())).collect()
+    }
+
+    /// Brings the ids of a few rows (a nearest query's answer) into the cache, a segment at
+    /// a time: nearly every caller reads them next, and read one by one each id's cache
+    /// misses would follow those of the one before (see [`SegmentFile::warm_ids`]).
+    fn warm_ids(&self, rows: &[(Row, f32)]) {
+        if rows.len() > WARM_IDS {
+            return;
+        }
+        for (i, s) in self.segs.iter().enumerate() {
+            let mut slots = [0u32; WARM_IDS];
+            let mut n = 0;
+            for (row, _) in rows.iter().filter(|(row, _)| row.seg == i as u32) {
+                slots[n] = row.slot;
+                n += 1;
+            }
+            if n > 0 {
+                std::hint::black_box(s.file.warm_ids(&slots[..n]));
+            }
+        }
     }
 
     /// Attention of `query` over every live row: the top `k` with their softmax weights.

@@ -292,6 +292,21 @@ impl Nearest {
         if self.k == 0 || d2 > self.bound() {
             return;
         }
+        let k = self.k;
+        // The common case once full: `d2` beats the k-th, which ties with nothing before
+        // it, so the k-th leaves and `d2` takes its place in order (no push, no pop).
+        if self.best.len() == k
+            && d2 < self.best[k - 1].0
+            && (k == 1 || self.best[k - 2].0 < self.best[k - 1].0)
+        {
+            let mut at = k - 1;
+            while at > 0 && self.best[at - 1].0 > d2 {
+                self.best[at] = self.best[at - 1];
+                at -= 1;
+            }
+            self.best[at] = (d2, tree, index);
+            return;
+        }
         // Insertion after every entry at most as far (a few shifts: a call to memmove
         // for them cost 8 % of the query).
         self.best.push((d2, tree, index));
@@ -318,38 +333,53 @@ impl Nearest {
         if self.k == 0 {
             return;
         }
-        // A first bound from the leaf nearest by box in each tree, found by descent; the
-        // queue then skips that leaf.
-        let mut seeded = vec![usize::MAX; trees.len()];
+        // A first bound from one descent per tree to the leaf nearest by box at each step,
+        // that leaf scanned. Every other node met on the way waits with its distance, so
+        // no box is measured twice and the scanned leaf never enters the queue: together
+        // with the descended ones the waiting nodes cover every point.
+        let mut waiting: Vec<Pending> = Vec::with_capacity(64);
         for (t, (tree, points)) in trees.iter().enumerate() {
-            let mut top = 0..tree.level(tree.levels.len() - 1).len();
-            let mut n = 0;
-            for level in (0..tree.levels.len()).rev() {
+            if tree.len == 0 {
+                continue;
+            }
+            let mut level = tree.levels.len() - 1;
+            let mut nodes = 0..tree.level(level).len();
+            loop {
                 let boxes = tree.level(level);
-                n = top
-                    .clone()
-                    .map(|m| (near2(&boxes[m], &c), m))
-                    .min_by(|a, b| a.0.total_cmp(&b.0))
-                    .map_or(0, |(_, m)| m);
-                if level > 0 {
-                    top = tree.children(level, n);
+                // The nearest node goes on; the others wait. A distance that is not below
+                // infinity (NaN from a damaged box, or an overflow) never goes on: when
+                // none does, every node waits and the descent ends.
+                let mut best = (f32::INFINITY, usize::MAX);
+                for m in nodes.clone() {
+                    let d = near2(&boxes[m], &c);
+                    let wait = if d < best.0 {
+                        std::mem::replace(&mut best, (d, m))
+                    } else {
+                        (d, m)
+                    };
+                    if wait.1 != usize::MAX {
+                        waiting.push(Reverse((
+                            OrdF32(wait.0),
+                            t as u32,
+                            level as u32,
+                            wait.1 as u32,
+                        )));
+                    }
                 }
-            }
-            if tree.len > 0 {
-                self.scan_leaf(*tree, points, t as u32, n, c, live);
-                seeded[t] = n;
+                if best.1 == usize::MAX {
+                    break;
+                }
+                if level == 0 {
+                    self.scan_leaf(*tree, points, t as u32, best.1, c, live);
+                    break;
+                }
+                nodes = tree.children(level, best.1);
+                level -= 1;
             }
         }
-        let mut queue: BinaryHeap<Pending> = BinaryHeap::with_capacity(64);
-        for (t, (tree, _)) in trees.iter().enumerate() {
-            let top = tree.levels.len() - 1;
-            for (n, b) in tree.level(top).iter().enumerate() {
-                let d = near2(b, &c);
-                if d <= self.bound() {
-                    queue.push(Reverse((OrdF32(d), t as u32, top as u32, n as u32)));
-                }
-            }
-        }
+        let bound = self.bound();
+        waiting.retain(|Reverse((d, ..))| d.0 <= bound);
+        let mut queue = BinaryHeap::from(waiting);
         while let Some(Reverse((OrdF32(d), t, level, n))) = queue.pop() {
             if d > self.bound() {
                 break;
@@ -357,9 +387,7 @@ impl Nearest {
             let (tree, points) = trees[t as usize];
             let (level, n) = (level as usize, n as usize);
             if level == 0 {
-                if seeded[t as usize] != n {
-                    self.scan_leaf(tree, points, t, n, c, live);
-                }
+                self.scan_leaf(tree, points, t, n, c, live);
                 continue;
             }
             let boxes = tree.level(level - 1);
@@ -370,7 +398,7 @@ impl Nearest {
                 let mut m = 0;
                 for leaf in tree.children(level, n) {
                     let d = near2(&boxes[leaf], &c);
-                    if d <= self.bound() && seeded[t as usize] != leaf {
+                    if d <= self.bound() {
                         leaves[m] = (d, leaf as u32);
                         m += 1;
                     }
@@ -394,6 +422,9 @@ impl Nearest {
         }
     }
 
+    /// Offers the live points of leaf `leaf`: their distances first (one pass over the
+    /// leaf's 16 points, no branch), then each within the bound, the bound re-read only
+    /// when an offer changed it.
     fn scan_leaf(
         &mut self,
         tree: PackedTree<'_>,
@@ -403,10 +434,21 @@ impl Nearest {
         c: [f32; 3],
         live: &impl Fn(u32, u32) -> bool,
     ) {
-        for i in tree.span(0, leaf) {
-            let d2 = dist2(&points[i], &c);
-            if d2 <= self.bound() && live(t, i as u32) {
-                self.offer(d2, t, i as u32);
+        let span = tree.span(0, leaf);
+        let first = span.start;
+        let Some(points) = points.get(span) else {
+            return;
+        };
+        let mut d2 = [0f32; B];
+        for (d, p) in d2.iter_mut().zip(points) {
+            *d = dist2(p, &c);
+        }
+        let mut bound = self.bound();
+        for (j, d) in d2.iter().take(points.len()).enumerate() {
+            let i = (first + j) as u32;
+            if *d <= bound && live(t, i) {
+                self.offer(*d, t, i);
+                bound = self.bound();
             }
         }
     }

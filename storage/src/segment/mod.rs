@@ -26,7 +26,7 @@ mod build;
 mod open;
 
 pub use build::{build, TreeParts};
-pub use open::SegmentFile;
+pub use open::{SegmentFile, WARM_IDS};
 
 /// The first 8 bytes of every segment file.
 pub const MAGIC: [u8; 8] = *b"TMAPSEG\0";

@@ -472,6 +472,22 @@ impl SegmentFile {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// Reads the ids of up to [`WARM_IDS`] of `slots` (the rest are ignored) in two flat
+    /// passes, every offset and then every id's first byte, and returns those bytes xored.
+    /// A caller about to read these ids one by one calls it first: each id costs two
+    /// dependent cache misses (its offset, then its bytes), and in flat passes the misses
+    /// of all the ids overlap instead of following one another.
+    pub fn warm_ids(&self, slots: &[u32]) -> u8 {
+        let (offsets, bytes) = (self.id_offsets(), self.raw(Section::IdBytes));
+        let mut starts = [0usize; WARM_IDS];
+        for (start, slot) in starts.iter_mut().zip(slots) {
+            *start = offsets.get(*slot as usize).map_or(0, |o| *o as usize);
+        }
+        starts[..slots.len().min(WARM_IDS)]
+            .iter()
+            .fold(0, |x, s| x ^ bytes.get(*s).copied().unwrap_or(0))
+    }
+
     /// XXH3-64 of every id, ascending.
     pub fn id_hashes(&self) -> &[u64] {
         bytemuck::cast_slice(self.raw(Section::IdHashes))
@@ -513,6 +529,9 @@ impl SegmentFile {
         bytemuck::cast_slice(&self.blob.bytes()[self.boxes_at..end])
     }
 }
+
+/// The most ids [`SegmentFile::warm_ids`] reads in one call.
+pub const WARM_IDS: usize = 32;
 
 /// The first index of `sorted` holding a value ≥ `h`: interpolation search, which takes
 /// a couple of probes on uniformly spread hashes, falling back to bisection.

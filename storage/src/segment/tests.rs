@@ -92,6 +92,15 @@ fn round_trip_and_lookup() {
         }
         assert_eq!(seg.find("nope"), None);
         assert_eq!(seg.find(""), None);
+        // Warming reads each id's first byte (0 for an empty id).
+        let slots: Vec<u32> = (0..n as u32).step_by(7).collect();
+        let want = slots.iter().take(WARM_IDS).fold(0, |x, s| {
+            x ^ v
+                .ids
+                .get(*s as usize)
+                .map_or(0, |id| id.bytes().next().unwrap_or(0))
+        });
+        assert_eq!(seg.warm_ids(&slots), want);
     }
 }
 
