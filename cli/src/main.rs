@@ -13,6 +13,8 @@
 //! ([`tensormap::query::ScriptReader`]), so a script of any size runs in the memory of its
 //! longest statement; dot-commands work in them as at the prompt, as in sqlite3.
 
+#[cfg(test)]
+mod allocations;
 mod print;
 mod progress;
 mod serve;
@@ -75,7 +77,8 @@ struct Shell {
     db: Database,
     format: Format,
     timer: bool,
-    out: BufWriter<std::io::Stdout>,
+    /// Standard output (a test's buffer in `allocations`).
+    out: BufWriter<Box<dyn Write>>,
     /// Flush after every statement (a person is watching), or only when full.
     interactive: bool,
 }
@@ -98,7 +101,7 @@ fn main() -> ExitCode {
         db,
         format: args.format,
         timer: false,
-        out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        out: BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())),
         interactive: std::io::stdout().is_terminal(),
     };
     let outcome = if let Some(sql) = &args.command {
