@@ -183,15 +183,16 @@ impl Shell {
     fn statements(&mut self, text: String, pos: Pos, file: Option<&Path>) -> Outcome {
         let mut statements = self.db.execute_script(Script::starting_at(text, pos));
         loop {
-            let start = Instant::now();
+            // The clock is read for `.timer on` only.
+            let start = self.timer.then(Instant::now);
             let Some(result) = statements.next() else {
                 return Outcome::Done;
             };
-            let elapsed = start.elapsed();
+            let elapsed = start.map(|s| s.elapsed());
             match result {
                 Ok(r) => {
                     let mut written = print::result(&mut self.out, &r, self.format);
-                    if self.timer && written.is_ok() {
+                    if let (Some(elapsed), true) = (elapsed, written.is_ok()) {
                         written =
                             writeln!(self.out, "Run Time: {:.3} ms", elapsed.as_secs_f64() * 1e3);
                     }

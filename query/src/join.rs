@@ -207,7 +207,10 @@ pub fn run<'a>(
     let n = env.tables.len();
     let mut cur = Tuples::new(n);
     let mut weights = None;
-    let mut clock = std::time::Instant::now();
+    // The clock is read for EXPLAIN ANALYZE only.
+    let mut clock = env.profile.is_some().then(std::time::Instant::now);
+    let since =
+        |t: Option<std::time::Instant>| t.map_or(std::time::Duration::ZERO, |t| t.elapsed());
     if n == 0 {
         cur.len = 1;
     } else {
@@ -220,14 +223,14 @@ pub fn run<'a>(
         }
     }
     if let Some(pr) = env.profile.as_mut() {
-        pr.driver = (cur.len, clock.elapsed());
-        clock = std::time::Instant::now();
+        pr.driver = (cur.len, since(clock));
+        clock = Some(std::time::Instant::now());
     }
     for step in &plan.joins {
         cur = join_step(env, plan, maps, step, &cur)?;
         if let Some(pr) = env.profile.as_mut() {
-            pr.joins.push((cur.len, clock.elapsed()));
-            clock = std::time::Instant::now();
+            pr.joins.push((cur.len, since(clock)));
+            clock = Some(std::time::Instant::now());
         }
     }
     if !plan.residual.is_empty() {
@@ -244,7 +247,7 @@ pub fn run<'a>(
         env.batched.truncate(before);
         cur = kept;
         if let Some(pr) = env.profile.as_mut() {
-            pr.residual = Some((cur.len, clock.elapsed()));
+            pr.residual = Some((cur.len, since(clock)));
         }
     }
     Ok((cur, weights))
