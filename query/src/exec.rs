@@ -605,6 +605,7 @@ fn finish(
             units = keyed.into_iter().map(|(_, u)| u).collect();
         }
         sorted_at = Some(since(started));
+        warm_ids(&tuples, units.iter().skip(offset).take(limit));
         rows = Vec::with_capacity(units.len().saturating_sub(offset).min(limit));
         for &u in units.iter().skip(offset).take(limit) {
             let mut values = Vec::with_capacity(p.outputs.len());
@@ -628,6 +629,24 @@ fn finish(
         },
         figures,
     ))
+}
+
+/// Reads the ids of the objects of `units` (the rows about to be projected) in one tight
+/// pass. An id read from a segment file is a cache miss or two (its offsets, then its
+/// bytes): read here, the misses of all the rows overlap, instead of each waiting behind
+/// the projection of the row before (a nearest-10 query's ten ids from a large map).
+fn warm_ids<'u>(tuples: &Tuples<'_>, units: impl Iterator<Item = &'u Unit>) {
+    let mut bytes = 0;
+    for u in units {
+        if let Unit::Tuple(i) = u {
+            for r in tuples.get(*i as usize) {
+                if let Row::Obj(o) = r {
+                    bytes += o.id().len();
+                }
+            }
+        }
+    }
+    std::hint::black_box(bytes);
 }
 
 /// What [`finish`] measured (EXPLAIN ANALYZE).

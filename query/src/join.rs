@@ -145,10 +145,11 @@ fn table_rows<'a>(
             }
         }
         Access::Range { center, radius } => {
-            for o in view
+            let hits = view
                 .within(*center, *radius)
-                .map_err(|e| Error::engine(at, e))?
-            {
+                .map_err(|e| Error::engine(at, e))?;
+            out.reserve(hits.len());
+            for o in hits {
                 if keep(Row::Obj(o), &tp.filter)? {
                     out.push(Row::Obj(o));
                 }
@@ -216,10 +217,20 @@ pub fn run<'a>(
     } else {
         let (rows, w) = table_rows(env, plan, maps, plan.driver)?;
         weights = w;
-        let mut tuple = vec![Row::Null; n];
-        for r in rows {
-            tuple[plan.driver] = r;
-            cur.push(&tuple);
+        if n == 1 {
+            // One map: its rows are the tuples, without a copy.
+            crate::limits::charge(std::mem::size_of_val(rows.as_slice()));
+            cur = Tuples {
+                width: 1,
+                len: rows.len(),
+                rows,
+            };
+        } else {
+            let mut tuple = vec![Row::Null; n];
+            for r in rows {
+                tuple[plan.driver] = r;
+                cur.push(&tuple);
+            }
         }
     }
     if let Some(pr) = env.profile.as_mut() {
