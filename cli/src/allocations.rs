@@ -1,7 +1,7 @@
 //! Heap allocations per statement of a script, counted on the shell's own path (reading
 //! the script, parsing, planning, running, printing csv) by a counting global allocator
-//! of this test binary (its one test). The figures are BENCHMARKS.md's ("TensorQL"); the bounds below
-//! keep them from creeping back up.
+//! of this test binary (its one test, so nothing else allocates meanwhile). The figures
+//! are BENCHMARKS.md's ("TensorQL"); the bounds keep them from creeping back up.
 
 use std::io::Write;
 
