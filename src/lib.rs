@@ -375,10 +375,7 @@ impl Iterator for Statements {
             // Nothing runs after an error.
             return None;
         }
-        let r = match self.script.next()? {
-            Ok(parsed) => self.session.lock().run(&parsed),
-            Err(e) => Err(e),
-        };
+        let r = self.session.lock().run_next(&mut self.script)?;
         self.failed = r.is_err();
         Some(r)
     }

@@ -13,6 +13,8 @@
 //! ([`tensormap::query::ScriptReader`]), so a script of any size runs in the memory of its
 //! longest statement; dot-commands work in them as at the prompt, as in sqlite3.
 
+#[cfg(test)]
+mod allocations;
 mod print;
 mod progress;
 mod serve;
@@ -75,7 +77,8 @@ struct Shell {
     db: Database,
     format: Format,
     timer: bool,
-    out: BufWriter<std::io::Stdout>,
+    /// Standard output (a test's buffer in `allocations`).
+    out: BufWriter<Box<dyn Write>>,
     /// Flush after every statement (a person is watching), or only when full.
     interactive: bool,
 }
@@ -98,7 +101,7 @@ fn main() -> ExitCode {
         db,
         format: args.format,
         timer: false,
-        out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        out: BufWriter::with_capacity(1 << 16, Box::new(std::io::stdout())),
         interactive: std::io::stdout().is_terminal(),
     };
     let outcome = if let Some(sql) = &args.command {
@@ -180,15 +183,16 @@ impl Shell {
     fn statements(&mut self, text: String, pos: Pos, file: Option<&Path>) -> Outcome {
         let mut statements = self.db.execute_script(Script::starting_at(text, pos));
         loop {
-            let start = Instant::now();
+            // The clock is read for `.timer on` only.
+            let start = self.timer.then(Instant::now);
             let Some(result) = statements.next() else {
                 return Outcome::Done;
             };
-            let elapsed = start.elapsed();
+            let elapsed = start.map(|s| s.elapsed());
             match result {
                 Ok(r) => {
                     let mut written = print::result(&mut self.out, &r, self.format);
-                    if self.timer && written.is_ok() {
+                    if let (Some(elapsed), true) = (elapsed, written.is_ok()) {
                         written =
                             writeln!(self.out, "Run Time: {:.3} ms", elapsed.as_secs_f64() * 1e3);
                     }

@@ -77,6 +77,17 @@ fn vector(out: &mut impl Write, v: &[f32], null: &str) -> io::Result<()> {
     out.write_all(b"]")
 }
 
+/// A number as [`format_number`] writes it; a whole one (a count, an integer column)
+/// straight into `out`, without a string.
+fn number(out: &mut impl Write, n: f64) -> io::Result<()> {
+    // `format_number`'s own rule for the numbers it prints as integers.
+    if n.is_finite() && n == n.trunc() && n.abs() < 1e15 {
+        write!(out, "{}", n as i64)
+    } else {
+        out.write_all(format_number(n).as_bytes())
+    }
+}
+
 fn csv(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
     for (i, c) in r.columns.iter().enumerate() {
         if i > 0 {
@@ -93,7 +104,7 @@ fn csv(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
             match v {
                 Value::Null => {}
                 Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" })?,
-                Value::Number(n) => out.write_all(format_number(*n).as_bytes())?,
+                Value::Number(n) => number(out, *n)?,
                 Value::Text(s) => csv_text(out, s)?,
                 Value::Vector(x) => {
                     // Vectors hold commas: always quoted.

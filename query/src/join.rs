@@ -145,10 +145,11 @@ fn table_rows<'a>(
             }
         }
         Access::Range { center, radius } => {
-            for o in view
+            let hits = view
                 .within(*center, *radius)
-                .map_err(|e| Error::engine(at, e))?
-            {
+                .map_err(|e| Error::engine(at, e))?;
+            out.reserve(hits.len());
+            for o in hits {
                 if keep(Row::Obj(o), &tp.filter)? {
                     out.push(Row::Obj(o));
                 }
@@ -207,27 +208,40 @@ pub fn run<'a>(
     let n = env.tables.len();
     let mut cur = Tuples::new(n);
     let mut weights = None;
-    let mut clock = std::time::Instant::now();
+    // The clock is read for EXPLAIN ANALYZE only.
+    let mut clock = env.profile.is_some().then(std::time::Instant::now);
+    let since =
+        |t: Option<std::time::Instant>| t.map_or(std::time::Duration::ZERO, |t| t.elapsed());
     if n == 0 {
         cur.len = 1;
     } else {
         let (rows, w) = table_rows(env, plan, maps, plan.driver)?;
         weights = w;
-        let mut tuple = vec![Row::Null; n];
-        for r in rows {
-            tuple[plan.driver] = r;
-            cur.push(&tuple);
+        if n == 1 {
+            // One map: its rows are the tuples, without a copy.
+            crate::limits::charge(std::mem::size_of_val(rows.as_slice()));
+            cur = Tuples {
+                width: 1,
+                len: rows.len(),
+                rows,
+            };
+        } else {
+            let mut tuple = vec![Row::Null; n];
+            for r in rows {
+                tuple[plan.driver] = r;
+                cur.push(&tuple);
+            }
         }
     }
     if let Some(pr) = env.profile.as_mut() {
-        pr.driver = (cur.len, clock.elapsed());
-        clock = std::time::Instant::now();
+        pr.driver = (cur.len, since(clock));
+        clock = Some(std::time::Instant::now());
     }
     for step in &plan.joins {
         cur = join_step(env, plan, maps, step, &cur)?;
         if let Some(pr) = env.profile.as_mut() {
-            pr.joins.push((cur.len, clock.elapsed()));
-            clock = std::time::Instant::now();
+            pr.joins.push((cur.len, since(clock)));
+            clock = Some(std::time::Instant::now());
         }
     }
     if !plan.residual.is_empty() {
@@ -244,7 +258,7 @@ pub fn run<'a>(
         env.batched.truncate(before);
         cur = kept;
         if let Some(pr) = env.profile.as_mut() {
-            pr.residual = Some((cur.len, clock.elapsed()));
+            pr.residual = Some((cur.len, since(clock)));
         }
     }
     Ok((cur, weights))

@@ -12,9 +12,9 @@ pub const MAX_TOKEN_BYTES: usize = 1 << 20;
 
 /// A token kind.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
-    /// A bare word: keyword, function, map or column name.
-    Ident(String),
+pub enum Tok<'t> {
+    /// A bare word: keyword, function, map or column name (borrowed from the text).
+    Ident(&'t str),
     /// A `"quoted"` identifier (never a keyword).
     Quoted(String),
     /// A number literal.
@@ -29,7 +29,7 @@ pub enum Tok {
     Eof,
 }
 
-impl Tok {
+impl Tok<'_> {
     /// How the token reads in an error message.
     pub fn describe(&self) -> String {
         match self {
@@ -49,9 +49,9 @@ impl Tok {
 
 /// A token and where it is.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub struct Token<'t> {
     /// What it is.
-    pub tok: Tok,
+    pub tok: Tok<'t>,
     /// Where it starts.
     pub pos: Pos,
     /// Byte offset of its start in the text.
@@ -90,7 +90,7 @@ fn symbol(c: u8, next: Option<u8>) -> Option<&'static str> {
 }
 
 /// Splits `text` into tokens, ending with `Eof`.
-pub fn tokenize(text: &str) -> Result<Vec<Token>> {
+pub fn tokenize(text: &str) -> Result<Vec<Token<'_>>> {
     let mut lexer = Lexer::new(text);
     let mut out = Vec::new();
     loop {
@@ -169,7 +169,7 @@ impl<'t> Lexer<'t> {
     }
 
     /// The next token (`Eof` at the end, again and again).
-    pub fn next_token(&mut self) -> Result<Token> {
+    pub fn next_token(&mut self) -> Result<Token<'t>> {
         self.skip_blank()?;
         let b = self.bytes();
         let pos = self.pos();
@@ -191,7 +191,7 @@ impl<'t> Lexer<'t> {
                 return Err(self.error(pos, "identifier too long"));
             }
             self.advance_ascii(j);
-            Tok::Ident(self.text[start..j].to_string())
+            Tok::Ident(&self.text[start..j])
         } else if c.is_ascii_digit()
             || (c == b'.' && b.get(start + 1).is_some_and(u8::is_ascii_digit))
         {
@@ -330,7 +330,7 @@ impl<'t> Lexer<'t> {
     }
 
     /// A number: digits, one `.`, an exponent (`1e-3`); what `f64` parses.
-    fn number(&mut self, pos: Pos) -> Result<Tok> {
+    fn number(&mut self, pos: Pos) -> Result<Tok<'t>> {
         let b = self.bytes();
         let start = self.i;
         let mut j = start;
@@ -355,7 +355,7 @@ impl<'t> Lexer<'t> {
     }
 
     /// A `'string'` or a `"quoted name"`; a doubled quote stands for one.
-    fn quoted(&mut self, quote: u8, pos: Pos) -> Result<Tok> {
+    fn quoted(&mut self, quote: u8, pos: Pos) -> Result<Tok<'t>> {
         let b = self.bytes();
         let mut s = String::new();
         let mut j = self.i + 1;
@@ -424,7 +424,7 @@ mod tests {
         assert!(ends_statement("SELECT 1 # 2"));
     }
 
-    fn toks(s: &str) -> Vec<Tok> {
+    fn toks(s: &str) -> Vec<Tok<'_>> {
         tokenize(s).unwrap().into_iter().map(|t| t.tok).collect()
     }
 
@@ -433,8 +433,8 @@ mod tests {
         assert_eq!(
             toks("SELECT x,'it''s' -- c\n 1e-3 [.5] <> \"Q\" ? || 2E+2"),
             vec![
-                Tok::Ident("SELECT".into()),
-                Tok::Ident("x".into()),
+                Tok::Ident("SELECT"),
+                Tok::Ident("x"),
                 Tok::Sym(","),
                 Tok::Str("it's".into()),
                 Tok::Number(1e-3),

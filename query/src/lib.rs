@@ -2,7 +2,8 @@
 //!
 //! The pipeline: [`lexer`] → [`parser`] (an [`ast`] with positions) → [`run`] (WITH,
 //! compound queries, subqueries) → [`plan`] (which index answers each map, how maps are
-//! joined) → [`join`] and [`exec`] (run it on the engine's API in a [`Session`]). [`reader`] splits a script read from a file or a pipe
+//! joined) → [`join`] and [`exec`] (run it on the engine's API in a [`Session`]; a
+//! script's SELECTs that differ only in their vectors are parsed once: `shapes`). [`reader`] splits a script read from a file or a pipe
 //! into statements, in bounded memory.
 
 pub mod ask;
@@ -25,6 +26,7 @@ pub mod render;
 pub mod render_html;
 pub mod run;
 mod session;
+mod shapes;
 mod snapshot;
 pub mod train_commands;
 mod window;
@@ -35,7 +37,7 @@ pub use error::{CallError, Error, ErrorKind, Pos, Result};
 pub use exec::QueryResult;
 pub use model::{ModelBytes, ModelHost, OptionsOf, TrainCallback};
 pub use parser::{
-    first_file_statement, parse_script, parse_statement, script_access, Parsed, Script,
+    first_file_statement, parse_script, parse_statement, script_access, Parsed, Script, Shaped,
 };
 pub use progress::{Progress, ProgressSink, Unit};
 pub use reader::{Chunk, ReadError, ScriptReader};

@@ -36,8 +36,9 @@ const TICKS_PER_CLOCK: u32 = 256;
 /// The armed limits of the statement running on this thread.
 #[derive(Debug, Clone, Copy)]
 struct Armed {
-    started: Instant,
-    deadline: Option<Instant>,
+    /// When the statement started and when its time is up (with a `statement_timeout`
+    /// only: without one the clock is not read).
+    deadline: Option<(Instant, Instant)>,
     timeout: Duration,
     budget: u64,
     pos: Pos,
@@ -69,14 +70,14 @@ pub fn enter(limits: Limits, pos: Pos) -> Guard {
     let previous = ARMED.with(Cell::get);
     let used = USED.with(Cell::get);
     if previous.is_none() {
-        let started = Instant::now();
         let timeout = limits.statement_timeout.unwrap_or_default();
+        let deadline = limits.statement_timeout.and_then(|t| {
+            let started = Instant::now();
+            started.checked_add(t).map(|d| (started, d))
+        });
         ARMED.with(|a| {
             a.set(Some(Armed {
-                started,
-                deadline: limits
-                    .statement_timeout
-                    .and_then(|t| started.checked_add(t)),
+                deadline,
                 timeout,
                 budget: limits.memory_limit.unwrap_or(u64::MAX),
                 pos,
@@ -138,7 +139,7 @@ pub fn check() -> Result<()> {
             ),
         ));
     }
-    if let Some(d) = a.deadline {
+    if let Some((started, d)) = a.deadline {
         let now = Instant::now();
         if now >= d {
             return Err(Error::limit(
@@ -146,7 +147,7 @@ pub fn check() -> Result<()> {
                 format!(
                     "the statement ran past statement_timeout = {} ({} ms); nothing was changed",
                     format_duration(a.timeout),
-                    now.duration_since(a.started).as_millis()
+                    now.duration_since(started).as_millis()
                 ),
             ));
         }

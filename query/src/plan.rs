@@ -160,10 +160,7 @@ fn collect_tables(env: &Env<'_>, e: &Expr, out: &mut Vec<usize>) {
             out.extend(0..env.tables.len())
         }
         ExprKind::InSelect { .. } => out.extend(0..env.tables.len()),
-        _ => e
-            .children()
-            .into_iter()
-            .for_each(|c| collect_tables(env, c, out)),
+        _ => e.children().for_each(|c| collect_tables(env, c, out)),
     }
 }
 

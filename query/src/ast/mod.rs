@@ -17,6 +17,7 @@ pub use expr::{
 };
 pub use select::{Cte, Join, JoinKind, Select, SelectItem, SetOp, Source, TableRef};
 pub use statement::{Access, Ask, CopyDirection, ModelStatement, OnConflict, Statement};
+pub use visit::Children;
 
 use crate::error::Pos;
 

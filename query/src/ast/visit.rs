@@ -3,40 +3,93 @@
 
 use super::{Expr, ExprKind, Select, SelectItem, Source, Statement, AGGREGATES};
 
+/// The direct sub-expressions of an expression, in order ([`Expr::children`]): up to
+/// three held inline, then a slice of them (a call's arguments, a vector's elements), then
+/// any gathered in a vector (CASE, window calls).
+#[derive(Debug, Clone, Default)]
+pub struct Children<'a> {
+    few: [Option<&'a Expr>; 3],
+    /// How many of `few` have been looked at.
+    next: usize,
+    rest: std::slice::Iter<'a, Expr>,
+    more: std::vec::IntoIter<&'a Expr>,
+}
+
+impl<'a> Children<'a> {
+    fn few(a: Option<&'a Expr>, b: Option<&'a Expr>, c: Option<&'a Expr>) -> Self {
+        Children {
+            few: [a, b, c],
+            ..Children::default()
+        }
+    }
+
+    fn slice(first: Option<&'a Expr>, rest: &'a [Expr]) -> Self {
+        Children {
+            few: [first, None, None],
+            rest: rest.iter(),
+            ..Children::default()
+        }
+    }
+
+    fn many(all: Vec<&'a Expr>) -> Self {
+        Children {
+            more: all.into_iter(),
+            ..Children::default()
+        }
+    }
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = &'a Expr;
+
+    fn next(&mut self) -> Option<&'a Expr> {
+        while let Some(slot) = self.few.get(self.next) {
+            self.next += 1;
+            if let Some(e) = slot {
+                return Some(e);
+            }
+        }
+        self.rest.next().or_else(|| self.more.next())
+    }
+}
+
 impl Expr {
-    /// The direct sub-expressions of this one.
-    pub fn children(&self) -> Vec<&Expr> {
+    /// The direct sub-expressions of this one (without allocating, but for CASE and
+    /// window calls).
+    pub fn children(&self) -> Children<'_> {
+        let (few, slice, many) = (Children::few, Children::slice, Children::many);
         match &self.kind {
-            ExprKind::Vector(v) => v.iter().collect(),
-            ExprKind::Neg(e) | ExprKind::Not(e) => vec![e],
-            ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => vec![expr],
-            ExprKind::Binary(_, l, r) => vec![l, r],
-            ExprKind::In { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            ExprKind::Vector(v) => slice(None, v),
+            ExprKind::Neg(e) | ExprKind::Not(e) => few(Some(e), None, None),
+            ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => {
+                few(Some(expr), None, None)
+            }
+            ExprKind::Binary(_, l, r) => few(Some(l), Some(r), None),
+            ExprKind::In { expr, list, .. } => slice(Some(expr), list),
             ExprKind::Between {
                 expr, low, high, ..
-            } => vec![expr, low, high],
+            } => few(Some(expr), Some(low), Some(high)),
             ExprKind::Like {
                 expr,
                 pattern,
                 escape,
                 ..
-            } => [Some(&**expr), Some(&**pattern), escape.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect(),
+            } => few(Some(expr), Some(pattern), escape.as_deref()),
             ExprKind::Case {
                 operand,
                 branches,
                 otherwise,
-            } => operand
-                .as_deref()
-                .into_iter()
-                .chain(branches.iter().flat_map(|(w, t)| [w, t]))
-                .chain(otherwise.as_deref())
-                .collect(),
-            ExprKind::Call { args, .. } => args.iter().collect(),
+            } => many(
+                operand
+                    .as_deref()
+                    .into_iter()
+                    .chain(branches.iter().flat_map(|(w, t)| [w, t]))
+                    .chain(otherwise.as_deref())
+                    .collect(),
+            ),
+            ExprKind::Call { args, .. } => slice(None, args),
             // A subquery's expressions are in its own scope: not children.
-            ExprKind::InSelect { expr, .. } => vec![expr],
+            ExprKind::InSelect { expr, .. } => few(Some(expr), None, None),
             // The window function's arguments and its window, not the call itself (an
             // aggregate in OVER is not an aggregate of the query).
             ExprKind::Window { func, spec } => {
@@ -44,17 +97,16 @@ impl Expr {
                     ExprKind::Call { args, .. } => args.iter().collect(),
                     _ => vec![&**func],
                 };
-                args.into_iter()
-                    .chain(&spec.partition_by)
-                    .chain(spec.order_by.iter().map(|(e, _)| e))
-                    .collect()
+                many(
+                    args.into_iter()
+                        .chain(&spec.partition_by)
+                        .chain(spec.order_by.iter().map(|(e, _)| e))
+                        .collect(),
+                )
             }
-            ExprKind::Index { expr, index } => vec![expr, index],
-            ExprKind::Slice { expr, low, high } => std::iter::once(&**expr)
-                .chain(low.as_deref())
-                .chain(high.as_deref())
-                .collect(),
-            _ => Vec::new(),
+            ExprKind::Index { expr, index } => few(Some(expr), Some(index), None),
+            ExprKind::Slice { expr, low, high } => few(Some(expr), low.as_deref(), high.as_deref()),
+            _ => Children::default(),
         }
     }
 
@@ -171,7 +223,7 @@ impl Expr {
 
     /// Whether `pred` holds for this expression or any inside it.
     pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
-        pred(self) || self.children().into_iter().any(|c| c.any(pred))
+        pred(self) || self.children().any(|c| c.any(pred))
     }
 
     /// Whether this expression contains an aggregate call.

@@ -268,7 +268,6 @@ impl Env<'_> {
             }
             _ => e
                 .children()
-                .into_iter()
                 .try_for_each(|x| self.check(x, aliases, forbid)),
         }
     }

@@ -331,19 +331,21 @@ impl Parser<'_> {
     /// EXISTS or a column.
     fn word(&mut self, pos: crate::error::Pos) -> Result<Expr> {
         let w = match &self.peek().tok {
-            Tok::Ident(w) => w.to_ascii_lowercase(),
+            Tok::Ident(w) => *w,
             _ => return Err(self.unexpected("an expression")),
         };
-        if w == "exists" {
+        let mut buf = [0; super::KEYWORD_BYTES];
+        let lw = super::lower(w, &mut buf);
+        if lw == "exists" {
             return self.exists(pos);
         }
-        if *self.peek_at(1) == Tok::Sym("(") && !matches!(w.as_str(), "case" | "cast") {
-            return self.call_or_window(w, pos);
+        if *self.peek_at(1) == Tok::Sym("(") && !matches!(lw, "case" | "cast") {
+            return self.call_or_window(w.to_ascii_lowercase(), pos);
         }
-        let kind = match w.as_str() {
+        let kind = match lw {
             "true" | "false" => {
                 self.bump();
-                ExprKind::Bool(w == "true")
+                ExprKind::Bool(lw == "true")
             }
             "null" => {
                 self.bump();
@@ -357,11 +359,11 @@ impl Parser<'_> {
                 self.bump();
                 self.cast()?
             }
-            _ if is_reserved(&w) => return Err(self.unexpected("an expression")),
-            _ => match self.bump().tok {
-                Tok::Ident(w) => ExprKind::Column(w),
-                _ => ExprKind::Null,
-            },
+            _ if is_reserved(w) => return Err(self.unexpected("an expression")),
+            _ => {
+                self.bump();
+                ExprKind::Column(w.to_string())
+            }
         };
         self.subscripts(Expr { kind, pos })
     }

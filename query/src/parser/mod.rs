@@ -85,6 +85,20 @@ const RESERVED: [&str; 59] = [
     "over",
 ];
 
+/// Room for the longest keyword a statement or an expression starts with, in bytes.
+const KEYWORD_BYTES: usize = 16;
+
+/// `word` in lower case, in `buf` (matching keywords without allocating); "" when it is
+/// longer than [`KEYWORD_BYTES`] (no keyword is) or not ASCII.
+fn lower<'b>(word: &str, buf: &'b mut [u8; KEYWORD_BYTES]) -> &'b str {
+    let Some(out) = buf.get_mut(..word.len()) else {
+        return "";
+    };
+    out.copy_from_slice(word.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).unwrap_or("")
+}
+
 /// Whether `word` is reserved.
 pub fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
@@ -184,6 +198,56 @@ impl Script {
     }
 }
 
+/// Where a statement taken from the shapes ([`Script::next_shaped`]) starts in its
+/// script, to parse it again ([`Script::reparse`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Shaped {
+    offset: usize,
+    pos: Pos,
+    params: usize,
+}
+
+impl Script {
+    /// The next statement, as [`Iterator::next`]; a SELECT of a shape in `shapes` is made
+    /// from the shape instead of parsed (`crate::shapes`), and says where it starts.
+    pub fn next_shaped(
+        &mut self,
+        shapes: &mut crate::shapes::Shapes,
+    ) -> Option<(Result<Parsed>, Option<Shaped>)> {
+        if self.done {
+            return None;
+        }
+        let scanned = shapes.scan(&self.text, self.offset, self.pos);
+        if let Some(scanned) = &scanned {
+            if let Some(mut parsed) = shapes.get(scanned) {
+                let at = Shaped {
+                    offset: self.offset,
+                    pos: self.pos,
+                    params: self.params,
+                };
+                parsed.first_param = self.params;
+                (self.offset, self.pos) = scanned.end;
+                return Some((Ok(parsed), Some(at)));
+            }
+        }
+        let r = self.next()?;
+        if let (Some(scanned), Ok(parsed)) = (&scanned, &r) {
+            shapes.learn(scanned, parsed);
+        }
+        Some((r, None))
+    }
+
+    /// Parses again the statement that [`Script::next_shaped`] made at `at` (the script
+    /// goes on after it as before).
+    pub fn reparse(&mut self, at: Shaped) -> Option<Result<Parsed>> {
+        let after = (self.offset, self.pos, self.params, self.done);
+        (self.offset, self.pos, self.params, self.done) = (at.offset, at.pos, at.params, false);
+        let r = self.next();
+        (self.offset, self.pos, self.params, self.done) = after;
+        r
+    }
+}
+
 impl Iterator for Script {
     type Item = Result<Parsed>;
 
@@ -242,7 +306,7 @@ pub fn script_access(sql: &str) -> Option<(crate::ast::Access, Pos)> {
 struct Parser<'t> {
     lexer: Lexer<'t>,
     /// The next two tokens (after a lexical error or the end: `Eof` tokens).
-    look: VecDeque<Token>,
+    look: VecDeque<Token<'t>>,
     /// The lexical error the tokens stopped at, if any.
     lex_error: Option<Error>,
     depth: usize,
@@ -295,11 +359,11 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn peek(&self) -> &Token {
+    fn peek(&self) -> &Token<'t> {
         &self.look[0]
     }
 
-    fn peek_at(&self, n: usize) -> &Tok {
+    fn peek_at(&self, n: usize) -> &Tok<'t> {
         &self.look[n.min(1)].tok
     }
 
@@ -311,7 +375,7 @@ impl<'t> Parser<'t> {
         self.peek().tok == Tok::Eof
     }
 
-    fn bump(&mut self) -> Token {
+    fn bump(&mut self) -> Token<'t> {
         if self.at_eof() {
             return self.peek().clone();
         }
@@ -370,7 +434,7 @@ impl<'t> Parser<'t> {
     fn name(&mut self, what: &str) -> Result<String> {
         match &self.peek().tok {
             Tok::Ident(w) if !is_reserved(w) => {
-                let w = w.clone();
+                let w = w.to_string();
                 self.bump();
                 Ok(w)
             }
@@ -384,15 +448,16 @@ impl<'t> Parser<'t> {
     }
 
     fn statement(&mut self) -> Result<Statement> {
+        let (mut a, mut b) = ([0; KEYWORD_BYTES], [0; KEYWORD_BYTES]);
         let word = match &self.peek().tok {
-            Tok::Ident(w) => w.to_ascii_lowercase(),
+            Tok::Ident(w) => lower(w, &mut a),
             _ => return Err(self.unexpected("a statement")),
         };
         let second = match self.peek_at(1) {
-            Tok::Ident(w) => w.to_ascii_lowercase(),
-            _ => String::new(),
+            Tok::Ident(w) => lower(w, &mut b),
+            _ => "",
         };
-        match (word.as_str(), second.as_str()) {
+        match (word, second) {
             ("select" | "with", _) => Ok(Statement::Select(Box::new(self.query()?))),
             ("insert", _) => self.insert(),
             ("ask", _) => self.ask(false),

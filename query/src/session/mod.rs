@@ -36,7 +36,7 @@ use crate::copy::CopyFormats;
 use crate::error::Result;
 use crate::exec::QueryResult;
 use crate::model::ModelHost;
-use crate::parser::{parse_script, Parsed};
+use crate::parser::{parse_script, Parsed, Script};
 use crate::progress::{Progress, ProgressSink, Unit};
 
 /// A connection's state: the database and the open transaction, if any.
@@ -47,6 +47,8 @@ pub struct Session {
     /// parameters, say) parses it once. Only short texts are kept, and at most
     /// [`CACHED_SCRIPTS`] of them (the cache starts over when full).
     cache: HashMap<String, Arc<Vec<Parsed>>>,
+    /// The shapes of the SELECTs run by [`Session::run_next`] (`crate::shapes`).
+    shapes: crate::shapes::Shapes,
     /// Where long statements report their progress (the shell's bar), if anywhere.
     pub(crate) progress: Option<Arc<dyn ProgressSink>>,
     /// What runs model statements and provides model functions (`model.rs`), if anything.
@@ -78,6 +80,7 @@ impl Session {
             db,
             txn: None,
             cache: HashMap::new(),
+            shapes: crate::shapes::Shapes::default(),
             progress: None,
             model_host: None,
             copy: None,
@@ -178,6 +181,22 @@ impl Session {
                 e.message = format!("{} failed: {}", p.statement.verb(), e.message);
             }
             e
+        })
+    }
+
+    /// Runs the next statement of `script` ([`Script::next_shaped`]: a SELECT of a shape
+    /// seen before is not parsed again); `None` at its end. A statement made from a shape
+    /// that fails is parsed and run again, so the error's positions are its text's (a
+    /// SELECT changes nothing).
+    pub fn run_next(&mut self, script: &mut Script) -> Option<Result<QueryResult>> {
+        let (parsed, shaped) = script.next_shaped(&mut self.shapes)?;
+        let r = parsed.and_then(|p| self.run(&p));
+        Some(match (r, shaped) {
+            (Err(e), Some(at)) => match script.reparse(at) {
+                Some(again) => again.and_then(|p| self.run(&p)),
+                None => Err(e),
+            },
+            (r, _) => r,
         })
     }
 

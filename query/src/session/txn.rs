@@ -80,10 +80,10 @@ impl Session {
                 let (named, ctes) = names_of(sel);
                 let r = db.begin_read().map_err(|e| Error::engine(pos, e))?;
                 let mut maps = Vec::with_capacity(named.len());
-                for (n, at) in &named {
-                    match r.map(n) {
-                        Ok(v) => maps.push((n.to_string(), v)),
-                        Err(e) => missing(&ctes, *at, e)?,
+                for (n, at) in named {
+                    match r.map(&n) {
+                        Ok(v) => maps.push((n, v)),
+                        Err(e) => missing(&ctes, at, e)?,
                     }
                 }
                 f(&Ctx::new(&maps, db.functions()), sel)
