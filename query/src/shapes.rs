@@ -9,8 +9,9 @@
 //! statement of a kept shape is the kept statement with this text's vectors put in.
 //!
 //! Positions inside a statement so made are those of the shape's first text (the
-//! statement's own start aside): a statement from here that fails is parsed and run again
-//! by the caller ([`crate::Session::run_next`]), so errors name this text's positions.
+//! statement's own start aside): a statement from here that fails with an error that names
+//! a place (not found, invalid value) is parsed and run again by the caller
+//! ([`crate::Session::run_next`]), so such errors name this text's positions.
 
 use std::collections::HashMap;
 use std::fmt::Write;

@@ -186,13 +186,18 @@ impl Session {
 
     /// Runs the next statement of `script` ([`Script::next_shaped`]: a SELECT of a shape
     /// seen before is not parsed again); `None` at its end. A statement made from a shape
-    /// that fails is parsed and run again, so the error's positions are its text's (a
-    /// SELECT changes nothing).
+    /// that fails with an error naming a place is parsed and run again, so that the
+    /// error's positions are its text's (a SELECT changes nothing).
     pub fn run_next(&mut self, script: &mut Script) -> Option<Result<QueryResult>> {
         let (parsed, shaped) = script.next_shaped(&mut self.shapes)?;
         let r = parsed.and_then(|p| self.run(&p));
         Some(match (r, shaped) {
-            (Err(e), Some(at)) => match script.reparse(at) {
+            // A statement made from a kept shape carries the shape's first text's positions
+            // inside it; errors that name a place in the text (a name not found, a value
+            // refused: a SELECT changes nothing, and these come again the same way, mostly
+            // while planning) are made again from this text, so that they name its places. Errors of running (a limit, storage, a model, I/O) are returned
+            // as they are: running the statement again could take as long again.
+            (Err(e), Some(at)) if positional(e.kind) => match script.reparse(at) {
                 Some(again) => again.and_then(|p| self.run(&p)),
                 None => Err(e),
             },
@@ -254,4 +259,11 @@ impl Session {
             Statement::Ask(a) => self.run_ask(a, pos),
         }
     }
+}
+
+/// Kinds of error that point at a place in the statement and that running the same
+/// statement again reproduces at once (see [`Session::run_next`]).
+fn positional(kind: crate::error::ErrorKind) -> bool {
+    use crate::error::ErrorKind::*;
+    matches!(kind, Syntax | NotFound | InvalidValue)
 }
