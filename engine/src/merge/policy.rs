@@ -12,8 +12,8 @@
 //!   background merger adds the [`levelled`] rule: once the first segment is large, it
 //!   merges with the files after it when they hold an eighth of its live rows, so that a
 //!   long load of small commits ends as one large segment and a small tail (at 1M rows
-//!   sealed 17,000 at a time: 2 segments one second after the last commit, against 21
-//!   with the tiered rules alone, whose final merge rewrote every row).
+//!   sealed 17,000 at a time: 1 or 2 segments one second after the last commit, where
+//!   the tiered rules alone left 21 whenever their final merge of every row was slow).
 //! - *Once writes pause* ([`once_quiet`]), toward one segment: the suffix of the segment
 //!   list from the first segment that either holds at most [`RATIO`] times the live rows
 //!   of all the segments after it, or has a tenth of its rows deleted, merges into one
