@@ -68,6 +68,8 @@ pub struct Options {
     /// Live rows from which a segment file is large: while writes go on, large files merge
     /// only to keep at most 16 of a map's files durable, so a bulk load of up to 16
     /// commits rewrites nothing (smaller files merge four of about one size at a time).
+    /// The background merger also merges a large first file with the files after it once
+    /// they hold an eighth of its live rows (`merge/policy.rs`, levelled).
     pub large_rows: usize,
     /// Merge segment files on a thread of the database's own (the default): commits
     /// never rewrite segments then, except to keep a map under 32 files should the merger

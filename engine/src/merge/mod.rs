@@ -17,7 +17,9 @@
 //! - **Crash safety** is the commit's: the new file is durable before the batch that
 //!   names it; a crash before the batch leaves an orphan file, removed at the next open;
 //!   the inputs' files are removed after the batch.
-//! - **Policy** (`policy.rs`): size-tiered while commits arrive; once no commit has come
+//! - **Policy** (`policy.rs`): size-tiered for small files while commits arrive, and
+//!   levelled above them (one large segment that takes in its tail once the tail holds an
+//!   eighth of its rows, so a long load ends with little left to merge); once no commit has come
 //!   for `Options::merge_quiet`, toward one segment per map, folding the field journal in
 //!   the background (`fold.rs`, beside the merge's build) when its bulk adds name segments
 //!   to merge.
@@ -305,7 +307,10 @@ fn plan(version: &Version, quiet: bool, inner: &Inner) -> Option<(Task, usize)> 
         } else {
             None
         }
-        .or_else(|| policy::while_writing(&segs, inner.options.large_rows, MAX_FILES, false));
+        .or_else(|| {
+            policy::while_writing(&segs, inner.options.large_rows, MAX_FILES, false)
+                .or_else(|| policy::levelled(&segs, inner.options.large_rows))
+        });
         let Some(pick) = pick else { continue };
         let rows: usize = pick.iter().map(|i| segs[*i].rows - segs[*i].dead).sum();
         // Only a quiet plan picks named segments. The install rewrites removals that name
