@@ -498,9 +498,9 @@ def _right_cells(lay, other, cells, r):
         return []
     left_boxes = lay.cell_boxes[lay.cell_position(np.array(cells, dtype=np.int64))]
     reach = r + lay.slack(r)
+    lo, hi = other.cell_boxes[:, :3], other.cell_boxes[:, 3:]
     keep = np.zeros(len(other.cells), dtype=bool)
     for box in left_boxes:
-        lo, hi = other.cell_boxes[:, :3], other.cell_boxes[:, 3:]
         gap = np.maximum(np.maximum(lo - box[3:], box[:3] - hi), 0.0)
         keep |= np.sqrt((gap * gap).sum(axis=1)) <= reach
     return [int(c) for c in other.cell_ids[keep]]

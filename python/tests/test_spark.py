@@ -209,10 +209,16 @@ def test_attention_matches_one_database(world, scene, region):
     assert np.allclose(got.column("weight").to_numpy(), w, rtol=1e-4, atol=1e-9)
 
 
-def test_distance_join_matches_one_database(world, spark, scene):
-    db, out, _, (pids, ppos) = world
-    probes = tms.read(spark, out["probes"])
-    pairs = tms.distance_join(scene, probes, JOIN_RADIUS).toArrow()
+def _join_oracle(db, pids, ppos):
+    want = []
+    for pid, p in zip(pids, ppos):
+        ids, dist = db.within("scene", p, JOIN_RADIUS)
+        want.extend((i, pid, float(d)) for i, d in zip(ids, dist))
+    return sorted(want)
+
+
+def _pairs(pairs):
+    """A join's rows as (left_id, right_id, distance), checked free of duplicate pairs."""
     got = list(
         zip(
             pairs.column("left_id").to_pylist(),
@@ -221,12 +227,17 @@ def test_distance_join_matches_one_database(world, spark, scene):
         )
     )
     assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
-    want = []
-    for pid, p in zip(pids, ppos):
-        ids, dist = db.within("scene", p, JOIN_RADIUS)
-        want.extend((i, pid, float(d)) for i, d in zip(ids, dist))
+    return got
+
+
+def test_distance_join_matches_one_database(world, spark, scene):
+    db, out, _, (pids, ppos) = world
+    probes = tms.read(spark, out["probes"])
+    pairs = tms.distance_join(scene, probes, JOIN_RADIUS).toArrow()
+    got = _pairs(pairs)
+    want = _join_oracle(db, pids, ppos)
     assert len(want) > 50_000
-    assert sorted(got) == sorted(want)
+    assert sorted(got) == want
     # Pairs cross cells: a probe and its partner in different cells.
     lay = tms.layout(scene)
     where = dict(zip(pids, lay.cell_of(ppos)))
@@ -236,14 +247,6 @@ def test_distance_join_matches_one_database(world, spark, scene):
     assert cross > 100
 
 
-def _join_oracle(db, pids, ppos):
-    want = []
-    for pid, p in zip(pids, ppos):
-        ids, dist = db.within("scene", p, JOIN_RADIUS)
-        want.extend((i, pid, float(d)) for i, d in zip(ids, dist))
-    return sorted(want)
-
-
 def test_distance_join_either_side_indexed(world, spark, scene):
     """With the small side on the left (6,600 probes against 200k objects), each task
     indexes its left rows and searches around the right ones, the reverse of the test
@@ -251,14 +254,7 @@ def test_distance_join_either_side_indexed(world, spark, scene):
     db, out, _, (pids, ppos) = world
     probes = tms.read(spark, out["probes"])
     pairs = tms.distance_join(probes, scene, JOIN_RADIUS).toArrow()
-    got = sorted(
-        zip(
-            pairs.column("right_id").to_pylist(),
-            pairs.column("left_id").to_pylist(),
-            pairs.column("distance").to_pylist(),
-        )
-    )
-    assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
+    got = sorted((b, a, d) for a, b, d in _pairs(pairs))
     assert got == _join_oracle(db, pids, ppos)
 
 
@@ -279,14 +275,7 @@ def test_distance_join_buckets(world, spark, scene, buckets):
     assert "Exchange" not in plan, plan
     assert joined.rdd.getNumPartitions() == len(runs)
     pairs = joined.toArrow()
-    got = list(
-        zip(
-            pairs.column("left_id").to_pylist(),
-            pairs.column("right_id").to_pylist(),
-            pairs.column("distance").to_pylist(),
-        )
-    )
-    assert len(got) == len(set((a, b) for a, b, _ in got)), "duplicate pairs"
+    got = _pairs(pairs)
     assert sorted(got) == _join_oracle(db, pids, ppos)
     # Some pair's sides lie in cells of different buckets.
     bucket = {c: i for i, run in enumerate(runs) for c in run}
