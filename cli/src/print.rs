@@ -53,7 +53,7 @@ fn table(out: &mut impl Write, r: &QueryResult) -> io::Result<()> {
 
 /// A csv field: quoted when it holds a comma, a quote or a line end.
 fn csv_text(out: &mut impl Write, s: &str) -> io::Result<()> {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.write_all(b"\"")?;
         out.write_all(s.replace('"', "\"\"").as_bytes())?;
         out.write_all(b"\"")

@@ -76,6 +76,10 @@ pub struct ObjectRef<'a> {
 }
 
 impl<'a> ObjectRef<'a> {
+    /// A nearest-neighbour answer of at most this many rows comes with its ids brought
+    /// into the cache (`ObjectIndex::nearest`): whoever reads them next need not.
+    pub const NEAREST_IDS_WARMED: usize = WARM_IDS;
+
     /// The id.
     pub fn id(&self) -> &'a str {
         match self.src {
