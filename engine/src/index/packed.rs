@@ -405,6 +405,7 @@ impl Nearest {
                 }
                 let leaves = &mut leaves[..m];
                 leaves.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                warm_leaves(tree, points, leaves);
                 for &(d, leaf) in leaves.iter() {
                     if d > self.bound() {
                         break;
@@ -458,6 +459,23 @@ impl Nearest {
     pub fn into_vec(self) -> Vec<(f32, u32, u32)> {
         self.best
     }
+}
+
+/// Reads one coordinate from each cache line of the points of `leaves` (each 16 points,
+/// 192 bytes) before they are scanned one after the other: the loads do not depend on
+/// one another, so their cache misses overlap, where the scans would wait for each in
+/// turn (the first load of a leaf was two thirds of a scan's time in a profile).
+fn warm_leaves(tree: PackedTree<'_>, points: &[[f32; 3]], leaves: &[(f32, u32)]) {
+    let mut sum = 0f32;
+    for &(_, leaf) in leaves {
+        let first = tree.span(0, leaf as usize).start;
+        for i in [first, first + 6, first + 11] {
+            if let Some(p) = points.get(i) {
+                sum += p[0];
+            }
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 /// f32 ordered by `total_cmp`, for heaps.
