@@ -288,6 +288,7 @@ impl Nearest {
     }
 
     /// Offers point `index` of tree `tree` at squared distance `d2`.
+    #[inline]
     pub fn offer(&mut self, d2: f32, tree: u32, index: u32) {
         if self.k == 0 || d2 > self.bound() {
             return;
