@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tensormap_engine::user::{self, Cell, ColumnDef};
 use tensormap_engine::{MapView, Object, Registry, Value, WriteTransaction};
 
 use super::Session;
@@ -63,9 +64,42 @@ fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
     env.eval(e, Scope::Row(&[], 0))
 }
 
-/// An environment for expressions over one map's objects.
-fn one_map<'a>(functions: &'a Registry, map: &str) -> Env<'a> {
-    Env::new(functions, vec![TableInfo::objects(map)])
+/// An environment for expressions over one map's objects (with user columns `columns`).
+fn one_map<'a>(functions: &'a Registry, map: &str, columns: &[ColumnDef]) -> Env<'a> {
+    Env::new(functions, vec![TableInfo::objects_with(map, columns)])
+}
+
+/// Value `v` for user column `def` of `row` (as errors name it), checked against its type.
+fn user_cell(def: &ColumnDef, v: &Value, pos: Pos, row: &str) -> Result<Cell> {
+    user::to_cell(v, def.ty)
+        .map_err(|m| Error::invalid(pos, format!("column '{}' of {row}: {m}", def.name)))
+}
+
+/// Every user column's cell of one row: the given ones, the others' defaults; a NULL in a
+/// NOT NULL column is an error naming the column and the row.
+fn complete_cells(
+    defs: &[ColumnDef],
+    given: &[(u32, Cell)],
+    pos: Pos,
+    row: &str,
+) -> Result<Vec<(u32, Cell)>> {
+    let mut out = Vec::with_capacity(defs.len());
+    for d in defs {
+        let cell = given
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == d.id)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| d.default.clone());
+        if d.not_null && cell == Cell::Null {
+            return Err(Error::invalid(
+                pos,
+                format!("column '{}' is NOT NULL: {row} has no value for it", d.name),
+            ));
+        }
+        out.push((d.id, cell));
+    }
+    Ok(out)
 }
 
 fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {
@@ -185,6 +219,7 @@ fn insert_rows(
         on_conflict,
     } = ins;
     let mut env = Env::new(functions, Vec::new());
+    let defs: Vec<ColumnDef> = t.map(map).map(|v| v.columns().to_vec()).unwrap_or_default();
     let default = ["id", "type", "position", "embedding", "confidence"];
     let cols: Vec<(String, Pos)> = if columns.is_empty() {
         default.iter().map(|c| (c.to_string(), pos)).collect()
@@ -193,7 +228,7 @@ fn insert_rows(
     };
     let mut seen_cols = HashSet::new();
     for (c, p) in &cols {
-        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+        if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
             return Err(Error::not_found(*p, format!("unknown column '{c}'")));
         }
         if !seen_cols.insert(c.as_str()) {
@@ -267,7 +302,14 @@ fn insert_rows(
             out
         }
     };
+    // Where each column of the list goes: a built-in field, or user column `defs[i]`.
+    let targets: Vec<Option<&ColumnDef>> = cols
+        .iter()
+        .map(|(c, _)| defs.iter().find(|d| d.name == *c))
+        .collect();
     let mut objects: Vec<Object> = Vec::with_capacity(source.len());
+    // The user column cells of each of `objects`.
+    let mut cells: Vec<Vec<(u32, Cell)>> = Vec::new();
     let mut ids: HashMap<String, Pos> = HashMap::with_capacity(source.len());
     // ON CONFLICT: the map's objects updated (or left) by this statement, by id.
     let mut updates: HashMap<String, Object> = HashMap::new();
@@ -275,7 +317,13 @@ fn insert_rows(
     for (n, (values, places, at)) in source.iter().enumerate() {
         let at = *at;
         let mut o = Object::new("", "", [f32::NAN; 3], Vec::new());
-        for (((c, _), v), vp) in cols.iter().zip(values).zip(places) {
+        let row_name = format!("row {}", n + 1);
+        let mut given = Vec::new();
+        for ((((c, _), v), vp), target) in cols.iter().zip(values).zip(places).zip(&targets) {
+            if let Some(def) = target {
+                given.push((def.id, user_cell(def, v, *vp, &row_name)?));
+                continue;
+            }
             assign(&mut o, c, v, *vp).map_err(|e| match query {
                 // A query's row has no position of its own: say which row.
                 Some(_) => Error::new(
@@ -286,6 +334,11 @@ fn insert_rows(
                 None => e,
             })?;
         }
+        let row_cells = if defs.is_empty() {
+            Vec::new()
+        } else {
+            complete_cells(&defs, &given, at, &format!("{row_name} (id '{}')", o.id))?
+        };
         if let Some(action) = on_conflict {
             let existing: Option<Object> = match pending.get(&o.id) {
                 Some(&i) => Some(objects[i].clone()),
@@ -328,6 +381,9 @@ fn insert_rows(
         }
         crate::limits::charge(object_bytes(&o));
         crate::limits::tick()?;
+        if !defs.is_empty() {
+            cells.push(row_cells);
+        }
         objects.push(o);
     }
     // Past a limit, the statement ends here, before it changes anything.
@@ -344,6 +400,11 @@ fn insert_rows(
         o.validate(&config).map_err(|e| Error::engine(pos, e))?;
     }
     let n = objects.len() + updated.len();
+    let ids_with_cells: Vec<String> = if defs.is_empty() {
+        Vec::new()
+    } else {
+        objects.iter().map(|o| o.id.clone()).collect()
+    };
     if let Err(e) = t.insert_many(map, objects) {
         // The error names the object: report it at its row.
         let at = match &e {
@@ -354,6 +415,10 @@ fn insert_rows(
             _ => pos,
         };
         return Err(Error::engine(at, e));
+    }
+    for (id, c) in ids_with_cells.iter().zip(cells) {
+        t.set_values(map, id, c)
+            .map_err(|e| Error::engine(pos, e))?;
     }
     for o in updated {
         t.update(map, o).map_err(|e| Error::engine(pos, e))?;
@@ -428,6 +493,7 @@ fn update_rows(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
+    let defs: Vec<ColumnDef> = t.map(map).map(|v| v.columns().to_vec()).unwrap_or_default();
     for (c, _, at) in set {
         if c == "id" {
             return Err(Error::invalid(
@@ -435,14 +501,14 @@ fn update_rows(
                 "the id of an object cannot be updated",
             ));
         }
-        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+        if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
             return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
         }
     }
     let mut exprs: Vec<&Expr> = set.iter().map(|(_, e, _)| e).collect();
     exprs.extend(filter);
     let updated = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
-        let mut env = one_map(functions, map);
+        let mut env = one_map(functions, map, &defs);
         env.runner = Some(ctx);
         // Batch functions (a model's m_score) scale positions by the map's bounds.
         env.context.bounds = Some(view.config().bounds);
@@ -465,22 +531,46 @@ fn update_rows(
         crate::batch::compute(&mut env, &exprs, &rows)?;
         for (i, old) in found.into_iter().enumerate() {
             let mut o = old.clone();
+            let row_name = format!("object '{}'", o.id);
+            let mut given: Vec<(u32, Cell)> = Vec::new();
+            if !defs.is_empty() {
+                if let Some(r) = view.get(&old.id) {
+                    let table = r.user_table();
+                    given = defs
+                        .iter()
+                        .map(|d| (d.id, table.cell(&old.id, d).clone()))
+                        .collect();
+                }
+            }
             for (c, e, _) in set {
                 // Every expression sees the row as it was before this statement.
                 let v = env.eval(e, Scope::Row(rows.get(i), i))?;
-                assign(&mut o, c, &v, e.pos)?;
+                match defs.iter().find(|d| d.name == *c) {
+                    Some(def) => given.push((def.id, user_cell(def, &v, e.pos, &row_name)?)),
+                    None => assign(&mut o, c, &v, e.pos)?,
+                }
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;
+            let cells = if defs.is_empty() {
+                None
+            } else {
+                Some(complete_cells(&defs, &given, pos, &row_name)?)
+            };
             crate::limits::charge(object_bytes(&o));
-            updated.push(o);
+            updated.push((o, cells));
         }
         Ok(updated)
     })?;
     // Past a limit, the statement ends here, before it changes anything.
     crate::limits::check()?;
     let n = updated.len();
-    for o in updated {
+    for (o, cells) in updated {
+        let id = o.id.clone();
         t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        if let Some(c) = cells {
+            t.set_values(map, &id, c)
+                .map_err(|e| Error::engine(pos, e))?;
+        }
     }
     Ok(QueryResult::status(format!("UPDATE {n}")))
 }
@@ -494,7 +584,7 @@ fn delete_rows(
 ) -> Result<QueryResult> {
     let exprs: Vec<&Expr> = filter.into_iter().collect();
     let targets = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
-        let mut env = one_map(functions, map);
+        let mut env = one_map(functions, map, view.columns());
         env.runner = Some(ctx);
         matching(view, &env, filter, pos)
     })?;
