@@ -2,8 +2,9 @@
 //! `seen_at TIMESTAMP`, ...), their values per object, and how a value of the language
 //! becomes a stored cell and back.
 //!
-//! A map's [`UserTable`] holds its schema and the values of its objects by id, in 64
-//! shards shared between versions (a write copies the shards it touches, not the table).
+//! A map's [`UserTable`] holds its schema and the values of its objects by id, in 1024
+//! shards shared between versions (a write copies the shards it touches, not the table:
+//! a small commit to a map of 1M objects copies a few thousand entries, not a million).
 //! Values are keyed by id, not by a row's place, so the index reorganising its rows
 //! (commits, seals, merges) never moves them. They are stored as one record per object
 //! beside the object index (`map/<id>/values/<object id>`), written in the commit's one
@@ -34,7 +35,7 @@ pub const BUILT_IN: [&str; 8] = [
     "confidence",
 ];
 
-const SHARDS: usize = 64;
+const SHARDS: usize = 1024;
 
 type Shard = FxHashMap<Arc<str>, Arc<[(u32, Cell)]>>;
 

@@ -161,6 +161,32 @@ fn values_round_trip_through_insert_select_update_and_delete() {
         rows(&mut s, "SELECT label, ok FROM m WHERE id = 'b'"),
         vec![vec![t("blue"), Value::Bool(false)]]
     );
+    // ON CONFLICT sees and sets them, on the map's row and on `excluded`.
+    s.execute(
+        "INSERT INTO m (id, type, position, embedding, label, n) VALUES \
+         ('a', 'car', [1, 0, 0], [1, 0], 'pink', 40), ('z', 'car', [1, 0, 0], [1, 0], 'new', 1) \
+         ON CONFLICT (id) DO UPDATE SET label = excluded.label || '/' || m.label, n = m.n + excluded.n",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT id, label, n, speed FROM m WHERE id IN ('a', 'z') ORDER BY id"
+        ),
+        vec![
+            vec![t("a"), t("pink/red"), n(44.0), n(6.0)],
+            vec![t("z"), t("new"), n(1.0), Value::Null]
+        ]
+    );
+    let e = s
+        .execute("INSERT INTO m (id, type, position, embedding) VALUES ('z', 'car', [1, 0, 0], [1, 0]) ON CONFLICT (id) DO UPDATE SET label = NULL")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column 'label' is NOT NULL: object 'z'"),
+        "{e}"
+    );
+    s.execute("DELETE FROM m WHERE id = 'z'").unwrap();
     // A deleted object's values go with it; a new one of the same id starts afresh.
     s.execute("DELETE FROM m WHERE id = 'b'").unwrap();
     s.execute(
@@ -275,6 +301,13 @@ fn values_and_schema_survive_commits_checkpoints_merges_alter_and_reopen() {
             vec![t("c"), t("none"), t("grey"), Value::Null],
         ]
     );
+    // Snapshots do not carry user columns yet: refused rather than lossy.
+    let file = dir.path().join("m.tensor3d");
+    let e = s
+        .execute(&format!("SNAPSHOT m TO '{}'", file.display()))
+        .unwrap_err();
+    assert!(e.to_string().contains("has user columns"), "{e}");
+    assert!(!file.exists());
     // A map without user columns is as it was.
     s.execute("CREATE MAP plain WITH (channels = 2)").unwrap();
     let r = s.execute("SELECT * FROM plain").unwrap().pop().unwrap();

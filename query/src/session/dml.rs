@@ -171,23 +171,38 @@ fn object_values(o: &Object) -> Vec<Value> {
     ]
 }
 
+/// An object with the cells of every user column of its map, in declared order.
+type Full = (Object, Vec<(u32, Cell)>);
+
+/// The values of an object's columns: [`OBJECT_COLUMNS`], then its user columns.
+fn full_values((o, cells): &Full) -> Vec<Value> {
+    let mut v = object_values(o);
+    v.extend(cells.iter().map(|(_, c)| user::cell_value(c)));
+    v
+}
+
 /// `ON CONFLICT (id) DO UPDATE SET ... [WHERE ...]` on `existing` with `excluded` the row
 /// that was to be inserted: the updated object, or none where WHERE does not hold.
 fn conflict_update(
     env: &Env<'_>,
+    defs: &[ColumnDef],
     set: &[(String, Expr, Span)],
     filter: Option<&Expr>,
-    existing: &Object,
-    excluded: &Object,
-) -> Result<Option<Object>> {
-    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    existing: &Full,
+    excluded: &Full,
+) -> Result<Option<Full>> {
+    let names: Vec<String> = OBJECT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(defs.iter().map(|d| d.name.clone()))
+        .collect();
     let old = Relation {
         names: names.clone(),
-        rows: vec![object_values(existing)],
+        rows: vec![full_values(existing)],
     };
     let new = Relation {
         names,
-        rows: vec![object_values(excluded)],
+        rows: vec![full_values(excluded)],
     };
     let tuple = [Row::Rel(&old, 0), Row::Rel(&new, 0)];
     if let Some(f) = filter {
@@ -196,13 +211,19 @@ fn conflict_update(
             return Ok(None);
         }
     }
-    let mut o = existing.clone();
+    let (mut o, mut cells) = existing.clone();
+    let row = format!("object '{}'", o.id);
     for (c, e, _) in set {
         // Every expression sees the object as it was before this statement's update.
         let v = env.eval(e, Scope::Row(&tuple, 0))?;
-        assign(&mut o, c, &v, e.pos)?;
+        match defs.iter().find(|d| d.name == *c) {
+            Some(def) => cells.push((def.id, user_cell(def, &v, e.pos, &row)?)),
+            None => assign(&mut o, c, &v, e.pos)?,
+        }
     }
-    Ok(Some(o))
+    let pos = set.first().map(|(_, e, _)| e.pos).unwrap_or_default();
+    let cells = complete_cells(defs, &cells, pos, &row)?;
+    Ok(Some((o, cells)))
 }
 
 fn insert_rows(
@@ -239,7 +260,11 @@ fn insert_rows(
         return Err(Error::syntax(pos, "INSERT needs an id column"));
     }
     // ON CONFLICT's DO UPDATE sees the map's row (by its name) and `excluded`.
-    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let names: Vec<String> = OBJECT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(defs.iter().map(|d| d.name.clone()))
+        .collect();
     let conflict_env = {
         let mut excluded = TableInfo::derived("excluded", &names);
         excluded.qualified_only = true;
@@ -255,7 +280,7 @@ fn insert_rows(
                     "the id of an object cannot be updated",
                 ));
             }
-            if !OBJECT_COLUMNS.contains(&c.as_str()) {
+            if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
                 return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
             }
             conflict_env.check(e, &[], Some("SET"))?;
@@ -312,7 +337,7 @@ fn insert_rows(
     let mut cells: Vec<Vec<(u32, Cell)>> = Vec::new();
     let mut ids: HashMap<String, Pos> = HashMap::with_capacity(source.len());
     // ON CONFLICT: the map's objects updated (or left) by this statement, by id.
-    let mut updates: HashMap<String, Object> = HashMap::new();
+    let mut updates: HashMap<String, Full> = HashMap::new();
     let mut pending: HashMap<String, usize> = HashMap::new();
     for (n, (values, places, at)) in source.iter().enumerate() {
         let at = *at;
@@ -340,29 +365,49 @@ fn insert_rows(
             complete_cells(&defs, &given, at, &format!("{row_name} (id '{}')", o.id))?
         };
         if let Some(action) = on_conflict {
-            let existing: Option<Object> = match pending.get(&o.id) {
-                Some(&i) => Some(objects[i].clone()),
+            let existing: Option<Full> = match pending.get(&o.id) {
+                Some(&i) => Some((
+                    objects[i].clone(),
+                    cells.get(i).cloned().unwrap_or_default(),
+                )),
                 None => match updates.get(&o.id) {
                     Some(u) => Some(u.clone()),
                     None => t
                         .map(map)
                         .map_err(|e| Error::engine(pos, e))?
                         .get(&o.id)
-                        .map(|r| r.to_object()),
+                        .map(|r| {
+                            let table = r.user_table();
+                            let stored = defs
+                                .iter()
+                                .map(|d| (d.id, table.cell(&o.id, d).clone()))
+                                .collect();
+                            (r.to_object(), stored)
+                        }),
                 },
             };
             if let Some(old) = existing {
                 let new = match action {
                     OnConflict::Nothing => None,
-                    OnConflict::Update { set, filter } => {
-                        conflict_update(&conflict_env, set, filter.as_ref(), &old, &o)?
-                    }
+                    OnConflict::Update { set, filter } => conflict_update(
+                        &conflict_env,
+                        &defs,
+                        set,
+                        filter.as_ref(),
+                        &old,
+                        &(o.clone(), row_cells),
+                    )?,
                 };
-                if let Some(new) = new {
+                if let Some((new, new_cells)) = new {
                     match pending.get(&o.id) {
-                        Some(&i) => objects[i] = new,
+                        Some(&i) => {
+                            objects[i] = new;
+                            if let Some(c) = cells.get_mut(i) {
+                                *c = new_cells;
+                            }
+                        }
                         None => {
-                            updates.insert(o.id.clone(), new);
+                            updates.insert(o.id.clone(), (new, new_cells));
                         }
                     }
                 }
@@ -394,9 +439,9 @@ fn insert_rows(
         .map_err(|e| Error::engine(pos, e))?
         .config()
         .clone();
-    let mut updated: Vec<Object> = updates.into_values().collect();
-    updated.sort_by(|a, b| a.id.cmp(&b.id));
-    for o in &updated {
+    let mut updated: Vec<Full> = updates.into_values().collect();
+    updated.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    for (o, _) in &updated {
         o.validate(&config).map_err(|e| Error::engine(pos, e))?;
     }
     let n = objects.len() + updated.len();
@@ -420,8 +465,13 @@ fn insert_rows(
         t.set_values(map, id, c)
             .map_err(|e| Error::engine(pos, e))?;
     }
-    for o in updated {
+    for (o, c) in updated {
+        let id = o.id.clone();
         t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        if !defs.is_empty() {
+            t.set_values(map, &id, c)
+                .map_err(|e| Error::engine(pos, e))?;
+        }
     }
     Ok(QueryResult::status(format!("INSERT {n}")))
 }
@@ -557,16 +607,20 @@ fn update_rows(
                 Some(complete_cells(&defs, &given, pos, &row_name)?)
             };
             crate::limits::charge(object_bytes(&o));
-            updated.push((o, cells));
+            // Only user columns set: the object itself (and its splat) stays as it is.
+            let same = o == *old;
+            updated.push((o, cells, same));
         }
         Ok(updated)
     })?;
     // Past a limit, the statement ends here, before it changes anything.
     crate::limits::check()?;
     let n = updated.len();
-    for (o, cells) in updated {
+    for (o, cells, same) in updated {
         let id = o.id.clone();
-        t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        if !same || cells.is_none() {
+            t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        }
         if let Some(c) = cells {
             t.set_values(map, &id, c)
                 .map_err(|e| Error::engine(pos, e))?;
