@@ -39,6 +39,7 @@ mod object;
 mod persist;
 mod snapshot;
 mod txn;
+pub mod user;
 mod value;
 
 pub use attention::attention_weights;

@@ -231,6 +231,11 @@ impl<'a> MapView<'a> {
         o.find(id).map(|row| o.object(row))
     }
 
+    /// The map's user columns, in declared order.
+    pub fn columns(&self) -> &'a [crate::user::ColumnDef] {
+        self.state.objects.user.columns()
+    }
+
     /// Every object, in no particular order.
     pub fn objects(&self) -> impl Iterator<Item = ObjectRef<'a>> + 'a {
         let o = &self.state.objects;

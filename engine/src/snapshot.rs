@@ -55,6 +55,12 @@ impl MapView<'_> {
         options: &SnapshotOptions,
         progress: ProgressFn<'_>,
     ) -> Result<SnapshotInfo> {
+        if !self.columns().is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "map '{}' has user columns, which snapshots do not carry yet: its snapshot would lose them",
+                self.name()
+            )));
+        }
         let config = self.config();
         let field = self.field()?;
         let channels = config.channels as u64;

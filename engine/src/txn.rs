@@ -216,7 +216,7 @@ impl WriteTransaction {
         id
     }
 
-    fn state(&self, name: &str) -> Result<&MapState> {
+    pub(crate) fn state(&self, name: &str) -> Result<&MapState> {
         match self.changed.get(name) {
             Some(Some(state)) => Ok(state),
             Some(None) => Err(Error::MapNotFound(name.to_string())),
@@ -457,6 +457,7 @@ impl WriteTransaction {
         }
         let state = state_mut(&mut self.changed, &self.base, map)?;
         remove(state, id, &mut self.batch);
+        crate::user::forget(state, id, &mut self.batch);
         Ok(())
     }
 
@@ -602,7 +603,7 @@ impl MapRestore<'_> {
 
 /// The transaction's private copy of map `name`, made on first use: its field is read
 /// (if it was not yet) so the transaction can change it.
-fn state_mut<'a>(
+pub(crate) fn state_mut<'a>(
     changed: &'a mut BTreeMap<String, Option<MapState>>,
     base: &Version,
     name: &str,

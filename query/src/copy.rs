@@ -429,6 +429,23 @@ pub fn insert(
     pos: Pos,
 ) -> Result<QueryResult> {
     let objects = &imported.objects;
+    // The files' columns are the built-in ones: the rows' user columns read their defaults,
+    // which a NOT NULL column without one cannot give.
+    if let Ok(view) = t.map(map) {
+        if let Some(c) = view
+            .columns()
+            .iter()
+            .find(|c| c.not_null && c.default == tensormap_engine::user::Cell::Null)
+        {
+            return Err(Error::invalid(
+                pos,
+                format!(
+                    "column '{}' of map '{map}' is NOT NULL without a DEFAULT: COPY FROM gives only the built-in columns",
+                    c.name
+                ),
+            ));
+        }
+    }
     if let Err(e) = t.insert_slice(map, objects) {
         let located = match &e {
             tensormap_engine::Error::DuplicateId { id, .. } => {

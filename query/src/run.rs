@@ -252,7 +252,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
                     } else {
                         let v = self.view(m).ok_or_else(|| Self::missing(t.pos.0, m))?;
                         inputs.push(Input::Map(v));
-                        infos.push(TableInfo::objects(label));
+                        infos.push(TableInfo::objects_with(label, v.columns()));
                     }
                 }
                 Source::Voxels(m) => {

@@ -1,6 +1,7 @@
 //! The plain-SQL forms against SQLite: the same seeded rows in a tensormap map and in a
 //! SQLite table, and a few hundred generated queries over the non-spatial columns (id,
-//! type, x, y, z, confidence) that must give the same answers.
+//! type, x, y, z, confidence, and the user columns label TEXT, score REAL and n INTEGER,
+//! each NULL in some rows) that must give the same answers.
 //!
 //! Stored numbers are exact in both (positions are multiples of 0.5; confidences have two
 //! decimals, which tensormap reads as the decimal: see `widen_f32`). Number literals are
@@ -12,6 +13,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rusqlite::types::ValueRef;
+use tensormap_engine::user::{Cell, ColumnDef, ColumnType};
 use tensormap_engine::{Database, MapConfig, Object, Value};
 use tensormap_query::Session;
 
@@ -68,7 +70,8 @@ impl Gen {
         let leaf = depth == 0 || self.rng.random_bool(0.35);
         if leaf {
             return if self.rng.random_bool(0.7) {
-                self.pick(&["x", "y", "z", "confidence"]).to_string()
+                self.pick(&["x", "y", "z", "confidence", "score", "n"])
+                    .to_string()
             } else {
                 self.lit()
             };
@@ -112,7 +115,7 @@ impl Gen {
         let leaf = depth == 0 || self.rng.random_bool(0.4);
         if leaf {
             return self
-                .pick(&["id", "type", "type", "'cube'", "'Sphere'", "'x'"])
+                .pick(&["id", "type", "type", "label", "'cube'", "'Sphere'", "'x'"])
                 .to_string();
         }
         let d = depth - 1;
@@ -258,7 +261,15 @@ impl Gen {
 fn generated_queries_give_the_answers_sqlite_gives() {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let db = Database::open_in_memory().unwrap();
-    db.create_map(
+    let column = |name: &str, ty| ColumnDef {
+        id: 0,
+        name: name.to_string(),
+        ty,
+        not_null: false,
+        default: Cell::Null,
+    };
+    let mut t = db.begin_write().unwrap();
+    t.create_map_with_columns(
         "s",
         MapConfig {
             channels: 1,
@@ -266,14 +277,18 @@ fn generated_queries_give_the_answers_sqlite_gives() {
             bounds: 20.0,
             ..Default::default()
         },
+        vec![
+            column("label", ColumnType::Text),
+            column("score", ColumnType::Real),
+            column("n", ColumnType::Integer),
+        ],
     )
     .unwrap();
     let lite = rusqlite::Connection::open_in_memory().unwrap();
     lite.execute_batch(
-        "CREATE TABLE s (id TEXT, type TEXT, x REAL, y REAL, z REAL, confidence REAL)",
+        "CREATE TABLE s (id TEXT, type TEXT, x REAL, y REAL, z REAL, confidence REAL, label TEXT, score REAL, n INTEGER)",
     )
     .unwrap();
-    let mut t = db.begin_write().unwrap();
     for i in 0..80 {
         let p: [f32; 3] = std::array::from_fn(|_| rng.random_range(-30..30) as f32 * 0.5);
         let kind = KINDS[rng.random_range(0..KINDS.len())];
@@ -284,9 +299,36 @@ fn generated_queries_give_the_answers_sqlite_gives() {
             Object::new(&id, kind, p, vec![0.0]).with_confidence(conf as f32),
         )
         .unwrap();
+        // The user columns: NULL in about a quarter of the rows each.
+        let label = ["red", "blue", "Cone"][rng.random_range(0..3)];
+        let label = rng.random_bool(0.75).then_some(label);
+        let score = rng
+            .random_bool(0.75)
+            .then(|| rng.random_range(-40..40) as f64 * 0.25);
+        let n = rng.random_bool(0.75).then(|| rng.random_range(-6..7i64));
+        t.set_values(
+            "s",
+            &id,
+            vec![
+                (0, label.map_or(Cell::Null, |l| Cell::Text(l.to_string()))),
+                (1, score.map_or(Cell::Null, Cell::Real)),
+                (2, n.map_or(Cell::Null, Cell::Integer)),
+            ],
+        )
+        .unwrap();
         lite.execute(
-            "INSERT INTO s VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![id, kind, p[0] as f64, p[1] as f64, p[2] as f64, conf],
+            "INSERT INTO s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                id,
+                kind,
+                p[0] as f64,
+                p[1] as f64,
+                p[2] as f64,
+                conf,
+                label,
+                score,
+                n
+            ],
         )
         .unwrap();
     }

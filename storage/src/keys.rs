@@ -8,6 +8,8 @@
 //! [0x02] map id (u32 BE) [0x04]        map meta: MapMetaRecord
 //! [0x02] map id (u32 BE) [0x05]        manifest: ManifestRecord (the map's segment files)
 //! [0x02] map id (u32 BE) [0x06] seg chunk   dead slots of a segment (u64 BE, u32 BE)
+//! [0x02] map id (u32 BE) [0x07]        user columns: SchemaRecord (absent: none)
+//! [0x02] map id (u32 BE) [0x08] id     user column values of object id: ValuesRecord
 //! [0x03] model name                    model catalog: ModelRecord (its bytes are a blob)
 //! ```
 //! Objects under `objects` are the map's *recent* rows: those committed in small
@@ -36,6 +38,10 @@ pub enum Keyspace {
     Manifest = 0x05,
     /// Tombstone bitsets of segment rows, in chunks.
     Dead = 0x06,
+    /// The map's user columns (only maps that have some).
+    Schema = 0x07,
+    /// The user column values of each object, by id (only maps with user columns).
+    Values = 0x08,
 }
 
 /// The global key `name`.
@@ -102,6 +108,18 @@ pub fn map_meta(map_id: u32) -> Vec<u8> {
     keyspace_prefix(map_id, Keyspace::Meta)
 }
 
+/// The key of the map's user column schema.
+pub fn schema(map_id: u32) -> Vec<u8> {
+    keyspace_prefix(map_id, Keyspace::Schema)
+}
+
+/// The key of the user column values of object `id`.
+pub fn values(map_id: u32, id: &str) -> Vec<u8> {
+    let mut k = keyspace_prefix(map_id, Keyspace::Values);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
 /// The key of the map's manifest.
 pub fn manifest(map_id: u32) -> Vec<u8> {
     keyspace_prefix(map_id, Keyspace::Manifest)
@@ -151,6 +169,8 @@ pub fn describe(key: &[u8]) -> String {
                 0x03 => format!("map {id}/journal/{}", trailing_u64(key).unwrap_or(0)),
                 0x04 => format!("map {id}/meta"),
                 0x05 => format!("map {id}/manifest"),
+                0x07 => format!("map {id}/schema"),
+                0x08 => format!("map {id}/values/{:?}", text(tail)),
                 0x06 => match parse_dead(key) {
                     Some((seg, chunk)) => format!("map {id}/dead/{seg:016x}/{chunk}"),
                     None => format!("map {id}/dead/?"),

@@ -30,6 +30,7 @@ mod records;
 pub mod rules;
 pub mod segment;
 pub mod snapshot;
+pub mod user_columns;
 
 pub use backend::{Backend, Batch, MemoryBackend, Op, SledBackend, Visitor, RESERVE};
 pub use blob::{AlignedBuf, Blob};
@@ -42,3 +43,4 @@ pub use records::{
 };
 pub use segment::SegmentFile;
 pub use snapshot::{SnapshotError, SnapshotOptions, SnapshotReader, SnapshotWriter};
+pub use user_columns::{Cell, ColumnDef, ColumnType, SchemaRecord, ValuesRecord};

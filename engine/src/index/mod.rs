@@ -73,6 +73,8 @@ enum Src<'a> {
 pub struct ObjectRef<'a> {
     src: Src<'a>,
     slot: u32,
+    /// The map's user columns.
+    user: &'a crate::user::UserTable,
 }
 
 impl<'a> ObjectRef<'a> {
@@ -132,6 +134,15 @@ impl<'a> ObjectRef<'a> {
             confidence: self.confidence(),
         }
     }
+    /// The value of user column `name` (its default when the object stores none), or
+    /// `None` when the map has no such column.
+    pub fn user_value(&self, name: &str) -> Option<crate::Value> {
+        self.user.value(self.id(), name)
+    }
+    /// The map's user columns.
+    pub fn user_table(&self) -> &'a crate::user::UserTable {
+        self.user
+    }
     /// The id as a shared string (allocated).
     pub fn shared_id(&self) -> Arc<str> {
         match self.src {
@@ -152,6 +163,9 @@ pub struct ObjectIndex {
     /// Memtable rows below this slot have had their splats applied to the field.
     mem_applied: usize,
     live: usize,
+    /// The map's user columns and their values (by id: rows moving between segments
+    /// leave them where they are).
+    pub user: crate::user::UserTable,
 }
 
 impl ObjectIndex {
@@ -164,6 +178,7 @@ impl ObjectIndex {
             mem_dead: Vec::new(),
             mem_applied: 0,
             live: 0,
+            user: crate::user::UserTable::default(),
         }
     }
 
@@ -207,6 +222,7 @@ impl ObjectIndex {
         ObjectRef {
             src: self.src(row),
             slot: row.slot,
+            user: &self.user,
         }
     }
 

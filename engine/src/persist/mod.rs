@@ -232,6 +232,7 @@ fn load_map(backend: &Arc<dyn Backend>, name: &str, rec: CatalogRecord) -> Resul
         .into());
     }
     state.objects = ObjectIndex::loaded(config.channels as usize, durable, volatile);
+    state.objects.user = crate::user::load(backend.as_ref(), id)?;
     let loader_backend = backend.clone();
     let loader_meta = meta.clone();
     state.field = FieldSlot::Lazy(Arc::new(LazyField::new(Box::new(move || {

@@ -321,6 +321,19 @@ impl Select {
 }
 
 /// ` WITH (k = v, ...)`, or nothing when there are no settings.
+impl Display for super::ColumnSpec {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", ident(&self.name), self.ty.name())?;
+        if self.not_null {
+            f.write_str(" NOT NULL")?;
+        }
+        if let Some(d) = &self.default {
+            write!(f, " DEFAULT {d}")?;
+        }
+        Ok(())
+    }
+}
+
 fn with_settings(f: &mut Formatter<'_>, settings: &[(String, Setting, Span)]) -> fmt::Result {
     if !settings.is_empty() {
         f.write_str(" WITH (")?;
@@ -333,9 +346,33 @@ fn with_settings(f: &mut Formatter<'_>, settings: &[(String, Setting, Span)]) ->
 impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Statement::CreateMap { name, settings } => {
+            Statement::CreateMap {
+                name,
+                columns,
+                settings,
+            } => {
                 write!(f, "CREATE MAP {}", ident(name))?;
+                if !columns.is_empty() {
+                    f.write_str(" (")?;
+                    for (i, c) in columns.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{c}")?;
+                    }
+                    f.write_str(")")?;
+                }
                 with_settings(f, settings)
+            }
+            Statement::AlterColumns { name, change } => {
+                write!(f, "ALTER MAP {} ", ident(name))?;
+                match change {
+                    super::AlterColumn::Add(c) => write!(f, "ADD COLUMN {c}"),
+                    super::AlterColumn::Drop(c) => write!(f, "DROP COLUMN {}", ident(c)),
+                    super::AlterColumn::Rename { from, to } => {
+                        write!(f, "RENAME COLUMN {} TO {}", ident(from), ident(to))
+                    }
+                }
             }
             Statement::DropMap { name, if_exists } => {
                 write!(

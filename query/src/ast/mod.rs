@@ -16,7 +16,9 @@ pub use expr::{
     BinOp, CastType, Expr, ExprKind, Frame, FrameBound, WindowSpec, AGGREGATES, WINDOW_FUNCTIONS,
 };
 pub use select::{Cte, Join, JoinKind, Select, SelectItem, SetOp, Source, TableRef};
-pub use statement::{Access, Ask, CopyDirection, ModelStatement, OnConflict, Statement};
+pub use statement::{
+    Access, AlterColumn, Ask, ColumnSpec, CopyDirection, ModelStatement, OnConflict, Statement,
+};
 pub use visit::Children;
 
 use crate::error::Pos;

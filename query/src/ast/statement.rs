@@ -1,17 +1,59 @@
 //! Statements: the maps' catalog, writes, queries and the statements around them
 //! (EXPLAIN, RENDER, SNAPSHOT, RESTORE, COPY, transactions) and the model statements.
 
+use tensormap_engine::user::ColumnType;
+
 use super::{Expr, Select, Setting, Span};
+
+/// A user column as CREATE MAP or ALTER MAP ... ADD COLUMN declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: ColumnType,
+    /// `NOT NULL`.
+    pub not_null: bool,
+    /// `DEFAULT e` (a constant).
+    pub default: Option<Expr>,
+    /// Where it is declared.
+    pub at: Span,
+}
+
+/// A change to a map's user columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterColumn {
+    /// `ADD [COLUMN] spec`
+    Add(ColumnSpec),
+    /// `DROP [COLUMN] name`
+    Drop(String),
+    /// `RENAME COLUMN from TO to`
+    Rename {
+        /// The column.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
+}
 
 /// One statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
-    /// `CREATE MAP name [WITH (k = v, ...)]`
+    /// `CREATE MAP name [(column TYPE [NOT NULL] [DEFAULT literal], ...)] [WITH (k = v, ...)]`
     CreateMap {
         /// Map name.
         name: String,
+        /// User columns.
+        columns: Vec<ColumnSpec>,
         /// Settings.
         settings: Vec<(String, Setting, Span)>,
+    },
+    /// `ALTER MAP name ADD COLUMN ... | DROP COLUMN c | RENAME COLUMN a TO b`
+    AlterColumns {
+        /// Map name.
+        name: String,
+        /// The change.
+        change: AlterColumn,
     },
     /// `DROP MAP [IF EXISTS] name`
     DropMap {
@@ -269,6 +311,7 @@ impl Statement {
             // session's limits (SET/RESET) are the server's to set, not a client's to lift.
             Statement::DropMap { .. }
             | Statement::RenameMap { .. }
+            | Statement::AlterColumns { .. }
             | Statement::Set { .. }
             | Statement::Reset { .. } => Access::Admin,
             Statement::Model(ModelStatement::Show) => Access::Read,
@@ -320,7 +363,7 @@ impl Statement {
                 ..
             } => "COPY FROM",
             Statement::Ask(_) => "ASK",
-            Statement::RenameMap { .. } => "ALTER MAP",
+            Statement::RenameMap { .. } | Statement::AlterColumns { .. } => "ALTER MAP",
             Statement::Set { .. } => "SET",
             Statement::Show { .. } => "SHOW",
             Statement::Reset { .. } => "RESET",

@@ -316,6 +316,14 @@ impl Statement {
             Statement::Delete { filter, .. } => filter.as_mut().into_iter().collect(),
             Statement::Select(s) | Statement::Render { select: s, .. } => s.exprs_mut(),
             Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => inner.exprs_mut(),
+            Statement::CreateMap { columns, .. } => columns
+                .iter_mut()
+                .filter_map(|c| c.default.as_mut())
+                .collect(),
+            Statement::AlterColumns {
+                change: super::AlterColumn::Add(c),
+                ..
+            } => c.default.as_mut().into_iter().collect(),
             _ => Vec::new(),
         }
     }

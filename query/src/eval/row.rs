@@ -48,6 +48,8 @@ pub struct TableInfo {
     pub names: Vec<String>,
     /// Its columns are only read qualified (`excluded.col` of ON CONFLICT).
     pub qualified_only: bool,
+    /// A map's user columns, in declared order (after the built-in ones).
+    pub columns: Vec<String>,
 }
 
 impl TableInfo {
@@ -58,6 +60,15 @@ impl TableInfo {
             kind: TableKind::Objects,
             names: Vec::new(),
             qualified_only: false,
+            columns: Vec::new(),
+        }
+    }
+
+    /// A map's objects, named `label`, with user columns `columns`.
+    pub fn objects_with(label: &str, columns: &[tensormap_engine::user::ColumnDef]) -> Self {
+        TableInfo {
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            ..TableInfo::objects(label)
         }
     }
 
@@ -68,6 +79,7 @@ impl TableInfo {
             kind: TableKind::Voxels,
             names: Vec::new(),
             qualified_only: false,
+            columns: Vec::new(),
         }
     }
 
@@ -78,13 +90,16 @@ impl TableInfo {
             kind: TableKind::Derived,
             names: names.to_vec(),
             qualified_only: false,
+            columns: Vec::new(),
         }
     }
 
     /// Whether it has column `name`.
     pub fn has(&self, name: &str) -> bool {
         match self.kind {
-            TableKind::Objects => OBJECT_COLUMNS.contains(&name),
+            TableKind::Objects => {
+                OBJECT_COLUMNS.contains(&name) || self.columns.iter().any(|c| c == name)
+            }
             TableKind::Voxels => VOXEL_COLUMNS.contains(&name),
             TableKind::Derived => self.names.iter().any(|n| n == name),
         }
@@ -93,7 +108,11 @@ impl TableInfo {
     /// The columns `*` expands to.
     pub fn star(&self) -> Vec<String> {
         match self.kind {
-            TableKind::Objects => OBJECT_STAR.iter().map(|c| c.to_string()).collect(),
+            TableKind::Objects => OBJECT_STAR
+                .iter()
+                .map(|c| c.to_string())
+                .chain(self.columns.iter().cloned())
+                .collect(),
             TableKind::Voxels => VOXEL_STAR.iter().map(|c| c.to_string()).collect(),
             TableKind::Derived => self.names.clone(),
         }
@@ -138,7 +157,7 @@ impl<'a> Row<'a> {
                 "z" => Value::Number(widen_f32(o.position()[2])),
                 "embedding" => Value::vector(o.embedding()),
                 "confidence" => Value::Number(widen_f32(o.confidence())),
-                _ => Value::Null,
+                _ => o.user_value(name).unwrap_or(Value::Null),
             },
             Row::Vox(v, cell) => match name {
                 "i" => Value::Number(v.cells[cell][0] as f64),

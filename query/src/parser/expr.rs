@@ -211,7 +211,7 @@ impl Parser<'_> {
         Ok(l)
     }
 
-    fn unary(&mut self) -> Result<Expr> {
+    pub(super) fn unary(&mut self) -> Result<Expr> {
         let pos = self.pos();
         if self.accept_sym("-") {
             // `-` before a number literal makes a negative literal (`-2 * 3` is `(-2) * 3`).

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use crate::ast::*;
 use crate::error::{Error, Pos, Result};
 use crate::lexer::{Lexer, Tok, Token};
+use tensormap_engine::user::ColumnType;
 
 mod ask;
 mod copy;
@@ -483,7 +484,24 @@ impl<'t> Parser<'t> {
                 self.bump();
                 self.bump();
                 let name = self.name("a map name")?;
+                if self.accept_kw("add") {
+                    self.accept_kw("column");
+                    let change = AlterColumn::Add(self.column_spec()?);
+                    return Ok(Statement::AlterColumns { name, change });
+                }
+                if self.accept_kw("drop") {
+                    self.accept_kw("column");
+                    let change = AlterColumn::Drop(self.name("a column name")?);
+                    return Ok(Statement::AlterColumns { name, change });
+                }
                 self.expect_kw("rename")?;
+                if self.accept_kw("column") {
+                    let from = self.name("a column name")?;
+                    self.expect_kw("to")?;
+                    let to = self.name("the column's new name")?;
+                    let change = AlterColumn::Rename { from, to };
+                    return Ok(Statement::AlterColumns { name, change });
+                }
                 self.expect_kw("to")?;
                 let to = self.name("the map's new name")?;
                 Ok(Statement::RenameMap { name, to })
@@ -636,12 +654,58 @@ impl<'t> Parser<'t> {
         self.bump();
         self.bump();
         let name = self.name("a map name")?;
+        let mut columns = Vec::new();
+        if self.accept_sym("(") {
+            loop {
+                columns.push(self.column_spec()?);
+                if !self.accept_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+        }
         let settings = if self.accept_kw("with") {
             self.settings()?
         } else {
             Vec::new()
         };
-        Ok(Statement::CreateMap { name, settings })
+        Ok(Statement::CreateMap {
+            name,
+            columns,
+            settings,
+        })
+    }
+
+    /// `name TYPE [NOT NULL] [DEFAULT e]` (the two clauses in either order).
+    fn column_spec(&mut self) -> Result<ColumnSpec> {
+        let at = Span(self.pos());
+        let name = self.name("a column name")?;
+        let ty = match &self.peek().tok {
+            Tok::Ident(w) => ColumnType::from_name(w),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            self.unexpected("a column type (TEXT, REAL, INTEGER, BOOLEAN, TIMESTAMP or BLOB)")
+        })?;
+        self.bump();
+        let mut spec = ColumnSpec {
+            name,
+            ty,
+            not_null: false,
+            default: None,
+            at,
+        };
+        loop {
+            if !spec.not_null && self.is_kw("not") {
+                self.bump();
+                self.expect_kw("null")?;
+                spec.not_null = true;
+            } else if spec.default.is_none() && self.accept_kw("default") {
+                spec.default = Some(self.unary()?);
+            } else {
+                return Ok(spec);
+            }
+        }
     }
 
     /// `(key = value, ...)` after WITH.
@@ -923,6 +987,12 @@ mod tests {
             "RESET memory_limit",
             "CHECKPOINT",
             "ALTER MAP scene RENAME TO scene2",
+            "CREATE MAP m (label TEXT, speed REAL NOT NULL DEFAULT -1.5, n INTEGER DEFAULT 0 NOT NULL, ok BOOLEAN DEFAULT TRUE, seen_at TIMESTAMP, raw BLOB) WITH (channels = 4)",
+            "create map \"a b\" (\"odd col\" text)",
+            "ALTER MAP m ADD COLUMN c TEXT DEFAULT 'x'",
+            "ALTER MAP m ADD c INTEGER NOT NULL DEFAULT 3",
+            "ALTER MAP m DROP COLUMN c",
+            "ALTER MAP m RENAME COLUMN a TO b",
             "alter map \"a b\" rename to c",
             "VACUUM",
             "describe scene",

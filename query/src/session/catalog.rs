@@ -1,26 +1,60 @@
-//! The maps' catalog: CREATE MAP (its settings checked one by one), DROP MAP, ALTER MAP ...
-//! RENAME TO, SHOW MAPS and DESCRIBE.
+//! The maps' catalog: CREATE MAP (its user columns and its settings checked one by one),
+//! DROP MAP, ALTER MAP ... RENAME TO and its column changes, SHOW MAPS and DESCRIBE.
 
-use tensormap_engine::{Dtype, MapConfig, Value};
+use tensormap_engine::user::{self, Cell, ColumnDef};
+use tensormap_engine::{Dtype, MapConfig, Registry, Value};
 
 use super::Session;
-use crate::ast::{Setting, Span};
+use crate::ast::{AlterColumn, ColumnSpec, Setting, Span};
 use crate::error::{Error, Pos, Result};
+use crate::eval::{Env, Scope};
 use crate::exec::QueryResult;
 
 impl Session {
-    /// `CREATE MAP name [WITH (...)]`.
+    /// `CREATE MAP name [(columns)] [WITH (...)]`.
     pub(super) fn create_map(
         &mut self,
         name: &str,
+        columns: &[ColumnSpec],
         settings: &[(String, Setting, Span)],
         pos: Pos,
     ) -> Result<QueryResult> {
         let config = map_config(settings)?;
+        let mut defs = Vec::with_capacity(columns.len());
+        for c in columns {
+            defs.push(column_def(self.db.functions(), c)?);
+        }
         self.write(pos, |t| {
-            t.create_map(name, config)
-                .map_err(|e| Error::engine(pos, e))?;
+            if defs.is_empty() {
+                t.create_map(name, config)
+            } else {
+                t.create_map_with_columns(name, config, defs)
+            }
+            .map_err(|e| Error::engine(pos, e))?;
             Ok(QueryResult::status("CREATE MAP"))
+        })
+    }
+
+    /// `ALTER MAP name ADD COLUMN ... | DROP COLUMN c | RENAME COLUMN a TO b`.
+    pub(super) fn alter_columns(
+        &mut self,
+        name: &str,
+        change: &AlterColumn,
+        pos: Pos,
+    ) -> Result<QueryResult> {
+        let added = match change {
+            AlterColumn::Add(c) => Some(column_def(self.db.functions(), c)?),
+            _ => None,
+        };
+        self.write(pos, |t| {
+            match (change, added) {
+                (_, Some(def)) => t.add_column(name, def),
+                (AlterColumn::Drop(c), _) => t.drop_column(name, c),
+                (AlterColumn::Rename { from, to }, _) => t.rename_column(name, from, to),
+                (AlterColumn::Add(_), None) => Ok(()),
+            }
+            .map_err(|e| Error::engine(pos, e))?;
+            Ok(QueryResult::status("ALTER MAP"))
         })
     }
 
@@ -178,4 +212,32 @@ fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {
             .map_err(|e| Error::invalid(pos, e.to_string()))?;
     }
     Ok(c)
+}
+
+/// A declared column as the engine stores it, its DEFAULT evaluated and of its type.
+fn column_def(functions: &Registry, c: &ColumnSpec) -> Result<ColumnDef> {
+    let default = match &c.default {
+        None => Cell::Null,
+        Some(e) => {
+            let env = Env::new(functions, Vec::new());
+            env.check(e, &[], Some("DEFAULT"))?;
+            let v = env.eval(e, Scope::Row(&[], 0))?;
+            user::to_cell(&v, c.ty).map_err(|m| {
+                Error::invalid(e.pos, format!("DEFAULT of column '{}': {m}", c.name))
+            })?
+        }
+    };
+    if c.not_null && default == Cell::Null && c.default.is_some() {
+        return Err(Error::invalid(
+            c.at.0,
+            format!("column '{}' is NOT NULL with a NULL DEFAULT", c.name),
+        ));
+    }
+    Ok(ColumnDef {
+        id: 0,
+        name: c.name.clone(),
+        ty: c.ty,
+        not_null: c.not_null,
+        default,
+    })
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tensormap_engine::user::{self, Cell, ColumnDef};
 use tensormap_engine::{MapView, Object, Registry, Value, WriteTransaction};
 
 use super::Session;
@@ -63,9 +64,42 @@ fn constant(env: &Env<'_>, e: &Expr) -> Result<Value> {
     env.eval(e, Scope::Row(&[], 0))
 }
 
-/// An environment for expressions over one map's objects.
-fn one_map<'a>(functions: &'a Registry, map: &str) -> Env<'a> {
-    Env::new(functions, vec![TableInfo::objects(map)])
+/// An environment for expressions over one map's objects (with user columns `columns`).
+fn one_map<'a>(functions: &'a Registry, map: &str, columns: &[ColumnDef]) -> Env<'a> {
+    Env::new(functions, vec![TableInfo::objects_with(map, columns)])
+}
+
+/// Value `v` for user column `def` of `row` (as errors name it), checked against its type.
+fn user_cell(def: &ColumnDef, v: &Value, pos: Pos, row: &str) -> Result<Cell> {
+    user::to_cell(v, def.ty)
+        .map_err(|m| Error::invalid(pos, format!("column '{}' of {row}: {m}", def.name)))
+}
+
+/// Every user column's cell of one row: the given ones, the others' defaults; a NULL in a
+/// NOT NULL column is an error naming the column and the row.
+fn complete_cells(
+    defs: &[ColumnDef],
+    given: &[(u32, Cell)],
+    pos: Pos,
+    row: &str,
+) -> Result<Vec<(u32, Cell)>> {
+    let mut out = Vec::with_capacity(defs.len());
+    for d in defs {
+        let cell = given
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == d.id)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| d.default.clone());
+        if d.not_null && cell == Cell::Null {
+            return Err(Error::invalid(
+                pos,
+                format!("column '{}' is NOT NULL: {row} has no value for it", d.name),
+            ));
+        }
+        out.push((d.id, cell));
+    }
+    Ok(out)
 }
 
 fn text(v: &Value, pos: Pos, what: &str) -> Result<String> {
@@ -137,23 +171,38 @@ fn object_values(o: &Object) -> Vec<Value> {
     ]
 }
 
+/// An object with the cells of every user column of its map, in declared order.
+type Full = (Object, Vec<(u32, Cell)>);
+
+/// The values of an object's columns: [`OBJECT_COLUMNS`], then its user columns.
+fn full_values((o, cells): &Full) -> Vec<Value> {
+    let mut v = object_values(o);
+    v.extend(cells.iter().map(|(_, c)| user::cell_value(c)));
+    v
+}
+
 /// `ON CONFLICT (id) DO UPDATE SET ... [WHERE ...]` on `existing` with `excluded` the row
 /// that was to be inserted: the updated object, or none where WHERE does not hold.
 fn conflict_update(
     env: &Env<'_>,
+    defs: &[ColumnDef],
     set: &[(String, Expr, Span)],
     filter: Option<&Expr>,
-    existing: &Object,
-    excluded: &Object,
-) -> Result<Option<Object>> {
-    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    existing: &Full,
+    excluded: &Full,
+) -> Result<Option<Full>> {
+    let names: Vec<String> = OBJECT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(defs.iter().map(|d| d.name.clone()))
+        .collect();
     let old = Relation {
         names: names.clone(),
-        rows: vec![object_values(existing)],
+        rows: vec![full_values(existing)],
     };
     let new = Relation {
         names,
-        rows: vec![object_values(excluded)],
+        rows: vec![full_values(excluded)],
     };
     let tuple = [Row::Rel(&old, 0), Row::Rel(&new, 0)];
     if let Some(f) = filter {
@@ -162,13 +211,19 @@ fn conflict_update(
             return Ok(None);
         }
     }
-    let mut o = existing.clone();
+    let (mut o, mut cells) = existing.clone();
+    let row = format!("object '{}'", o.id);
     for (c, e, _) in set {
         // Every expression sees the object as it was before this statement's update.
         let v = env.eval(e, Scope::Row(&tuple, 0))?;
-        assign(&mut o, c, &v, e.pos)?;
+        match defs.iter().find(|d| d.name == *c) {
+            Some(def) => cells.push((def.id, user_cell(def, &v, e.pos, &row)?)),
+            None => assign(&mut o, c, &v, e.pos)?,
+        }
     }
-    Ok(Some(o))
+    let pos = set.first().map(|(_, e, _)| e.pos).unwrap_or_default();
+    let cells = complete_cells(defs, &cells, pos, &row)?;
+    Ok(Some((o, cells)))
 }
 
 fn insert_rows(
@@ -185,6 +240,7 @@ fn insert_rows(
         on_conflict,
     } = ins;
     let mut env = Env::new(functions, Vec::new());
+    let defs: Vec<ColumnDef> = t.map(map).map(|v| v.columns().to_vec()).unwrap_or_default();
     let default = ["id", "type", "position", "embedding", "confidence"];
     let cols: Vec<(String, Pos)> = if columns.is_empty() {
         default.iter().map(|c| (c.to_string(), pos)).collect()
@@ -193,7 +249,7 @@ fn insert_rows(
     };
     let mut seen_cols = HashSet::new();
     for (c, p) in &cols {
-        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+        if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
             return Err(Error::not_found(*p, format!("unknown column '{c}'")));
         }
         if !seen_cols.insert(c.as_str()) {
@@ -204,7 +260,11 @@ fn insert_rows(
         return Err(Error::syntax(pos, "INSERT needs an id column"));
     }
     // ON CONFLICT's DO UPDATE sees the map's row (by its name) and `excluded`.
-    let names: Vec<String> = OBJECT_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let names: Vec<String> = OBJECT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(defs.iter().map(|d| d.name.clone()))
+        .collect();
     let conflict_env = {
         let mut excluded = TableInfo::derived("excluded", &names);
         excluded.qualified_only = true;
@@ -220,7 +280,7 @@ fn insert_rows(
                     "the id of an object cannot be updated",
                 ));
             }
-            if !OBJECT_COLUMNS.contains(&c.as_str()) {
+            if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
                 return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
             }
             conflict_env.check(e, &[], Some("SET"))?;
@@ -267,15 +327,28 @@ fn insert_rows(
             out
         }
     };
+    // Where each column of the list goes: a built-in field, or user column `defs[i]`.
+    let targets: Vec<Option<&ColumnDef>> = cols
+        .iter()
+        .map(|(c, _)| defs.iter().find(|d| d.name == *c))
+        .collect();
     let mut objects: Vec<Object> = Vec::with_capacity(source.len());
+    // The user column cells of each of `objects`.
+    let mut cells: Vec<Vec<(u32, Cell)>> = Vec::new();
     let mut ids: HashMap<String, Pos> = HashMap::with_capacity(source.len());
     // ON CONFLICT: the map's objects updated (or left) by this statement, by id.
-    let mut updates: HashMap<String, Object> = HashMap::new();
+    let mut updates: HashMap<String, Full> = HashMap::new();
     let mut pending: HashMap<String, usize> = HashMap::new();
     for (n, (values, places, at)) in source.iter().enumerate() {
         let at = *at;
         let mut o = Object::new("", "", [f32::NAN; 3], Vec::new());
-        for (((c, _), v), vp) in cols.iter().zip(values).zip(places) {
+        let row_name = format!("row {}", n + 1);
+        let mut given = Vec::new();
+        for ((((c, _), v), vp), target) in cols.iter().zip(values).zip(places).zip(&targets) {
+            if let Some(def) = target {
+                given.push((def.id, user_cell(def, v, *vp, &row_name)?));
+                continue;
+            }
             assign(&mut o, c, v, *vp).map_err(|e| match query {
                 // A query's row has no position of its own: say which row.
                 Some(_) => Error::new(
@@ -286,30 +359,55 @@ fn insert_rows(
                 None => e,
             })?;
         }
+        let row_cells = if defs.is_empty() {
+            Vec::new()
+        } else {
+            complete_cells(&defs, &given, at, &format!("{row_name} (id '{}')", o.id))?
+        };
         if let Some(action) = on_conflict {
-            let existing: Option<Object> = match pending.get(&o.id) {
-                Some(&i) => Some(objects[i].clone()),
+            let existing: Option<Full> = match pending.get(&o.id) {
+                Some(&i) => Some((
+                    objects[i].clone(),
+                    cells.get(i).cloned().unwrap_or_default(),
+                )),
                 None => match updates.get(&o.id) {
                     Some(u) => Some(u.clone()),
                     None => t
                         .map(map)
                         .map_err(|e| Error::engine(pos, e))?
                         .get(&o.id)
-                        .map(|r| r.to_object()),
+                        .map(|r| {
+                            let table = r.user_table();
+                            let stored = defs
+                                .iter()
+                                .map(|d| (d.id, table.cell(&o.id, d).clone()))
+                                .collect();
+                            (r.to_object(), stored)
+                        }),
                 },
             };
             if let Some(old) = existing {
                 let new = match action {
                     OnConflict::Nothing => None,
-                    OnConflict::Update { set, filter } => {
-                        conflict_update(&conflict_env, set, filter.as_ref(), &old, &o)?
-                    }
+                    OnConflict::Update { set, filter } => conflict_update(
+                        &conflict_env,
+                        &defs,
+                        set,
+                        filter.as_ref(),
+                        &old,
+                        &(o.clone(), row_cells),
+                    )?,
                 };
-                if let Some(new) = new {
+                if let Some((new, new_cells)) = new {
                     match pending.get(&o.id) {
-                        Some(&i) => objects[i] = new,
+                        Some(&i) => {
+                            objects[i] = new;
+                            if let Some(c) = cells.get_mut(i) {
+                                *c = new_cells;
+                            }
+                        }
                         None => {
-                            updates.insert(o.id.clone(), new);
+                            updates.insert(o.id.clone(), (new, new_cells));
                         }
                     }
                 }
@@ -328,6 +426,9 @@ fn insert_rows(
         }
         crate::limits::charge(object_bytes(&o));
         crate::limits::tick()?;
+        if !defs.is_empty() {
+            cells.push(row_cells);
+        }
         objects.push(o);
     }
     // Past a limit, the statement ends here, before it changes anything.
@@ -338,12 +439,17 @@ fn insert_rows(
         .map_err(|e| Error::engine(pos, e))?
         .config()
         .clone();
-    let mut updated: Vec<Object> = updates.into_values().collect();
-    updated.sort_by(|a, b| a.id.cmp(&b.id));
-    for o in &updated {
+    let mut updated: Vec<Full> = updates.into_values().collect();
+    updated.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    for (o, _) in &updated {
         o.validate(&config).map_err(|e| Error::engine(pos, e))?;
     }
     let n = objects.len() + updated.len();
+    let ids_with_cells: Vec<String> = if defs.is_empty() {
+        Vec::new()
+    } else {
+        objects.iter().map(|o| o.id.clone()).collect()
+    };
     if let Err(e) = t.insert_many(map, objects) {
         // The error names the object: report it at its row.
         let at = match &e {
@@ -355,8 +461,17 @@ fn insert_rows(
         };
         return Err(Error::engine(at, e));
     }
-    for o in updated {
+    for (id, c) in ids_with_cells.iter().zip(cells) {
+        t.set_values(map, id, c)
+            .map_err(|e| Error::engine(pos, e))?;
+    }
+    for (o, c) in updated {
+        let id = o.id.clone();
         t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        if !defs.is_empty() {
+            t.set_values(map, &id, c)
+                .map_err(|e| Error::engine(pos, e))?;
+        }
     }
     Ok(QueryResult::status(format!("INSERT {n}")))
 }
@@ -428,6 +543,7 @@ fn update_rows(
     filter: Option<&Expr>,
     pos: Pos,
 ) -> Result<QueryResult> {
+    let defs: Vec<ColumnDef> = t.map(map).map(|v| v.columns().to_vec()).unwrap_or_default();
     for (c, _, at) in set {
         if c == "id" {
             return Err(Error::invalid(
@@ -435,14 +551,14 @@ fn update_rows(
                 "the id of an object cannot be updated",
             ));
         }
-        if !OBJECT_COLUMNS.contains(&c.as_str()) {
+        if !OBJECT_COLUMNS.contains(&c.as_str()) && !defs.iter().any(|d| d.name == *c) {
             return Err(Error::not_found(at.0, format!("unknown column '{c}'")));
         }
     }
     let mut exprs: Vec<&Expr> = set.iter().map(|(_, e, _)| e).collect();
     exprs.extend(filter);
     let updated = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
-        let mut env = one_map(functions, map);
+        let mut env = one_map(functions, map, &defs);
         env.runner = Some(ctx);
         // Batch functions (a model's m_score) scale positions by the map's bounds.
         env.context.bounds = Some(view.config().bounds);
@@ -465,22 +581,50 @@ fn update_rows(
         crate::batch::compute(&mut env, &exprs, &rows)?;
         for (i, old) in found.into_iter().enumerate() {
             let mut o = old.clone();
+            let row_name = format!("object '{}'", o.id);
+            let mut given: Vec<(u32, Cell)> = Vec::new();
+            if !defs.is_empty() {
+                if let Some(r) = view.get(&old.id) {
+                    let table = r.user_table();
+                    given = defs
+                        .iter()
+                        .map(|d| (d.id, table.cell(&old.id, d).clone()))
+                        .collect();
+                }
+            }
             for (c, e, _) in set {
                 // Every expression sees the row as it was before this statement.
                 let v = env.eval(e, Scope::Row(rows.get(i), i))?;
-                assign(&mut o, c, &v, e.pos)?;
+                match defs.iter().find(|d| d.name == *c) {
+                    Some(def) => given.push((def.id, user_cell(def, &v, e.pos, &row_name)?)),
+                    None => assign(&mut o, c, &v, e.pos)?,
+                }
             }
             o.validate(&config).map_err(|e| Error::engine(pos, e))?;
+            let cells = if defs.is_empty() {
+                None
+            } else {
+                Some(complete_cells(&defs, &given, pos, &row_name)?)
+            };
             crate::limits::charge(object_bytes(&o));
-            updated.push(o);
+            // Only user columns set: the object itself (and its splat) stays as it is.
+            let same = o == *old;
+            updated.push((o, cells, same));
         }
         Ok(updated)
     })?;
     // Past a limit, the statement ends here, before it changes anything.
     crate::limits::check()?;
     let n = updated.len();
-    for o in updated {
-        t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+    for (o, cells, same) in updated {
+        let id = o.id.clone();
+        if !same || cells.is_none() {
+            t.update(map, o).map_err(|e| Error::engine(pos, e))?;
+        }
+        if let Some(c) = cells {
+            t.set_values(map, &id, c)
+                .map_err(|e| Error::engine(pos, e))?;
+        }
     }
     Ok(QueryResult::status(format!("UPDATE {n}")))
 }
@@ -494,7 +638,7 @@ fn delete_rows(
 ) -> Result<QueryResult> {
     let exprs: Vec<&Expr> = filter.into_iter().collect();
     let targets = with_maps(t, functions, map, &exprs, pos, |view, ctx| {
-        let mut env = one_map(functions, map);
+        let mut env = one_map(functions, map, view.columns());
         env.runner = Some(ctx);
         matching(view, &env, filter, pos)
     })?;

@@ -226,7 +226,12 @@ impl Session {
             } => self.render_statement(select, to.as_deref(), settings, pos),
             Statement::ShowMaps => self.show_maps(pos),
             Statement::Describe { name } => self.describe(name, pos),
-            Statement::CreateMap { name, settings } => self.create_map(name, settings, pos),
+            Statement::CreateMap {
+                name,
+                columns,
+                settings,
+            } => self.create_map(name, columns, settings, pos),
+            Statement::AlterColumns { name, change } => self.alter_columns(name, change, pos),
             Statement::DropMap { name, if_exists } => self.drop_map(name, *if_exists, pos),
             Statement::RenameMap { name, to } => self.rename_map(name, to, pos),
             Statement::Insert {
