@@ -233,17 +233,26 @@ mod tests {
             assert_eq!(all(&a), all(&b), "{n} rows");
             assert_eq!(all(&a).len(), 2 * n);
             let q = [0.5, -0.25, 1.0, 0.0];
+            // The softmax's sum depends on how the rows lie in segments (the background
+            // merger's timing): the same ids, weights equal to float rounding.
             let ra = a.begin_read().unwrap();
             let rb = b.begin_read().unwrap();
-            assert_eq!(
-                ra.attention("m", &q, crate::Candidates::All, 5).unwrap(),
-                rb.attention("m", &q, crate::Candidates::All, 5).unwrap()
-            );
+            let wa = ra.attention("m", &q, crate::Candidates::All, 5).unwrap();
+            let wb = rb.attention("m", &q, crate::Candidates::All, 5).unwrap();
+            assert_eq!(wa.len(), wb.len());
+            for ((ia, xa), (ib, xb)) in wa.iter().zip(&wb) {
+                assert_eq!(ia, ib);
+                assert!((xa - xb).abs() <= 1e-6 * xb.abs(), "{xa} against {xb}");
+            }
             if n > 0 {
                 let first = &rows(n, 4, 1)[0];
                 let [i, j, k] = ra.map("m").unwrap().cell_of(first.position).unwrap();
                 let (va, vb) = (ra.voxel("m", i, j, k).unwrap(), rb.voxel("m", i, j, k));
-                assert_eq!(va, vb.unwrap());
+                let vb = vb.unwrap();
+                assert_eq!(va.len(), vb.len());
+                for (x, y) in va.iter().zip(&vb) {
+                    assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{x} against {y}");
+                }
                 assert!(va.iter().any(|v| *v != 0.0));
             }
         }
