@@ -41,10 +41,10 @@ pub use tensormap_models::{GenerateArgs, Generated, Generation, ModelCache, MAX_
 
 pub use tensormap_engine::{
     format_f32, format_number, widen_f32, Backend, Candidates, Compression, Dtype, Field,
-    FieldStats, Format, MapConfig, MapInfo, MapStats, MapView, MemoryBackend, Object, ObjectRef,
-    Options, ReadTransaction, RestoreInfo, SnapshotInfo, SnapshotOptions, Value, VoxelSet,
-    WriteTransaction, MAX_COMPONENT, MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS, MAX_MAP_NAME_BYTES,
-    MAX_TEXT_BYTES,
+    FieldStats, Format, MapConfig, MapInfo, MapStats, MapView, MemoryBackend, Object,
+    ObjectColumns, ObjectRef, Options, ReadTransaction, RestoreInfo, SnapshotInfo, SnapshotOptions,
+    Value, VoxelSet, WriteTransaction, MAX_COMPONENT, MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS,
+    MAX_MAP_NAME_BYTES, MAX_TEXT_BYTES,
 };
 /// TensorQL: parser, planner, executor.
 pub use tensormap_query as query;

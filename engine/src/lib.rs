@@ -56,5 +56,5 @@ pub use persist::{MAX_JOURNAL_BULK, MAX_JOURNAL_SPLATS};
 pub use snapshot::{ProgressFn, RestoreInfo};
 pub use tensormap_storage::snapshot::{Compression, Format, SnapshotInfo, SnapshotOptions};
 pub use tensormap_storage::{Backend, Dtype, MapConfig, MemoryBackend};
-pub use txn::{MapRestore, ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
+pub use txn::{MapRestore, ObjectColumns, ReadTransaction, WriteTransaction, MAX_MAP_NAME_BYTES};
 pub use value::{format_f32, format_number, widen_f32, Value};

@@ -24,6 +24,9 @@ use crate::models::StoredModel;
 use crate::persist;
 use crate::{Error, Object, Result};
 
+mod columns;
+pub use columns::ObjectColumns;
+
 /// The longest map name, in bytes.
 pub const MAX_MAP_NAME_BYTES: usize = 255;
 

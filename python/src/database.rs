@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 use tensormap::render::html::HtmlOptions;
-use tensormap::{Dtype, MapConfig, Object, OptionError, OptionValue, RenderOptions, Value};
+use tensormap::{Dtype, MapConfig, ObjectColumns, OptionError, OptionValue, RenderOptions, Value};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
@@ -109,6 +109,72 @@ fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
         return Ok(out);
     }
     obj.extract::<Vec<String>>().map_err(|_| bad())
+}
+
+/// The ids of a bulk insert, read with one copy of their text: a list of `str` joined by
+/// Python into one string (one UTF-8 buffer, split here), not one buffer per id.
+enum Ids {
+    /// The ids end to end, and where each ends.
+    Packed { text: String, ends: Vec<usize> },
+    /// One `String` per id (ids that hold the separator, or a sequence `join` refuses).
+    Each(Vec<String>),
+}
+
+impl Ids {
+    fn read(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Ids> {
+        if !obj.is_instance_of::<PyString>() {
+            if let Some(ids) = Self::joined(obj) {
+                return Ok(ids);
+            }
+        }
+        // Anything else (and every error message) as `strings` reads it.
+        strings(obj, what).map(Ids::Each)
+    }
+
+    /// `"\0".join(obj)`, split again; `None` where that cannot stand for the ids: not a
+    /// sequence of `str`, or an id that holds a NUL (the count would not match).
+    fn joined(obj: &Bound<'_, PyAny>) -> Option<Ids> {
+        let n = obj.len().ok()?;
+        let sep = PyString::new(obj.py(), "\0");
+        let joined = sep.call_method1("join", (obj,)).ok()?;
+        let text: String = joined.cast::<PyString>().ok()?.to_cow().ok()?.into_owned();
+        let mut ends = Vec::with_capacity(n);
+        if n > 0 {
+            ends.extend(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == 0)
+                    .map(|(i, _)| i),
+            );
+            ends.push(text.len());
+        }
+        (ends.len() == n).then_some(Ids::Packed { text, ends })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Ids::Packed { ends, .. } => ends.len(),
+            Ids::Each(v) => v.len(),
+        }
+    }
+
+    /// Each id, borrowed.
+    fn slices(&self) -> Vec<&str> {
+        match self {
+            Ids::Packed { text, ends } => {
+                let mut start = 0;
+                ends.iter()
+                    .map(|&end| {
+                        // Every end is a NUL's position or the end: a char boundary.
+                        let id = text.get(start..end).unwrap_or_default();
+                        start = end + 1;
+                        id
+                    })
+                    .collect()
+            }
+            Ids::Each(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[pymethods]
@@ -289,7 +355,7 @@ impl PyDatabase {
         confidence: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
         let db = self.db()?;
-        let ids = strings(ids, "ids")?;
+        let ids = Ids::read(ids, "ids")?;
         let n = ids.len();
         let kinds: Vec<String> = if types.is_instance_of::<PyString>() {
             vec![types.extract()?]
@@ -309,7 +375,7 @@ impl PyDatabase {
                 "positions has {rows} rows for {n} ids"
             )));
         }
-        let (embeddings, rows, width) = floats_2d(embeddings, None, "embeddings")?;
+        let (embeddings, rows, _) = floats_2d(embeddings, None, "embeddings")?;
         if rows != n {
             return Err(PyValueError::new_err(format!(
                 "embeddings has {rows} rows for {n} ids"
@@ -331,18 +397,17 @@ impl PyDatabase {
         };
         let (p, e) = (positions.as_slice(), embeddings.as_slice());
         py.detach(|| {
-            let objects: Vec<Object> = ids
-                .into_iter()
-                .enumerate()
-                .map(|(i, id)| Object {
-                    id,
-                    kind: kinds[if kinds.len() == 1 { 0 } else { i }].clone(),
-                    position: [p[3 * i], p[3 * i + 1], p[3 * i + 2]],
-                    embedding: e[i * width..(i + 1) * width].to_vec(),
-                    confidence: confidences[if confidences.len() == 1 { 0 } else { i }],
-                })
-                .collect();
-            db.write(|t| t.insert_many(map, objects))
+            // The columns go to the engine as they are: no `Object` per row.
+            let ids = ids.slices();
+            let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+            let columns = ObjectColumns {
+                ids: &ids,
+                kinds: &kinds,
+                positions: p,
+                embeddings: e,
+                confidences: &confidences,
+            };
+            db.write(|t| t.insert_columns(map, columns))
         })
         .map_err(error::engine)?;
         Ok(n)
