@@ -8,9 +8,9 @@ use crate::object::{check_record, RecordRef};
 use crate::{Error, Object, Result};
 
 /// Objects given as columns, for [`WriteTransaction::insert_columns`]. Row `i` is
-/// `ids[i]`, `kinds[i]` (or `kinds[0]` for every row when one is given), `positions[3i..3i
-/// + 3]`, `embeddings[w·i..w·(i + 1)]` where `w = embeddings.len() / ids.len()`, and
-/// `confidences[i]` (or `confidences[0]`).
+/// `ids[i]`, `kinds[i]` (or `kinds[0]` for every row when one is given),
+/// `positions[3i..3i + 3]`, `embeddings[w·i..w·(i + 1)]` where
+/// `w = embeddings.len() / ids.len()`, and `confidences[i]` (or `confidences[0]`).
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectColumns<'a> {
     /// One id per object.
