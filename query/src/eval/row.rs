@@ -8,17 +8,8 @@ use tensormap_engine::{widen_f32, ObjectRef, Value, VoxelSet};
 
 use crate::func;
 
-/// The columns of an object row.
-pub const OBJECT_COLUMNS: [&str; 8] = [
-    "id",
-    "type",
-    "position",
-    "x",
-    "y",
-    "z",
-    "embedding",
-    "confidence",
-];
+/// The columns of an object row: the engine's built-in columns, in their order.
+pub const OBJECT_COLUMNS: [&str; 8] = tensormap_engine::user::BUILT_IN;
 /// The columns `*` expands to for objects.
 pub const OBJECT_STAR: [&str; 5] = ["id", "type", "position", "embedding", "confidence"];
 /// The columns of a voxel row.
