@@ -650,7 +650,8 @@ fn warm_ids<'u>(tuples: &Tuples<'_>, units: impl Iterator<Item = &'u Unit>) {
         if let Unit::Tuple(i) = u {
             for r in tuples.get(*i as usize) {
                 if let Row::Obj(o) = r {
-                    bytes += o.id().len();
+                    // Its first byte: the offsets and then the bytes are read.
+                    bytes += o.id_bytes().first().copied().unwrap_or(0) as usize;
                 }
             }
         }
@@ -670,13 +671,14 @@ fn sort_by_ties(tuples: &mut Tuples<'_>, env: &Env<'_>) {
         // By id: its first 8 bytes as an integer decide most comparisons without a memcmp.
         tuples.rows.sort_by_cached_key(|r| match r {
             Row::Obj(o) => {
-                let id = o.id();
+                // Bytes: their order is the ids' order, and they need no UTF-8 check.
+                let id = o.id_bytes();
                 let mut b = [0u8; 8];
                 let n = id.len().min(8);
-                b[..n].copy_from_slice(&id.as_bytes()[..n]);
+                b[..n].copy_from_slice(&id[..n]);
                 (u64::from_be_bytes(b), id)
             }
-            _ => (0, ""),
+            _ => (0, &[][..]),
         });
         return;
     }

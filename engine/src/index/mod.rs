@@ -89,6 +89,14 @@ impl<'a> ObjectRef<'a> {
             Src::Seg(f) => f.id_of(self.slot as usize),
         }
     }
+    /// The id's UTF-8 bytes, not checked again (to compare ids: the byte order is the
+    /// `str` order).
+    pub fn id_bytes(&self) -> &'a [u8] {
+        match self.src {
+            Src::Mem(c) => c.id(self.slot).as_bytes(),
+            Src::Seg(f) => f.id_bytes_of(self.slot as usize),
+        }
+    }
     /// The type, shared (no copy).
     pub fn shared_kind(&self) -> Arc<str> {
         match self.src {

@@ -191,7 +191,7 @@ impl<'a> Row<'a> {
     /// order (a query's rows); a null row first.
     pub fn tie_cmp(&self, other: &Row<'_>) -> Ordering {
         match (self, other) {
-            (Row::Obj(a), Row::Obj(b)) => a.id().cmp(b.id()),
+            (Row::Obj(a), Row::Obj(b)) => a.id_bytes().cmp(b.id_bytes()),
             (Row::Vox(a, i), Row::Vox(b, j)) => a.cells[*i].cmp(&b.cells[*j]),
             (Row::Rel(_, i), Row::Rel(_, j)) => i.cmp(j),
             (Row::Null, Row::Null) => Ordering::Equal,

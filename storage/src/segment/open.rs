@@ -466,10 +466,16 @@ impl SegmentFile {
 
     /// The id of `slot`.
     pub fn id_of(&self, slot: usize) -> &str {
-        let off = self.id_offsets();
-        let bytes = &self.raw(Section::IdBytes)[off[slot] as usize..off[slot + 1] as usize];
         // Checked on open: the id bytes are UTF-8 and every offset is a char boundary.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        std::str::from_utf8(self.id_bytes_of(slot)).unwrap_or_default()
+    }
+
+    /// The id of `slot` as its UTF-8 bytes, without checking them again (they were
+    /// checked on open): for comparing and hashing ids, where the byte order is the
+    /// `str` order.
+    pub fn id_bytes_of(&self, slot: usize) -> &[u8] {
+        let off = self.id_offsets();
+        &self.raw(Section::IdBytes)[off[slot] as usize..off[slot + 1] as usize]
     }
 
     /// Reads the ids of up to [`WARM_IDS`] of `slots` (the rest are ignored) in two flat
