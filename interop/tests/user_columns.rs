@@ -413,3 +413,35 @@ fn missing_null_and_wrong_values_are_named_and_change_nothing() {
         ]
     );
 }
+
+#[test]
+fn values_join_an_open_transaction_and_a_geoparquet_name_is_refused_in_parquet() {
+    let mut s = loaded();
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "a.json");
+    s.execute(&format!("COPY src TO '{file}'")).unwrap();
+    s.execute(&format!("CREATE MAP dst {COLUMNS} {SETTINGS}"))
+        .unwrap();
+    s.execute("BEGIN").unwrap();
+    s.execute(&format!("COPY dst FROM '{file}'")).unwrap();
+    let r = s.execute("SELECT label FROM dst WHERE id = 'a'").unwrap();
+    assert_eq!(r[0].rows, vec![vec![Value::text("red, \"fast\"")]]);
+    s.execute("ROLLBACK").unwrap();
+    assert!(select_all(&mut s, "dst").is_empty());
+    // A user column named as GeoParquet's column: Parquet cannot hold both, CSV can.
+    s.execute(&format!("CREATE MAP geo (geometry TEXT) {SETTINGS}"))
+        .unwrap();
+    s.execute("INSERT INTO geo (id, position, embedding, geometry) VALUES ('g', [0, 0, 0], [1, 0], 'POINT')")
+        .unwrap();
+    let e = s
+        .execute(&format!("COPY geo TO '{}'", path(dir.path(), "g.parquet")))
+        .unwrap_err();
+    assert!(e.message.contains("column 'geometry'"), "{e}");
+    assert!(!dir.path().join("g.parquet").exists());
+    let csv = path(dir.path(), "g.csv");
+    s.execute(&format!("COPY geo TO '{csv}'")).unwrap();
+    s.execute(&format!("CREATE MAP geo2 (geometry TEXT) {SETTINGS}"))
+        .unwrap();
+    s.execute(&format!("COPY geo2 FROM '{csv}'")).unwrap();
+    assert_eq!(select_all(&mut s, "geo2"), select_all(&mut s, "geo"));
+}
