@@ -372,7 +372,7 @@ pub(crate) fn check_defaults_suffice(state: &MapState, map: &str) -> Result<()> 
     }
 }
 
-/// Whether `cell` may be stored in column `def`.
+/// Whether `cell` may be stored in a column of type `ty` (NULL fits every type).
 fn fits(cell: &Cell, ty: ColumnType) -> bool {
     matches!(
         (cell, ty),
