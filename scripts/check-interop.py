@@ -206,6 +206,35 @@ def main():
             (SELECT {cols} FROM read_parquet('{back}') EXCEPT SELECT {cols} FROM duck))""").fetchall()[0][0]
         n = con.execute(f"SELECT count(*) FROM read_parquet('{back}')").fetchall()[0][0]
         check(diff == 0 and n == 2000, f"tmap imports DuckDB's {'Parquet' if back == 'back1.parquet' else 'CSV'} exactly")
+
+    # --- User columns: DuckDB and pyarrow read them with their types; DuckDB's Parquet
+    # of the same columns (ints as INTEGER, floats, a timestamp) comes back in.
+    tmap(db, "CREATE MAP cars (label TEXT NOT NULL DEFAULT 'x', speed REAL, n INTEGER, ok BOOLEAN, "
+             "seen_at TIMESTAMP, raw BLOB) WITH (channels = 2); "
+             "INSERT INTO cars (id, position, embedding, label, speed, n, ok, seen_at, raw) VALUES "
+             "('a', [1, 2, 3], [1, 0], 'red', 31.5, 7, TRUE, '2026-05-01T12:30:00Z', '00ff'), "
+             "('b', [4, 5, 6], [0, 1], 'blue', NULL, NULL, NULL, NULL, NULL); "
+             "COPY cars TO 'cars.parquet'")
+    rows = con.execute("SELECT id, label, speed, n, ok, epoch_us(seen_at), raw "
+                       "FROM read_parquet('cars.parquet') ORDER BY id").fetchall()
+    check(rows == [("a", "red", 31.5, 7, True, 1777638600000000, b"\x00\xff"),
+                   ("b", "blue", None, None, None, None, None)],
+          "DuckDB reads the user columns of cars.parquet")
+    t = pq.read_table("cars.parquet")
+    types = [str(t.schema.field(c).type) for c in ("label", "speed", "n", "ok", "seen_at", "raw")]
+    check(types == ["string", "double", "int64", "bool", "timestamp[us, tz=UTC]", "binary"],
+          f"pyarrow: the user columns' types ({types})")
+    con.execute("""COPY (SELECT 'd' || i AS id, i::FLOAT AS x, 0::FLOAT AS y, 0::FLOAT AS z,
+        [1.0, 0.0]::FLOAT[] AS embedding, i::INTEGER AS n, i::FLOAT AS speed,
+        TIMESTAMPTZ '2026-05-01 12:30:00+00' AS seen_at FROM range(3) t(i))
+        TO 'duck_cars.parquet' (FORMAT parquet)""")
+    tmap(db, "CREATE MAP cars2 (label TEXT NOT NULL DEFAULT 'x', speed REAL, n INTEGER, ok BOOLEAN, "
+             "seen_at TIMESTAMP, raw BLOB) WITH (channels = 2); COPY cars2 FROM 'duck_cars.parquet'")
+    out = subprocess.run([TMAP, db, "--format", "csv", "-c",
+                          "SELECT id, label, speed, n, seen_at FROM cars2 ORDER BY id"],
+                         capture_output=True, text=True).stdout
+    check(out.strip().splitlines()[-1] == "d2,x,2,2,2026-05-01 12:30:00",
+          f"tmap imports DuckDB's user columns ({out.strip().splitlines()[-1]!r})")
     print("all interop checks passed")
 
 

@@ -387,7 +387,18 @@ impl WriteTransaction {
 
     /// [`WriteTransaction::insert_many`] of objects the caller keeps (COPY does, to say
     /// which row an error's object came from).
+    ///
+    /// A map with a `NOT NULL` user column without a `DEFAULT` refuses objects given
+    /// without their values (they would hold NULL there): insert them with
+    /// [`WriteTransaction::insert_with_values`].
     pub fn insert_slice(&mut self, map: &str, objects: &[Object]) -> Result<()> {
+        crate::user::check_defaults_suffice(self.state(map)?, map)?;
+        self.insert_objects(map, objects)
+    }
+
+    /// [`WriteTransaction::insert_slice`] without the check of the map's user columns (the
+    /// caller stores the objects' values itself, or the map has none).
+    pub(crate) fn insert_objects(&mut self, map: &str, objects: &[Object]) -> Result<()> {
         let state = self.state(map)?;
         let duplicate = |id: &str| Error::DuplicateId {
             map: map.to_string(),

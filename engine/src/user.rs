@@ -21,7 +21,7 @@ use tensormap_storage::{codec, Backend, Batch, Error as StorageError};
 
 use crate::map::MapState;
 use crate::txn::state_mut;
-use crate::{Error, MapConfig, Result, Value, WriteTransaction};
+use crate::{Error, MapConfig, Object, Result, Value, WriteTransaction};
 
 /// The built-in columns of an object, which a user column may not be named.
 pub const BUILT_IN: [&str; 8] = [
@@ -320,17 +320,7 @@ fn check_column(map: &str, def: &ColumnDef, others: &[ColumnDef], populated: boo
     if others.iter().any(|c| c.name == def.name) {
         return bad(format!("map '{map}' already has a column '{}'", def.name));
     }
-    let fits = matches!(
-        (&def.default, def.ty),
-        (Cell::Null, _)
-            | (Cell::Text(_), ColumnType::Text)
-            | (Cell::Real(_), ColumnType::Real)
-            | (Cell::Integer(_), ColumnType::Integer)
-            | (Cell::Boolean(_), ColumnType::Boolean)
-            | (Cell::Timestamp(_), ColumnType::Timestamp)
-            | (Cell::Blob(_), ColumnType::Blob)
-    );
-    if !fits {
+    if !fits(&def.default, def.ty) {
         return bad(format!(
             "the default of column '{}' is not of its type {}",
             def.name,
@@ -361,6 +351,39 @@ pub(crate) fn forget(state: &mut MapState, id: &str, batch: &mut Batch) {
     if state.objects.user.remove(id) {
         batch.delete(keys::values(state.id, id));
     }
+}
+
+/// Refuses objects given without their user column values for `state` (map `map`) when
+/// one of its columns is `NOT NULL` without a `DEFAULT`: they would hold NULL there.
+pub(crate) fn check_defaults_suffice(state: &MapState, map: &str) -> Result<()> {
+    match state
+        .objects
+        .user
+        .columns()
+        .iter()
+        .find(|c| c.not_null && c.default == Cell::Null)
+    {
+        Some(c) => Err(Error::InvalidArgument(format!(
+            "column '{}' of map '{map}' is NOT NULL without a DEFAULT: objects inserted \
+             without their values would hold NULL (give them with insert_with_values)",
+            c.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Whether `cell` may be stored in a column of type `ty` (NULL fits every type).
+fn fits(cell: &Cell, ty: ColumnType) -> bool {
+    matches!(
+        (cell, ty),
+        (Cell::Null, _)
+            | (Cell::Text(_), ColumnType::Text)
+            | (Cell::Real(_), ColumnType::Real)
+            | (Cell::Integer(_), ColumnType::Integer)
+            | (Cell::Boolean(_), ColumnType::Boolean)
+            | (Cell::Timestamp(_), ColumnType::Timestamp)
+            | (Cell::Blob(_), ColumnType::Blob)
+    )
 }
 
 /// The user columns of map `map_id` as stored: its schema and every object's values.
@@ -451,6 +474,85 @@ impl WriteTransaction {
         let state = state_mut(&mut self.changed, &self.base, map)?;
         put_schema(state.id, &schema, &mut self.batch)?;
         state.objects.user.set_schema(schema);
+        Ok(())
+    }
+
+    /// Adds `objects` to map `map` with their user column values, all or none: `values[i]`
+    /// is `(column id, value)` for the columns object `i` stores (the others read their
+    /// defaults), one entry per object. Besides the checks of
+    /// [`WriteTransaction::insert_slice`], every value must name a column of the map and
+    /// be of its type, and no `NOT NULL` column may end up NULL (given NULL, or not given
+    /// and without a default); the error names the object and the column. The values are
+    /// stored in this transaction's batch with the objects.
+    pub fn insert_with_values(
+        &mut self,
+        map: &str,
+        objects: &[Object],
+        values: Vec<Vec<(u32, Cell)>>,
+    ) -> Result<()> {
+        if values.len() != objects.len() {
+            return Err(Error::InvalidArgument(format!(
+                "{} rows of values for {} objects",
+                values.len(),
+                objects.len()
+            )));
+        }
+        let state = self.state(map)?;
+        let columns = state.objects.user.columns();
+        let map_id = state.id;
+        // Every record is made before anything changes: a failure leaves the transaction
+        // as it was.
+        let mut records = Vec::with_capacity(objects.len());
+        for (o, cells) in objects.iter().zip(&values) {
+            let bad = |reason: String| Error::InvalidObject {
+                id: o.id.clone(),
+                reason,
+            };
+            for (c, v) in cells {
+                let def = columns
+                    .iter()
+                    .find(|d| d.id == *c)
+                    .ok_or_else(|| bad(format!("map '{map}' has no column number {c}")))?;
+                if !fits(v, def.ty) {
+                    return Err(bad(format!(
+                        "column '{}' holds {}, the value is not one",
+                        def.name,
+                        def.ty.name()
+                    )));
+                }
+            }
+            for def in columns.iter().filter(|d| d.not_null) {
+                let value = cells
+                    .iter()
+                    .rev()
+                    .find(|(c, _)| *c == def.id)
+                    .map_or(&def.default, |(_, v)| v);
+                if *value == Cell::Null {
+                    return Err(bad(format!(
+                        "column '{}' is NOT NULL: the object has no value for it",
+                        def.name
+                    )));
+                }
+            }
+            if !cells.is_empty() {
+                let bytes = codec::encode(&ValuesRecord {
+                    cells: cells.clone(),
+                })?;
+                records.push((keys::values(map_id, &o.id), bytes));
+            }
+        }
+        self.insert_objects(map, objects)?;
+        let state = state_mut(&mut self.changed, &self.base, map)?;
+        let mut records = records.into_iter();
+        for (o, cells) in objects.iter().zip(values) {
+            if cells.is_empty() {
+                continue;
+            }
+            if let Some((key, bytes)) = records.next() {
+                self.batch.put(key, bytes);
+            }
+            state.objects.user.put(&o.id, cells);
+        }
         Ok(())
     }
 

@@ -281,3 +281,80 @@ fn damaged_column_records_are_errors_naming_their_key() {
     }
     Database::with_backend(Arc::new(backend.clone())).unwrap();
 }
+
+#[test]
+fn bulk_inserts_without_values_refuse_a_required_column_and_with_values_store_them() {
+    let db = Database::open_in_memory().unwrap();
+    let mut t = db.begin_write().unwrap();
+    let mut cols = columns();
+    cols.push(ColumnDef {
+        id: 0,
+        name: "req".into(),
+        ty: ColumnType::Text,
+        not_null: true,
+        default: Cell::Null,
+    });
+    t.create_map_with_columns(
+        "m",
+        MapConfig {
+            channels: 1,
+            ..MapConfig::default()
+        },
+        cols,
+    )
+    .unwrap();
+    t.commit().unwrap();
+    let object = |id: &str| Object::new(id, "t", [0.0; 3], vec![1.0]);
+    let mut t = db.begin_write().unwrap();
+    let refused = |e: tensormap_engine::Error| {
+        let e = e.to_string();
+        assert!(
+            e.contains("column 'req' of map 'm' is NOT NULL without a DEFAULT"),
+            "{e}"
+        );
+    };
+    refused(t.insert_many("m", vec![object("a")]).unwrap_err());
+    refused(t.insert_slice("m", &[object("a")]).unwrap_err());
+    refused(
+        t.insert_columns(
+            "m",
+            tensormap_engine::ObjectColumns {
+                ids: &["a"],
+                kinds: &["t"],
+                positions: &[0.0; 3],
+                embeddings: &[1.0],
+                confidences: &[1.0],
+            },
+        )
+        .unwrap_err(),
+    );
+    // With values: a NULL left in `req` is refused, naming the object and the column.
+    let e = t
+        .insert_with_values("m", &[object("a")], vec![vec![(0, Cell::Text("l".into()))]])
+        .unwrap_err();
+    assert!(e.to_string().contains("'req' is NOT NULL"), "{e}");
+    let e = t
+        .insert_with_values("m", &[object("a")], vec![vec![(2, Cell::Integer(1))]])
+        .unwrap_err();
+    assert!(e.to_string().contains("holds TEXT"), "{e}");
+    assert!(t.map("m").unwrap().is_empty(), "nothing was added");
+    t.insert_with_values(
+        "m",
+        &[object("a"), object("b")],
+        vec![
+            vec![(2, Cell::Text("r".into()))],
+            vec![(0, Cell::Text("l".into())), (2, Cell::Text("s".into()))],
+        ],
+    )
+    .unwrap();
+    t.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    let m = r.map("m").unwrap();
+    let a = m.get("a").unwrap();
+    assert_eq!(a.user_value("req"), Some(Value::text("r")));
+    assert_eq!(a.user_value("n"), Some(Value::Number(5.0)), "the default");
+    assert_eq!(
+        m.get("b").unwrap().user_value("label"),
+        Some(Value::text("l"))
+    );
+}

@@ -91,7 +91,7 @@ fn copy(c: &mut Criterion) {
         let config = MapConfig::default();
         b.iter(|| {
             tensormap_interop::Interop
-                .import(std::path::Path::new(&file), &options, &config, &|_| {
+                .import(std::path::Path::new(&file), &options, &config, &[], &|_| {
                     tensormap_query::Progress::none()
                 })
                 .expect("read")

@@ -1,19 +1,23 @@
-//! CSV: a header line `id,type,x,y,z,embedding,confidence`, then one object a line;
-//! `embedding` is a bracketed list `"[0.5, -1, 0.25]"` (quoted, as tensormap's shell,
-//! DuckDB and pandas write lists). Numbers are the shortest decimals that read back as the
-//! same f32. Parsing is the `csv` crate's (RFC 4180 quoting); an import's columns may
-//! come in any order (the header names them), `type` and `confidence` may be left out.
+//! CSV: a header line `id,type,x,y,z,embedding,confidence` and the map's user columns,
+//! then one object a line; `embedding` is a bracketed list `"[0.5, -1, 0.25]"` (quoted, as
+//! tensormap's shell, DuckDB and pandas write lists). Numbers are the shortest decimals
+//! that read back as the same f32; user columns as [`crate::user_columns`] writes them
+//! (NULL an empty field). Parsing is the `csv` crate's (RFC 4180 quoting); an import's
+//! columns may come in any order (the header names them), `type`, `confidence` and user
+//! columns may be left out.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+use tensormap_engine::user::ColumnDef;
 use tensormap_engine::{MapConfig, MapView, Object};
 use tensormap_query::copy::{CopyError, Exported, Imported, StartProgress};
 use tensormap_query::Progress;
 
 use crate::files::{show, write_error, AtomicFile};
 use crate::rows::{layout, parse_number, parse_vector, push_f32, COLUMNS};
+use crate::user_columns;
 
 /// Rows between progress reports.
 const REPORT_EVERY: u64 = 16_384;
@@ -24,7 +28,13 @@ pub fn write(map: &MapView<'_>, path: &Path, progress: &Progress) -> Result<Expo
     let mut rows = 0u64;
     {
         let mut w = csv::WriterBuilder::new().from_writer(&mut file.out);
-        w.write_record(COLUMNS).map_err(|e| write_error(path, e))?;
+        let user = map.columns();
+        let header = COLUMNS
+            .iter()
+            .copied()
+            .chain(user.iter().map(|c| c.name.as_str()));
+        w.write_record(header).map_err(|e| write_error(path, e))?;
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new(); user.len()];
         let mut x = [Vec::new(), Vec::new(), Vec::new()];
         let mut emb = Vec::new();
         let mut conf = Vec::new();
@@ -44,7 +54,14 @@ pub fn write(map: &MapView<'_>, path: &Path, progress: &Progress) -> Result<Expo
             emb.push(b']');
             conf.clear();
             push_f32(&mut conf, o.confidence());
-            w.write_record([
+            let table = o.user_table();
+            for (t, d) in texts.iter_mut().zip(user) {
+                t.clear();
+                if let Some(s) = user_columns::text(table.cell(o.id(), d)) {
+                    t.extend_from_slice(s.as_bytes());
+                }
+            }
+            let fields: [&[u8]; 7] = [
                 o.id().as_bytes(),
                 o.kind().as_bytes(),
                 &x[0],
@@ -52,8 +69,9 @@ pub fn write(map: &MapView<'_>, path: &Path, progress: &Progress) -> Result<Expo
                 &x[2],
                 &emb,
                 &conf,
-            ])
-            .map_err(|e| write_error(path, e))?;
+            ];
+            w.write_record(fields.into_iter().chain(texts.iter().map(Vec::as_slice)))
+                .map_err(|e| write_error(path, e))?;
             rows += 1;
             if rows.is_multiple_of(REPORT_EVERY) {
                 progress.set(rows);
@@ -74,6 +92,7 @@ pub fn write(map: &MapView<'_>, path: &Path, progress: &Progress) -> Result<Expo
 pub fn read(
     path: &Path,
     config: &MapConfig,
+    user: &[ColumnDef],
     progress: StartProgress<'_>,
 ) -> Result<Imported, CopyError> {
     let name = show(path);
@@ -91,9 +110,10 @@ pub fn read(
     if names.iter().all(|n| n.is_empty()) {
         return Err(CopyError::file(&name, "the file is empty (no header line)"));
     }
-    let l = layout(&name, &names)?;
+    let l = layout(&name, &names, user)?;
     let channels = config.channels as usize;
     let mut objects = Vec::new();
+    let mut cells = Vec::new();
     let mut rec = csv::ByteRecord::new();
     let mut row = 0u64;
     loop {
@@ -172,6 +192,14 @@ pub fn read(
         if id.is_empty() {
             return Err(CopyError::at(&name, row, Some("id"), "empty"));
         }
+        let first = cells.len();
+        cells.resize(first + user.len(), None);
+        for &(i, u) in &l.user {
+            let d = &user[u];
+            let cell = user_columns::from_text(text(i, &d.name)?, d.ty)
+                .map_err(|m| CopyError::at(&name, row, Some(&d.name), spans(m)))?;
+            cells[first + u] = Some(cell);
+        }
         objects.push(Object {
             id: id.to_string(),
             kind: kind.to_string(),
@@ -186,6 +214,8 @@ pub fn read(
     progress.set(row);
     Ok(Imported {
         objects,
+        columns: user.iter().map(|c| c.id).collect(),
+        cells,
         parts: vec![(name, row as usize)],
     })
 }

@@ -1,20 +1,24 @@
 //! JSON Lines: one object per line,
 //! `{"id":"a","type":"cube","x":1,"y":2,"z":3,"embedding":[0.5,-1],"confidence":0.9}`,
 //! as DuckDB's `COPY … TO 'x.json'`, pandas' `to_json(orient='records', lines=True)` and
-//! Spark's JSON source write and read. On import `type` and `confidence` may be left
-//! out; any other key is an error, as an unknown column of INSERT is.
+//! Spark's JSON source write and read. The map's user columns follow, by name
+//! ([`crate::user_columns`]: `null`, numbers, booleans, strings). On import `type`,
+//! `confidence` and user columns may be left out; any other key is an error, as an unknown
+//! column of INSERT is.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use serde::Deserialize;
+use tensormap_engine::user::ColumnDef;
 use tensormap_engine::{MapConfig, MapView, Object};
 use tensormap_query::copy::{CopyError, Exported, Imported, StartProgress};
 use tensormap_query::Progress;
 
 use crate::files::{show, write_error, AtomicFile};
 use crate::rows::push_f32;
+use crate::user_columns;
 
 /// Rows between progress reports.
 const REPORT_EVERY: u64 = 16_384;
@@ -48,6 +52,14 @@ pub fn write(map: &MapView<'_>, path: &Path, progress: &Progress) -> Result<Expo
         }
         line.extend_from_slice(b"],\"confidence\":");
         push_f32(&mut line, o.confidence());
+        let table = o.user_table();
+        for d in map.columns() {
+            line.push(b',');
+            serde_json::to_writer(&mut line, &d.name).map_err(|e| write_error(path, e))?;
+            line.push(b':');
+            user_columns::push_json(&mut line, table.cell(o.id(), d))
+                .map_err(|e| write_error(path, e))?;
+        }
         line.extend_from_slice(b"}\n");
         file.out
             .write_all(&line)
@@ -85,10 +97,28 @@ fn one() -> f32 {
     1.0
 }
 
+/// One line of the file for a map with user columns: the other keys are kept to be
+/// matched against the map's columns (slower than [`Row`]: only such maps pay for it).
+#[derive(Debug, Deserialize)]
+struct RowWithColumns {
+    id: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+    x: f32,
+    y: f32,
+    z: f32,
+    embedding: Vec<f32>,
+    #[serde(default = "one")]
+    confidence: f32,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
 /// `COPY map FROM 'file.json'` (JSON Lines; blank lines are skipped).
 pub fn read(
     path: &Path,
     _config: &MapConfig,
+    user: &[ColumnDef],
     progress: StartProgress<'_>,
 ) -> Result<Imported, CopyError> {
     let name = show(path);
@@ -96,6 +126,7 @@ pub fn read(
     let progress = progress(0);
     let mut input = BufReader::with_capacity(1 << 20, file);
     let mut objects = Vec::new();
+    let mut cells = Vec::new();
     let mut line = String::new();
     let mut row = 0u64;
     let mut line_no = 0u64;
@@ -135,14 +166,54 @@ pub fn read(
             ));
         }
         row += 1;
-        let r: Row = serde_json::from_str(text).map_err(|e| {
+        let malformed = |e: serde_json::Error| {
             CopyError::at(
                 &name,
                 row,
                 None,
                 format!("line {line_no}: {}", describe(&e)),
             )
-        })?;
+        };
+        let r: Row = if user.is_empty() {
+            serde_json::from_str(text).map_err(malformed)?
+        } else {
+            let r: RowWithColumns = serde_json::from_str(text).map_err(malformed)?;
+            let first = cells.len();
+            cells.resize(first + user.len(), None);
+            for (key, value) in &r.rest {
+                let Some(u) = user.iter().position(|c| c.name == *key) else {
+                    let mut known = String::from("id, type, x, y, z, embedding, confidence");
+                    for c in user {
+                        known.push_str(", ");
+                        known.push_str(&c.name);
+                    }
+                    return Err(CopyError::at(
+                        &name,
+                        row,
+                        None,
+                        format!("line {line_no}: unknown field `{key}` (the columns are {known})"),
+                    ));
+                };
+                let cell = user_columns::from_json(value, user[u].ty).map_err(|m| {
+                    CopyError::at(
+                        &name,
+                        row,
+                        Some(&user[u].name),
+                        format!("line {line_no}: {m}"),
+                    )
+                })?;
+                cells[first + u] = Some(cell);
+            }
+            Row {
+                id: r.id,
+                kind: r.kind,
+                x: r.x,
+                y: r.y,
+                z: r.z,
+                embedding: r.embedding,
+                confidence: r.confidence,
+            }
+        };
         objects.push(Object {
             id: r.id,
             kind: r.kind,
@@ -157,6 +228,8 @@ pub fn read(
     progress.set(row);
     Ok(Imported {
         objects,
+        columns: user.iter().map(|c| c.id).collect(),
+        cells,
         parts: vec![(name, row as usize)],
     })
 }

@@ -10,6 +10,9 @@
 //! - CSV ([`csv_format`]) with a header; `embedding` as `[a, b, ...]`.
 //! - JSON Lines ([`json_format`]): one object per line.
 //!
+//! Every format carries the map's user columns after the built-in ones, by name
+//! ([`user_columns`] says how each type is written and read).
+//!
 //! [`Interop`] implements the query crate's [`CopyFormats`]; the `tensormap` facade
 //! installs it in every session. Arrow and Parquet stay in this crate.
 //!
@@ -32,6 +35,7 @@
 
 use std::path::Path;
 
+use tensormap_engine::user::ColumnDef;
 use tensormap_engine::{ErrorKind, MapConfig, MapView};
 use tensormap_query::copy::{
     CopyError, CopyFormats, CopyOptions, Exported, Format, Imported, Partitioning, StartProgress,
@@ -47,6 +51,7 @@ pub mod parquet_read;
 pub mod parquet_write;
 pub mod partition;
 pub mod rows;
+pub mod user_columns;
 
 /// COPY's formats: Parquet (GeoParquet 1.1), CSV and JSON Lines.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,12 +99,13 @@ impl CopyFormats for Interop {
         path: &Path,
         options: &CopyOptions,
         config: &MapConfig,
+        columns: &[ColumnDef],
         progress: StartProgress<'_>,
     ) -> Result<Imported, CopyError> {
         match options.format {
-            Format::Parquet => parquet_read::read(path, config, progress),
-            Format::Csv => csv_format::read(path, config, progress),
-            Format::Json => json_format::read(path, config, progress),
+            Format::Parquet => parquet_read::read(path, config, columns, progress),
+            Format::Csv => csv_format::read(path, config, columns, progress),
+            Format::Json => json_format::read(path, config, columns, progress),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `type` any Arrow string type; `x`, `y`, `z`, `confidence` any float or integer type
 //! (read as f32: a DOUBLE is rounded to the nearest f32); `embedding` a list, large list
 //! or fixed-size list of float32 or float64. A NULL is an error naming its row and column.
+//! Columns named as the map's user columns are read as [`crate::user_columns`] says.
 
 use std::fs::File;
 use std::path::Path;
@@ -19,12 +20,17 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use tensormap_engine::user::{Cell, ColumnDef};
 use tensormap_engine::{MapConfig, Object};
 use tensormap_query::copy::{CopyError, Imported, StartProgress};
 use tensormap_query::ErrorKind;
 
 use crate::files::{parquet_files, show};
 use crate::rows::{layout, Layout, COLUMNS};
+use crate::user_columns::Reader;
+
+/// Rows read: their objects, and their user column values ([`Imported::cells`]).
+type Rows = (Vec<Object>, Vec<Option<Cell>>);
 
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8192;
@@ -40,6 +46,7 @@ const MAX_RESERVE: u64 = 1 << 20;
 pub fn read(
     path: &Path,
     config: &MapConfig,
+    user: &[ColumnDef],
     progress: StartProgress<'_>,
 ) -> Result<Imported, CopyError> {
     let files = if path.is_dir() {
@@ -69,6 +76,8 @@ pub fn read(
     let progress = progress(total);
     let mut out = Imported {
         objects: Vec::with_capacity(total.min(MAX_RESERVE) as usize),
+        columns: user.iter().map(|c| c.id).collect(),
+        cells: Vec::new(),
         parts: Vec::with_capacity(files.len()),
     };
     let done = AtomicU64::new(0);
@@ -86,10 +95,12 @@ pub fn read(
         let rows: u64 = sizes.iter().sum();
         let split = sizes.len() / 2;
         if sizes.len() < 2 || rows < PARALLEL_ROWS {
-            let objects = read_groups(builder, None, &name, 0, config, &done, &|| {
-                progress.set(done.load(Ordering::Relaxed))
-            })?;
+            let (objects, cells) =
+                read_groups(builder, None, &name, 0, config, user, &done, &|| {
+                    progress.set(done.load(Ordering::Relaxed))
+                })?;
             out.objects.extend(objects);
+            out.cells.extend(cells);
         } else {
             let second_from: u64 = sizes[..split].iter().sum();
             let (first, second) = std::thread::scope(|scope| {
@@ -106,14 +117,22 @@ pub fn read(
                         &name,
                         second_from,
                         config,
+                        user,
                         &done,
                         &|| {},
                     )
                 });
                 let groups = (0..split).collect();
-                let first = read_groups(builder, Some(groups), &name, 0, config, &done, &|| {
-                    progress.set(done.load(Ordering::Relaxed))
-                });
+                let first = read_groups(
+                    builder,
+                    Some(groups),
+                    &name,
+                    0,
+                    config,
+                    user,
+                    &done,
+                    &|| progress.set(done.load(Ordering::Relaxed)),
+                );
                 let second = second.join().unwrap_or_else(|_| {
                     Err(CopyError::new(
                         ErrorKind::Internal,
@@ -124,8 +143,11 @@ pub fn read(
                 (first, second)
             });
             // The first half's error comes first in the file.
-            out.objects.extend(first?);
-            out.objects.extend(second?);
+            let (first, second) = (first?, second?);
+            out.objects.extend(first.0);
+            out.cells.extend(first.1);
+            out.objects.extend(second.0);
+            out.cells.extend(second.1);
             // The helper's last batches may have come after the first half's last report.
             progress.set(done.load(Ordering::Relaxed));
         }
@@ -167,29 +189,32 @@ fn check_chunks(
     Ok(())
 }
 
-/// The rows of a file's row groups `groups` (all when `None`) as objects; `first_row` is
-/// the number of rows in the file before them (for error positions). Every decoded batch
-/// adds its rows to `done` and calls `tick`.
+/// The rows of a file's row groups `groups` (all when `None`) as objects with the values
+/// of user columns `user`; `first_row` is the number of rows in the file before them (for
+/// error positions). Every decoded batch adds its rows to `done` and calls `tick`.
+#[allow(clippy::too_many_arguments)]
 fn read_groups(
     builder: ParquetRecordBatchReaderBuilder<File>,
     groups: Option<Vec<usize>>,
     name: &str,
     first_row: u64,
     config: &MapConfig,
+    user: &[ColumnDef],
     done: &AtomicU64,
     tick: &dyn Fn(),
-) -> Result<Vec<Object>, CopyError> {
+) -> Result<Rows, CopyError> {
     let names: Vec<String> = builder
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let l = layout(name, &names)?;
+    let l = layout(name, &names, user)?;
     let mut roots: Vec<usize> = [Some(l.id), l.kind, Some(l.embedding), l.confidence]
         .into_iter()
         .flatten()
         .chain(l.xyz)
+        .chain(l.user.iter().map(|u| u.0))
         .collect();
     roots.sort_unstable();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
@@ -201,6 +226,7 @@ fn read_groups(
         .build()
         .map_err(|e| CopyError::file(name, format!("cannot read: {e}")))?;
     let mut objects = Vec::new();
+    let mut cells = Vec::new();
     for batch in reader {
         let row = first_row + objects.len() as u64 + 1;
         let batch = batch.map_err(|e| {
@@ -213,12 +239,56 @@ fn read_groups(
             .iter()
             .map(|f| f.name().as_str())
             .collect();
-        let l = layout(name, &names)?;
+        let l = layout(name, &names, user)?;
         add_batch(&batch, &l, name, row, config, &mut objects)?;
+        add_cells(&batch, &l, name, row, user, &mut cells)?;
         done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
         tick();
     }
-    Ok(objects)
+    Ok((objects, cells))
+}
+
+/// Appends the user column values of `batch`'s rows (the first is row `first_row` of
+/// `file`) to `out`: `user.len()` a row, `None` for a column the file does not have.
+fn add_cells(
+    batch: &RecordBatch,
+    l: &Layout,
+    file: &str,
+    first_row: u64,
+    user: &[ColumnDef],
+    out: &mut Vec<Option<Cell>>,
+) -> Result<(), CopyError> {
+    if user.is_empty() {
+        return Ok(());
+    }
+    let n = batch.num_rows();
+    let start = out.len();
+    out.resize(start + n * user.len(), None);
+    for &(c, u) in &l.user {
+        let d = &user[u];
+        let array = batch.column(c).as_ref();
+        let reader = Reader::of(array, d.ty).map_err(|m| {
+            // The column's type is wrong: said at its first value (a column of NULLs
+            // fits any type).
+            let i = (0..n).find(|i| !array.is_null(*i)).unwrap_or(0);
+            CopyError::at(file, first_row + i as u64, Some(&d.name), m)
+        });
+        let reader = match reader {
+            Ok(r) => Some(r),
+            Err(_) if array.logical_null_count() == n => None,
+            Err(e) => return Err(e),
+        };
+        for i in 0..n {
+            let cell = match &reader {
+                Some(r) => r
+                    .get(i)
+                    .map_err(|m| CopyError::at(file, first_row + i as u64, Some(&d.name), m))?,
+                None => Cell::Null,
+            };
+            out[start + i * user.len() + u] = Some(cell);
+        }
+    }
+    Ok(())
 }
 
 /// A string column of any Arrow string type.

@@ -143,6 +143,7 @@ pub fn write_partitioned(
                 &folder.join(&name),
                 piece,
                 channels,
+                map.columns(),
                 row_group_size,
                 progress,
                 (start + a) as u64,

@@ -1,6 +1,8 @@
 //! What every format shares: the columns, their order on export (Morton order of the
-//! positions), reading a file's header into column places, and numbers as text.
+//! positions), reading a file's header into column places (the built-in columns and the
+//! map's user columns), and numbers as text.
 
+use tensormap_engine::user::ColumnDef;
 use tensormap_engine::{MapConfig, MapView, ObjectRef};
 use tensormap_query::copy::CopyError;
 
@@ -40,7 +42,7 @@ pub fn sorted_rows<'a>(map: &MapView<'a>) -> Vec<(u64, ObjectRef<'a>)> {
 }
 
 /// Where each column of a file is (its index among the file's columns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     /// `id` (required).
     pub id: usize,
@@ -52,24 +54,44 @@ pub struct Layout {
     pub embedding: usize,
     /// `confidence` (default 1.0).
     pub confidence: Option<usize>,
+    /// The map's user columns the file has: (the file's column, the map's column index).
+    pub user: Vec<(usize, usize)>,
 }
 
-/// The layout of a file whose columns are `names`: every name must be one of
-/// [`COLUMNS`] (or [`SKIPPED`]), once; `id`, `x`, `y`, `z` and `embedding` must be there.
-pub fn layout<S: AsRef<str>>(file: &str, names: &[S]) -> Result<Layout, CopyError> {
+/// The layout of a file whose columns are `names`, for a map with user columns `user`:
+/// every name must be one of [`COLUMNS`], of `user` (or [`SKIPPED`]), once; `id`, `x`,
+/// `y`, `z` and `embedding` must be there.
+pub fn layout<S: AsRef<str>>(
+    file: &str,
+    names: &[S],
+    user: &[ColumnDef],
+) -> Result<Layout, CopyError> {
     let mut at: [Option<usize>; 7] = [None; 7];
+    let mut users: Vec<(usize, usize)> = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let name = name.as_ref();
+        if let Some(u) = user.iter().position(|c| c.name == name) {
+            if users.iter().any(|(_, v)| *v == u) {
+                return Err(CopyError::file(
+                    file,
+                    format!("column '{name}' appears twice"),
+                ));
+            }
+            users.push((i, u));
+            continue;
+        }
         if SKIPPED.contains(&name) {
             continue;
         }
         let Some(c) = COLUMNS.iter().position(|c| *c == name) else {
+            let mut known = COLUMNS.join(", ");
+            for c in user {
+                known.push_str(", ");
+                known.push_str(&c.name);
+            }
             return Err(CopyError::file(
                 file,
-                format!(
-                    "unknown column '{name}' (the columns are {})",
-                    COLUMNS.join(", ")
-                ),
+                format!("unknown column '{name}' (the columns are {known})"),
             ));
         };
         if at[c].is_some() {
@@ -97,6 +119,7 @@ pub fn layout<S: AsRef<str>>(file: &str, names: &[S]) -> Result<Layout, CopyErro
         xyz: [need(2)?, need(3)?, need(4)?],
         embedding: need(5)?,
         confidence: at[6],
+        user: users,
     })
 }
 
@@ -170,14 +193,35 @@ mod tests {
 
     #[test]
     fn layouts_and_text() {
-        let l = layout("f", &["embedding", "x", "y", "z", "id", "geometry"]).unwrap();
+        let l = layout("f", &["embedding", "x", "y", "z", "id", "geometry"], &[]).unwrap();
         assert_eq!(l.id, 4);
         assert_eq!(l.kind, None);
         assert_eq!(l.xyz, [1, 2, 3]);
-        let e = layout("f", &["id", "x", "y", "z"]).unwrap_err();
+        let e = layout("f", &["id", "x", "y", "z"], &[]).unwrap_err();
         assert!(e.message.contains("missing column 'embedding'"), "{e}");
-        let e = layout("f", &["id", "x", "y", "z", "embedding", "colour"]).unwrap_err();
+        let e = layout("f", &["id", "x", "y", "z", "embedding", "colour"], &[]).unwrap_err();
         assert!(e.message.contains("unknown column 'colour'"), "{e}");
+        let colour = ColumnDef {
+            id: 3,
+            name: "colour".into(),
+            ty: tensormap_engine::user::ColumnType::Text,
+            not_null: false,
+            default: tensormap_engine::user::Cell::Null,
+        };
+        let names = ["id", "colour", "x", "y", "z", "embedding"];
+        let l = layout("f", &names, std::slice::from_ref(&colour)).unwrap();
+        assert_eq!(l.user, vec![(1, 0)]);
+        let e = layout(
+            "f",
+            &["id", "x", "y", "z", "embedding", "Colour"],
+            &[colour],
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("the columns are id, type, x, y, z, embedding, confidence, colour"),
+            "{e}"
+        );
         assert_eq!(
             parse_vector("[1, -2.5,3e-1]", 3).unwrap(),
             vec![1.0, -2.5, 0.3]

@@ -9,12 +9,15 @@
 //! (the parser's fuzz target builds them).
 //!
 //! Columns of every format: `id`, `type`, `x`, `y`, `z`, `embedding` (a list of float32),
-//! `confidence`. On import `type` and `confidence` may be missing (then `''` and 1.0, as
-//! in INSERT); the others must be there.
+//! `confidence`, then the map's user columns by name. On import `type` and `confidence`
+//! may be missing (then `''` and 1.0, as in INSERT); the others must be there. A user
+//! column missing from a file reads as its DEFAULT (NULL without one), as in INSERT; a
+//! NULL in a NOT NULL column is an error naming the file, the row and the column.
 
 use std::fmt;
 use std::path::Path;
 
+use tensormap_engine::user::{Cell, ColumnDef};
 use tensormap_engine::{MapConfig, MapView, Object, WriteTransaction};
 
 use crate::ast::{CopyDirection, Setting, Span};
@@ -205,6 +208,13 @@ pub struct Exported {
 pub struct Imported {
     /// One object per row.
     pub objects: Vec<Object>,
+    /// The ids of the user columns the import was read for (the map's, in declared
+    /// order); empty for a map without user columns.
+    pub columns: Vec<u32>,
+    /// The rows' user column values, row-major: `columns.len()` per object, `None` where
+    /// the row's file has no such column (it then takes the column's default). Values
+    /// are of their column's type (or [`Cell::Null`]).
+    pub cells: Vec<Option<Cell>>,
     /// The files, with how many rows of `objects` each gave.
     pub parts: Vec<(String, usize)>,
 }
@@ -240,14 +250,18 @@ pub trait CopyFormats: Send + Sync {
     ) -> std::result::Result<Exported, CopyError>;
 
     /// Reads every row of `path` (a file, or a folder of Parquet files, read in path
-    /// order) as objects for a map of `config`. A malformed file or value is an error
-    /// naming the file, the row and the column; the rules of the map (bounds, channels,
-    /// finite values, unique ids) are checked by the caller.
+    /// order) as objects for a map of `config` with user columns `columns`: a file's
+    /// columns named as one of `columns` give its values, converted to its type (a value
+    /// that is not of it is an error naming the file, the row, the column and the type);
+    /// [`Imported::columns`] are the ids of `columns`. A malformed file or value is an
+    /// error naming the file, the row and the column; the rules of the map (bounds,
+    /// channels, finite values, unique ids, NOT NULL columns) are checked by the caller.
     fn import(
         &self,
         path: &Path,
         options: &CopyOptions,
         config: &MapConfig,
+        columns: &[ColumnDef],
         progress: StartProgress<'_>,
     ) -> std::result::Result<Imported, CopyError>;
 }
@@ -410,16 +424,19 @@ pub fn read(
     path: &str,
     options: &CopyOptions,
     config: &MapConfig,
+    columns: &[ColumnDef],
     progress: StartProgress<'_>,
     pos: Pos,
 ) -> Result<Imported> {
     formats
-        .import(Path::new(path), options, config, progress)
+        .import(Path::new(path), options, config, columns, progress)
         .map_err(|e| Error::new(e.kind, pos, format!("COPY FROM {e}")).with_source(e))
 }
 
 /// `COPY map FROM path`, second half: adds the rows to `map` in `t` on the bulk path,
-/// all or none. The engine validates every object as INSERT's (bounds, channels, finite
+/// all or none, with their user column values (each row's given values, the others'
+/// defaults; a NULL left in a NOT NULL column is an error naming the file, the row and the
+/// column). The engine validates every object as INSERT's (bounds, channels, finite
 /// values, confidence, unique ids among the rows and against the map) before adding any;
 /// its error names an id, which is turned back into the file, row and column.
 pub fn insert(
@@ -429,24 +446,18 @@ pub fn insert(
     pos: Pos,
 ) -> Result<QueryResult> {
     let objects = &imported.objects;
-    // The files' columns are the built-in ones: the rows' user columns read their defaults,
-    // which a NOT NULL column without one cannot give.
-    if let Ok(view) = t.map(map) {
-        if let Some(c) = view
-            .columns()
-            .iter()
-            .find(|c| c.not_null && c.default == tensormap_engine::user::Cell::Null)
-        {
-            return Err(Error::invalid(
-                pos,
-                format!(
-                    "column '{}' of map '{map}' is NOT NULL without a DEFAULT: COPY FROM gives only the built-in columns",
-                    c.name
-                ),
-            ));
-        }
-    }
-    if let Err(e) = t.insert_slice(map, objects) {
+    let defs: Vec<ColumnDef> = t
+        .map(map)
+        .map_err(|e| Error::engine(pos, e))?
+        .columns()
+        .to_vec();
+    let added = if defs.is_empty() && imported.columns.is_empty() {
+        t.insert_slice(map, objects)
+    } else {
+        let values = row_values(&defs, imported, pos)?;
+        t.insert_with_values(map, objects, values)
+    };
+    if let Err(e) = added {
         let located = match &e {
             tensormap_engine::Error::DuplicateId { id, .. } => {
                 // The engine names the first row whose id an earlier row or the map has:
@@ -474,6 +485,58 @@ pub fn insert(
         });
     }
     Ok(QueryResult::status(format!("COPY {}", objects.len())))
+}
+
+/// Every row's cells of every user column `defs` of the map: the file's value, or the
+/// column's default where its file has none. The columns must be those the files were
+/// read for (an ALTER MAP between the read and the insert is refused).
+fn row_values(defs: &[ColumnDef], imported: &Imported, pos: Pos) -> Result<Vec<Vec<(u32, Cell)>>> {
+    let ids: Vec<u32> = defs.iter().map(|d| d.id).collect();
+    if ids != imported.columns {
+        return Err(Error::conflict(
+            pos,
+            "the map's columns changed while COPY FROM read the file: run it again",
+        ));
+    }
+    let k = defs.len();
+    let n = imported.objects.len();
+    if imported.cells.len() != n * k {
+        return Err(Error::internal(
+            pos,
+            format!(
+                "COPY FROM read {} user values for {n} rows of {k} columns",
+                imported.cells.len()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut row = Vec::with_capacity(k);
+        for (j, d) in defs.iter().enumerate() {
+            let given = &imported.cells[i * k + j];
+            let cell = given.clone().unwrap_or_else(|| d.default.clone());
+            if d.not_null && cell == Cell::Null {
+                let (file, r) = imported.origin(i);
+                let why = match given {
+                    Some(_) => "NULL in a NOT NULL column".to_string(),
+                    None => format!(
+                        "the file has no column '{}', which is NOT NULL without a DEFAULT",
+                        d.name
+                    ),
+                };
+                let located = CopyError::at(file, r, Some(&d.name), why);
+                return Err(Error::new(
+                    ErrorKind::InvalidValue,
+                    pos,
+                    format!("COPY FROM {located}"),
+                )
+                .with_source(located));
+            }
+            row.push((d.id, cell));
+        }
+        out.push(row);
+    }
+    Ok(out)
 }
 
 /// The column an engine validation message is about (its messages start with the field:
@@ -615,6 +678,8 @@ mod tests {
         let o = Object::new("a", "", [0.0; 3], vec![]);
         let imported = Imported {
             objects: vec![o.clone(), o.clone(), o.clone()],
+            columns: Vec::new(),
+            cells: Vec::new(),
             parts: vec![("p1".into(), 2), ("p2".into(), 1)],
         };
         assert_eq!(imported.origin(0), ("p1".to_string(), 1));

@@ -81,10 +81,14 @@ impl WriteTransaction {
     /// Adds the objects of `columns` to `map`, or none: the same checks, the same errors
     /// and the same result as [`WriteTransaction::insert_many`] of the same objects, without
     /// building an `Object` per row (the fast way from columnar data: NumPy, Arrow).
+    ///
+    /// A map with a `NOT NULL` user column without a `DEFAULT` refuses them, as
+    /// [`WriteTransaction::insert_slice`] does.
     pub fn insert_columns(&mut self, map: &str, columns: ObjectColumns<'_>) -> Result<()> {
         let width = columns.width()?;
         let n = columns.ids.len();
         let state = self.state(map)?;
+        crate::user::check_defaults_suffice(state, map)?;
         let duplicate = |id: &str| Error::DuplicateId {
             map: map.to_string(),
             id: id.to_string(),

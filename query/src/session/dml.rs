@@ -445,12 +445,14 @@ fn insert_rows(
         o.validate(&config).map_err(|e| Error::engine(pos, e))?;
     }
     let n = objects.len() + updated.len();
-    let ids_with_cells: Vec<String> = if defs.is_empty() {
-        Vec::new()
+    // The objects and their cells go in together (a map with a NOT NULL column without a
+    // DEFAULT refuses objects without their values).
+    let added = if defs.is_empty() {
+        t.insert_many(map, objects)
     } else {
-        objects.iter().map(|o| o.id.clone()).collect()
+        t.insert_with_values(map, &objects, cells)
     };
-    if let Err(e) = t.insert_many(map, objects) {
+    if let Err(e) = added {
         // The error names the object: report it at its row.
         let at = match &e {
             tensormap_engine::Error::DuplicateId { id, .. }
@@ -460,10 +462,6 @@ fn insert_rows(
             _ => pos,
         };
         return Err(Error::engine(at, e));
-    }
-    for (id, c) in ids_with_cells.iter().zip(cells) {
-        t.set_values(map, id, c)
-            .map_err(|e| Error::engine(pos, e))?;
     }
     for (o, c) in updated {
         let id = o.id.clone();

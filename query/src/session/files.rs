@@ -39,8 +39,11 @@ impl Session {
                 crate::copy::export(&*formats, view, path, &options, &start, pos)
             }),
             CopyDirection::From => {
-                let config = self.read_map(map, pos, |view| Ok(view.config().clone()))?;
-                let imported = crate::copy::read(&*formats, path, &options, &config, &start, pos)?;
+                let (config, columns) = self.read_map(map, pos, |view| {
+                    Ok((view.config().clone(), view.columns().to_vec()))
+                })?;
+                let imported =
+                    crate::copy::read(&*formats, path, &options, &config, &columns, &start, pos)?;
                 self.write(pos, |t| crate::copy::insert(t, map, &imported, pos))
             }
         }
