@@ -362,9 +362,12 @@ impl WriteTransaction {
         Ok(())
     }
 
-    /// Adds `object` to `map` and splats its embedding into the field.
+    /// Adds `object` to `map` and splats its embedding into the field. As
+    /// [`WriteTransaction::insert_slice`], it refuses a map with a `NOT NULL` user column
+    /// without a `DEFAULT`.
     pub fn insert(&mut self, map: &str, object: Object) -> Result<()> {
         let state = self.state(map)?;
+        crate::user::check_defaults_suffice(state, map)?;
         object.validate(&state.config)?;
         if state.objects.find(&object.id).is_some() {
             return Err(Error::DuplicateId {

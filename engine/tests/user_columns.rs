@@ -313,6 +313,7 @@ fn bulk_inserts_without_values_refuse_a_required_column_and_with_values_store_th
             "{e}"
         );
     };
+    refused(t.insert("m", object("a")).unwrap_err());
     refused(t.insert_many("m", vec![object("a")]).unwrap_err());
     refused(t.insert_slice("m", &[object("a")]).unwrap_err());
     refused(
