@@ -70,7 +70,7 @@ impl Blob {
 
 /// A growable byte buffer whose start is 8-byte aligned.
 ///
-/// Small buffers are a `Vec<u64>` on the heap. A buffer of [`HUGE_THRESHOLD`] bytes or more
+/// Small buffers are a `Vec<u64>` on the heap. A buffer of `HUGE_THRESHOLD` (2 MiB) bytes or more
 /// (a segment's embeddings, say) lives in an anonymous memory mapping instead, placed on a
 /// 2 MiB boundary and advised onto transparent huge pages where the platform has them: a
 /// scan of such a buffer then takes a TLB miss every 2 MiB instead of every 4 KiB (on the
@@ -202,7 +202,7 @@ impl AlignedBuf {
     }
 
     /// Moves the bytes written to a store with room for at least `need` bytes (`want` when
-    /// it is mapped: growth doubles, as a `Vec`'s does): a mapping from [`HUGE_THRESHOLD`]
+    /// it is mapped: growth doubles, as a `Vec`'s does): a mapping from `HUGE_THRESHOLD` (2 MiB)
     /// bytes, else (or when the platform refuses to map) the heap.
     fn reserve(&mut self, need: usize, want: usize) {
         let mapped = if need >= HUGE_THRESHOLD {
