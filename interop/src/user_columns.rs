@@ -251,9 +251,16 @@ fn integer(x: impl TryInto<i64> + Copy + std::fmt::Display) -> Result<Cell, Stri
         .map_err(|_| expected(ColumnType::Integer, format!("{x} (past i64)")))
 }
 
+/// The first microsecond of the year 0000 and the last of 9999, UTC: the TIMESTAMPs the
+/// language reads and prints (four-digit years, text that sorts in time order).
+const TIMESTAMP_RANGE: std::ops::RangeInclusive<i64> =
+    -62_167_219_200_000_000..=253_402_300_799_999_999;
+
 fn timestamp(t: Option<i64>) -> Result<Cell, String> {
-    t.map(Cell::Timestamp)
-        .ok_or_else(|| "a timestamp past the range of microseconds in i64".to_string())
+    match t {
+        Some(t) if TIMESTAMP_RANGE.contains(&t) => Ok(Cell::Timestamp(t)),
+        _ => Err("a timestamp outside the years 0000 to 9999".to_string()),
+    }
 }
 
 fn text_of(a: &dyn Array, i: usize) -> Option<&str> {
@@ -420,5 +427,27 @@ mod tests {
         assert_eq!(e, "expected BOOLEAN, found a column of Arrow type Utf8");
         let u = arrow_array::UInt64Array::from(vec![u64::MAX]);
         assert!(Reader::of(&u, ColumnType::Integer).unwrap().get(0).is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_four_digit_years_are_refused() {
+        let first = user::parse_timestamp("0000-01-01 00:00:00").unwrap();
+        let last = user::parse_timestamp("9999-12-31 23:59:59.999999").unwrap();
+        assert_eq!(TIMESTAMP_RANGE, first..=last);
+        let t =
+            arrow_array::TimestampMicrosecondArray::from(vec![first, last, first - 1, last + 1]);
+        let r = Reader::of(&t, ColumnType::Timestamp).unwrap();
+        assert_eq!(r.get(0), Ok(Cell::Timestamp(first)));
+        assert_eq!(r.get(1), Ok(Cell::Timestamp(last)));
+        for i in [2, 3] {
+            assert_eq!(
+                r.get(i),
+                Err("a timestamp outside the years 0000 to 9999".to_string())
+            );
+        }
+        let d = arrow_array::Date32Array::from(vec![-1_000_000, 0]);
+        let r = Reader::of(&d, ColumnType::Timestamp).unwrap();
+        assert!(r.get(0).is_err());
+        assert_eq!(r.get(1), Ok(Cell::Timestamp(0)));
     }
 }
