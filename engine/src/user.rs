@@ -2,18 +2,20 @@
 //! `seen_at TIMESTAMP`, ...), their values per object, and how a value of the language
 //! becomes a stored cell and back.
 //!
-//! A map's [`UserTable`] holds its schema and the values of its objects by id, in 1024
-//! shards shared between versions (a write copies the shards it touches, not the table:
-//! a small commit to a map of 1M objects copies a few thousand entries, not a million).
-//! Values are keyed by id, not by a row's place, so the index reorganising its rows
+//! A map's [`UserTable`] holds its schema and the values of its objects by id, in a
+//! persistent hash map (a hash array mapped trie) shared between versions: cloning a table
+//! is O(1), and a write copies only the nodes on its key's path, O(log n), so a commit
+//! costs what it writes, not a share of everything written before. Values are keyed by
+//! id, not by a row's place, so the index reorganising its rows
 //! (commits, seals, merges) never moves them. They are stored as one record per object
 //! beside the object index (`map/<id>/values/<object id>`), written in the commit's one
 //! batch with the rest of it; a map without user columns writes none of these keys.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use imbl::shared_ptr::DefaultSharedPtr;
+use imbl::GenericHashMap;
+use rustc_hash::FxBuildHasher;
 pub use tensormap_storage::{Cell, ColumnDef, ColumnType, SchemaRecord, ValuesRecord};
 
 use tensormap_storage::keys::{self, Keyspace};
@@ -35,20 +37,17 @@ pub const BUILT_IN: [&str; 8] = [
     "confidence",
 ];
 
-const SHARDS: usize = 1024;
-
-type Shard = FxHashMap<Arc<str>, Arc<[(u32, Cell)]>>;
+/// Object id → its stored cells. A persistent map: clones share every node, and a write
+/// copies the nodes on one path (those another version still holds), never the whole.
+type Values = GenericHashMap<Arc<str>, Arc<[(u32, Cell)]>, FxBuildHasher, DefaultSharedPtr>;
 
 /// A map's user columns and their values.
 #[derive(Debug, Clone, Default)]
 pub struct UserTable {
     schema: Arc<SchemaRecord>,
-    /// Empty until the first value is stored.
-    shards: Vec<Arc<Shard>>,
-}
-
-fn shard_of(id: &str) -> usize {
-    (FxBuildHasher.hash_one(id) % SHARDS as u64) as usize
+    /// The cells of the objects that store any; an object absent here reads its columns'
+    /// defaults.
+    values: Values,
 }
 
 impl UserTable {
@@ -74,10 +73,7 @@ impl UserTable {
 
     /// The stored cells of object `id`.
     pub fn cells(&self, id: &str) -> Option<&[(u32, Cell)]> {
-        if self.shards.is_empty() {
-            return None;
-        }
-        self.shards[shard_of(id)].get(id).map(|c| &c[..])
+        self.values.get(id).map(|c| &c[..])
     }
 
     /// The value of column `def` for object `id`: stored, or the column's default.
@@ -96,20 +92,26 @@ impl UserTable {
 
     /// Stores the cells of object `id` (replacing any).
     pub fn put(&mut self, id: &str, cells: Vec<(u32, Cell)>) {
-        if self.shards.is_empty() {
-            self.shards = (0..SHARDS).map(|_| Arc::default()).collect();
-        }
-        Arc::make_mut(&mut self.shards[shard_of(id)]).insert(Arc::from(id), Arc::from(cells));
+        self.values.insert(Arc::from(id), Arc::from(cells));
     }
 
     /// Forgets the cells of object `id`; whether it had any.
     pub fn remove(&mut self, id: &str) -> bool {
-        if self.cells(id).is_none() {
+        // Looked up first: a removal copies the path to the key even when it is absent.
+        if !self.values.contains_key(id) {
             return false;
         }
-        Arc::make_mut(&mut self.shards[shard_of(id)])
-            .remove(id)
-            .is_some()
+        self.values.remove(id).is_some()
+    }
+
+    /// How many objects store cells.
+    pub fn stored(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The objects that store cells and their cells, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[(u32, Cell)])> {
+        self.values.iter().map(|(id, cells)| (&id[..], &cells[..]))
     }
 }
 
@@ -535,9 +537,7 @@ impl WriteTransaction {
                 }
             }
             if !cells.is_empty() {
-                let bytes = codec::encode(&ValuesRecord {
-                    cells: cells.clone(),
-                })?;
+                let bytes = encode_cells(cells)?;
                 records.push((keys::values(map_id, &o.id), bytes));
             }
         }
@@ -580,6 +580,13 @@ impl WriteTransaction {
         state.objects.user.put(id, record.cells);
         Ok(())
     }
+}
+
+/// The stored record of `cells`: the bytes of `ValuesRecord { cells }`, encoded from the
+/// slice without copying the cells into a record first (bincode writes a `Vec` and a slice
+/// alike: its length, then its elements).
+fn encode_cells(cells: &[(u32, Cell)]) -> Result<Vec<u8>> {
+    Ok(codec::encode(&cells)?)
 }
 
 fn column_at(map: &str, schema: &SchemaRecord, name: &str) -> Result<usize> {
@@ -638,6 +645,24 @@ mod tests {
     }
 
     #[test]
+    fn a_slice_of_cells_encodes_as_its_values_record() {
+        let cells = vec![
+            (0, Cell::Text("a".into())),
+            (2, Cell::Null),
+            (5, Cell::Blob(vec![1, 2])),
+        ];
+        let record = codec::encode(&ValuesRecord {
+            cells: cells.clone(),
+        })
+        .unwrap();
+        assert_eq!(encode_cells(&cells).unwrap(), record);
+        assert_eq!(
+            encode_cells(&[]).unwrap(),
+            codec::encode(&ValuesRecord::default()).unwrap()
+        );
+    }
+
+    #[test]
     fn tables_keep_values_by_id_and_read_defaults() {
         let def = ColumnDef {
             id: 0,
@@ -660,5 +685,38 @@ mod tests {
         assert_eq!(t.value("a", "n"), Some(Value::Null));
         assert!(t.remove("a"));
         assert!(!t.remove("a"));
+    }
+
+    #[test]
+    fn a_version_keeps_its_values_while_a_clone_is_written() {
+        let cell = |i: i64| vec![(0, Cell::Integer(i))];
+        let mut t = UserTable::default();
+        for i in 0..5000 {
+            t.put(&format!("o{i}"), cell(i));
+        }
+        let before = t.clone();
+        for i in (0..5000).step_by(3) {
+            t.put(&format!("o{i}"), cell(-i));
+        }
+        for i in (1..5000).step_by(7) {
+            t.remove(&format!("o{i}"));
+        }
+        t.put("new", cell(1));
+        assert_eq!(before.stored(), 5000);
+        assert_eq!(t.stored(), 5000 - 5000usize.div_ceil(7) + 1);
+        for i in 0..5000 {
+            let id = format!("o{i}");
+            assert_eq!(before.cells(&id), Some(&cell(i)[..]));
+            let now = if i % 7 == 1 {
+                None
+            } else if i % 3 == 0 {
+                Some(cell(-i))
+            } else {
+                Some(cell(i))
+            };
+            assert_eq!(t.cells(&id).map(<[_]>::to_vec), now);
+        }
+        assert_eq!(before.cells("new"), None);
+        assert_eq!(t.iter().count(), t.stored());
     }
 }
