@@ -482,8 +482,8 @@ impl WriteTransaction {
     /// Adds `objects` to map `map` with their user column values, all or none: `values[i]`
     /// is `(column id, value)` for the columns object `i` stores (the others read their
     /// defaults), one entry per object. Besides the checks of
-    /// [`WriteTransaction::insert_slice`], every value must name a column of the map and
-    /// be of its type, and no `NOT NULL` column may end up NULL (given NULL, or not given
+    /// [`WriteTransaction::insert_slice`], every value must name a column of the map (each
+    /// column at most once per object) and be of its type, and no `NOT NULL` column may end up NULL (given NULL, or not given
     /// and without a default); the error names the object and the column. The values are
     /// stored in this transaction's batch with the objects.
     pub fn insert_with_values(
@@ -510,11 +510,19 @@ impl WriteTransaction {
                 id: o.id.clone(),
                 reason,
             };
-            for (c, v) in cells {
+            for (at, (c, v)) in cells.iter().enumerate() {
                 let def = columns
                     .iter()
                     .find(|d| d.id == *c)
                     .ok_or_else(|| bad(format!("map '{map}' has no column number {c}")))?;
+                // A row names each column once: reads take the first cell of a column,
+                // so a second would be stored and never read.
+                if cells[..at].iter().any(|(earlier, _)| earlier == c) {
+                    return Err(bad(format!(
+                        "column '{}' is given twice in the object's row",
+                        def.name
+                    )));
+                }
                 if !fits(v, def.ty) {
                     return Err(bad(format!(
                         "column '{}' holds {}, the value is not one",
@@ -526,7 +534,6 @@ impl WriteTransaction {
             for def in columns.iter().filter(|d| d.not_null) {
                 let value = cells
                     .iter()
-                    .rev()
                     .find(|(c, _)| *c == def.id)
                     .map_or(&def.default, |(_, v)| v);
                 if *value == Cell::Null {

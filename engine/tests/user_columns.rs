@@ -359,3 +359,71 @@ fn bulk_inserts_without_values_refuse_a_required_column_and_with_values_store_th
         Some(Value::text("l"))
     );
 }
+
+#[test]
+fn a_row_giving_a_column_twice_is_refused_naming_the_object_and_column() {
+    let db = Database::open_in_memory().unwrap();
+    let mut t = db.begin_write().unwrap();
+    let mut cols = columns();
+    cols.push(ColumnDef {
+        id: 0,
+        name: "req".into(),
+        ty: ColumnType::Text,
+        not_null: true,
+        default: Cell::Null,
+    });
+    t.create_map_with_columns(
+        "m",
+        MapConfig {
+            channels: 1,
+            ..MapConfig::default()
+        },
+        cols,
+    )
+    .unwrap();
+    t.insert_with_values(
+        "m",
+        &[Object::new("kept", "t", [0.0; 3], vec![1.0])],
+        vec![vec![(2, Cell::Text("k".into()))]],
+    )
+    .unwrap();
+    t.commit().unwrap();
+    let object = |id: &str| Object::new(id, "t", [0.0; 3], vec![1.0]);
+    let mut t = db.begin_write().unwrap();
+    // The first `req` is NULL, the second is not: before, the check read the last and the
+    // reads the first, so a NOT NULL column could hold NULL.
+    for (row, column) in [
+        (vec![(2, Cell::Null), (2, Cell::Text("r".into()))], "req"),
+        (
+            vec![
+                (2, Cell::Text("r".into())),
+                (1, Cell::Integer(1)),
+                (1, Cell::Integer(2)),
+            ],
+            "n",
+        ),
+    ] {
+        let e = t
+            .insert_with_values(
+                "m",
+                &[object("a"), object("b")],
+                vec![vec![(2, Cell::Text("fine".into()))], row],
+            )
+            .unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("object 'b'"), "{e}");
+        assert!(
+            e.contains(&format!("column '{column}' is given twice")),
+            "{e}"
+        );
+    }
+    assert_eq!(t.map("m").unwrap().len(), 1, "nothing was added");
+    t.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    let m = r.map("m").unwrap();
+    assert!(m.get("a").is_none() && m.get("b").is_none());
+    assert_eq!(
+        m.get("kept").unwrap().user_value("req"),
+        Some(Value::text("k"))
+    );
+}
