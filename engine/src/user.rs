@@ -596,6 +596,63 @@ fn encode_cells(cells: &[(u32, Cell)]) -> Result<Vec<u8>> {
     Ok(codec::encode(&cells)?)
 }
 
+impl WriteTransaction {
+    /// Gives map `map`, just restored from a snapshot with its objects, the user columns
+    /// the snapshot carries (the reader checked the schema and that each row names
+    /// columns of it, once each, with values of their types). Checked here: each row is an
+    /// object of the map, and no object is left NULL in a `NOT NULL` column.
+    pub(crate) fn restore_columns(
+        &mut self,
+        map: &str,
+        columns: &tensormap_storage::snapshot::UserColumns,
+    ) -> Result<()> {
+        let schema = columns.schema.clone();
+        let state = self.state(map)?;
+        let mut given = vec![0usize; schema.columns.len()];
+        let mut records = Vec::with_capacity(columns.rows.len());
+        for (id, cells) in &columns.rows {
+            if state.objects.find(id).is_none() {
+                return Err(Error::InvalidArgument(format!(
+                    "the snapshot's user columns hold values for object '{id}', which it does \
+                     not hold"
+                )));
+            }
+            for (n, def) in schema.columns.iter().enumerate() {
+                if cells.iter().any(|(c, v)| *c == def.id && *v != Cell::Null) {
+                    given[n] += 1;
+                }
+            }
+            if !cells.is_empty() {
+                records.push((keys::values(state.id, id), encode_cells(cells)?));
+            }
+        }
+        let objects = state.objects.len();
+        for (def, given) in schema.columns.iter().zip(given) {
+            if def.not_null && def.default == Cell::Null && given < objects {
+                return Err(Error::InvalidArgument(format!(
+                    "the snapshot's column '{}' is NOT NULL without a DEFAULT, but {} of its \
+                     {objects} objects have no value for it",
+                    def.name,
+                    objects - given
+                )));
+            }
+        }
+        let state = state_mut(&mut self.changed, &self.base, map)?;
+        put_schema(state.id, &schema, &mut self.batch)?;
+        state.objects.user.set_schema(schema);
+        for ((id, cells), (key, bytes)) in columns
+            .rows
+            .iter()
+            .filter(|(_, cells)| !cells.is_empty())
+            .zip(records)
+        {
+            self.batch.put(key, bytes);
+            state.objects.user.put(id, cells.clone());
+        }
+        Ok(())
+    }
+}
+
 fn column_at(map: &str, schema: &SchemaRecord, name: &str) -> Result<usize> {
     schema
         .columns
