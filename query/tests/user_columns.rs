@@ -370,3 +370,23 @@ fn snapshot_and_restore_carry_every_type_with_nulls_and_defaults() {
     );
     assert!(!json.exists());
 }
+
+#[test]
+fn describe_lists_the_user_columns_as_declared() {
+    let mut s = Session::new(Database::open_in_memory().unwrap());
+    populate(&mut s);
+    s.execute("ALTER MAP m ADD COLUMN \"odd name\" TEXT DEFAULT 'it''s'")
+        .unwrap();
+    s.execute("CREATE MAP plain WITH (channels = 2)").unwrap();
+    let r = s.execute("DESCRIBE m").unwrap().pop().unwrap();
+    assert_eq!(r.columns.last().map(String::as_str), Some("columns"));
+    assert_eq!(
+        r.rows[0].last(),
+        Some(&t(
+            "label TEXT NOT NULL DEFAULT 'none', speed REAL, n INTEGER DEFAULT 7, \
+             ok BOOLEAN, seen_at TIMESTAMP, raw BLOB, \"odd name\" TEXT DEFAULT 'it''s'"
+        ))
+    );
+    let r = s.execute("DESCRIBE plain").unwrap().pop().unwrap();
+    assert_eq!(r.rows[0].last(), Some(&t("")));
+}
