@@ -384,6 +384,43 @@ mod tests {
     }
 
     #[test]
+    fn a_file_with_the_section_reads_back_and_a_resealed_rule_break_names_its_offset() {
+        use crate::snapshot::{reseal, SnapshotOptions, SnapshotReader, SnapshotWriter};
+        let config = crate::MapConfig {
+            resolution: 8,
+            channels: 1,
+            ..crate::MapConfig::default()
+        };
+        let options = SnapshotOptions::default();
+        let s = sample();
+        let w = SnapshotWriter::new_with_columns(Vec::new(), "t", &config, &options, &s).unwrap();
+        let bytes = w.finish_into().unwrap().1;
+        let r = SnapshotReader::from_bytes(bytes.clone(), "t").unwrap();
+        assert_eq!(r.user_columns(), Some(&s));
+        // next_id 0: every column id is past it. With the CRCs made valid again, the
+        // rule behind them is what fails, at the first column.
+        let at = bytes.windows(4).rposition(|w| w == b"UCOL").unwrap();
+        let mut bad = bytes.clone();
+        bad[at + 12..at + 16].copy_from_slice(&0u32.to_le_bytes());
+        reseal(&mut bad);
+        let e = SnapshotReader::from_bytes(bad, "t")
+            .unwrap_err()
+            .to_string();
+        let want = format!("user columns at offset {}", at + 20);
+        assert!(
+            e.contains(&want) && e.contains("not below the next id"),
+            "{e}"
+        );
+        // The JSON form refuses them.
+        let json = SnapshotOptions {
+            format: crate::snapshot::Format::Json,
+            ..SnapshotOptions::default()
+        };
+        let e = SnapshotWriter::new_with_columns(Vec::new(), "t", &config, &json, &s).unwrap_err();
+        assert!(e.to_string().contains("JSON form"), "{e}");
+    }
+
+    #[test]
     fn contents_that_break_a_rule_behind_a_valid_checksum_are_refused() {
         let mut s = sample();
         s.rows[1].1.push((0, Cell::Text("twice".into())));
