@@ -6,12 +6,17 @@
 //! later commit changes, so writers go on while it is written and the file holds the map
 //! exactly as it was at one commit. A restore does not re-splat the objects: the field is
 //! the file's bricks, and the objects go in on the bulk path.
+//!
+//! A map with user columns carries them in the file's user columns section (schema and
+//! each object's values; binary form only); a map without writes the file it wrote before
+//! that section existed, and a file without the section restores a map without them.
 
 use std::path::Path;
 
 use tensormap_storage::brick::CELLS;
 use tensormap_storage::snapshot::{
-    ObjectEntry, SnapshotInfo, SnapshotOptions, SnapshotReader, SnapshotWriter,
+    ObjectEntry, SnapshotError, SnapshotInfo, SnapshotOptions, SnapshotReader, SnapshotWriter,
+    UserColumns,
 };
 
 use crate::{Database, Error, MapView, Object, ReadTransaction, Result, WriteTransaction};
@@ -55,12 +60,6 @@ impl MapView<'_> {
         options: &SnapshotOptions,
         progress: ProgressFn<'_>,
     ) -> Result<SnapshotInfo> {
-        if !self.columns().is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "map '{}' has user columns, which snapshots do not carry yet: its snapshot would lose them",
-                self.name()
-            )));
-        }
         let config = self.config();
         let field = self.field()?;
         let channels = config.channels as u64;
@@ -76,7 +75,19 @@ impl MapView<'_> {
             total += object_bytes(o.id(), o.kind());
         }
 
-        let mut w = SnapshotWriter::create(path, config, options)?;
+        // A map with user columns adds the section that carries them (the binary form
+        // only); one without writes exactly the file it wrote before the section existed.
+        let mut w = match self.user_columns() {
+            Some(columns) => SnapshotWriter::create_with_columns(path, config, options, &columns)
+                .map_err(|e| match e {
+                SnapshotError::Invalid { reason, .. } => Error::InvalidArgument(format!(
+                    "cannot snapshot map '{}': {reason}",
+                    self.name()
+                )),
+                e => e.into(),
+            })?,
+            None => SnapshotWriter::create(path, config, options)?,
+        };
         let mut done = 0u64;
         progress(0, total);
         for (n, o) in self.objects().enumerate() {
@@ -107,6 +118,34 @@ impl MapView<'_> {
         let info = w.finish()?;
         progress(total, total);
         Ok(info)
+    }
+}
+
+impl MapView<'_> {
+    /// The map's user columns as a snapshot carries them: its schema and, in the order
+    /// of [`MapView::objects`], the cells of the objects that store any (only the cells of
+    /// columns the schema still has: a dropped column's values stay stored, unread).
+    /// `None` for a map that never had user columns.
+    fn user_columns(&self) -> Option<UserColumns> {
+        let table = &self.state.objects.user;
+        let schema = table.schema();
+        if schema.columns.is_empty() && schema.next_id == 0 {
+            return None;
+        }
+        let live = |c: &u32| schema.columns.iter().any(|d| d.id == *c);
+        let mut rows = Vec::with_capacity(table.stored());
+        for o in self.objects() {
+            if let Some(cells) = table.cells(o.id()) {
+                let cells: Vec<_> = cells.iter().filter(|(c, _)| live(c)).cloned().collect();
+                if !cells.is_empty() {
+                    rows.push((o.id().to_string(), cells));
+                }
+            }
+        }
+        Some(UserColumns {
+            schema: schema.clone(),
+            rows,
+        })
     }
 }
 
@@ -164,6 +203,9 @@ impl WriteTransaction {
             bricks += 1;
             done += 1;
             progress(done, total);
+        }
+        if let Some(columns) = reader.user_columns() {
+            self.restore_columns(name, columns)?;
         }
         Ok(RestoreInfo {
             objects: reader.object_count(),

@@ -2,18 +2,20 @@
 //! `seen_at TIMESTAMP`, ...), their values per object, and how a value of the language
 //! becomes a stored cell and back.
 //!
-//! A map's [`UserTable`] holds its schema and the values of its objects by id, in 1024
-//! shards shared between versions (a write copies the shards it touches, not the table:
-//! a small commit to a map of 1M objects copies a few thousand entries, not a million).
-//! Values are keyed by id, not by a row's place, so the index reorganising its rows
+//! A map's [`UserTable`] holds its schema and the values of its objects by id, in a
+//! persistent hash map (a hash array mapped trie) shared between versions: cloning a table
+//! is O(1), and a write copies only the nodes on its key's path, O(log n), so a commit
+//! costs what it writes, not a share of everything written before. Values are keyed by
+//! id, not by a row's place, so the index reorganising its rows
 //! (commits, seals, merges) never moves them. They are stored as one record per object
 //! beside the object index (`map/<id>/values/<object id>`), written in the commit's one
 //! batch with the rest of it; a map without user columns writes none of these keys.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use imbl::shared_ptr::DefaultSharedPtr;
+use imbl::GenericHashMap;
+use rustc_hash::FxBuildHasher;
 pub use tensormap_storage::{Cell, ColumnDef, ColumnType, SchemaRecord, ValuesRecord};
 
 use tensormap_storage::keys::{self, Keyspace};
@@ -35,20 +37,17 @@ pub const BUILT_IN: [&str; 8] = [
     "confidence",
 ];
 
-const SHARDS: usize = 1024;
-
-type Shard = FxHashMap<Arc<str>, Arc<[(u32, Cell)]>>;
+/// Object id → its stored cells. A persistent map: clones share every node, and a write
+/// copies the nodes on one path (those another version still holds), never the whole.
+type Values = GenericHashMap<Arc<str>, Arc<[(u32, Cell)]>, FxBuildHasher, DefaultSharedPtr>;
 
 /// A map's user columns and their values.
 #[derive(Debug, Clone, Default)]
 pub struct UserTable {
     schema: Arc<SchemaRecord>,
-    /// Empty until the first value is stored.
-    shards: Vec<Arc<Shard>>,
-}
-
-fn shard_of(id: &str) -> usize {
-    (FxBuildHasher.hash_one(id) % SHARDS as u64) as usize
+    /// The cells of the objects that store any; an object absent here reads its columns'
+    /// defaults.
+    values: Values,
 }
 
 impl UserTable {
@@ -74,10 +73,7 @@ impl UserTable {
 
     /// The stored cells of object `id`.
     pub fn cells(&self, id: &str) -> Option<&[(u32, Cell)]> {
-        if self.shards.is_empty() {
-            return None;
-        }
-        self.shards[shard_of(id)].get(id).map(|c| &c[..])
+        self.values.get(id).map(|c| &c[..])
     }
 
     /// The value of column `def` for object `id`: stored, or the column's default.
@@ -96,20 +92,26 @@ impl UserTable {
 
     /// Stores the cells of object `id` (replacing any).
     pub fn put(&mut self, id: &str, cells: Vec<(u32, Cell)>) {
-        if self.shards.is_empty() {
-            self.shards = (0..SHARDS).map(|_| Arc::default()).collect();
-        }
-        Arc::make_mut(&mut self.shards[shard_of(id)]).insert(Arc::from(id), Arc::from(cells));
+        self.values.insert(Arc::from(id), Arc::from(cells));
     }
 
     /// Forgets the cells of object `id`; whether it had any.
     pub fn remove(&mut self, id: &str) -> bool {
-        if self.cells(id).is_none() {
+        // Looked up first: a removal copies the path to the key even when it is absent.
+        if !self.values.contains_key(id) {
             return false;
         }
-        Arc::make_mut(&mut self.shards[shard_of(id)])
-            .remove(id)
-            .is_some()
+        self.values.remove(id).is_some()
+    }
+
+    /// How many objects store cells.
+    pub fn stored(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The objects that store cells and their cells, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[(u32, Cell)])> {
+        self.values.iter().map(|(id, cells)| (&id[..], &cells[..]))
     }
 }
 
@@ -480,8 +482,8 @@ impl WriteTransaction {
     /// Adds `objects` to map `map` with their user column values, all or none: `values[i]`
     /// is `(column id, value)` for the columns object `i` stores (the others read their
     /// defaults), one entry per object. Besides the checks of
-    /// [`WriteTransaction::insert_slice`], every value must name a column of the map and
-    /// be of its type, and no `NOT NULL` column may end up NULL (given NULL, or not given
+    /// [`WriteTransaction::insert_slice`], every value must name a column of the map (each
+    /// column at most once per object) and be of its type, and no `NOT NULL` column may end up NULL (given NULL, or not given
     /// and without a default); the error names the object and the column. The values are
     /// stored in this transaction's batch with the objects.
     pub fn insert_with_values(
@@ -508,11 +510,19 @@ impl WriteTransaction {
                 id: o.id.clone(),
                 reason,
             };
-            for (c, v) in cells {
+            for (at, (c, v)) in cells.iter().enumerate() {
                 let def = columns
                     .iter()
                     .find(|d| d.id == *c)
                     .ok_or_else(|| bad(format!("map '{map}' has no column number {c}")))?;
+                // A row names each column once: reads take the first cell of a column,
+                // so a second would be stored and never read.
+                if cells[..at].iter().any(|(earlier, _)| earlier == c) {
+                    return Err(bad(format!(
+                        "column '{}' is given twice in the object's row",
+                        def.name
+                    )));
+                }
                 if !fits(v, def.ty) {
                     return Err(bad(format!(
                         "column '{}' holds {}, the value is not one",
@@ -524,7 +534,6 @@ impl WriteTransaction {
             for def in columns.iter().filter(|d| d.not_null) {
                 let value = cells
                     .iter()
-                    .rev()
                     .find(|(c, _)| *c == def.id)
                     .map_or(&def.default, |(_, v)| v);
                 if *value == Cell::Null {
@@ -535,9 +544,7 @@ impl WriteTransaction {
                 }
             }
             if !cells.is_empty() {
-                let bytes = codec::encode(&ValuesRecord {
-                    cells: cells.clone(),
-                })?;
+                let bytes = encode_cells(cells)?;
                 records.push((keys::values(map_id, &o.id), bytes));
             }
         }
@@ -578,6 +585,70 @@ impl WriteTransaction {
         let record = ValuesRecord { cells };
         self.batch.put(key, codec::encode(&record)?);
         state.objects.user.put(id, record.cells);
+        Ok(())
+    }
+}
+
+/// The stored record of `cells`: the bytes of `ValuesRecord { cells }`, encoded from the
+/// slice without copying the cells into a record first (bincode writes a `Vec` and a slice
+/// alike: its length, then its elements).
+fn encode_cells(cells: &[(u32, Cell)]) -> Result<Vec<u8>> {
+    Ok(codec::encode(&cells)?)
+}
+
+impl WriteTransaction {
+    /// Gives map `map`, just restored from a snapshot with its objects, the user columns
+    /// the snapshot carries (the reader checked the schema and that each row names
+    /// columns of it, once each, with values of their types). Checked here: each row is an
+    /// object of the map, and no object is left NULL in a `NOT NULL` column.
+    pub(crate) fn restore_columns(
+        &mut self,
+        map: &str,
+        columns: &tensormap_storage::snapshot::UserColumns,
+    ) -> Result<()> {
+        let schema = columns.schema.clone();
+        let state = self.state(map)?;
+        let mut given = vec![0usize; schema.columns.len()];
+        let mut records = Vec::with_capacity(columns.rows.len());
+        for (id, cells) in &columns.rows {
+            if state.objects.find(id).is_none() {
+                return Err(Error::InvalidArgument(format!(
+                    "the snapshot's user columns hold values for object '{id}', which it does \
+                     not hold"
+                )));
+            }
+            for (n, def) in schema.columns.iter().enumerate() {
+                if cells.iter().any(|(c, v)| *c == def.id && *v != Cell::Null) {
+                    given[n] += 1;
+                }
+            }
+            if !cells.is_empty() {
+                records.push((keys::values(state.id, id), encode_cells(cells)?));
+            }
+        }
+        let objects = state.objects.len();
+        for (def, given) in schema.columns.iter().zip(given) {
+            if def.not_null && def.default == Cell::Null && given < objects {
+                return Err(Error::InvalidArgument(format!(
+                    "the snapshot's column '{}' is NOT NULL without a DEFAULT, but {} of its \
+                     {objects} objects have no value for it",
+                    def.name,
+                    objects - given
+                )));
+            }
+        }
+        let state = state_mut(&mut self.changed, &self.base, map)?;
+        put_schema(state.id, &schema, &mut self.batch)?;
+        state.objects.user.set_schema(schema);
+        for ((id, cells), (key, bytes)) in columns
+            .rows
+            .iter()
+            .filter(|(_, cells)| !cells.is_empty())
+            .zip(records)
+        {
+            self.batch.put(key, bytes);
+            state.objects.user.put(id, cells.clone());
+        }
         Ok(())
     }
 }
@@ -638,6 +709,24 @@ mod tests {
     }
 
     #[test]
+    fn a_slice_of_cells_encodes_as_its_values_record() {
+        let cells = vec![
+            (0, Cell::Text("a".into())),
+            (2, Cell::Null),
+            (5, Cell::Blob(vec![1, 2])),
+        ];
+        let record = codec::encode(&ValuesRecord {
+            cells: cells.clone(),
+        })
+        .unwrap();
+        assert_eq!(encode_cells(&cells).unwrap(), record);
+        assert_eq!(
+            encode_cells(&[]).unwrap(),
+            codec::encode(&ValuesRecord::default()).unwrap()
+        );
+    }
+
+    #[test]
     fn tables_keep_values_by_id_and_read_defaults() {
         let def = ColumnDef {
             id: 0,
@@ -660,5 +749,38 @@ mod tests {
         assert_eq!(t.value("a", "n"), Some(Value::Null));
         assert!(t.remove("a"));
         assert!(!t.remove("a"));
+    }
+
+    #[test]
+    fn a_version_keeps_its_values_while_a_clone_is_written() {
+        let cell = |i: i64| vec![(0, Cell::Integer(i))];
+        let mut t = UserTable::default();
+        for i in 0..5000 {
+            t.put(&format!("o{i}"), cell(i));
+        }
+        let before = t.clone();
+        for i in (0..5000).step_by(3) {
+            t.put(&format!("o{i}"), cell(-i));
+        }
+        for i in (1..5000).step_by(7) {
+            t.remove(&format!("o{i}"));
+        }
+        t.put("new", cell(1));
+        assert_eq!(before.stored(), 5000);
+        assert_eq!(t.stored(), 5000 - 5000usize.div_ceil(7) + 1);
+        for i in 0..5000 {
+            let id = format!("o{i}");
+            assert_eq!(before.cells(&id), Some(&cell(i)[..]));
+            let now = if i % 7 == 1 {
+                None
+            } else if i % 3 == 0 {
+                Some(cell(-i))
+            } else {
+                Some(cell(i))
+            };
+            assert_eq!(t.cells(&id).map(<[_]>::to_vec), now);
+        }
+        assert_eq!(before.cells("new"), None);
+        assert_eq!(t.iter().count(), t.stored());
     }
 }

@@ -301,13 +301,20 @@ fn values_and_schema_survive_commits_checkpoints_merges_alter_and_reopen() {
             vec![t("c"), t("none"), t("grey"), Value::Null],
         ]
     );
-    // Snapshots do not carry user columns yet: refused rather than lossy.
+    // A snapshot carries the columns as they are after the ALTERs (the dropped column's
+    // values, still stored, are not carried).
     let file = dir.path().join("m.tensor3d");
-    let e = s
-        .execute(&format!("SNAPSHOT m TO '{}'", file.display()))
-        .unwrap_err();
-    assert!(e.to_string().contains("has user columns"), "{e}");
-    assert!(!file.exists());
+    s.execute(&format!("SNAPSHOT m TO '{}'", file.display()))
+        .unwrap();
+    let mut copy = Session::new(Database::open_in_memory().unwrap());
+    copy.execute(&format!("RESTORE m FROM '{}'", file.display()))
+        .unwrap();
+    let all = "SELECT * FROM m ORDER BY id";
+    let (a, b) = (
+        s.execute(all).unwrap().pop().unwrap(),
+        copy.execute(all).unwrap().pop().unwrap(),
+    );
+    assert_eq!((a.columns, a.rows), (b.columns, b.rows));
     // A map without user columns is as it was.
     s.execute("CREATE MAP plain WITH (channels = 2)").unwrap();
     let r = s.execute("SELECT * FROM plain").unwrap().pop().unwrap();
@@ -315,4 +322,71 @@ fn values_and_schema_survive_commits_checkpoints_merges_alter_and_reopen() {
         r.columns,
         ["id", "type", "position", "embedding", "confidence"]
     );
+}
+
+#[test]
+fn snapshot_and_restore_carry_every_type_with_nulls_and_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::new(Database::open_in_memory().unwrap());
+    populate(&mut s);
+    let file = dir.path().join("m.tensor3d");
+    s.execute(&format!("SNAPSHOT m TO '{}'", file.display()))
+        .unwrap();
+    let mut copy = Session::new(Database::open(dir.path().join("copy.db")).unwrap());
+    copy.execute(&format!("RESTORE m FROM '{}'", file.display()))
+        .unwrap();
+    let all = "SELECT * FROM m ORDER BY id";
+    let (a, b) = (
+        s.execute(all).unwrap().pop().unwrap(),
+        copy.execute(all).unwrap().pop().unwrap(),
+    );
+    assert_eq!(a.columns, b.columns);
+    assert_eq!(a.rows, b.rows);
+    check_contents(&mut copy);
+    // The defaults and NOT NULL came along: an object inserted without values reads them.
+    copy.execute(
+        "INSERT INTO m (id, type, position, embedding) VALUES ('d', 'x', [0, 0, 0], [0, 0])",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&mut copy, "SELECT label, n FROM m WHERE id = 'd'"),
+        vec![vec![t("none"), n(7.0)]]
+    );
+    assert!(copy
+        .execute("UPDATE m SET label = NULL WHERE id = 'a'")
+        .is_err());
+    // The JSON form does not carry them: refused, and no file is written.
+    let json = dir.path().join("m.json");
+    let e = s
+        .execute(&format!(
+            "SNAPSHOT m TO '{}' WITH (format = 'json')",
+            json.display()
+        ))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("JSON form does not carry user columns"),
+        "{e}"
+    );
+    assert!(!json.exists());
+}
+
+#[test]
+fn describe_lists_the_user_columns_as_declared() {
+    let mut s = Session::new(Database::open_in_memory().unwrap());
+    populate(&mut s);
+    s.execute("ALTER MAP m ADD COLUMN \"odd name\" TEXT DEFAULT 'it''s'")
+        .unwrap();
+    s.execute("CREATE MAP plain WITH (channels = 2)").unwrap();
+    let r = s.execute("DESCRIBE m").unwrap().pop().unwrap();
+    assert_eq!(r.columns.last().map(String::as_str), Some("columns"));
+    assert_eq!(
+        r.rows[0].last(),
+        Some(&t(
+            "label TEXT NOT NULL DEFAULT 'none', speed REAL, n INTEGER DEFAULT 7, \
+             ok BOOLEAN, seen_at TIMESTAMP, raw BLOB, \"odd name\" TEXT DEFAULT 'it''s'"
+        ))
+    );
+    let r = s.execute("DESCRIBE plain").unwrap().pop().unwrap();
+    assert_eq!(r.rows[0].last(), Some(&t("")));
 }

@@ -134,6 +134,7 @@ impl Session {
                 Value::Number(s.bricks as f64),
                 Value::Number(s.covered_cells as f64),
                 Value::Number(bytes as f64),
+                Value::Text(describe_columns(v.columns()).into()),
             ])
         })?;
         Ok(QueryResult {
@@ -149,6 +150,7 @@ impl Session {
                 "bricks",
                 "covered_cells",
                 "bytes_on_disk",
+                "columns",
             ]
             .map(String::from)
             .to_vec(),
@@ -156,6 +158,33 @@ impl Session {
             status: "DESCRIBE".into(),
         })
     }
+}
+
+/// The user columns as CREATE MAP declares them, in order and comma-separated:
+/// `label TEXT NOT NULL DEFAULT 'none', speed REAL` (empty for a map without any).
+fn describe_columns(columns: &[ColumnDef]) -> String {
+    let mut out = String::new();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&crate::ast::ident(&c.name));
+        out.push(' ');
+        out.push_str(c.ty.name());
+        if c.not_null {
+            out.push_str(" NOT NULL");
+        }
+        let default = match user::cell_value(&c.default) {
+            Value::Null => continue,
+            Value::Bool(b) => (if b { "TRUE" } else { "FALSE" }).to_string(),
+            Value::Number(x) => x.to_string(),
+            Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+            other => other.to_string(),
+        };
+        out.push_str(" DEFAULT ");
+        out.push_str(&default);
+    }
+    out
 }
 
 fn map_config(settings: &[(String, Setting, Span)]) -> Result<MapConfig> {

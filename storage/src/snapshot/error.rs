@@ -17,6 +17,8 @@ pub enum Section {
     Topology,
     /// The brick blocks.
     Field,
+    /// The user columns section (between the field and the footer, when flagged).
+    UserColumns,
     /// The fixed 80-byte footer: where the sections are, the counts.
     Footer,
     /// The whole JSON document (the JSON form).
@@ -30,6 +32,7 @@ impl fmt::Display for Section {
             Section::Objects => "objects",
             Section::Topology => "topology",
             Section::Field => "field",
+            Section::UserColumns => "user columns",
             Section::Footer => "footer",
             Section::Json => "JSON document",
         })

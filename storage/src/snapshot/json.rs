@@ -416,6 +416,7 @@ impl JsonDoc {
             config,
             dtype,
             compression,
+            user_columns: false,
         };
 
         let ch = header.config.channels as usize;

@@ -123,6 +123,9 @@ pub struct Header {
     pub dtype: Dtype,
     /// How the blocks are compressed.
     pub compression: Compression,
+    /// Flag bit 0: a user columns section lies between the field and the footer. Unset
+    /// (flags 0) for a map without user columns, as in every file before the section.
+    pub user_columns: bool,
 }
 
 impl Header {
@@ -132,7 +135,10 @@ impl Header {
         let mut b = [0u8; HEADER_LEN];
         b[0..4].copy_from_slice(&MAGIC);
         b[4..8].copy_from_slice(&VERSION.to_le_bytes());
-        // 8..12: flags, all zero in version 1.
+        // 8..12: flags; bit 0 alone is defined (the user columns section).
+        if self.user_columns {
+            b[8..12].copy_from_slice(&super::columns::FLAG_USER_COLUMNS.to_le_bytes());
+        }
         for axis in 0..3 {
             b[12 + 4 * axis..16 + 4 * axis].copy_from_slice(&c.resolution.to_le_bytes());
         }
@@ -197,9 +203,10 @@ impl Header {
             )));
         }
         let flags = u32_at(b, 8);
-        if flags != 0 {
+        let known = super::columns::FLAG_USER_COLUMNS;
+        if flags & !known != 0 {
             return Err(unsupported(format!(
-                "flags {flags:#010x}: version 1 defines none"
+                "flags {flags:#010x}: version 1 defines bit 0 (user columns) alone"
             )));
         }
         let dims = [u32_at(b, 12), u32_at(b, 16), u32_at(b, 20)];
@@ -225,6 +232,7 @@ impl Header {
             config,
             dtype,
             compression,
+            user_columns: flags & known != 0,
         })
     }
 }
@@ -280,7 +288,16 @@ impl Footer {
     /// Checks and decodes the footer of a file of `file_len` bytes; `b` are its last 80.
     /// Every offset and length is checked against the file size here, before anything is
     /// read or allocated from them.
-    pub fn decode(path: &str, b: &[u8; FOOTER_LEN], file_len: u64) -> Result<Self> {
+    ///
+    /// With `user_columns` (header flag bit 0) the field ends before the footer and the
+    /// user columns section fills the bytes between them; without, the field ends where
+    /// the footer starts.
+    pub fn decode(
+        path: &str,
+        b: &[u8; FOOTER_LEN],
+        file_len: u64,
+        user_columns: bool,
+    ) -> Result<Self> {
         let at = file_len - FOOTER_LEN as u64;
         let bad = |field: u64, reason: String| {
             SnapshotError::corrupt(path, Section::Footer, at + field, reason)
@@ -351,7 +368,7 @@ impl Footer {
                 }
             }
         }
-        if f.field_offset + f.field_len != at {
+        if f.field_offset + f.field_len != at && !user_columns {
             return Err(bad(
                 40,
                 format!(
@@ -432,8 +449,15 @@ mod tests {
             },
             dtype: Dtype::F16,
             compression: Compression::Zstd,
+            user_columns: false,
         };
         let b = h.encode();
+        assert_eq!(u32_at(&b, 8), 0, "no flag without user columns");
+        let with = Header {
+            user_columns: true,
+            ..h.clone()
+        };
+        assert_eq!(Header::decode("t", &with.encode()).unwrap(), with);
         assert_eq!(Header::decode("t", &b).unwrap(), h);
         for i in 0..HEADER_LEN {
             let mut d = b;
@@ -456,12 +480,14 @@ mod tests {
             topology_crc: 7,
         };
         let len = 173 + 1000 + FOOTER_LEN as u64;
-        assert_eq!(Footer::decode("t", &f.encode(), len).unwrap(), f);
-        assert!(Footer::decode("t", &f.encode(), len + 1).is_err());
+        assert_eq!(Footer::decode("t", &f.encode(), len, false).unwrap(), f);
+        assert!(Footer::decode("t", &f.encode(), len + 1, false).is_err());
+        // With a user columns section, the field may end before the footer.
+        assert_eq!(Footer::decode("t", &f.encode(), len + 20, true).unwrap(), f);
         let g = Footer {
             field_len: u64::MAX - 100,
             ..f
         };
-        assert!(Footer::decode("t", &g.encode(), len).is_err());
+        assert!(Footer::decode("t", &g.encode(), len, false).is_err());
     }
 }

@@ -52,6 +52,7 @@
 
 mod atomic;
 mod block;
+mod columns;
 mod error;
 mod field;
 mod json;
@@ -65,6 +66,7 @@ mod writer;
 use std::path::Path;
 
 pub use atomic::AtomicFile;
+pub use columns::{UserColumns, COLUMNS_TAG, FLAG_USER_COLUMNS};
 pub use error::{Result, Section, SnapshotError};
 pub use field::{morton, unmorton, BrickEntry};
 pub use json::{JSON_VERSION, TENSOR_FORMAT};

@@ -20,6 +20,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::block::{self, stored_bound};
+use super::columns::UserColumns;
 use super::error::{Result, Section, SnapshotError};
 use super::field::{self, check_topology, decode_brick, depth_of, record_len, BrickEntry, Leaves};
 use super::json::JsonDoc;
@@ -101,6 +102,8 @@ struct Binary {
     topology: Vec<u8>,
     object_blocks: Vec<BlockRef>,
     field_blocks: Vec<BlockRef>,
+    /// The user columns section, decoded and checked at open (absent without the flag).
+    columns: Option<Box<UserColumns>>,
 }
 
 #[derive(Debug)]
@@ -205,6 +208,15 @@ impl SnapshotReader {
         match self.kind {
             Kind::Binary(_) => Format::Binary,
             Kind::Json(_) => Format::Json,
+        }
+    }
+
+    /// The map's user columns and its objects' values, when the file carries them (a
+    /// binary file with the user columns section); `None` for a map without them.
+    pub fn user_columns(&self) -> Option<&UserColumns> {
+        match &self.kind {
+            Kind::Binary(b) => b.columns.as_deref(),
+            Kind::Json(_) => None,
         }
     }
 
@@ -334,7 +346,18 @@ fn open_binary(src: Box<dyn ReadAt>, len: u64, name: &str) -> Result<Binary> {
     let mut foot = [0u8; FOOTER_LEN];
     src.read_exact_at(&mut foot, len - FOOTER_LEN as u64)
         .map_err(io)?;
-    let footer = Footer::decode(name, &foot, len)?;
+    let footer = Footer::decode(name, &foot, len, header.user_columns)?;
+    let columns = if header.user_columns {
+        // Between the field and the footer: its length is bounded by the file's.
+        let at = footer.field_offset + footer.field_len;
+        let mut bytes = vec![0u8; (len - FOOTER_LEN as u64 - at) as usize];
+        src.read_exact_at(&mut bytes, at).map_err(io)?;
+        let columns = UserColumns::decode(&bytes, at)
+            .map_err(|e| SnapshotError::corrupt(name, Section::UserColumns, e.offset, e.message))?;
+        Some(Box::new(columns))
+    } else {
+        None
+    };
     let config = &header.config;
     let ch = config.channels as usize;
 
@@ -431,6 +454,7 @@ fn open_binary(src: Box<dyn ReadAt>, len: u64, name: &str) -> Result<Binary> {
         topology,
         object_blocks,
         field_blocks,
+        columns,
     })
 }
 

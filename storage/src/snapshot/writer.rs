@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::atomic::AtomicFile;
 use super::block::{self, BLOCK_TARGET};
+use super::columns::UserColumns;
 use super::error::{Result, SnapshotError};
 use super::field::{self, check_brick, depth_of, encode_brick, morton, record_len};
 use super::json::JsonEncoder;
@@ -65,6 +66,8 @@ pub struct SnapshotWriter<W: SnapshotSink = AtomicFile> {
     mortons: Vec<u64>,
     bricks: u64,
     logical: u64,
+    /// The encoded user columns section, written before the footer (binary form only).
+    columns: Option<Vec<u8>>,
     encoder: Encoder<W>,
 }
 
@@ -90,11 +93,74 @@ impl SnapshotWriter<AtomicFile> {
         let file = AtomicFile::create(path).map_err(|e| SnapshotError::io(&name, e))?;
         Self::new(file, &name, config, options)
     }
+
+    /// [`create`](Self::create) for a map with user columns: `columns` (its schema and
+    /// its objects' values) is written as the file's user columns section. Binary form
+    /// only; the rows' ids must be objects pushed to this writer (the restorer checks).
+    pub fn create_with_columns(
+        path: impl AsRef<Path>,
+        config: &MapConfig,
+        options: &SnapshotOptions,
+        columns: &UserColumns,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        config
+            .validate()
+            .map_err(|e| SnapshotError::invalid(&name, e.to_string()))?;
+        // Checked before the temporary file exists.
+        let section = columns_section(&name, options, columns)?;
+        let file = AtomicFile::create(path).map_err(|e| SnapshotError::io(&name, e))?;
+        Self::start(file, &name, config, options, Some(section))
+    }
+}
+
+/// The encoded user columns section of `columns`, checked as a reader will check it.
+fn columns_section(
+    name: &str,
+    options: &SnapshotOptions,
+    columns: &UserColumns,
+) -> Result<Vec<u8>> {
+    if options.format != Format::Binary {
+        return Err(SnapshotError::invalid(
+            name,
+            "the JSON form does not carry user columns: write the binary form",
+        ));
+    }
+    let section = columns.encode();
+    UserColumns::decode(&section, 0)
+        .map_err(|e| SnapshotError::invalid(name, format!("user columns: {}", e.message)))?;
+    Ok(section)
 }
 
 impl<W: SnapshotSink> SnapshotWriter<W> {
     /// Starts a snapshot written to `sink`; `name` names it in errors.
     pub fn new(sink: W, name: &str, config: &MapConfig, options: &SnapshotOptions) -> Result<Self> {
+        Self::start(sink, name, config, options, None)
+    }
+
+    /// [`new`](Self::new) for a map with user columns (see
+    /// [`SnapshotWriter::create_with_columns`]).
+    pub fn new_with_columns(
+        sink: W,
+        name: &str,
+        config: &MapConfig,
+        options: &SnapshotOptions,
+        columns: &UserColumns,
+    ) -> Result<Self> {
+        let section = columns_section(name, options, columns)?;
+        Self::start(sink, name, config, options, Some(section))
+    }
+
+    /// Starts a snapshot; `columns` is the encoded user columns section, if any (then the
+    /// header's flag bit 0 is set and the section is written before the footer).
+    fn start(
+        sink: W,
+        name: &str,
+        config: &MapConfig,
+        options: &SnapshotOptions,
+        columns: Option<Vec<u8>>,
+    ) -> Result<Self> {
         config
             .validate()
             .map_err(|e| SnapshotError::invalid(name, e.to_string()))?;
@@ -102,6 +168,7 @@ impl<W: SnapshotSink> SnapshotWriter<W> {
             config: config.clone(),
             dtype: options.dtype,
             compression: options.compression,
+            user_columns: columns.is_some(),
         };
         let encoder = match options.format {
             Format::Binary => Encoder::Binary(BinaryEncoder::new(sink, header, options.threads)),
@@ -117,6 +184,7 @@ impl<W: SnapshotSink> SnapshotWriter<W> {
             mortons: Vec::new(),
             bricks: 0,
             logical: 0,
+            columns,
             encoder,
         };
         let r = match &mut w.encoder {
@@ -341,7 +409,7 @@ impl<W: SnapshotSink> SnapshotWriter<W> {
         let name = self.name.clone();
         let (objects, bricks) = (self.objects, self.bricks);
         let r = match &mut self.encoder {
-            Encoder::Binary(b) => b.finish(objects, bricks),
+            Encoder::Binary(b) => b.finish(objects, bricks, self.columns.as_deref()),
             Encoder::Json(j) => j.finish(objects, bricks),
         };
         let file_bytes = self.guard(r.map_err(|e| SnapshotError::io(&name, e)))?;
@@ -497,14 +565,23 @@ impl<W: SnapshotSink> BinaryEncoder<W> {
         self.queue(Job { count, raw })
     }
 
-    /// Writes the rest and the footer; returns the file's length.
-    fn finish(&mut self, objects: u64, bricks: u64) -> std::io::Result<u64> {
+    /// Writes the rest, the user columns section when there is one (the header's flag
+    /// says so), and the footer; returns the file's length.
+    fn finish(
+        &mut self,
+        objects: u64,
+        bricks: u64,
+        columns: Option<&[u8]>,
+    ) -> std::io::Result<u64> {
         self.close_block()?;
         self.drain()?;
         let f = &mut self.footer;
         f.field_len = self.offset - f.field_offset;
         f.object_count = objects;
         f.brick_count = bricks;
+        if let Some(section) = columns {
+            self.write(section)?;
+        }
         let footer = self.footer.encode();
         self.write(&footer)?;
         self.out.flush()?;
