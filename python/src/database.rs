@@ -456,7 +456,7 @@ impl PyDatabase {
         if let Some(given) = columns {
             let values = user_values(py, &db, map, given, n)?;
             let ids = ids.slices();
-            let channels = if n == 0 { 0 } else { e.len() / n };
+            let channels = e.len().checked_div(n).unwrap_or(0);
             let objects: Vec<Object> = (0..n)
                 .map(|i| {
                     let kind = kinds.get(i).or(kinds.first()).map_or("", String::as_str);

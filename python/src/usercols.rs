@@ -469,10 +469,7 @@ fn cell_from_py(v: &Bound<'_, PyAny>, ty: ColumnType) -> Result<Cell, String> {
                 let b = b.cast::<PyBytes>().map_err(|_| found())?;
                 Cell::Blob(b.as_bytes().to_vec())
             } else if let Ok(s) = v.extract::<String>() {
-                match user::to_cell(&Value::text(&s), ColumnType::Blob) {
-                    Ok(c) => c,
-                    Err(e) => return Err(e),
-                }
+                user::to_cell(&Value::text(&s), ColumnType::Blob)?
             } else {
                 return Err(found());
             }
