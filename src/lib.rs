@@ -39,6 +39,10 @@ pub mod json;
 
 pub use tensormap_models::{GenerateArgs, Generated, Generation, ModelCache, MAX_GENERATE_TOKENS};
 
+/// User columns: a map's typed columns (`ColumnDef`, `ColumnType`, `Cell`), how a value of
+/// the language becomes a stored cell and back (`to_cell`, `cell_value`), and TIMESTAMP's
+/// text form (`parse_timestamp`, `format_timestamp`).
+pub use tensormap_engine::user;
 pub use tensormap_engine::{
     format_f32, format_number, widen_f32, Backend, Candidates, Compression, Dtype, Field,
     FieldStats, Format, MapConfig, MapInfo, MapStats, MapView, MemoryBackend, Object,

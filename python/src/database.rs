@@ -16,7 +16,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 use tensormap::render::html::HtmlOptions;
-use tensormap::{Dtype, MapConfig, ObjectColumns, OptionError, OptionValue, RenderOptions, Value};
+use tensormap::{
+    Dtype, MapConfig, Object, ObjectColumns, OptionError, OptionValue, RenderOptions, Value,
+};
 
 use crate::convert::{floats_1d, floats_2d, param, point, type_name};
 use crate::error;
@@ -24,6 +26,7 @@ use crate::html::Html;
 use crate::reads::{self, Among};
 use crate::result::PyQueryResult;
 use crate::svg::Svg;
+use crate::usercols;
 
 /// A connection to a tensormap database (`tensormap.connect(path)`).
 #[pyclass(module = "tensormap", name = "Database", frozen)]
@@ -54,10 +57,52 @@ impl PyDatabase {
         let results = py
             .detach(|| db.execute_with(sql, &params))
             .map_err(|e| error::query(py, e))?;
-        Ok(PyQueryResult::new(
-            results.into_iter().last().unwrap_or_default(),
-        ))
+        let last = results.into_iter().last().unwrap_or_default();
+        // The types of the user columns it reads (a parse and a catalog read, only for a
+        // SELECT over a map that has user columns).
+        let types = py.detach(|| usercols::result_types(&db, sql, &last));
+        Ok(PyQueryResult::new(last).with_types(types))
     }
+}
+
+/// The user column values `given` (column name → `n` values) for `Database.insert` on map
+/// `map`, as `insert_with_values` takes them: per row, the cells of the given columns.
+fn user_values(
+    py: Python<'_>,
+    db: &tensormap::Database,
+    map: &str,
+    given: &Bound<'_, PyDict>,
+    n: usize,
+) -> PyResult<Vec<Vec<(u32, tensormap::user::Cell)>>> {
+    let defs = py
+        .detach(|| db.read_map(map, |view| Ok(view.columns().to_vec())))
+        .map_err(error::engine)?;
+    let mut rows: Vec<Vec<(u32, tensormap::user::Cell)>> =
+        (0..n).map(|_| Vec::with_capacity(given.len())).collect();
+    for (name, values) in given.iter() {
+        let name: String = name.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "columns must map column names (str) to values, found a key of type {}",
+                type_name(&name)
+            ))
+        })?;
+        let def = defs.iter().find(|d| d.name == name).ok_or_else(|| {
+            let known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+            PyValueError::new_err(format!(
+                "map '{map}' has no user column '{name}' (its user columns: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let cells = usercols::cells_from_py(&values, def, n)?;
+        for (row, cell) in rows.iter_mut().zip(cells) {
+            row.push((def.id, cell));
+        }
+    }
+    Ok(rows)
 }
 
 /// Where `attention` looks, from its keyword arguments.
@@ -342,7 +387,18 @@ impl PyDatabase {
     /// Float32 C-contiguous arrays are read in place; other float dtypes are converted.
     /// Returns `n`. Raises `tensormap.Error` (nothing inserted) for a duplicate id, a
     /// position outside the bounds, a NaN, a wrong embedding width or an unknown map.
-    #[pyo3(signature = (map, ids, types, positions, embeddings, confidence = None))]
+    ///
+    /// `columns` gives values of the map's user columns: a dict from column name to `n`
+    /// values (a list, a NumPy array — a masked array's masked entries and a float
+    /// array's NaN are NULL, a `datetime64` array is read in its unit —, or a pyarrow
+    /// array). None is NULL; TEXT takes str, REAL int or float, INTEGER int (or a whole
+    /// float) within ±2^53, BOOLEAN bool, TIMESTAMP a `datetime` (naive is UTC), a `date`
+    /// or text as TensorQL reads it, BLOB bytes or hex text. A column the dict leaves out
+    /// holds its DEFAULT (NULL without one). A wrong type raises `TypeError` naming the
+    /// column and the row (`columns['speed'][2]`), a NULL in a NOT NULL column
+    /// `tensormap.Error`; either way nothing is inserted. Without `columns`, a map with a
+    /// NOT NULL column that has no DEFAULT refuses the insert.
+    #[pyo3(signature = (map, ids, types, positions, embeddings, confidence = None, *, columns = None))]
     #[allow(clippy::too_many_arguments)] // the Python signature
     fn insert(
         &self,
@@ -353,6 +409,7 @@ impl PyDatabase {
         positions: &Bound<'_, PyAny>,
         embeddings: &Bound<'_, PyAny>,
         confidence: Option<&Bound<'_, PyAny>>,
+        columns: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
         let db = self.db()?;
         let ids = Ids::read(ids, "ids")?;
@@ -396,6 +453,27 @@ impl PyDatabase {
             }
         };
         let (p, e) = (positions.as_slice(), embeddings.as_slice());
+        if let Some(given) = columns {
+            let values = user_values(py, &db, map, given, n)?;
+            let ids = ids.slices();
+            let channels = e.len().checked_div(n).unwrap_or(0);
+            let objects: Vec<Object> = (0..n)
+                .map(|i| {
+                    let kind = kinds.get(i).or(kinds.first()).map_or("", String::as_str);
+                    let c = confidences.get(i).or(confidences.first()).copied();
+                    Object::new(
+                        ids[i],
+                        kind,
+                        [p[3 * i], p[3 * i + 1], p[3 * i + 2]],
+                        e[i * channels..(i + 1) * channels].to_vec(),
+                    )
+                    .with_confidence(c.unwrap_or(1.0))
+                })
+                .collect();
+            py.detach(|| db.write(|t| t.insert_with_values(map, &objects, values)))
+                .map_err(error::engine)?;
+            return Ok(n);
+        }
         py.detach(|| {
             // The columns go to the engine as they are: no `Object` per row.
             let ids = ids.slices();
@@ -443,6 +521,73 @@ impl PyDatabase {
         py.detach(|| reads::nearest(&db, map, p, k))
             .map_err(error::engine)?
             .into_py_tuple(py)
+    }
+
+    /// The user column values of the objects `ids` of `map`: a dict from column name (all
+    /// of the map's user columns, in declared order, or those `columns` names) to a NumPy
+    /// array with one value per id, typed as `Result.fetchnumpy` types a user column (TEXT
+    /// and BLOB object arrays of str and bytes, REAL float64 with NaN for NULL, INTEGER
+    /// int64 and BOOLEAN bool — masked arrays when there are NULLs —, TIMESTAMP
+    /// `datetime64[us]` in UTC with NaT for NULL). Pairs with `within`, `nearest` and
+    /// `attention`: `db.properties("m", db.nearest("m", p, 5)[0])`. Raises
+    /// `tensormap.Error` for an unknown map or id, `ValueError` for an unknown column.
+    #[pyo3(signature = (map, ids, columns = None))]
+    fn properties<'py>(
+        &self,
+        py: Python<'py>,
+        map: &str,
+        ids: &Bound<'py, PyAny>,
+        columns: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let db = self.db()?;
+        let ids = strings(ids, "ids")?;
+        let wanted = match columns {
+            None => None,
+            Some(c) if c.is_instance_of::<PyString>() => Some(vec![c.extract::<String>()?]),
+            Some(c) => Some(strings(c, "columns")?),
+        };
+        let read = py.detach(|| {
+            db.read_map(map, |view| {
+                let defs = view.columns();
+                let chosen: Vec<&tensormap::user::ColumnDef> = match &wanted {
+                    None => defs.iter().collect(),
+                    Some(names) => {
+                        let mut chosen = Vec::with_capacity(names.len());
+                        for name in names {
+                            match defs.iter().find(|d| d.name == *name) {
+                                Some(d) => chosen.push(d),
+                                None => return Ok(Err(name.clone())),
+                            }
+                        }
+                        chosen
+                    }
+                };
+                let mut cells = vec![Vec::with_capacity(ids.len()); chosen.len()];
+                for id in &ids {
+                    let o = view
+                        .get(id)
+                        .ok_or_else(|| tensormap::Error::ObjectNotFound {
+                            map: map.to_string(),
+                            id: id.clone(),
+                        })?;
+                    let table = o.user_table();
+                    for (k, def) in chosen.iter().enumerate() {
+                        cells[k].push(table.cell(id, def).clone());
+                    }
+                }
+                let named: Vec<(String, tensormap::user::ColumnType)> =
+                    chosen.iter().map(|d| (d.name.clone(), d.ty)).collect();
+                Ok(Ok((named, cells)))
+            })
+        });
+        let (named, cells) = read.map_err(error::engine)?.map_err(|name| {
+            PyValueError::new_err(format!("map '{map}' has no user column '{name}'"))
+        })?;
+        let out = PyDict::new(py);
+        for ((name, ty), cells) in named.into_iter().zip(cells) {
+            out.set_item(name, usercols::cells_to_numpy(py, ty, &cells)?)?;
+        }
+        Ok(out)
     }
 
     /// Scaled dot-product attention of `query` (channels values) over the objects of

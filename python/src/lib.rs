@@ -14,6 +14,7 @@ mod html;
 mod reads;
 mod result;
 mod svg;
+mod usercols;
 
 use pyo3::prelude::*;
 

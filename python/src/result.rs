@@ -5,9 +5,11 @@ use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use tensormap::user::ColumnType;
 use tensormap::{QueryResult, Value};
 
 use crate::convert::value_to_py;
+use crate::usercols::{self, Datetimes};
 
 /// The result of a statement: its column names, its rows, its status line.
 ///
@@ -19,6 +21,9 @@ pub struct PyQueryResult {
     columns: Vec<String>,
     rows: Vec<Vec<Value>>,
     status: String,
+    /// The type of each column that reads a map's user column as it is (see
+    /// `usercols::result_types`); empty when none does.
+    types: Vec<Option<ColumnType>>,
     /// The next row `fetchone` returns.
     next: parking_lot::Mutex<usize>,
 }
@@ -29,8 +34,47 @@ impl PyQueryResult {
             columns: r.columns,
             rows: r.rows,
             status: r.status,
+            types: Vec::new(),
             next: parking_lot::Mutex::new(0),
         }
+    }
+
+    /// With the types of the user columns it reads (one per column, or empty).
+    pub fn with_types(mut self, types: Vec<Option<ColumnType>>) -> Self {
+        if types.len() == self.columns.len() {
+            self.types = types;
+        }
+        self
+    }
+
+    /// The declared type of column `c`, when it reads a user column.
+    fn type_of(&self, c: usize) -> Option<ColumnType> {
+        self.types.get(c).copied().flatten()
+    }
+
+    /// A row as a tuple: typed user columns as `usercols::cell_to_py` gives them (INTEGER
+    /// as int, TIMESTAMP as an aware datetime, BLOB as bytes), the rest as `value_to_py`.
+    fn row<'py>(
+        &self,
+        py: Python<'py>,
+        row: &[Value],
+        dates: &mut Option<Datetimes<'py>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if self.types.is_empty() {
+            return Row(row).into_pyobject(py);
+        }
+        let items = row
+            .iter()
+            .enumerate()
+            .map(|(c, v)| match self.type_of(c) {
+                Some(ty) => match tensormap::user::to_cell(v, ty) {
+                    Ok(cell) => usercols::cell_to_py(py, &cell, dates),
+                    Err(_) => value_to_py(py, v),
+                },
+                None => value_to_py(py, v),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyTuple::new(py, items)
     }
 
     /// Rows `from..to` as tuples, moving the cursor to `to`.
@@ -43,6 +87,14 @@ impl PyQueryResult {
         };
         *next = to;
         drop(next);
+        if !self.types.is_empty() {
+            let mut dates = None;
+            let rows = self.rows[from..to]
+                .iter()
+                .map(|r| self.row(py, r, &mut dates))
+                .collect::<PyResult<Vec<_>>>()?;
+            return PyList::new(py, rows);
+        }
         PyList::new(py, self.rows[from..to].iter().map(|r| Row(r)))
     }
 }
@@ -388,6 +440,15 @@ impl PyQueryResult {
         self.columns.clone()
     }
 
+    /// The declared type of each column that reads a map's user column as it is (`TEXT`,
+    /// `REAL`, `INTEGER`, `BOOLEAN`, `TIMESTAMP`, `BLOB`), None for the others: the
+    /// columns of `*`, `map.*` and bare column names (aliased or not) of a SELECT over
+    /// one map without a join, WITH or UNION. An empty list when no column is typed.
+    #[getter]
+    fn types(&self) -> Vec<Option<&'static str>> {
+        self.types.iter().map(|t| t.map(ColumnType::name)).collect()
+    }
+
     /// The status line: `SELECT 3`, `INSERT 2`, `CREATE MAP`, ...
     #[getter]
     fn status(&self) -> &str {
@@ -430,7 +491,7 @@ impl PyQueryResult {
         };
         *next += 1;
         drop(next);
-        Row(row).into_pyobject(py).map(Some)
+        self.row(py, row, &mut None).map(Some)
     }
 
     /// The next `size` rows (fewer at the end) as tuples.
@@ -440,7 +501,9 @@ impl PyQueryResult {
     }
 
     /// Every row not read yet, as tuples: numbers as float, text as str, vectors as lists
-    /// of float, NULL as None.
+    /// of float, NULL as None. A column that reads a map's user column (see `types`) has
+    /// its declared type: INTEGER as int, TIMESTAMP as an aware `datetime` (UTC), BLOB as
+    /// bytes, TEXT as str, REAL as float, BOOLEAN as bool.
     fn fetchall<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.take(py, None)
     }
@@ -457,24 +520,55 @@ impl PyQueryResult {
     /// numbers (NaN for NULL), bool, a 2-D float32 array `(rows, width)` for vectors of one
     /// width, and an object array for text and anything mixed. The cursor does not move.
     /// (Values carry their types, not the columns: without rows every column is an empty
-    /// float64 array.)
+    /// float64 array.) A column that reads a map's user column (see `types`) follows its
+    /// declared type, rows or not: TEXT an object array of str, REAL float64 (NaN for
+    /// NULL), INTEGER int64 and BOOLEAN bool — a `numpy.ma.MaskedArray` masking the NULLs
+    /// when there are any —, TIMESTAMP `datetime64[us]` in UTC (NaT for NULL), BLOB an
+    /// object array of bytes; None is NULL in the object arrays.
     fn fetchnumpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         let built = build_columns(py, &self.rows, self.columns.len())?;
-        for (name, (col, mask)) in self.columns.iter().zip(built) {
-            out.set_item(name, col.into_numpy(py, self.rows.len(), mask.as_deref())?)?;
+        for (c, (name, (col, mask))) in self.columns.iter().zip(built).enumerate() {
+            let typed = self
+                .type_of(c)
+                .and_then(|ty| Some((ty, usercols::typed_cells(&self.rows, c, ty)?)));
+            let array = match typed {
+                Some((ty, cells)) => usercols::cells_to_numpy(py, ty, &cells)?,
+                None => col.into_numpy(py, self.rows.len(), mask.as_deref())?,
+            };
+            out.set_item(name, array)?;
         }
         Ok(out)
     }
 
     /// Every row as a `pyarrow.Table` (pyarrow must be installed): numbers as float64,
     /// text as string, vectors of one width as `fixed_size_list<float32>`, NULL as null.
+    /// A column that reads a map's user column (see `types`) has the Arrow type COPY
+    /// writes to Parquet: TEXT string, REAL float64, INTEGER int64, BOOLEAN bool,
+    /// TIMESTAMP `timestamp[us, tz=UTC]`, BLOB binary.
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let columns = PyList::empty(py);
         let built = build_columns(py, &self.rows, self.columns.len())?;
-        for (name, (col, mask)) in self.columns.iter().zip(built) {
+        for (c, (name, (col, mask))) in self.columns.iter().zip(built).enumerate() {
+            let typed = self
+                .type_of(c)
+                .and_then(|ty| Some((ty, usercols::typed_cells(&self.rows, c, ty)?)));
+            let parts = match &typed {
+                Some((ty, cells)) => usercols::cells_to_arrow_parts(py, *ty, cells)?,
+                None => col.into_arrow_parts(py, self.rows.len())?,
+            };
+            let mask = match &typed {
+                Some((_, cells)) => {
+                    let m: Vec<bool> = cells
+                        .iter()
+                        .map(|c| matches!(c, tensormap::user::Cell::Null))
+                        .collect();
+                    m.contains(&true).then_some(m)
+                }
+                None => mask,
+            };
             let mask = mask.map(|m| m.into_pyarray(py));
-            columns.append((name, col.into_arrow_parts(py, self.rows.len())?, mask))?;
+            columns.append((name, parts, mask))?;
         }
         let helper = py.import("tensormap._arrow").map_err(|e| {
             PyTypeError::new_err(format!("to_arrow needs pyarrow (pip install pyarrow): {e}"))

@@ -5,10 +5,18 @@ float32 array for vectors of one width, which becomes ``fixed_size_list<float32>
 ``("text", offsets, data)`` — the offsets (int32, or int64 past 2 GiB of text) and UTF-8
 bytes of a ``string`` (``large_string``) array, wrapped without a copy — or ``("objects", array)`` for values of mixed types. A NULL
 mask, when a column has one, becomes Arrow nulls.
+
+A map's user columns come typed: ``("binary", offsets, data)`` for BLOB (``binary`` or
+``large_binary``, as text) and ``("typed", name, array)`` for REAL (``float64``), INTEGER
+(``int64``), BOOLEAN (``bool``) and TIMESTAMP (``timestamp[us, UTC]``: int64 microseconds
+since the epoch): the Arrow types COPY writes to Parquet.
 """
 
 import numpy as np
 import pyarrow as pa
+
+
+_TYPED = {"float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
 
 
 def _validity(mask):
@@ -25,6 +33,21 @@ def _array(parts, mask):
         return pa.Array.from_buffers(
             kind, len(offsets) - 1, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
         )
+    if kind == "binary":
+        offsets, data = parts[1], parts[2]
+        validity = None if mask is None else _validity(mask)
+        kind = pa.binary() if offsets.dtype == np.int32 else pa.large_binary()
+        return pa.Array.from_buffers(
+            kind, len(offsets) - 1, [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+    if kind == "typed":
+        name, values = parts[1], parts[2]
+        if name == "timestamp[us, UTC]":
+            validity = None if mask is None else _validity(mask)
+            return pa.Array.from_buffers(
+                pa.timestamp("us", tz="UTC"), len(values), [validity, pa.py_buffer(values)]
+            )
+        return pa.array(values, type=_TYPED[name], mask=mask)
     values = parts[1]
     if kind == "objects":
         items = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]

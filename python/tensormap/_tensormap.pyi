@@ -39,6 +39,12 @@ class Result:
     def columns(self) -> List[str]:
         """The column names (empty for a statement without rows)."""
     @property
+    def types(self) -> List[Optional[str]]:
+        """The declared type (``TEXT``, ``REAL``, ``INTEGER``, ``BOOLEAN``, ``TIMESTAMP``,
+        ``BLOB``) of each column that reads a map's user column — ``*``, ``map.*`` or a bare
+        column name of a SELECT over one map without a join, WITH or UNION —, None for the
+        others; empty when no column is typed."""
+    @property
     def status(self) -> str:
         """The status line: ``SELECT 3``, ``INSERT 2``, ``CREATE MAP``, ..."""
     @property
@@ -54,14 +60,19 @@ class Result:
         """The next ``size`` rows (fewer at the end)."""
     def fetchall(self) -> List[Tuple[Any, ...]]:
         """Every row not read yet: numbers as float, text as str, vectors as lists of
-        float, NULL as None."""
+        float, NULL as None; a typed user column (see ``types``) as its type: INTEGER int,
+        TIMESTAMP an aware ``datetime`` in UTC, BLOB bytes."""
     def __iter__(self) -> Iterator[Tuple[Any, ...]]: ...
     def __next__(self) -> Tuple[Any, ...]: ...
     def fetchnumpy(self) -> Dict[str, npt.NDArray[Any]]:
         """Every row as NumPy columns: float64 numbers (NaN for NULL), bool, 2-D float32
-        vectors ``(rows, width)``, object arrays for text and mixed columns."""
+        vectors ``(rows, width)``, object arrays for text and mixed columns. A typed user
+        column (see ``types``): TEXT and BLOB object arrays (str, bytes; None for NULL),
+        REAL float64 (NaN for NULL), INTEGER int64 and BOOLEAN bool (``numpy.ma``
+        masked arrays when there are NULLs), TIMESTAMP ``datetime64[us]`` UTC (NaT)."""
     def to_arrow(self) -> Any:
-        """Every row as a ``pyarrow.Table`` (needs pyarrow)."""
+        """Every row as a ``pyarrow.Table`` (needs pyarrow); a typed user column has the
+        Arrow type COPY writes: string, float64, int64, bool, timestamp[us, UTC], binary."""
     def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
         """The Arrow PyCapsule stream interface (needs pyarrow)."""
 
@@ -143,8 +154,22 @@ class Database:
         positions: npt.NDArray[np.floating[Any]],
         embeddings: npt.NDArray[np.floating[Any]],
         confidence: Optional[Union[float, Sequence[float], npt.NDArray[np.floating[Any]]]] = None,
+        *,
+        columns: Optional[Dict[str, Any]] = None,
     ) -> int:
-        """Inserts n objects on the bulk path, all or none; returns n."""
+        """Inserts n objects on the bulk path, all or none; returns n. ``columns`` gives the
+        map's user columns, name -> n values (list, NumPy — masked entries and NaN are NULL
+        —, or pyarrow); the columns left out hold their DEFAULT. A wrong type raises
+        TypeError naming ``columns['name'][row]``."""
+    def properties(
+        self,
+        map: str,
+        ids: Sequence[str],
+        columns: Optional[Union[str, Sequence[str]]] = None,
+    ) -> Dict[str, npt.NDArray[Any]]:
+        """The user column values of the objects ``ids`` (all columns, or ``columns``) as
+        NumPy arrays typed as ``Result.fetchnumpy`` types them: pairs with ``within``,
+        ``nearest`` and ``attention``, whose first element is the ids."""
     def within(
         self, map: str, center: Point, radius: float
     ) -> Tuple[List[str], npt.NDArray[np.float32]]:

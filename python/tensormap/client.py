@@ -58,6 +58,15 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _property(value: Any) -> Any:
+    """A user column value as /tensor/embed reads it: bytes as hex, times as ISO text."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
 class Client:
     """A connection to ``tmap serve`` at ``base_url`` (``http://host:port``).
 
@@ -125,11 +134,16 @@ class Client:
         map: Optional[str] = None,
         id: Optional[str] = None,
         confidence: Optional[float] = None,
+        properties: Optional[Dict[str, Any]] = None,
     ) -> Dict[str, Any]:
         """Inserts one object (``POST /tensor/embed``); durable when it returns.
 
-        Returns ``{"map", "object_id", "embedding_id", "confidence"}``. Without ``id`` the
-        server makes one; without ``map`` the database's only map is used.
+        Returns ``{"map", "object_id", "embedding_id", "confidence"}``, and ``"properties"``
+        (every user column's value) when the map has user columns. Without ``id`` the
+        server makes one; without ``map`` the database's only map is used. ``properties``
+        gives user column values by name (the others hold their DEFAULT): str, numbers,
+        bool, None, a ``datetime`` / ``date`` (sent as ISO text; naive is UTC) for a
+        TIMESTAMP, bytes (sent as hex) for a BLOB.
         """
         body: Dict[str, Any] = {
             "position": list(position),
@@ -140,6 +154,8 @@ class Client:
             body["id"] = id
         if confidence is not None:
             body["confidence"] = confidence
+        if properties is not None:
+            body["properties"] = {k: _property(v) for k, v in properties.items()}
         return self._json("POST", "/tensor/embed", self._named(body, map))
 
     def query_spatial(
@@ -157,7 +173,8 @@ class Client:
 
         ``filters``: ``{"object_type": str, "min_confidence": float}``. Returns
         ``{"map", "count", "objects": [{"id", "type", "position", "confidence",
-        "distance"}...], "tensor_patches", "patch_cells"}``.
+        "distance"}...], "tensor_patches", "patch_cells"}``; on a map with user columns
+        each object has ``"properties"`` too (TIMESTAMP as UTC text, BLOB as hex).
         """
         body: Dict[str, Any] = {
             "center": list(center),

@@ -158,3 +158,22 @@ def test_metrics(client):
     text = client.metrics()
     assert 'route="/tensor/embed"' in text
     assert "tensormap_commits_total" in text
+
+
+def test_embed_and_query_user_columns(client):
+    import datetime as dt
+
+    client.execute("CREATE MAP cars (label TEXT NOT NULL DEFAULT 'x', laps INTEGER, "
+                   "seen_at TIMESTAMP, raw BLOB) WITH (channels = 2, bounds = 100)")
+    r = client.embed_object([1, 0, 0], [1, 0], "car", map="cars", id="c1", properties={
+        "laps": np.int64(3), "seen_at": dt.datetime(2026, 5, 1, 12, 30), "raw": b"\x00\xff",
+    })
+    want = {"label": "x", "laps": 3, "seen_at": "2026-05-01 12:30:00", "raw": "00ff"}
+    assert r["properties"] == want
+    hits = client.query_spatial([0, 0, 0], 5, map="cars")
+    assert hits["objects"][0]["properties"] == want
+    with pytest.raises(ServerError) as e:
+        client.embed_object([2, 0, 0], [1, 0], map="cars", properties={"laps": "many"})
+    assert e.value.status == 400 and "properties.laps" in e.value.message
+    # A map without user columns: no properties.
+    assert "properties" not in client.query_spatial([100, 50, -30], 20, map="scene")["objects"][0]

@@ -84,8 +84,13 @@ pub(crate) fn one_map<'a>(
 pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> Result<String> {
     let (view, pos) = one_map(ctx, sel, "its heatmap shows the field")?;
     let mut query = sel.clone();
+    // The built-in columns the drawing needs, then the map's user columns for the
+    // tooltips.
+    let user: Vec<String> = view.columns().iter().map(|c| c.name.clone()).collect();
     query.items = ["id", "type", "position", "confidence", "embedding"]
         .iter()
+        .copied()
+        .chain(user.iter().map(String::as_str))
         .map(|c| column(c, pos))
         .collect();
     query.distinct = false;
@@ -107,12 +112,19 @@ pub fn render_select(ctx: &Ctx<'_, '_>, sel: &Select, opts: &RenderOptions) -> R
         } else {
             e.iter().map(|x| x.abs()).sum::<f32>() / e.len() as f32
         };
+        // As the shell prints them (NULL as `NULL`).
+        let properties = user
+            .iter()
+            .zip(row.iter().skip(5))
+            .map(|(name, v)| (name.clone(), v.to_string()))
+            .collect();
         objects.push(SceneObject {
             id: id.to_string(),
             kind: kind.to_string(),
             position: [p[0], p[1], p[2]],
             confidence: *c as f32,
             activation: activation.min(1.0),
+            properties,
         });
     }
     let voxels = if opts.heatmap {

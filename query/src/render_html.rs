@@ -1,7 +1,8 @@
 //! `RENDER SELECT ... TO 'scene.html'`: the interactive view (tensormap-render's `html`
 //! module) fed from a SELECT — each object's id, type, position and confidence, every other
 //! column of the SELECT by its name (numbers can colour the view, text is shown on hover),
-//! and the norm of the map's voxel field brick by brick.
+//! the map's user columns the SELECT does not name, and the norm of the map's voxel field
+//! brick by brick.
 //!
 //! Everything is checked and encoded before the file is created, and the file is written
 //! under a temporary name in the same folder and renamed into place, so a refused statement
@@ -61,9 +62,14 @@ fn column(name: &str, pos: Pos) -> SelectItem {
 /// and that map's field.
 pub fn view_scene(ctx: &Ctx<'_, '_>, sel: &Select) -> Result<ViewScene> {
     let (view, pos) = crate::render::one_map(ctx, sel, "the view shows its field")?;
-    // The SELECT's own items as written, then the built-in columns (last, so that an
-    // ordinal in ORDER BY or GROUP BY still names the item it named).
+    // The SELECT's own items as written, then the map's user columns (shown on hover; one
+    // the SELECT already gives by that name is kept once, the SELECT's), then the built-in
+    // columns (last, so that an ordinal in ORDER BY or GROUP BY still names the item it
+    // named).
     let mut query = sel.clone();
+    query
+        .items
+        .extend(view.columns().iter().map(|c| column(&c.name, pos)));
     query
         .items
         .extend(BUILT_IN_COLUMNS.iter().map(|c| column(c, pos)));

@@ -372,3 +372,76 @@ fn svg_learns_the_liquid_effect() {
         "{e}"
     );
 }
+
+/// A map's user columns show on hover in both outputs: the SVG's `<title>` lists them
+/// under the id, the HTML view carries them as columns (once, beside the SELECT's own).
+#[test]
+fn the_tooltips_show_the_user_columns() {
+    let mut s = Session::new(Database::open_in_memory().unwrap());
+    run(
+        &mut s,
+        "CREATE MAP cars (label TEXT, speed REAL, ok BOOLEAN, seen_at TIMESTAMP, raw BLOB) \
+           WITH (channels = 2, bounds = 100);
+         INSERT INTO cars (id, type, position, embedding, label, speed, ok, seen_at, raw) VALUES
+           ('c1', 'cube', [0, 0, 0], [1, 0], 'red <&>', 31.5, TRUE, '2026-05-01T12:30:00Z', '00ff'),
+           ('c2', 'sphere', [20, 0, 0], [0, 1], NULL, NULL, NULL, NULL, NULL)",
+    );
+    let svg = rows(&mut s, "RENDER SELECT id FROM cars WHERE id = 'c1'");
+    let Value::Text(svg) = &svg[0][0] else {
+        panic!()
+    };
+    assert!(
+        svg.contains(
+            "<title>c1\nlabel: red &lt;&amp;&gt;\nspeed: 31.5\nok: true\n\
+             seen_at: 2026-05-01 12:30:00\nraw: 00ff</title>"
+        ),
+        "{svg}"
+    );
+    let svg = rows(&mut s, "RENDER SELECT * FROM cars WHERE id = 'c2'");
+    let Value::Text(svg) = &svg[0][0] else {
+        panic!()
+    };
+    assert!(
+        svg.contains(
+            "<title>c2\nlabel: NULL\nspeed: NULL\nok: NULL\nseen_at: NULL\nraw: NULL</title>"
+        ),
+        "{svg}"
+    );
+    // A map without user columns: the id alone, as before.
+    let mut plain = scene();
+    let svg = rows(&mut plain, "RENDER SELECT * FROM scene WHERE id = 'o1'");
+    let Value::Text(svg) = &svg[0][0] else {
+        panic!()
+    };
+    assert!(svg.contains("<title>o1</title>"), "{svg}");
+
+    // The view: the SELECT's columns first, then the user columns it does not name.
+    let v = s
+        .view_scene("SELECT id, speed * 2 AS label FROM cars ORDER BY id")
+        .unwrap();
+    let names: Vec<&str> = v.objects.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["label", "speed", "ok", "seen_at", "raw"]);
+    let values: Vec<&ColumnValues> = v.objects.columns.iter().map(|c| &c.values).collect();
+    match values[..] {
+        [ColumnValues::Number(label), ColumnValues::Number(speed), ColumnValues::Number(ok), ColumnValues::Text(seen), ColumnValues::Text(raw)] =>
+        {
+            assert_eq!(label[0], 63.0);
+            assert!(label[1].is_nan());
+            assert_eq!(speed[0], 31.5);
+            assert!(speed[1].is_nan());
+            assert_eq!(ok[0], 1.0);
+            assert_eq!(seen, &[Some("2026-05-01 12:30:00".to_string()), None]);
+            assert_eq!(raw, &[Some("00ff".to_string()), None]);
+        }
+        _ => panic!("{values:?}"),
+    }
+    // The page written from it holds its data base64-encoded: no text of a value raw.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cars.html");
+    run(
+        &mut s,
+        &format!("RENDER SELECT id FROM cars TO '{}'", path.display()),
+    );
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(!page.contains("red <&>"), "the label is not written raw");
+}

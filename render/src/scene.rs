@@ -13,6 +13,9 @@ pub struct SceneObject {
     pub confidence: f32,
     /// In [0, 1] (clamped): the fill strength (e.g. the mean |embedding| or an attention weight).
     pub activation: f32,
+    /// Further `(name, value)` pairs shown in the tooltip under the id, one `name: value`
+    /// line each, in order (a map's user columns: the caller formats the values).
+    pub properties: Vec<(String, String)>,
 }
 
 impl SceneObject {
@@ -24,6 +27,7 @@ impl SceneObject {
             position,
             confidence: 1.0,
             activation: 0.5,
+            properties: Vec::new(),
         }
     }
 }

@@ -294,10 +294,15 @@ fn write_objects(
         let stroke = 0.5 + 1.5 * confidence * s;
         write!(
             out,
-            r#"<g class="object {family}" data-id="{}"><title>{}</title>"#,
+            r#"<g class="object {family}" data-id="{}"><title>{}"#,
             Esc(&o.id),
             Esc(&o.id)
         )?;
+        // The properties under the id, a line each (a tooltip shows the line breaks).
+        for (name, value) in &o.properties {
+            write!(out, "\n{}: {}", Esc(name), Esc(value))?;
+        }
+        out.write_str("</title>")?;
         let common = if opts.wireframe {
             format!(
                 r#" stroke="{color}" stroke-width="{}" stroke-opacity="{}" fill="none""#,

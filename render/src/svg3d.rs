@@ -103,6 +103,7 @@ pub fn read_svg3d(text: &str) -> Result<Svg3dScene, ReadError> {
                     .attribute("activation")
                     .and_then(|a| a.parse().ok())
                     .unwrap_or(0.5),
+                properties: Vec::new(),
             }),
             "tensor-field" => map_name = Some(attr(node, "tensor-map-id")?.to_string()),
             _ => {}

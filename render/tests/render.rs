@@ -344,3 +344,34 @@ fn wireframe_draws_outlines() {
     assert!(outlined.iter().all(|f| f == "none"), "{outlined:?}");
     assert!(filled.iter().all(|f| f.starts_with('#')), "{filled:?}");
 }
+
+#[test]
+fn the_tooltip_lists_the_properties_escaped() {
+    let mut o = SceneObject::new("a<b", "cube", [0.0, 0.0, 0.0]);
+    o.properties = vec![
+        ("label".into(), "red & \"fast\" </title><script>".into()),
+        ("speed".into(), "NULL".into()),
+    ];
+    let plain = SceneObject::new("plain", "sphere", [50.0, 0.0, 0.0]);
+    let scene = Scene {
+        objects: vec![o, plain],
+        ..Scene::default()
+    };
+    let svg = render(&scene, &straight());
+    assert!(
+        svg.contains(
+            "<title>a&lt;b\nlabel: red &amp; &quot;fast&quot; &lt;/title&gt;&lt;script&gt;\nspeed: NULL</title>"
+        ),
+        "{svg}"
+    );
+    // An object without properties keeps its title as it was: the id alone.
+    assert!(svg.contains("<title>plain</title>"));
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("title"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(titles.contains(&"a<b\nlabel: red & \"fast\" </title><script>\nspeed: NULL"));
+    assert!(!svg.contains("<script>"));
+}

@@ -3,6 +3,13 @@
 //! within a radius, filtered, nearest first). Both use the typed API on the blocking pool:
 //! a query is a read transaction (it neither waits for nor blocks a writer), an embed a
 //! write transaction of its own, durable when answered.
+//!
+//! A map's user columns (docs/LANGUAGE.md, "User columns") travel as `properties`: an
+//! object from column name to value (TEXT, TIMESTAMP and BLOB as the language's text —
+//! UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`, lowercase hex —, REAL and INTEGER numbers, BOOLEAN
+//! `true`/`false`, NULL `null`) that an embed may give and that every object of an answer
+//! carries, all of the map's columns in declared order. Objects of a map without user
+//! columns have no `properties` key: those answers are as they were before user columns.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -16,7 +23,8 @@ use super::body::{finite, point, Json, MapName};
 use super::error::ApiError;
 use super::{blocking, AppState};
 use tensormap::json::{write_f32, write_f32s, write_str};
-use tensormap::Object;
+use tensormap::user::{self, Cell, ColumnDef};
+use tensormap::{Object, Value};
 
 /// The most objects one `/tensor/query` answers (its `limit` may not exceed it).
 pub const MAX_LIMIT: usize = 100_000;
@@ -40,6 +48,8 @@ pub struct EmbedRequest {
     id: Option<String>,
     /// In [0, 1]; 1 when absent.
     confidence: Option<f64>,
+    /// Values of the map's user columns by name; the others hold their DEFAULT.
+    properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A fresh object id: `obj-` and 16 hex digits, counting up from the clock at start (unique
@@ -74,25 +84,51 @@ async fn embed_inner(s: AppState, req: EmbedRequest) -> Result<Response, ApiErro
         tensor_map_id: req.tensor_map_id,
     };
     let shared = s.clone();
-    let (map, id) = blocking(move || {
+    let given = req.properties;
+    let (map, id, properties) = blocking(move || {
         let db = shared.pool.db();
         let map = names.resolve(db)?;
         let object = Object::new(&id, &kind, position, embedding).with_confidence(confidence);
         // The typed insert checks the map, the id, the position and the embedding's
-        // length and values; its own transaction, durable when commit returns.
+        // length and values (with the values: their columns, types and NOT NULL); its own
+        // transaction, durable when commit returns.
         let mut txn = db.begin_write()?;
-        txn.insert(&map, object)?;
+        let columns = txn.map(&map)?.columns().to_vec();
+        let cells = match given {
+            Some(given) => properties_in(&columns, given)?,
+            None => Vec::new(),
+        };
+        if cells.is_empty() {
+            txn.insert(&map, object)?;
+        } else {
+            txn.insert_with_values(&map, std::slice::from_ref(&object), vec![cells.clone()])?;
+        }
         txn.commit()?;
-        Ok((map, id))
+        // What the object now holds: the values given, the DEFAULTs of the others.
+        let properties = (!columns.is_empty()).then(|| {
+            let held = columns.iter().map(|def| {
+                let cell = cells
+                    .iter()
+                    .rev()
+                    .find(|(c, _)| *c == def.id)
+                    .map_or(&def.default, |(_, v)| v);
+                (def.name.clone(), cell_json(cell))
+            });
+            serde_json::Value::Object(held.collect())
+        });
+        Ok((map, id, properties))
     })
     .await?;
     s.metrics.add_commits(1);
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "map": map,
         "object_id": id,
         "embedding_id": format!("{map}/{id}"),
         "confidence": confidence,
     });
+    if let (Some(p), Some(fields)) = (properties, body.as_object_mut()) {
+        fields.insert("properties".into(), p);
+    }
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
@@ -194,6 +230,7 @@ async fn query_inner(s: AppState, req: QueryRequest) -> Result<Response, ApiErro
             count,
             &hits,
             req.include_embeddings,
+            view.columns(),
             patches.as_ref(),
         )
         .map_err(|e| ApiError::internal(format!("cannot write the answer: {e}")))?;
@@ -203,19 +240,108 @@ async fn query_inner(s: AppState, req: QueryRequest) -> Result<Response, ApiErro
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// The cells of an embed's `properties` for a map with `columns`: each name must be a user
+/// column, each value of its type (as the language converts it: numbers, booleans, text
+/// for TIMESTAMP and hex text for BLOB, `null`); NOT NULL is checked by the insert.
+fn properties_in(
+    columns: &[ColumnDef],
+    given: serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(u32, Cell)>, ApiError> {
+    let mut cells = Vec::with_capacity(given.len());
+    for (name, v) in given {
+        let Some(def) = columns.iter().find(|d| d.name == name) else {
+            let known: Vec<&str> = columns.iter().map(|d| d.name.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "properties.{name}: the map has no user column '{name}' (its user columns: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let value = match &v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(x) => Value::Number(x),
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "properties.{name}: {n} is not a number TensorQL holds"
+                    )))
+                }
+            },
+            serde_json::Value::String(t) => Value::text(t),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "properties.{name}: expected {}, found a JSON {}",
+                    def.ty.name(),
+                    if other.is_array() { "array" } else { "object" }
+                )))
+            }
+        };
+        let cell = user::to_cell(&value, def.ty)
+            .map_err(|m| ApiError::bad_request(format!("properties.{name}: {m}")))?;
+        cells.push((def.id, cell));
+    }
+    Ok(cells)
+}
+
+/// A stored cell as JSON: as the language reads it (`user::cell_value`), INTEGER exact.
+fn cell_json(c: &Cell) -> serde_json::Value {
+    match c {
+        Cell::Integer(i) => serde_json::Value::from(*i),
+        Cell::Real(x) => {
+            serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into)
+        }
+        other => match user::cell_value(other) {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Number(x) => {
+                serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, Into::into)
+            }
+            v => serde_json::Value::String(v.to_string()),
+        },
+    }
+}
+
+/// Writes the `"properties"` of the object `o` (of a map whose user columns are
+/// `columns`, not empty): `,"properties":{"label":"red",...}`.
+fn write_properties(
+    out: &mut Vec<u8>,
+    columns: &[ColumnDef],
+    o: &tensormap::ObjectRef<'_>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let table = o.user_table();
+    out.write_all(b",\"properties\":{")?;
+    for (i, def) in columns.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write_str(out, &def.name)?;
+        out.write_all(b":")?;
+        serde_json::to_writer(&mut *out, &cell_json(table.cell(o.id(), def)))
+            .map_err(std::io::Error::other)?;
+    }
+    out.write_all(b"}")
+}
+
 fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
     let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
     (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt()
 }
 
 /// `{"map", "count", "objects": [...], "tensor_patches": [...], "patch_cells": [...]}`,
-/// written straight into `out`.
+/// written straight into `out`; each object has `properties` when the map has user
+/// `columns`.
 fn write_query(
     out: &mut Vec<u8>,
     map: &str,
     count: usize,
     hits: &[(f32, tensormap::ObjectRef<'_>)],
     embeddings: bool,
+    columns: &[ColumnDef],
     patches: Option<&tensormap::VoxelSet>,
 ) -> std::io::Result<()> {
     use std::io::Write;
@@ -236,6 +362,9 @@ fn write_query(
         if embeddings {
             out.write_all(b",\"embedding\":")?;
             write_f32s(out, o.embedding())?;
+        }
+        if !columns.is_empty() {
+            write_properties(out, columns, o)?;
         }
         out.write_all(b"}")?;
     }

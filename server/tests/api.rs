@@ -410,6 +410,108 @@ fn the_tensor_routes_answer_as_documented() {
 }
 
 #[test]
+fn user_columns_travel_as_properties() {
+    let db = Database::open_in_memory().unwrap();
+    db.execute(
+        "CREATE MAP cars (label TEXT NOT NULL DEFAULT 'unnamed', speed REAL, laps INTEGER \
+         DEFAULT 0, ok BOOLEAN, seen_at TIMESTAMP, raw BLOB) WITH (channels = 2, bounds = 100);
+         CREATE MAP plain WITH (channels = 2, bounds = 100);
+         INSERT INTO plain (id, type, position, embedding) VALUES ('p', 'cube', [1, 0, 0], [1, 0])",
+    )
+    .unwrap();
+    let server = Server::start(db, config()).unwrap();
+    let c = Client::new(server.addr(), None);
+
+    // A map without user columns answers as before: no `properties` key.
+    let q = c.post(
+        "/tensor/query",
+        json!({"map": "plain", "center": [0, 0, 0], "radius": 5}),
+    );
+    assert_eq!(
+        q.body,
+        r#"{"map":"plain","count":1,"objects":[{"id":"p","type":"cube","position":[1, 0, 0],"confidence":1,"distance":1}],"tensor_patches":[],"patch_cells":[]}"#
+    );
+    let e = c.post(
+        "/tensor/embed",
+        json!({"map": "plain", "id": "p2", "position": [2, 0, 0], "features": [0, 1]}),
+    );
+    assert_eq!(e.status, 200, "{}", e.body);
+    assert!(e.json().get("properties").is_none(), "{}", e.body);
+
+    // Embed with properties: the answer holds every column, given or DEFAULT.
+    let e = c.post(
+        "/tensor/embed",
+        json!({"map": "cars", "id": "a", "position": [1, 0, 0], "features": [1, 0],
+               "properties": {"label": "red <&>\"", "speed": 31.5, "laps": 9007199254740992_i64,
+                              "ok": true, "seen_at": "2026-05-01T14:30:00.25+02:00",
+                              "raw": "00FF"}}),
+    );
+    assert_eq!(e.status, 200, "{}", e.body);
+    let all = json!({"label": "red <&>\"", "speed": 31.5, "laps": 9007199254740992_i64,
+                     "ok": true, "seen_at": "2026-05-01 12:30:00.25", "raw": "00ff"});
+    assert_eq!(e.json()["properties"], all);
+    let e = c.post(
+        "/tensor/embed",
+        json!({"map": "cars", "id": "b", "position": [2, 0, 0], "features": [0, 1]}),
+    );
+    assert_eq!(e.status, 200, "{}", e.body);
+    let defaults = json!({"label": "unnamed", "speed": null, "laps": 0, "ok": null,
+                          "seen_at": null, "raw": null});
+    assert_eq!(e.json()["properties"], defaults);
+
+    // Query: each object carries them, in declared order, after the built-in fields.
+    let q = c.post(
+        "/tensor/query",
+        json!({"map": "cars", "center": [0, 0, 0], "radius": 5, "include_embeddings": true}),
+    );
+    assert_eq!(q.status, 200, "{}", q.body);
+    let objects = q.json()["objects"].clone();
+    assert_eq!(objects[0]["properties"], all);
+    assert_eq!(objects[1]["properties"], defaults);
+    assert!(
+        q.body.contains(r#""embedding":[1, 0],"properties":{"label":"red <&>\"","speed":31.5,"laps":9007199254740992,"ok":true,"#),
+        "{}",
+        q.body
+    );
+
+    // Mistakes are 400s naming the column, and change nothing.
+    for (props, says) in [
+        (
+            json!({"speed": "fast"}),
+            "properties.speed: expected REAL, found a text",
+        ),
+        (
+            json!({"laps": 1.5}),
+            "properties.laps: expected INTEGER, found 1.5",
+        ),
+        (
+            json!({"seen_at": "soon"}),
+            "properties.seen_at: 'soon' is not a timestamp",
+        ),
+        (
+            json!({"raw": [1]}),
+            "properties.raw: expected BLOB, found a JSON array",
+        ),
+        (
+            json!({"colour": "x"}),
+            "properties.colour: the map has no user column 'colour'",
+        ),
+        (json!({"label": null}), "label"),
+    ] {
+        let e = c.post(
+            "/tensor/embed",
+            json!({"map": "cars", "id": "z", "position": [3, 0, 0], "features": [1, 1],
+                   "properties": props}),
+        );
+        assert_eq!(e.status, 400, "{}", e.body);
+        assert!(e.body.contains(says), "{says} not in {}", e.body);
+    }
+    let count = c.sql("SELECT COUNT(*) AS n FROM cars", json!([]));
+    assert_eq!(count.json()["results"][0]["rows"][0]["n"], 2);
+    server.shutdown().unwrap();
+}
+
+#[test]
 fn tensorql_at_query_with_parameters_and_its_errors() {
     let server = Server::start(scene_db(), config()).unwrap();
     let c = Client::new(server.addr(), None);
