@@ -58,9 +58,10 @@ impl PyDatabase {
             .detach(|| db.execute_with(sql, &params))
             .map_err(|e| error::query(py, e))?;
         let last = results.into_iter().last().unwrap_or_default();
-        // The types of the user columns it reads (a parse and a catalog read, only for a
-        // SELECT over a map that has user columns).
-        let types = py.detach(|| usercols::result_types(&db, sql, &last));
+        // The types of the user columns it reads: a second parse and a catalog read, only
+        // for a SELECT with a column of no built-in name (a small query of ids and
+        // positions pays nothing for them).
+        let types = usercols::result_types(&db, sql, &last);
         Ok(PyQueryResult::new(last).with_types(types))
     }
 }

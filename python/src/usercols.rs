@@ -26,9 +26,20 @@ const STAR_BUILT_IN: usize = 5;
 /// For each column of `result` (the result of the last statement of `sql`): the type of
 /// the user column it reads, or `None`. Typed are the columns of a SELECT over one map
 /// (no join, WITH or UNION) that are `*`, `map.*` or a bare column reference (aliased or
-/// not) naming one of the map's user columns. Empty when nothing is typed.
+/// not) naming one of the map's user columns. Empty when nothing is typed, and without
+/// parsing anything when every column has a built-in name.
 pub fn result_types(db: &Database, sql: &str, result: &QueryResult) -> Vec<Option<ColumnType>> {
     if result.columns.is_empty() || !result.status.starts_with("SELECT") {
+        return Vec::new();
+    }
+    // Only built-in names (`id`, `position`, ...: the common small query): no column reads
+    // a user column under its own name, so the statement is not parsed a second time. A
+    // user column aliased to a built-in name (`label AS id`) reads untyped.
+    if result
+        .columns
+        .iter()
+        .all(|c| user::BUILT_IN.contains(&c.as_str()))
+    {
         return Vec::new();
     }
     let Ok(parsed) = tensormap::query::parse_script(sql) else {
