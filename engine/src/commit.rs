@@ -113,7 +113,7 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
         let writer = scope.spawn(|| -> Result<Vec<u64>> {
             let mut written = Vec::new();
             for (id, blob) in new_blobs {
-                backend.put_blob(*id, blob.bytes())?;
+                backend.put_shared_blob(*id, blob)?;
                 written.push(*id);
             }
             if !batch.is_empty() {
