@@ -94,17 +94,22 @@ impl tensormap_storage::segment::Rows for ColumnRows<'_, '_> {
     fn id(&self, i: usize) -> &str {
         self.columns.ids[i]
     }
+    // Each field read on its own (the build reads them column by column, in tree order):
+    // `ObjectColumns::row` would compute every field's place for each.
     fn kind(&self, i: usize) -> &str {
-        self.columns.row(i, self.width).1.kind
+        let k = self.columns.kinds;
+        k[if k.len() == 1 { 0 } else { i }]
     }
     fn position(&self, i: usize) -> [f32; 3] {
-        *self.columns.row(i, self.width).1.position
+        let p = self.columns.positions;
+        [p[3 * i], p[3 * i + 1], p[3 * i + 2]]
     }
     fn embedding(&self, i: usize) -> &[f32] {
         &self.columns.embeddings[self.width * i..self.width * (i + 1)]
     }
     fn confidence(&self, i: usize) -> f32 {
-        self.columns.row(i, self.width).1.confidence
+        let c = self.columns.confidences;
+        c[if c.len() == 1 { 0 } else { i }]
     }
 }
 
