@@ -5,7 +5,8 @@
 //!    rows — a single journal entry naming the new segment on the bulk path, one entry per
 //!    object otherwise;
 //! 2. the memtable's rows are stored: as a new segment file when there are at least
-//!    `bulk_rows` of them (the bulk path), else as object records in a volatile segment;
+//!    `bulk_rows` of them (the bulk path; a batch staged as a segment when it was inserted
+//!    is that file already), else as object records in a volatile segment;
 //!    when the records of the map reach `seal_rows` they are sealed into a segment file
 //!    with the memtable's rows instead;
 //! 3. segment files are merged only when this commit must: a checkpoint merges them all,
@@ -112,7 +113,7 @@ pub(crate) fn commit(mut txn: WriteTransaction) -> Result<()> {
         let writer = scope.spawn(|| -> Result<Vec<u64>> {
             let mut written = Vec::new();
             for (id, blob) in new_blobs {
-                backend.put_blob(*id, blob.bytes())?;
+                backend.put_shared_blob(*id, blob)?;
                 written.push(*id);
             }
             if !batch.is_empty() {
@@ -280,8 +281,12 @@ fn prepare(
     // 1. Field changes: removals, then the memtable's unapplied rows.
     let mut entries = std::mem::take(&mut state.pending);
     by_value(&mut entries, state, inner);
-    let n = state.objects.memtable_rows().slots.len();
+    // A staged segment (a large batch built when it was inserted) stands for memtable rows.
+    let n = state.objects.memtable_rows().slots.len() + state.objects.staged_rows();
     let bulk = n >= opts.bulk_rows;
+    if !bulk {
+        state.objects.unstage();
+    }
     let add_by_segment = bulk && state.objects.nothing_applied();
     if !add_by_segment {
         let adds = state.objects.take_unapplied();
@@ -298,7 +303,13 @@ fn prepare(
     // 2. Store the memtable.
     if bulk {
         let id = allocate(inner, work);
-        let file = segment::build(map_id, channels, &state.objects.memtable_rows(), id)?;
+        let file = match state.objects.take_staged() {
+            Some(staged) => {
+                let blob = staged.blob().clone();
+                staged.rebind(id, blob)?
+            }
+            None => segment::build(map_id, channels, &state.objects.memtable_rows(), id)?,
+        };
         work.new_blobs.push((id, file.blob().clone()));
         if add_by_segment {
             entries.push(JournalEntry::AddSegment { segment: id });

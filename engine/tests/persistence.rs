@@ -295,9 +295,22 @@ fn dropped_maps_leave_nothing_behind() {
     assert_same(&fingerprint(&reopened), &fingerprint(&db), "reopened");
 }
 
+/// How the failing transaction of [`faults_at_every_write`] adds its objects.
+#[derive(Clone, Copy, PartialEq)]
+enum Adds {
+    /// One `insert` each, then a delete and an update.
+    Rows,
+    /// One `insert_columns` of them all (with small options a batch staged as its segment
+    /// file), nothing else.
+    Columns,
+    /// One `insert_columns`, then the delete and the update, one of them of a row of the
+    /// batch (which turns a staged batch back into memtable rows).
+    ColumnsThenChanges,
+}
+
 /// Runs the same transaction with a fault injected at every write position in turn (with
 /// small options the commit writes segment files too: a fault can hit any of them).
-fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize) {
+fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize, adds: Adds) {
     let backend = MemoryBackend::new();
     let db = open_memory(&backend, options);
     populate(&db, 23);
@@ -308,14 +321,38 @@ fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize) {
     let change = |db: &Database| {
         let mut rng = rng(99);
         let mut txn = db.begin_write().unwrap();
-        for i in 0..50 {
-            txn.insert("a", object(&mut rng, format!("new{i}"), &cfg))
-                .unwrap();
+        let objects: Vec<_> = (0..50)
+            .map(|i| object(&mut rng, format!("new{i}"), &cfg))
+            .collect();
+        if adds == Adds::Rows {
+            for o in objects {
+                txn.insert("a", o).unwrap();
+            }
+        } else {
+            let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+            let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
+            let positions: Vec<f32> = objects.iter().flat_map(|o| o.position).collect();
+            let embeddings: Vec<f32> = objects.iter().flat_map(|o| o.embedding.clone()).collect();
+            let confidences: Vec<f32> = objects.iter().map(|o| o.confidence).collect();
+            txn.insert_columns(
+                "a",
+                tensormap_engine::ObjectColumns {
+                    ids: &ids,
+                    kinds: &kinds,
+                    positions: &positions,
+                    embeddings: &embeddings,
+                    confidences: &confidences,
+                },
+            )
+            .unwrap();
         }
-        txn.delete("a", "1-5").unwrap();
-        let mut o = txn.get("a", "2-7").unwrap().unwrap();
-        o.position = [1.0, 2.0, 3.0];
-        txn.update("a", o).unwrap();
+        if adds != Adds::Columns {
+            txn.delete("a", "1-5").unwrap();
+            txn.delete("a", "new7").unwrap();
+            let mut o = txn.get("a", "2-7").unwrap().unwrap();
+            o.position = [1.0, 2.0, 3.0];
+            txn.update("a", o).unwrap();
+        }
         txn.create_map("d", MapConfig::default()).unwrap();
         if checkpoint {
             txn.checkpoint().unwrap();
@@ -359,22 +396,37 @@ fn faults_at_every_write(checkpoint: bool, options: Options, positions: usize) {
 
 #[test]
 fn a_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(false, inline(), 20);
+    faults_at_every_write(false, inline(), 20, Adds::Rows);
 }
 
 #[test]
 fn a_checkpointing_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(true, inline(), 20);
+    faults_at_every_write(true, inline(), 20, Adds::Rows);
 }
 
 #[test]
 fn a_bulk_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(false, small(), 8);
+    faults_at_every_write(false, small(), 8, Adds::Rows);
 }
 
 #[test]
 fn a_compacting_commit_failing_at_any_write_changes_nothing() {
-    faults_at_every_write(true, small(), 8);
+    faults_at_every_write(true, small(), 8, Adds::Rows);
+}
+
+#[test]
+fn a_staged_bulk_commit_failing_at_any_write_changes_nothing() {
+    // 50 rows ≥ bulk_rows (40): the batch is staged as its segment and written as one
+    // file; it is also reopened from that file once the commit succeeds.
+    faults_at_every_write(false, small(), 1, Adds::Columns);
+    faults_at_every_write(true, small(), 2, Adds::Columns);
+}
+
+#[test]
+fn a_bulk_column_commit_changed_after_staging_failing_at_any_write_changes_nothing() {
+    faults_at_every_write(false, small(), 8, Adds::ColumnsThenChanges);
+    // Below bulk_rows: the batch goes into the memtable as rows.
+    faults_at_every_write(false, inline(), 20, Adds::ColumnsThenChanges);
 }
 
 #[test]

@@ -130,6 +130,48 @@ def test_insert_columns_read_back_equal_to_the_numpy_input(tmp_path, rng, on_dis
     db.close()
 
 
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_insert_of_a_repeated_or_taken_id_changes_nothing(tmp_path, rng, on_disk):
+    # A large db.insert (built into its segment when staged, no memtable) refuses an id
+    # repeated inside the batch or taken by a stored object, into an empty and a
+    # populated map, naming the id, and stores nothing; the map is as before, on disk
+    # after a reopen too.
+    path = str(tmp_path / "db") if on_disk else None
+    db = tensormap.connect(path)
+    db.create_map("m", channels=4)
+    n = 20_000
+    pos = rng.uniform(-499, 499, size=(n, 3)).astype(np.float32)
+    emb = rng.normal(size=(n, 4)).astype(np.float32)
+    ids = [f"d{i}" for i in range(n)]
+    repeated = list(ids)
+    repeated[15_000] = ids[12_345]
+    with pytest.raises(tensormap.Error, match="'d12345'") as e:
+        db.insert("m", repeated, "t", pos, emb)
+    assert e.value.kind == "conflict"
+    assert db.execute("SELECT COUNT(*) FROM m").fetchall() == [(0,)]
+    assert db.insert("m", ids[: n // 2], "t", pos[: n // 2], emb[: n // 2]) == n // 2
+    with pytest.raises(tensormap.Error, match="'d9000'") as e:
+        db.insert("m", ids[9_000:], "t", pos[9_000:], emb[9_000:])
+    assert e.value.kind == "conflict"
+    assert db.insert("m", ids[n // 2 :], "t", pos[n // 2 :], emb[n // 2 :]) == n - n // 2
+    with pytest.raises(tensormap.Error, match="'d19999'"):
+        db.insert("m", [f"e{i}" for i in range(5_000)] + ["d19999"], "t", pos[:5_001], emb[:5_001])
+
+    def check(db):
+        got = read_columns(db, "m")
+        order = np.argsort(np.array(ids))
+        assert list(got["id"]) == [ids[i] for i in order]
+        np.testing.assert_array_equal(got["position"], pos[order])
+        np.testing.assert_array_equal(got["embedding"], emb[order])
+
+    check(db)
+    if on_disk:
+        db.close()
+        db = tensormap.connect(path)
+        check(db)
+    db.close()
+
+
 def test_within_matches_brute_force(loaded, rng):
     db, (ids, _, positions, _) = loaded
     for _ in range(20):

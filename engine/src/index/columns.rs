@@ -104,15 +104,27 @@ impl Columns {
     /// Appends an object, returning its slot; a row of the same id pushed before is no
     /// longer found by id.
     pub fn push(&mut self, o: &Object) -> u32 {
-        let kind = self.intern(&o.kind);
+        self.push_row(&o.id, &o.kind, o.position, &o.embedding, o.confidence)
+    }
+
+    /// [`Columns::push`] of an object given by its fields.
+    pub fn push_row(
+        &mut self,
+        id: &str,
+        kind: &str,
+        position: [f32; 3],
+        embedding: &[f32],
+        confidence: f32,
+    ) -> u32 {
+        let kind = self.intern(kind);
         let slot = self.len() as u32;
-        self.ids.push_str(&o.id);
+        self.ids.push_str(id);
         self.id_ends.push(self.ids.len());
-        let h = hash(&o.id);
+        let h = hash(id);
         let (ids, ends) = (&self.ids, &self.id_ends);
         match self
             .by_id
-            .find_mut(h, |s| id_at(ids, ends, *s as usize) == o.id)
+            .find_mut(h, |s| id_at(ids, ends, *s as usize) == id)
         {
             Some(s) => *s = slot,
             None => {
@@ -121,9 +133,9 @@ impl Columns {
             }
         }
         self.kinds.push(kind);
-        self.positions.push(o.position);
-        self.embeddings.extend_from_slice(&o.embedding);
-        self.confidence.push(o.confidence);
+        self.positions.push(position);
+        self.embeddings.extend_from_slice(embedding);
+        self.confidence.push(confidence);
         slot
     }
 

@@ -14,7 +14,17 @@
 //! merge in memory when of about one size; durable ones merge when of about one size or
 //! mostly dead (see `persist`), so a version holds O(log n) segments.
 //!
-//! Invariant: every id is live in at most one place (one segment slot, or the memtable).
+//! A large batch inserted from columns into an empty memtable skips the memtable: it is
+//! built into a segment at once and *staged* (the last segment of the list, `Home::Staged`)
+//! until the commit writes it as the bulk path's file, so its rows are copied once and no
+//! per-row id table is built (`stage`). Anything but reading it — another insert, a
+//! delete, the field's update inside the transaction — first turns it back into memtable
+//! rows (`unstage`), so the rest of the index never sees a staged segment beside a
+//! memtable row, and the commit turns it into a durable segment or unstages it first.
+//!
+//! Invariants: every id is live in at most one place (one segment slot, or the memtable);
+//! a staged segment is the last one, has no dead row, and exists only while the memtable
+//! is empty and nothing was applied to the field; published versions hold none.
 
 mod columns;
 mod packed;
@@ -256,10 +266,17 @@ impl ObjectIndex {
     /// segment. A large batch is checked by sorting its id hashes once and merging them
     /// with each segment's sorted hash table: one pass per segment rather than a search
     /// per id.
+    ///
+    /// A staged segment's rows count as the memtable's (they are this transaction's).
     pub fn first_taken<'i>(&self, ids: &[&'i str], segments: bool) -> Option<&'i str> {
+        let staged = self.staged_seg();
         if ids.len() < 64 {
-            let repeat = (0..ids.len())
-                .find(|&i| ids[..i].contains(&ids[i]) || self.mem_slot(ids[i]).is_some());
+            let in_staged = |id: &str| {
+                staged.is_some_and(|s| self.segs[s].file.find_hashed(id, id_hash(id)).is_some())
+            };
+            let repeat = (0..ids.len()).find(|&i| {
+                ids[..i].contains(&ids[i]) || self.mem_slot(ids[i]).is_some() || in_staged(ids[i])
+            });
             let live = || (0..ids.len()).find(|&i| self.find(ids[i]).is_some());
             return repeat
                 .or_else(|| segments.then(live).flatten())
@@ -286,11 +303,10 @@ impl ObjectIndex {
                 first = first.min(i);
             }
         }
-        if first != usize::MAX || !segments {
-            return (first != usize::MAX).then(|| ids[first]);
-        }
         let keys: Vec<u64> = hashed.iter().map(|h| h.0).collect();
-        for s in &self.segs {
+        // The first of `ids` live in `s`: one merge of the sorted hashes with its table.
+        let in_segment = |s: &SegRef| {
+            let mut first = usize::MAX;
             let (hashes, slots) = (s.file.id_hashes(), s.file.id_slots());
             let (mut a, mut b) = (0, 0);
             while a < keys.len() && b < hashes.len() {
@@ -313,6 +329,17 @@ impl ObjectIndex {
                 a += usize::from(x < y);
                 b += usize::from(x > y);
             }
+            first
+        };
+        // The staged segment is the rest of the memtable.
+        if let Some(at) = staged {
+            first = first.min(in_segment(&self.segs[at]));
+        }
+        if first != usize::MAX || !segments {
+            return (first != usize::MAX).then(|| ids[first]);
+        }
+        for s in &self.segs {
+            first = first.min(in_segment(s));
         }
         (first != usize::MAX).then(|| ids[first])
     }
@@ -322,14 +349,16 @@ impl ObjectIndex {
         self.mem.slot_of(id).filter(|s| !self.mem_dead[*s as usize])
     }
 
-    /// Adds `o`, whose id must not be live.
     /// Room for `n` more memtable rows.
     pub fn reserve(&mut self, n: usize) {
+        self.unstage();
         self.mem.reserve(n);
         self.mem_dead.reserve(n);
     }
 
+    /// Adds `o`, whose id must not be live.
     pub fn insert(&mut self, o: &Object) {
+        self.unstage();
         // A dead memtable row of the same id is dropped from `by_id` by the new push.
         self.mem.push(o);
         self.mem_dead.push(false);
@@ -344,6 +373,8 @@ impl ObjectIndex {
             };
         }
         match self.segs[row.seg as usize].home {
+            // Its splat is not in the field: as an unapplied memtable row.
+            Home::Staged => RowHome::Memtable { applied: false },
             Home::Volatile => RowHome::Volatile,
             Home::Durable(segment) => RowHome::Durable {
                 segment,
@@ -353,7 +384,12 @@ impl ObjectIndex {
     }
 
     /// Deletes the live row `row`.
-    pub fn remove(&mut self, row: Row) {
+    pub fn remove(&mut self, mut row: Row) {
+        if self.is_staged(row.seg) {
+            // The staged rows become memtable slots of the same numbers.
+            self.unstage();
+            row.seg = MEM;
+        }
         if row.seg == MEM {
             self.mem_dead[row.slot as usize] = true;
         } else {
@@ -624,6 +660,7 @@ impl ObjectIndex {
     /// Live memtable rows not yet applied to the field, as (position, embedding) pairs in
     /// slot order; marks them applied.
     pub fn take_unapplied(&mut self) -> Vec<([f32; 3], Vec<f32>)> {
+        self.unstage();
         let out = (self.mem_applied..self.mem.len())
             .filter(|s| !self.mem_dead[*s])
             .map(|s| (self.mem.positions[s], self.mem.embedding(s as u32).to_vec()))
@@ -635,6 +672,7 @@ impl ObjectIndex {
     /// Marks every memtable row as applied to the field without applying it (rows whose
     /// splats the field already holds: a restore).
     pub fn mark_applied(&mut self) {
+        self.unstage();
         self.mem_applied = self.mem.len();
     }
 
@@ -660,7 +698,7 @@ impl ObjectIndex {
 
     /// Volatile segments.
     pub fn volatile(&self) -> impl Iterator<Item = &SegRef> {
-        self.segs.iter().filter(|s| s.durable_id().is_none())
+        self.segs.iter().filter(|s| s.home == Home::Volatile)
     }
 
     /// Every segment.
@@ -674,6 +712,69 @@ impl ObjectIndex {
         self.clear_memtable();
         let at = self.durable().count();
         self.segs.insert(at, SegRef::new(file, Home::Durable(id)));
+    }
+
+    /// Stages `file`, a segment built from a batch of new rows whose ids are not live (see
+    /// the module header): it stands for memtable rows until the commit installs it
+    /// ([`ObjectIndex::take_staged`]) or anything else changes the index.
+    pub fn stage(&mut self, file: SegmentFile) {
+        self.unstage();
+        debug_assert!(self.mem.is_empty() && self.mem_applied == 0);
+        self.live += file.rows();
+        self.segs.push(SegRef::new(file, Home::Staged));
+    }
+
+    /// True when the memtable is empty and no segment is staged: a batch may be staged.
+    pub fn can_stage(&self) -> bool {
+        self.mem.is_empty() && self.staged_seg().is_none()
+    }
+
+    /// The position of the staged segment in the list, if any (always the last one).
+    fn staged_seg(&self) -> Option<usize> {
+        let last = self.segs.len().checked_sub(1)?;
+        (self.segs[last].home == Home::Staged).then_some(last)
+    }
+
+    fn is_staged(&self, seg: u32) -> bool {
+        seg != MEM && self.staged_seg() == Some(seg as usize)
+    }
+
+    /// Rows of the staged segment (0 when none).
+    pub fn staged_rows(&self) -> usize {
+        self.staged_seg().map_or(0, |s| self.segs[s].len())
+    }
+
+    /// Turns the staged segment, if any, back into memtable rows: slot `s` of the segment
+    /// becomes memtable slot `s` (the memtable is empty while a segment is staged).
+    pub fn unstage(&mut self) {
+        let Some(at) = self.staged_seg() else {
+            return;
+        };
+        let s = self.segs.remove(at);
+        let n = s.len();
+        self.mem.reserve(n);
+        self.mem_dead.reserve(n);
+        let f = &s.file;
+        let (positions, confidence) = (f.positions(), f.confidence());
+        for slot in 0..n {
+            let kind = &f.types()[f.kind_codes()[slot] as usize];
+            self.mem.push_row(
+                f.id_of(slot),
+                kind,
+                positions[slot],
+                f.embedding(slot),
+                confidence[slot],
+            );
+            // A staged segment has no dead row (removing one unstages first); kept exact.
+            self.mem_dead.push(s.is_dead(slot as u32));
+        }
+    }
+
+    /// Takes the staged segment out of the list, for the commit to install it with
+    /// [`ObjectIndex::install_memtable`] (whose rows it stands for; the memtable is empty).
+    pub fn take_staged(&mut self) -> Option<SegmentFile> {
+        let at = self.staged_seg()?;
+        Some(Arc::unwrap_or_clone(self.segs.remove(at).file))
     }
 
     /// Turns the memtable into a volatile segment (rows stored as records) and merges
@@ -743,7 +844,9 @@ impl ObjectIndex {
     pub fn locate(&self, seg: &SegRef) -> Option<usize> {
         self.segs.iter().position(|s| match seg.home {
             Home::Durable(id) => s.durable_id() == Some(id),
-            Home::Volatile => s.durable_id().is_none() && Arc::ptr_eq(&s.file, &seg.file),
+            Home::Volatile | Home::Staged => {
+                s.durable_id().is_none() && Arc::ptr_eq(&s.file, &seg.file)
+            }
         })
     }
 

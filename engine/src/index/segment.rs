@@ -18,6 +18,10 @@ pub enum Home {
     Durable(u64),
     /// As object records (the rows of small commits, not yet sealed into a file).
     Volatile,
+    /// Nowhere yet: a large batch of the open write transaction, built into a segment
+    /// when it was inserted (see `ObjectIndex::stage`) and written as a segment file by
+    /// the commit. Only a write transaction's index holds one, never a published version.
+    Staged,
 }
 
 /// A segment in one index version.
@@ -134,7 +138,7 @@ impl SegRef {
     pub fn durable_id(&self) -> Option<u64> {
         match self.home {
             Home::Durable(id) => Some(id),
-            Home::Volatile => None,
+            Home::Volatile | Home::Staged => None,
         }
     }
 }

@@ -159,6 +159,8 @@ fn install(inner: &Inner, job: &Job, output: Option<Output>) -> Outcome {
                     batch.delete(keys::object(map_id, now.file.id_of(slot as usize)));
                 }
             }
+            // Never an input: a merge reads a published version, which holds none.
+            Home::Staged => {}
         }
     }
     let mut next = crate::map::MapState::clone(state);

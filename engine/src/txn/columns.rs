@@ -1,7 +1,10 @@
 //! A bulk insert given column by column ([`WriteTransaction::insert_columns`]): the ids,
 //! the types, the positions and the embeddings as slices, as a binding holds them (NumPy
 //! arrays, Arrow columns), staged into the map's memtable without an [`Object`] per row —
-//! no allocation per row on the caller's side or here.
+//! no allocation per row on the caller's side or here. A batch of at least `bulk_rows`
+//! into an empty memtable is built into its segment at once and staged (the commit writes
+//! it as its bulk file): its rows are copied once, in tree order, and no id table is
+//! built for them but the segment's own.
 
 use super::{state_mut, WriteTransaction};
 use crate::object::{check_record, RecordRef};
@@ -77,6 +80,39 @@ impl<'a> ObjectColumns<'a> {
     }
 }
 
+/// Checked columns as the rows a segment is built from.
+struct ColumnRows<'c, 'a> {
+    columns: &'c ObjectColumns<'a>,
+    /// Values per embedding (the map's channels: every row was checked).
+    width: usize,
+}
+
+impl tensormap_storage::segment::Rows for ColumnRows<'_, '_> {
+    fn len(&self) -> usize {
+        self.columns.ids.len()
+    }
+    fn id(&self, i: usize) -> &str {
+        self.columns.ids[i]
+    }
+    // Each field read on its own (the build reads them column by column, in tree order):
+    // `ObjectColumns::row` would compute every field's place for each.
+    fn kind(&self, i: usize) -> &str {
+        let k = self.columns.kinds;
+        k[if k.len() == 1 { 0 } else { i }]
+    }
+    fn position(&self, i: usize) -> [f32; 3] {
+        let p = self.columns.positions;
+        [p[3 * i], p[3 * i + 1], p[3 * i + 2]]
+    }
+    fn embedding(&self, i: usize) -> &[f32] {
+        &self.columns.embeddings[self.width * i..self.width * (i + 1)]
+    }
+    fn confidence(&self, i: usize) -> f32 {
+        let c = self.columns.confidences;
+        c[if c.len() == 1 { 0 } else { i }]
+    }
+}
+
 impl WriteTransaction {
     /// Adds the objects of `columns` to `map`, or none: the same checks, the same errors
     /// and the same result as [`WriteTransaction::insert_many`] of the same objects, without
@@ -113,7 +149,20 @@ impl WriteTransaction {
         if let Some(id) = state.objects.first_taken(columns.ids, true) {
             return Err(duplicate(id));
         }
+        let bulk_rows = self.inner.options.bulk_rows.max(1);
         let state = state_mut(&mut self.changed, &self.base, map)?;
+        if n >= bulk_rows && state.objects.can_stage() {
+            // The commit's bulk path would build this segment from the memtable: build it
+            // now, from the columns, and stage it (no memtable copy, no per-row id table).
+            let channels = state.config.channels as usize;
+            let rows = ColumnRows {
+                columns: &columns,
+                width,
+            };
+            let file = crate::index::segment::build(state.id, channels, &rows, 0)?;
+            state.objects.stage(file);
+            return Ok(());
+        }
         state.objects.reserve(n);
         // One object whose buffers every row reuses: the memtable copies what it keeps.
         let mut scratch = Object::new(String::new(), String::new(), [0.0; 3], Vec::new());
@@ -319,6 +368,147 @@ mod tests {
             "{e}"
         );
         assert_eq!(all(&a).len(), 10);
+    }
+
+    /// `insert_columns` without committing.
+    fn stage(txn: &mut WriteTransaction, c: &Cols) -> Result<()> {
+        let ids: Vec<&str> = c.ids.iter().map(String::as_str).collect();
+        let kinds: Vec<&str> = c.kinds.iter().map(String::as_str).collect();
+        txn.insert_columns(
+            "m",
+            ObjectColumns {
+                ids: &ids,
+                kinds: &kinds,
+                positions: &c.positions,
+                embeddings: &c.embeddings,
+                confidences: &c.confidences,
+            },
+        )
+    }
+
+    #[test]
+    fn large_batches_are_refused_as_insert_many_refuses_them() {
+        // 5000 rows ≥ bulk_rows: the staged path, into an empty and a populated map.
+        let base = rows(5000, 2, 6);
+        let check = |stored: usize, change: &dyn Fn(&mut Vec<Object>)| {
+            let mut objects = base.clone();
+            change(&mut objects);
+            let (a, b) = (db(2), db(2));
+            let before = rows(stored, 2, 7);
+            insert(&a, &columns_of(&before)).unwrap();
+            insert_many(&b, before).unwrap();
+            let ea = insert(&a, &columns_of(&objects)).unwrap_err();
+            let eb = insert_many(&b, objects.clone()).unwrap_err();
+            assert_eq!(ea.to_string(), eb.to_string());
+            assert_eq!(all(&a).len(), stored);
+        };
+        for stored in [0, 10, 5000] {
+            check(stored, &|o| o[4999].id = o[3].id.clone());
+            check(stored, &|o| o[100].id = o[4000].id.clone());
+            check(stored, &|o| {
+                o[40].id = o[2].id.clone();
+                o[60].position[0] = 1e9;
+            });
+            check(stored, &|o| o[2500].embedding[1] = f32::NAN);
+        }
+        // Taken by a stored object, in a segment file or among the records.
+        for stored in [10, 5000] {
+            let a = db(2);
+            let before = rows(stored, 2, 7);
+            insert(&a, &columns_of(&before)).unwrap();
+            let mut objects = base.clone();
+            objects[3000].id = before[stored - 1].id.clone();
+            objects[4000].id = before[0].id.clone();
+            let e = insert(&a, &columns_of(&objects)).unwrap_err();
+            assert!(
+                matches!(e, Error::DuplicateId { ref id, .. } if *id == before[stored - 1].id),
+                "{e}"
+            );
+            assert_eq!(all(&a).len(), stored);
+        }
+    }
+
+    #[test]
+    fn a_staged_batch_behaves_as_memtable_rows_within_its_transaction() {
+        // The same changes after a large insert_columns (staged as a segment) and after
+        // insert_many (memtable rows): the same answers inside the transaction, the same
+        // errors, the same objects and field once committed.
+        let first = rows(5000, 4, 8);
+        let more = rows(100, 4, 9);
+        let (a, b) = (db(4), db(4));
+        insert(&a, &columns_of(&rows(300, 4, 10))).unwrap();
+        insert_many(&b, rows(300, 4, 10)).unwrap();
+        let mut ta = a.begin_write().unwrap();
+        let mut tb = b.begin_write().unwrap();
+        stage(&mut ta, &columns_of(&first)).unwrap();
+        assert_eq!(ta.state("m").unwrap().objects.staged_rows(), 5000);
+        tb.insert_many("m", first.clone()).unwrap();
+        for t in [&ta, &tb] {
+            assert_eq!(t.get("m", &first[17].id).unwrap(), Some(first[17].clone()));
+        }
+        // A repeat of a staged row: refused, before an invalid row too.
+        let mut again = more.clone();
+        again[50].id = first[4321].id.clone();
+        again[70].position[2] = f32::NAN;
+        let ea = stage(&mut ta, &columns_of(&again)).unwrap_err();
+        let eb = tb.insert_many("m", again.clone()).unwrap_err();
+        assert_eq!(ea.to_string(), eb.to_string());
+        assert!(matches!(ea, Error::DuplicateId { .. }), "{ea}");
+        let ea = ta.insert("m", first[9].clone()).unwrap_err();
+        assert!(matches!(ea, Error::DuplicateId { .. }), "{ea}");
+        // A second batch, a delete, an update, a re-insert of a deleted id.
+        stage(&mut ta, &columns_of(&more)).unwrap();
+        // Into a memtable that holds rows: the staged batch became memtable rows.
+        assert_eq!(ta.state("m").unwrap().objects.staged_rows(), 0);
+        tb.insert_many("m", more.clone()).unwrap();
+        for t in [&mut ta, &mut tb] {
+            t.delete("m", &first[5].id).unwrap();
+            let mut o = first[6].clone();
+            o.position = [1.0, 2.0, 3.0];
+            t.update("m", o).unwrap();
+            t.insert("m", first[5].clone()).unwrap();
+            assert_eq!(t.map("m").unwrap().len(), 5400);
+        }
+        ta.commit().unwrap();
+        tb.commit().unwrap();
+        assert_eq!(all(&a), all(&b));
+        // A staged batch deleted from inside its transaction, then read.
+        let (a, b) = (db(4), db(4));
+        let mut ta = a.begin_write().unwrap();
+        let mut tb = b.begin_write().unwrap();
+        stage(&mut ta, &columns_of(&first)).unwrap();
+        tb.insert_many("m", first.clone()).unwrap();
+        for t in [&mut ta, &mut tb] {
+            t.delete("m", &first[4999].id).unwrap();
+            assert_eq!(t.get("m", &first[4999].id).unwrap(), None);
+            assert_eq!(t.map("m").unwrap().len(), 4999);
+        }
+        ta.commit().unwrap();
+        tb.commit().unwrap();
+        assert_eq!(all(&a), all(&b));
+        let (ra, rb) = (a.begin_read().unwrap(), b.begin_read().unwrap());
+        let p = first[0].position;
+        let [i, j, k] = ra.map("m").unwrap().cell_of(p).unwrap();
+        let (va, vb) = (
+            ra.voxel("m", i, j, k).unwrap(),
+            rb.voxel("m", i, j, k).unwrap(),
+        );
+        for (x, y) in va.iter().zip(&vb) {
+            assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{x} against {y}");
+        }
+    }
+
+    #[test]
+    fn a_staged_batch_rolled_back_leaves_nothing() {
+        let a = db(2);
+        let mut t = a.begin_write().unwrap();
+        stage(&mut t, &columns_of(&rows(5000, 2, 11))).unwrap();
+        assert_eq!(t.state("m").unwrap().objects.staged_rows(), 5000);
+        assert_eq!(t.map("m").unwrap().len(), 5000);
+        drop(t);
+        assert!(all(&a).is_empty());
+        insert(&a, &columns_of(&rows(5000, 2, 11))).unwrap();
+        assert_eq!(all(&a).len(), 5000);
     }
 
     #[test]

@@ -172,6 +172,21 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    /// Keeps `blob` itself (shared): an in-memory database's segment is not copied when
+    /// its commit stores it. The same write counted, the same refusal of an existing id.
+    fn put_shared_blob(&self, id: u64, blob: &Blob) -> Result<()> {
+        let mut s = self.state.lock();
+        Self::count_write(&mut s, &format!("write of blob {id}"))?;
+        if s.blobs.contains_key(&id) {
+            return Err(Error::Encode {
+                what: format!("blob {id}"),
+                reason: "it exists already".into(),
+            });
+        }
+        s.blobs.insert(id, blob.clone());
+        Ok(())
+    }
+
     fn get_blob(&self, id: u64) -> Result<Blob> {
         self.state
             .lock()
@@ -222,6 +237,19 @@ mod tests {
         assert_eq!(m.dump().len(), 4);
         m.commit(b).unwrap();
         assert_eq!(m.dump().len(), 3);
+    }
+
+    #[test]
+    fn a_shared_blob_is_kept_as_a_put_blob_of_its_bytes() {
+        let m = MemoryBackend::new();
+        let blob = Blob::copy_from(b"shared bytes");
+        m.fail_nth_write(0);
+        assert!(m.put_shared_blob(1, &blob).is_err());
+        assert!(m.blob_ids().unwrap().is_empty());
+        m.put_shared_blob(1, &blob).unwrap();
+        assert!(m.put_shared_blob(1, &blob).is_err());
+        assert_eq!(m.get_blob(1).unwrap().bytes(), b"shared bytes");
+        assert_eq!(m.dump_blobs()[&1], b"shared bytes");
     }
 
     #[test]

@@ -94,6 +94,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// error nothing is left under `id`.
     fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()>;
 
+    /// [`Backend::put_blob`] of `blob`'s bytes. A backend that keeps blobs in memory may
+    /// keep this one (shared, immutable) instead of a copy; the others write its bytes.
+    fn put_shared_blob(&self, id: u64, blob: &Blob) -> Result<()> {
+        self.put_blob(id, blob.bytes())
+    }
+
     /// Blob `id`, read-only (the sled backend maps the file).
     fn get_blob(&self, id: u64) -> Result<Blob>;
 
