@@ -322,7 +322,7 @@ fn check_column(map: &str, def: &ColumnDef, others: &[ColumnDef], populated: boo
     if others.iter().any(|c| c.name == def.name) {
         return bad(format!("map '{map}' already has a column '{}'", def.name));
     }
-    if !fits(&def.default, def.ty) {
+    if !def.default.fits(def.ty) {
         return bad(format!(
             "the default of column '{}' is not of its type {}",
             def.name,
@@ -372,20 +372,6 @@ pub(crate) fn check_defaults_suffice(state: &MapState, map: &str) -> Result<()> 
         ))),
         None => Ok(()),
     }
-}
-
-/// Whether `cell` may be stored in a column of type `ty` (NULL fits every type).
-fn fits(cell: &Cell, ty: ColumnType) -> bool {
-    matches!(
-        (cell, ty),
-        (Cell::Null, _)
-            | (Cell::Text(_), ColumnType::Text)
-            | (Cell::Real(_), ColumnType::Real)
-            | (Cell::Integer(_), ColumnType::Integer)
-            | (Cell::Boolean(_), ColumnType::Boolean)
-            | (Cell::Timestamp(_), ColumnType::Timestamp)
-            | (Cell::Blob(_), ColumnType::Blob)
-    )
 }
 
 /// The user columns of map `map_id` as stored: its schema and every object's values.
@@ -523,7 +509,7 @@ impl WriteTransaction {
                         def.name
                     )));
                 }
-                if !fits(v, def.ty) {
+                if !v.fits(def.ty) {
                     return Err(bad(format!(
                         "column '{}' holds {}, the value is not one",
                         def.name,

@@ -69,6 +69,22 @@ pub enum Cell {
     Blob(Vec<u8>),
 }
 
+impl Cell {
+    /// Whether a column of type `ty` may hold this cell (NULL fits every type).
+    pub fn fits(&self, ty: ColumnType) -> bool {
+        matches!(
+            (self, ty),
+            (Cell::Null, _)
+                | (Cell::Text(_), ColumnType::Text)
+                | (Cell::Real(_), ColumnType::Real)
+                | (Cell::Integer(_), ColumnType::Integer)
+                | (Cell::Boolean(_), ColumnType::Boolean)
+                | (Cell::Timestamp(_), ColumnType::Timestamp)
+                | (Cell::Blob(_), ColumnType::Blob)
+        )
+    }
+}
+
 /// One user column of a map.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct ColumnDef {

@@ -242,19 +242,8 @@ mod tests {
     }
 
     fn insert(db: &Database, c: &Cols) -> Result<()> {
-        let ids: Vec<&str> = c.ids.iter().map(String::as_str).collect();
-        let kinds: Vec<&str> = c.kinds.iter().map(String::as_str).collect();
         let mut txn = db.begin_write()?;
-        txn.insert_columns(
-            "m",
-            ObjectColumns {
-                ids: &ids,
-                kinds: &kinds,
-                positions: &c.positions,
-                embeddings: &c.embeddings,
-                confidences: &c.confidences,
-            },
-        )?;
+        stage(&mut txn, c)?;
         txn.commit()
     }
 

@@ -60,20 +60,6 @@ fn type_from_code(code: u8) -> Option<ColumnType> {
     })
 }
 
-/// Whether `cell` may be held by a column of type `ty` (NULL by every type).
-fn fits(cell: &Cell, ty: ColumnType) -> bool {
-    matches!(
-        (cell, ty),
-        (Cell::Null, _)
-            | (Cell::Text(_), ColumnType::Text)
-            | (Cell::Real(_), ColumnType::Real)
-            | (Cell::Integer(_), ColumnType::Integer)
-            | (Cell::Boolean(_), ColumnType::Boolean)
-            | (Cell::Timestamp(_), ColumnType::Timestamp)
-            | (Cell::Blob(_), ColumnType::Blob)
-    )
-}
-
 fn put_text(out: &mut Vec<u8>, s: &str) {
     // Names and ids were checked to be at most MAX_TEXT_BYTES (< 2^16) by the caller.
     out.extend_from_slice(&(s.len() as u16).to_le_bytes());
@@ -247,7 +233,7 @@ impl UserColumns {
                     c.name, c.id
                 )));
             }
-            if !fits(&default, ty) {
+            if !default.fits(ty) {
                 return Err(bad(format!(
                     "the default of column '{name}' is not of its type {}",
                     ty.name()
@@ -291,7 +277,7 @@ impl UserColumns {
                 if cells.iter().any(|(e, _)| *e == c) {
                     return Err(bad(format!("column '{}' is given twice", def.name)));
                 }
-                if !fits(&v, def.ty) {
+                if !v.fits(def.ty) {
                     return Err(bad(format!(
                         "column '{}' holds {}, the value is not one",
                         def.name,
