@@ -160,16 +160,7 @@ impl Backend for MemoryBackend {
     }
 
     fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()> {
-        let mut s = self.state.lock();
-        Self::count_write(&mut s, &format!("write of blob {id}"))?;
-        if s.blobs.contains_key(&id) {
-            return Err(Error::Encode {
-                what: format!("blob {id}"),
-                reason: "it exists already".into(),
-            });
-        }
-        s.blobs.insert(id, Blob::copy_from(bytes));
-        Ok(())
+        self.put_shared_blob(id, &Blob::copy_from(bytes))
     }
 
     /// Keeps `blob` itself (shared): an in-memory database's segment is not copied when
